@@ -1,0 +1,85 @@
+"""The FastAPI control plane: ``create_app(settings)`` builds it; nothing happens at import."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from api.problems import BodySizeLimit, install_problem_handlers
+from api.ratelimit import RateLimiter
+from api.routes import auth, bots, health, intents
+from api.settings import ApiSettings
+from api.state import ApiState
+from api.tokens import TokenService, generate_private_key_pem
+from events.bus import Bus
+from events.topology import ensure_topology
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = "X-Request-ID"
+
+
+def _signing_key(settings: ApiSettings) -> bytes:
+    if settings.jwt_private_key_file is not None:
+        return settings.jwt_private_key_file.read_bytes()
+    log.warning("api.ephemeral_signing_key",
+                detail="HMMTRADE_JWT_PRIVATE_KEY_FILE is unset: tokens will not survive a restart")
+    return generate_private_key_pem()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ApiState(
+            settings=settings,
+            bus=Bus(settings.nats_url, name="hmmtrade-api", publish_timeout_s=settings.publish_timeout_s),
+            tokens=TokenService(
+                _signing_key(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s,
+            ),
+            login_limiter=RateLimiter(settings.login_attempts_per_minute),
+            ip_limiter=RateLimiter(settings.login_attempts_per_minute * 10),
+        )
+        app.state.api = state
+        await state.bus.start(wait_s=5)
+        if state.bus.is_connected:
+            await ensure_topology(state.bus.js)
+        log.info("api.started", bus=state.bus.is_connected)
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="HMM Trade control plane",
+        version="1.0.0",
+        summary="Regime-detection trading bots: accounts, the bot wizard and bot lifecycle.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for router in (health.router, auth.router, bots.router, intents.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        structlog.contextvars.clear_contextvars()
+        incoming = request.headers.get(_REQUEST_ID, "")
+        correlation_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() \
+            and all(c.isalnum() or c in "-_" for c in incoming) else str(uuid.uuid4())
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers[_REQUEST_ID] = correlation_id
+        log.info("http.request", method=request.method, path=request.url.path, status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

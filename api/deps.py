@@ -1,0 +1,65 @@
+"""``Annotated`` dependencies that keep route signatures readable."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import ProblemError
+from api.state import ApiState, DatabaseUnavailable
+from api.tokens import InvalidToken
+from events.bus import Bus
+from store.users import UserRow, user_by_id
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+State = Annotated[ApiState, Depends(get_state)]
+
+
+async def get_db(state: State) -> Any:
+    try:
+        return await state.pool()
+    except DatabaseUnavailable as exc:
+        raise ProblemError(503, "The database is unavailable; try again shortly.",
+                           headers={"Retry-After": "2"}) from exc
+
+
+Db = Annotated[asyncpg.Pool, Depends(get_db)]
+
+
+def get_bus(state: State) -> Bus:
+    return state.bus
+
+
+BusDep = Annotated[Bus, Depends(get_bus)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login.")
+
+
+async def get_current_user(
+    state: State, db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> UserRow:
+    unauthorized = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(401, "Send an access token as 'Authorization: Bearer <token>'.", headers=unauthorized)
+    try:
+        claims = state.tokens.verify(credentials.credentials, "access")
+        user_id = uuid.UUID(claims.sub)
+    except (InvalidToken, ValueError) as exc:
+        raise ProblemError(401, "The access token is invalid or expired; log in again.",
+                           headers=unauthorized) from exc
+    user = await user_by_id(db, user_id)
+    if user is None:
+        raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
+    return user
+
+
+CurrentUser = Annotated[UserRow, Depends(get_current_user)]

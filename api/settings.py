@@ -1,0 +1,44 @@
+"""Control-plane settings, from the environment. Production refuses unsafe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("HMMTRADE_ENV")
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL"))
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=AliasChoices("DATABASE_URL")
+    )
+    jwt_private_key_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_JWT_PRIVATE_KEY_FILE"),
+        description="Ed25519 private key (PEM) that signs access tokens. Generated per data dir by `hmmtrade up`.",
+    )
+    jwt_issuer: str = Field(default="hmmtrade", validation_alias=AliasChoices("HMMTRADE_JWT_ISSUER"))
+    jwt_audience: str = Field(default="hmmtrade-api", validation_alias=AliasChoices("HMMTRADE_JWT_AUDIENCE"))
+    access_ttl_s: int = Field(default=900, ge=60, le=86_400, validation_alias=AliasChoices("HMMTRADE_ACCESS_TTL_S"))
+    refresh_ttl_s: int = Field(
+        default=30 * 86_400, ge=3_600, le=365 * 86_400, validation_alias=AliasChoices("HMMTRADE_REFRESH_TTL_S")
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias=AliasChoices("HMMTRADE_MAX_BODY_BYTES"))
+    publish_timeout_s: float = Field(default=2.0, gt=0, le=30, validation_alias=AliasChoices("HMMTRADE_PUBLISH_TIMEOUT_S"))
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, le=10_000, validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE")
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> ApiSettings:
+        if self.environment == "production" and self.jwt_private_key_file is None:
+            raise ValueError("HMMTRADE_JWT_PRIVATE_KEY_FILE must be set in production")
+        return self

@@ -1,0 +1,52 @@
+"""What the API holds for its lifetime: the bus, the database pool, the token service.
+
+The pool is opened lazily and retried, so the API starts (and answers /healthz and a
+503 on everything else) while Postgres is still coming up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+
+from api.ratelimit import RateLimiter
+from api.settings import ApiSettings
+from api.tokens import TokenService
+from events.bus import Bus
+from store.pool import create_pool
+
+log = structlog.get_logger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    pass
+
+
+@dataclass
+class ApiState:
+    settings: ApiSettings
+    bus: Bus
+    tokens: TokenService
+    login_limiter: RateLimiter
+    ip_limiter: RateLimiter
+    _pool: asyncpg.Pool | None = None
+    _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._pool_lock:
+            if self._pool is None:
+                try:
+                    self._pool = await create_pool(self.settings.database_url, max_size=self.settings.db_pool_size)
+                except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+                    raise DatabaseUnavailable(str(exc)) from exc
+        return self._pool
+
+    async def close(self) -> None:
+        await self.bus.close()
+        if self._pool is not None:
+            await self._pool.close()

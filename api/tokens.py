@@ -1,0 +1,107 @@
+"""Access and refresh tokens: EdDSA (Ed25519) JWTs with ``kid``, ``iss``, ``aud``, ``sub``, ``exp``.
+
+Verification pins the one algorithm, the audience and the issuer, and requires the
+claims we rely on, as PyJWT's docs advise. Time is a parameter for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+TokenUse = Literal["access", "refresh"]
+
+
+class InvalidToken(Exception):
+    """The token is missing, expired, forged, or for another audience or use."""
+
+
+def generate_private_key_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_or_create_key_file(path: Path) -> bytes:
+    """Read a PEM key file, creating it (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_bytes(generate_private_key_pem())
+    return path.read_bytes()
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Claims:
+    sub: str
+    jti: str
+    exp: int
+    use: TokenUse
+
+
+class TokenService:
+    def __init__(
+        self,
+        private_key_pem: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl_s: int,
+        refresh_ttl_s: int,
+    ) -> None:
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the JWT signing key must be an Ed25519 private key")
+        self._private = key
+        self._public = key.public_key()
+        self.kid = key_id(self._public)
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl_s = access_ttl_s
+        self.refresh_ttl_s = refresh_ttl_s
+
+    def mint(self, subject: str, use: TokenUse, *, now: float | None = None) -> tuple[str, Claims]:
+        issued = int(now if now is not None else time.time())
+        ttl = self.access_ttl_s if use == "access" else self.refresh_ttl_s
+        claims = Claims(sub=subject, jti=str(uuid.uuid4()), exp=issued + ttl, use=use)
+        payload: dict[str, Any] = {
+            "iss": self.issuer, "aud": self.audience, "sub": subject, "iat": issued, "nbf": issued,
+            "exp": claims.exp, "jti": claims.jti, "use": use,
+        }
+        token = jwt.encode(payload, self._private, algorithm="EdDSA", headers={"kid": self.kid})
+        return token, claims
+
+    def verify(self, token: str, use: TokenUse, *, now: float | None = None) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") != self.kid:
+                raise InvalidToken("unknown signing key")
+            payload = jwt.decode(
+                token,
+                self._public,
+                algorithms=["EdDSA"],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=5,
+                options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"], "verify_iat": False},
+            )
+            if now is not None and payload["exp"] < now:
+                raise InvalidToken("expired")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        if payload.get("use") != use:
+            raise InvalidToken(f"not an {use} token")
+        return Claims(sub=str(payload["sub"]), jti=str(payload["jti"]), exp=int(payload["exp"]), use=use)

@@ -1,0 +1,129 @@
+"""Public HTTP bodies of the control plane (the ``Base / Create / Public`` ladder)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import EmailStr, Field
+
+from contracts.base import Contract
+from contracts.events import BotStatus
+from contracts.intents import Plan
+from contracts.profile import BotProfile
+
+IntentStatus = Literal["accepted", "done", "failed"]
+
+
+class Credentials(Contract):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=10, max_length=256, description="10-256 characters.")
+
+
+class SignupRequest(Credentials):
+    pass
+
+
+class LoginRequest(Contract):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SignupResponse(Contract):
+    user_id: uuid.UUID
+
+
+class TokenPair(Contract):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RefreshRequest(Contract):
+    refresh_token: str = Field(min_length=1, max_length=4_096)
+
+
+class UserPublic(Contract):
+    id: uuid.UUID
+    email: str
+    tier: Plan
+    created_at: datetime
+
+
+class BotAccepted(Contract):
+    """``POST /api/v1/bots`` answer: the bot will exist once the intent is done."""
+
+    bot_id: uuid.UUID
+    intent_id: str
+
+
+class IntentAccepted(Contract):
+    intent_id: str
+
+
+class BotPublic(Contract):
+    id: uuid.UUID
+    name: str
+    status: BotStatus
+    surface: Literal["hosted", "local"]
+    mode: Literal["paper", "live"]
+    profile: BotProfile
+    status_reason: str | None = None
+    machine_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BotList(Contract):
+    bots: list[BotPublic]
+
+
+class IntentPublic(Contract):
+    id: str
+    kind: str
+    status: IntentStatus
+    bot_id: uuid.UUID | None = None
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuditEntry(Contract):
+    seq: int
+    bar_at: datetime
+    kind: str
+    regime: int | None
+    probabilities: list[float]
+    equity: float | None
+    detail: dict[str, Any]
+    recorded_at: datetime
+
+
+class AuditPage(Contract):
+    bot_id: uuid.UUID
+    records: list[AuditEntry]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null when this was the last.")
+
+
+class StepValidation(Contract):
+    step: int
+    valid: Literal[True] = True
+    section: str
+
+
+class Health(Contract):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Problem(Contract):
+    """RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field errors: `loc`, `msg`, `type`.")

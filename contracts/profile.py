@@ -1,0 +1,228 @@
+"""The bot profile: what a trader describes in the 6-step wizard.
+
+Each wizard step is one section model, so ``POST /api/v1/bots/validate?step=N`` can
+check a single step, and :class:`BotProfile` adds the checks that span steps.
+Every number is bounded; messages are written for a trader, not a programmer.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+from pydantic import Field, field_validator, model_validator
+
+from contracts.base import Contract
+
+Surface = Literal["hosted", "local"]
+Mode = Literal["paper", "live"]
+AssetClass = Literal["stock", "crypto"]
+BarInterval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+DataSource = Literal["sp500", "nasdaq", "broker", "file"]
+Feature = Literal["log_return", "realized_vol", "hl_range", "volume_z"]
+WindowKind = Literal["rolling", "expanding"]
+RunSchedule = Literal["after_close", "every_bar"]
+
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,19}$")
+_NAME = re.compile(r"^[\w .,&'+#/()\-]+$")
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class Basics(Contract):
+    """Step 1: what the bot is called, where it runs and whether it trades real money."""
+
+    name: str = Field(min_length=1, max_length=64, description="Shown on the dashboard; letters, digits, spaces and . , & ' + # / ( ) - _")
+    surface: Surface = Field(description="`hosted` runs on our cloud (paid tiers); `local` on your laptop's agent.")
+    mode: Mode = Field(default="paper", description="`paper` simulates fills; `live` sends real orders.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("name may contain only letters, digits, spaces and . , & ' + # / ( ) - _")
+        return value
+
+
+class Broker(Contract):
+    """Step 2: which broker connection places the orders."""
+
+    connection: Literal["paper"] | uuid.UUID = Field(
+        default="paper", description="`paper` for the built-in simulator, or the id of one of your broker connections."
+    )
+
+
+class Market(Contract):
+    """Step 3: what the bot trades and which bars it reads."""
+
+    symbols: list[str] = Field(min_length=1, max_length=20, description="1-20 tickers, e.g. SPY or BTC-USD.")
+    bar_interval: BarInterval = Field(default="1d", description="Length of one bar.")
+    asset_class: AssetClass = Field(default="stock")
+    data_source: DataSource = Field(
+        default="sp500",
+        description="`sp500`/`nasdaq` replay bundled daily data (1999-2018); `broker` streams live bars; "
+        "`file` reads a CSV/Parquet file on a local agent.",
+    )
+    data_file: str | None = Field(default=None, max_length=512, description="Path of the bar file when data_source is `file`.")
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_valid(cls, symbols: list[str]) -> list[str]:
+        cleaned = [s.strip().upper() for s in symbols]
+        for symbol in cleaned:
+            if not _SYMBOL.match(symbol):
+                raise ValueError(f"{symbol!r} is not a ticker: use 1-20 letters, digits, '.', '-' or '/'")
+        duplicates = sorted({s for s in cleaned if cleaned.count(s) > 1})
+        if duplicates:
+            raise ValueError(f"symbol listed twice: {', '.join(duplicates)}")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _data_file_matches_source(self) -> Market:
+        if self.data_source == "file" and not self.data_file:
+            raise ValueError("data_file is required when data_source is 'file'")
+        if self.data_source != "file" and self.data_file:
+            raise ValueError("data_file is only used when data_source is 'file'")
+        if self.data_source in ("sp500", "nasdaq") and self.bar_interval != "1d":
+            raise ValueError(f"the bundled {self.data_source} data has daily bars: set bar_interval to '1d'")
+        return self
+
+
+class Model(Contract):
+    """Step 4: the hidden Markov model that detects regimes."""
+
+    n_states: int = Field(default=3, ge=2, le=6, description="Number of regimes the model distinguishes (2-6).")
+    features: list[Feature] = Field(
+        default_factory=lambda: ["log_return", "realized_vol"],
+        min_length=1,
+        max_length=4,
+        description="Inputs per bar: log_return, realized_vol, hl_range, volume_z.",
+    )
+    training_window: int = Field(default=756, ge=100, le=10_000, description="Bars used to fit the model (100-10000).")
+    window_kind: WindowKind = Field(default="rolling", description="`rolling` keeps the last N bars; `expanding` keeps all.")
+    refit_every: int = Field(default=21, ge=1, le=2_520, description="Refit the model every N bars (1-2520).")
+    min_persistence: int = Field(
+        default=3, ge=1, le=60, description="Bars a new regime must persist before the bot acts on it (1-60)."
+    )
+    prob_threshold: float = Field(
+        default=0.6, ge=0.5, le=0.99, description="Minimum filtered probability to accept a regime (0.5-0.99)."
+    )
+    random_seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Seed for reproducible fits.")
+
+    @field_validator("features")
+    @classmethod
+    def _features_unique(cls, features: list[Feature]) -> list[Feature]:
+        if len(set(features)) != len(features):
+            raise ValueError("each feature may be listed once")
+        return features
+
+    @model_validator(mode="after")
+    def _window_fits_states(self) -> Model:
+        needed = 30 * self.n_states
+        if self.training_window < needed:
+            raise ValueError(
+                f"training_window of {self.training_window} bars is too short for {self.n_states} regimes: "
+                f"use at least {needed} bars"
+            )
+        return self
+
+
+class StrategyRisk(Contract):
+    """Step 5: how much to hold in each regime, and the hard limits."""
+
+    exposure_per_regime: list[Annotated[float, Field(ge=-1, le=1)]] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0],
+        min_length=2,
+        max_length=6,
+        description="Target exposure for each regime, ordered from the lowest-return regime to the highest; "
+        "-1 is fully short, 1 fully invested.",
+    )
+    max_position_pct: Percent = Field(default=100, description="Largest position as % of equity (0-100].")
+    max_daily_loss_pct: Annotated[float, Field(gt=0, le=50)] = Field(
+        default=3, description="Stop trading for the day after losing this % of equity (0-50]."
+    )
+    max_drawdown_pct: Annotated[float, Field(gt=0, le=90)] = Field(
+        default=20, description="Kill switch: flatten and stop at this % below peak equity (0-90]."
+    )
+    stop_loss_pct: Annotated[float, Field(gt=0, le=50)] | None = Field(
+        default=None, description="Close a position that loses this % from entry (0-50], or none."
+    )
+    vol_target_pct: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        default=None, description="Scale exposure to this annualised volatility %, or none."
+    )
+
+
+class ScheduleReview(Contract):
+    """Step 6: when the bot runs, and the trader's confirmation."""
+
+    run: RunSchedule = Field(
+        default="after_close", description="`after_close` wakes once per bar close; `every_bar` runs continuously."
+    )
+    timezone: str = Field(default="America/New_York", max_length=64, description="IANA time zone for the schedule.")
+    start_date: date | None = Field(default=None, description="First trading day; today when empty.")
+    starting_cash: float = Field(default=100_000, ge=100, le=1_000_000_000, description="Paper account size.")
+    confirmed: bool = Field(description="The trader reviewed the settings and accepts the risks.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone such as 'America/New_York' or 'UTC'")
+        return value
+
+    @field_validator("confirmed")
+    @classmethod
+    def _must_confirm(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("review the settings and confirm them before creating the bot")
+        return value
+
+
+_TZ_CACHE: set[str] = set()
+
+
+def _timezones() -> set[str]:
+    if not _TZ_CACHE:
+        _TZ_CACHE.update(available_timezones() | {"UTC"})
+    return _TZ_CACHE
+
+
+class BotProfile(Contract):
+    """A complete bot: the six wizard steps together, checked against each other."""
+
+    basics: Basics
+    broker: Broker = Field(default_factory=Broker)
+    market: Market
+    model: Model = Field(default_factory=Model)
+    strategy: StrategyRisk = Field(default_factory=StrategyRisk)
+    schedule: ScheduleReview
+
+    @model_validator(mode="after")
+    def _steps_agree(self) -> BotProfile:
+        if len(self.strategy.exposure_per_regime) != self.model.n_states:
+            raise ValueError(
+                f"strategy.exposure_per_regime has {len(self.strategy.exposure_per_regime)} values but "
+                f"model.n_states is {self.model.n_states}: give one exposure per regime"
+            )
+        if self.basics.mode == "live" and self.broker.connection == "paper":
+            raise ValueError("a live bot needs a broker connection: pick one in step 2 or switch to paper mode")
+        if self.basics.mode == "live" and self.market.data_source in ("sp500", "nasdaq"):
+            raise ValueError("a live bot cannot trade on replayed historical data: choose data_source 'broker'")
+        if self.basics.surface == "hosted" and self.market.data_source == "file":
+            raise ValueError("a hosted bot cannot read a file from your laptop: choose another data_source")
+        if self.market.asset_class == "stock" and any("/" in s for s in self.market.symbols):
+            raise ValueError("stock symbols cannot contain '/': did you mean asset_class 'crypto'?")
+        return self
+
+
+WIZARD_STEPS: dict[int, type[Contract]] = {
+    1: Basics,
+    2: Broker,
+    3: Market,
+    4: Model,
+    5: StrategyRisk,
+    6: ScheduleReview,
+}

@@ -1,0 +1,1 @@
+"""The bus: subjects, streams, consumers, publishing with de-duplication, and the DLQ."""

@@ -1,0 +1,152 @@
+"""Connecting to NATS and publishing envelopes with de-duplication.
+
+Every publish goes through :meth:`Bus.publish`, which sets ``Nats-Msg-Id`` to the
+envelope id and waits for JetStream's acknowledgement, so "published" means "stored".
+A publish while disconnected fails at once (no client-side buffer that would flush
+later), so a caller that reports failure has really written nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import nats
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.errors import ConnectionClosedError, NoServersError, OutboundBufferLimitError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import APIError, NoStreamResponseError
+
+from contracts.envelope import Envelope
+
+log = structlog.get_logger(__name__)
+
+MSG_ID = "Nats-Msg-Id"
+TYPE_HEADER = "Hmm-Type"
+CORRELATION_HEADER = "Hmm-Correlation-Id"
+
+
+class BusUnavailable(Exception):
+    """The bus did not acknowledge a publish; nothing can be assumed stored."""
+
+
+def envelope_headers(message: Envelope) -> dict[str, str]:
+    return {MSG_ID: message.id, TYPE_HEADER: message.type, CORRELATION_HEADER: message.correlation_id}
+
+
+async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> NatsClient:
+    """Connect with unlimited reconnects and no reconnect buffer (see module docstring)."""
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=connect_timeout,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        pending_size=0,
+    )
+
+
+class Bus:
+    """A JetStream publisher that tolerates the server being down.
+
+    It (re)connects in the background: the owner calls :meth:`start` once and
+    :meth:`close` at the end; :meth:`publish` raises :class:`BusUnavailable` whenever
+    the server is not reachable.
+    """
+
+    def __init__(self, url: str, *, name: str, publish_timeout_s: float = 2.0) -> None:
+        self._url = url
+        self._name = name
+        self._publish_timeout_s = publish_timeout_s
+        self._nc: NatsClient | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def client(self) -> NatsClient:
+        if self._nc is None:
+            raise BusUnavailable("not connected to NATS yet")
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.client.jetstream(timeout=self._publish_timeout_s)
+
+    async def start(self, *, wait_s: float = 0.0) -> None:
+        """Begin connecting; wait up to ``wait_s`` for the first connection."""
+        self._connector = asyncio.create_task(self._connect_forever(), name=f"bus-connect-{self._name}")
+        if wait_s > 0:
+            try:
+                await asyncio.wait_for(self._connected.wait(), wait_s)
+            except TimeoutError:
+                pass
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def _connect_forever(self) -> None:
+        delay = 0.2
+        while self._nc is None:
+            try:
+                self._nc = await connect(self._url, name=self._name)
+            except (NoServersError, OSError, NatsTimeoutError, TimeoutError) as exc:
+                log.warning("bus.connect_failed", url=self._url, error=str(exc) or type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._connected.set()
+        log.info("bus.connected", url=self._url)
+
+    async def close(self) -> None:
+        if self._connector is not None:
+            self._connector.cancel()
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+
+    async def publish(
+        self, subject: str, message: Envelope, *, headers: Mapping[str, str] | None = None
+    ) -> PubAck:
+        """Store ``message`` on ``subject``; a duplicate id within the window is stored once."""
+        return await self.publish_raw(
+            subject,
+            message.model_dump_json().encode(),
+            headers={**envelope_headers(message), **(headers or {})},
+        )
+
+    async def publish_raw(self, subject: str, payload: bytes, *, headers: Mapping[str, str]) -> PubAck:
+        if MSG_ID not in headers:
+            raise ValueError("every publish needs a Nats-Msg-Id header")
+        if not self.is_connected:
+            raise BusUnavailable("the message bus is not reachable")
+        try:
+            return await self.js.publish(subject, payload, headers=dict(headers), timeout=self._publish_timeout_s)
+        except (
+            OutboundBufferLimitError,
+            ConnectionClosedError,
+            NatsTimeoutError,
+            TimeoutError,
+            NoStreamResponseError,
+        ) as exc:
+            raise BusUnavailable(f"the message bus did not acknowledge the publish ({type(exc).__name__})") from exc
+        except APIError as exc:
+            raise BusUnavailable(f"the message bus refused the publish: {exc.description}") from exc
+
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        if not self.is_connected:
+            return False
+        try:
+            await self.client.flush(timeout=timeout_s)
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+        return True

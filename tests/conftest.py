@@ -1,0 +1,155 @@
+"""Shared fixtures: a real Postgres (one per session), a real nats-server (one per test),
+the API in-process over ASGI, and the workers in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.tokens import load_or_create_key_file
+from events.bus import Bus
+from events.embedded import NatsServer
+from store.embedded import start_embedded_postgres
+from store.migrate import migrate
+from workers.app import WorkerRuntime, start_workers
+from workers.settings import WorkerSettings
+
+T = TypeVar("T")
+
+# Redeliveries after a killed worker wait this long; short so fault tests are quick.
+TEST_ACK_WAIT_S = 2.0
+
+VALID_PROFILE: dict[str, Any] = {
+    "basics": {"name": "Test bot", "surface": "local", "mode": "paper"},
+    "broker": {"connection": "paper"},
+    "market": {"symbols": ["SPY"], "bar_interval": "1d", "asset_class": "stock", "data_source": "sp500"},
+    "model": {"n_states": 3, "features": ["log_return", "realized_vol"], "training_window": 504},
+    "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
+    "schedule": {"confirmed": True},
+}
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 15.0, interval_s: float = 0.05, what: str = ""
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what or probe}; last value {last!r}")
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        dsn = os.environ["TEST_DATABASE_URL"]
+    else:
+        dsn, _server = start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
+    asyncio.run(migrate(dsn))
+    yield dsn
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "jwt.pem"
+    load_or_create_key_file(path)
+    return path
+
+
+@pytest.fixture
+def api_settings(nats_server: NatsServer, pg_dsn: str, key_file: Path) -> ApiSettings:
+    return ApiSettings(
+        HMMTRADE_ENV="test", NATS_URL=nats_server.url, DATABASE_URL=pg_dsn,
+        HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file, HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
+        HMMTRADE_PUBLISH_TIMEOUT_S=1.0,
+    )
+
+
+@pytest.fixture
+def worker_settings(nats_server: NatsServer, pg_dsn: str) -> WorkerSettings:
+    return WorkerSettings(NATS_URL=nats_server.url, DATABASE_URL=pg_dsn, HMMTRADE_ACK_WAIT_S=TEST_ACK_WAIT_S)
+
+
+@pytest.fixture
+async def api(api_settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(api_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def workers(worker_settings: WorkerSettings) -> AsyncIterator[WorkerRuntime]:
+    runtime = await start_workers(worker_settings)
+    yield runtime
+    with contextlib.suppress(Exception):
+        await runtime.stop()
+
+
+@pytest.fixture
+async def db(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:
+    client = Bus(nats_server.url, name="test-bus")
+    await client.start(wait_s=5)
+    yield client
+    await client.close()
+
+
+async def signup_and_login(api: httpx.AsyncClient, email: str | None = None) -> dict[str, str]:
+    """A new user; returns the Authorization header for them."""
+    email = email or f"trader-{uuid.uuid4().hex[:12]}@example.com"
+    creds = {"email": email, "password": "correct horse battery"}
+    signup = await api.post("/api/v1/auth/signup", json=creds)
+    assert signup.status_code == 201, signup.text
+    login = await api.post("/api/v1/auth/login", json=creds)
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+@pytest.fixture
+async def auth(api: httpx.AsyncClient) -> dict[str, str]:
+    return await signup_and_login(api)
+
+
+async def intent_settled(api: httpx.AsyncClient, headers: dict[str, str], intent_id: str,
+                         *, timeout_s: float = 15.0) -> dict[str, Any]:
+    """Poll the intent until it is done or failed; return its body."""
+
+    async def probe() -> dict[str, Any] | None:
+        response = await api.get(f"/api/v1/intents/{intent_id}", headers=headers)
+        if response.status_code == 200 and response.json()["status"] != "accepted":
+            return dict(response.json())
+        return None
+
+    return await wait_for(probe, timeout_s=timeout_s, what=f"intent {intent_id} to settle")

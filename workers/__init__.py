@@ -1,0 +1,1 @@
+"""FastStream consumers that carry out intents and project bot output into Postgres."""

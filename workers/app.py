@@ -1,0 +1,114 @@
+"""Wiring: the FastStream broker, its subscribers, and the worker process's lifetime.
+
+Subscribers stay thin: raw message in, the handler called through ``settle`` (which
+acks, naks with backoff, or dead-letters), nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+
+from events.bus import Bus
+from events.consume import settle
+from events.dlq import watch_max_deliveries
+from events.topology import AUDIT_INGEST, BOTS, INTENTS, LIFECYCLE, ensure_topology
+from store.pool import create_pool
+from workers import audit_ingest, lifecycle
+from workers.failpoints import Failpoints
+from workers.settings import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+
+def build_broker(
+    nats_url: str, lifecycle_deps: lifecycle.LifecycleDeps, audit_deps: audit_ingest.AuditDeps, *, concurrency: int
+) -> NatsBroker:
+    broker = NatsBroker(
+        nats_url, name="hmmtrade-workers", max_reconnect_attempts=-1, reconnect_time_wait=1,
+        # FastStream logs every message at INFO; we log one canonical line per message ourselves.
+        logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
+    )
+
+    @broker.subscriber(
+        LIFECYCLE.filter_subject,
+        stream=JStream(INTENTS.name, declare=False),
+        durable=LIFECYCLE.durable,
+        pull_sub=PullSub(batch_size=64, timeout=1.0),
+        ack_policy=AckPolicy.MANUAL,
+        max_workers=concurrency,
+        title="lifecycle",
+        description="Carries out bot intents: projects bots, emits events.bot.* and events.intent.*.",
+    )
+    async def on_bot_intent(message: NatsMessage) -> None:
+        structlog.contextvars.clear_contextvars()
+        await settle(
+            message.raw_message,
+            partial(lifecycle.handle, deps=lifecycle_deps),
+            bus=lifecycle_deps.bus,
+            consumer=LIFECYCLE,
+            on_give_up=partial(lifecycle.give_up, deps=lifecycle_deps),
+        )
+
+    @broker.subscriber(
+        AUDIT_INGEST.filter_subject,
+        stream=JStream(BOTS.name, declare=False),
+        durable=AUDIT_INGEST.durable,
+        pull_sub=PullSub(batch_size=500, timeout=0.5, batch=True),
+        ack_policy=AckPolicy.MANUAL,
+        title="audit-ingest",
+        description="Stores bots' audit records in Postgres, once per (bot, seq).",
+    )
+    async def on_audit(message: NatsMessage) -> None:
+        structlog.contextvars.clear_contextvars()
+        await audit_ingest.ingest(list(message.raw_message), audit_deps)  # type: ignore[call-overload]
+
+    return broker
+
+
+@dataclass
+class WorkerRuntime:
+    """A started set of consumers; ``stop`` drains them."""
+
+    broker: NatsBroker
+    bus: Bus
+    pool: asyncpg.Pool
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.bus.close()
+        await self.pool.close()
+
+
+async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | None = None) -> WorkerRuntime:
+    bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher")
+    await bus.start(wait_s=30)
+    await bus.wait_connected(30)
+    await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
+    await watch_max_deliveries(bus)
+    pool = await create_pool(settings.database_url, max_size=settings.lifecycle_concurrency + 2)
+    broker = build_broker(
+        settings.nats_url,
+        lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints or Failpoints.from_env()),
+        audit_ingest.AuditDeps(pool=pool, bus=bus),
+        concurrency=settings.lifecycle_concurrency,
+    )
+    await broker.start()
+    log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable])
+    return WorkerRuntime(broker=broker, bus=bus, pool=pool)
+
+
+async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:
+    runtime = await start_workers(settings)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        log.info("workers.stopped")

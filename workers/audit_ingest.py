@@ -1,0 +1,72 @@
+"""The audit-ingest consumer: ``bots.*.audit`` -> ``audit_events`` in batches.
+
+Idempotent by construction: (bot id, seq) is the primary key and inserts skip rows
+already there, so redelivered or re-published records are stored once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from contracts.events import AuditRecord
+from events.bus import Bus
+from events.dlq import dead_letter_msg
+from events.topology import AUDIT_INGEST
+from store import audit
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditDeps:
+    pool: asyncpg.Pool
+    bus: Bus
+
+
+def parse_audit(msg: Msg) -> AuditRecord:
+    """The record, checked against the subject it arrived on; ValueError if unusable."""
+    try:
+        record = AuditRecord.model_validate_json(msg.data)
+    except ValidationError as exc:
+        raise ValueError("malformed audit record: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
+        )) from exc
+    subject_bot = msg.subject.split(".")[1] if msg.subject.count(".") == 2 else ""
+    if subject_bot != str(record.bot_id):
+        raise ValueError(f"audit record for bot {record.bot_id} arrived on {msg.subject}")
+    return record
+
+
+async def ingest(batch: list[Msg], deps: AuditDeps) -> None:
+    started = time.perf_counter()
+    good: list[tuple[Msg, AuditRecord]] = []
+    for msg in batch:
+        try:
+            good.append((msg, parse_audit(msg)))
+        except ValueError as exc:
+            await dead_letter_msg(deps.bus, msg, reason=str(exc), consumer=AUDIT_INGEST.durable)
+    if not good:
+        return
+    try:
+        async with deps.pool.acquire() as conn:
+            inserted = await audit.insert_batch(conn, [record for _, record in good])
+    except Exception as exc:  # noqa: BLE001 - database trouble: retry the batch later, boundedly
+        log.warning("audit.insert_failed", error=str(exc), batch=len(good))
+        for msg, _ in good:
+            delivered = msg.metadata.num_delivered
+            if delivered >= AUDIT_INGEST.max_deliver:
+                await dead_letter_msg(deps.bus, msg, reason=f"could not store after {delivered} deliveries: {exc}",
+                                      consumer=AUDIT_INGEST.durable)
+            else:
+                await msg.nak(delay=AUDIT_INGEST.retry_delay(delivered))
+        return
+    for msg, _ in good:
+        await msg.ack()
+    log.info("audit.ingested", batch=len(good), inserted=inserted,
+             ms=round((time.perf_counter() - started) * 1000, 2))

@@ -1,0 +1,181 @@
+"""The lifecycle consumer: ``intents.bot.*`` -> the bots projection and outcome events.
+
+Each intent is claimed in the idempotency ledger inside the same transaction as its
+projection, and the events it emits are saved with the claim. A redelivered intent
+(crash before ack, duplicate publish outside the window) re-publishes those saved
+events with the same ids, which JetStream de-duplicates, and changes nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.aio.msg import Msg
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.envelope import Envelope
+from contracts.events import BotEvent, BotStatus, IntentDone, IntentFailed
+from contracts.intents import BotIntent, CreateBot, DeleteBot, StartBot, StopBot
+from events.bus import MSG_ID, TYPE_HEADER, Bus
+from events.consume import MalformedMessage, TransientError
+from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject
+from store import bots, intents, ledger
+from workers.failpoints import Failpoints
+
+log = structlog.get_logger(__name__)
+
+CONSUMER = LIFECYCLE.durable
+_BOT_INTENT: TypeAdapter[BotIntent] = TypeAdapter(BotIntent)
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An event to publish once the projection has committed."""
+
+    subject: str
+    message: Envelope
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "id": self.message.id, "type": self.message.type,
+                "payload": self.message.model_dump_json()}
+
+
+@dataclass(frozen=True)
+class LifecycleDeps:
+    pool: asyncpg.Pool
+    bus: Bus
+    failpoints: Failpoints
+
+
+class IntentRefused(Exception):
+    """The intent is well-formed but cannot be carried out (e.g. the bot was deleted)."""
+
+
+def parse_bot_intent(data: bytes) -> CreateBot | StartBot | StopBot | DeleteBot:
+    try:
+        return _BOT_INTENT.validate_json(data)
+    except ValidationError as exc:
+        raise MalformedMessage(_summarise(exc)) from exc
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "; ".join(parts)
+
+
+async def handle(msg: Msg, deps: LifecycleDeps) -> None:
+    intent = parse_bot_intent(msg.data)
+    structlog.contextvars.bind_contextvars(
+        intent_id=intent.id, bot_id=str(intent.bot_id), correlation_id=intent.correlation_id
+    )
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if await ledger.claim(conn, consumer=CONSUMER, message_id=intent.id):
+            emits = await apply(conn, intent)
+            await ledger.save_outcome(
+                conn, consumer=CONSUMER, message_id=intent.id, outcome=[e.to_json() for e in emits]
+            )
+            replay = False
+        else:
+            saved = await ledger.outcome_of(conn, consumer=CONSUMER, message_id=intent.id)
+            replay = True
+    await deps.failpoints.hit("lifecycle.before_publish")
+    if replay:
+        for item in saved:
+            await deps.bus.publish_raw(
+                item["subject"], item["payload"].encode(), headers={MSG_ID: item["id"], TYPE_HEADER: item["type"]}
+            )
+    else:
+        for emit in emits:
+            await deps.bus.publish(emit.subject, emit.message)
+    await deps.failpoints.hit("lifecycle.before_ack")
+    log.info("intent.handled", kind=intent.type, replay=replay)
+
+
+async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -> list[Emit]:
+    """Project one intent; returns the events to publish. Runs inside the ledger transaction."""
+    try:
+        status, reason = await _project(conn, intent)
+    except IntentRefused as refused:
+        await intents.record_outcome(
+            conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id,
+            status="failed", error=str(refused),
+        )
+        return [_failed(intent, str(refused))]
+    await intents.record_outcome(
+        conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id, status="done"
+    )
+    what = _EVENT_FOR[intent.type]
+    event = BotEvent(
+        id=f"{intent.id}:{what}", type=f"bot.{what}", bot_id=intent.bot_id, user_id=intent.user_id,  # type: ignore[arg-type]
+        status=status, intent_id=intent.id, reason=reason, correlation_id=intent.correlation_id,
+    )
+    done = IntentDone(id=f"{intent.id}:done", intent_id=intent.id, kind=intent.type,
+                      correlation_id=intent.correlation_id)
+    return [
+        Emit(bot_event_subject(intent.bot_id, what), event),
+        Emit(intent_event_subject(intent.id, "done"), done),
+    ]
+
+
+_EVENT_FOR = {"bot.create": "created", "bot.start": "started", "bot.stop": "stopped", "bot.delete": "deleted"}
+
+
+async def _project(
+    conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot
+) -> tuple[BotStatus, str | None]:
+    if isinstance(intent, CreateBot):
+        profile = intent.profile
+        inserted = await bots.insert_bot(
+            conn, bot_id=intent.bot_id, user_id=intent.user_id, name=profile.basics.name,
+            surface=profile.basics.surface, mode=profile.basics.mode, status="stopped",
+            profile=profile.model_dump(mode="json"),
+        )
+        if not inserted:
+            existing = await bots.get_bot(conn, intent.bot_id)
+            if existing is None or existing.user_id != intent.user_id:
+                raise IntentRefused("a bot with this id already exists")
+        return "stopped", None
+
+    bot = await bots.get_bot_for_update(conn, intent.bot_id)
+    if bot is None:
+        # The create may still be in flight (another worker, or a redelivery): retry.
+        raise TransientError(f"bot {intent.bot_id} is not known yet")
+    if bot.user_id != intent.user_id:
+        raise IntentRefused("bot not found")
+    if bot.status == "deleted":
+        if isinstance(intent, DeleteBot):
+            return "deleted", bot.status_reason
+        raise IntentRefused("the bot was deleted")
+
+    if isinstance(intent, StartBot):
+        new_status: BotStatus = bot.status if bot.status in ("starting", "running") else "starting"  # type: ignore[assignment]
+        reason = None
+    elif isinstance(intent, StopBot):
+        new_status, reason = "stopped", intent.reason
+    else:
+        new_status, reason = "deleted", "deleted by user"
+    await bots.set_status(conn, intent.bot_id, new_status, reason)
+    return new_status, reason
+
+
+def _failed(intent: Envelope, error: str) -> Emit:
+    event = IntentFailed(id=f"{intent.id}:failed", intent_id=intent.id, kind=intent.type, error=error,
+                         correlation_id=intent.correlation_id)
+    return Emit(intent_event_subject(intent.id, "failed"), event)
+
+
+async def give_up(msg: Msg, reason: str, deps: LifecycleDeps) -> None:
+    """Every delivery failed: mark the intent failed so the user sees why."""
+    try:
+        intent = parse_bot_intent(msg.data)
+    except MalformedMessage:
+        return  # nothing addressable to mark; the dead letter carries the reason
+    await intents.record_outcome(
+        deps.pool, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id,
+        status="failed", error=reason,
+    )
+    emit = _failed(intent, reason)
+    await deps.bus.publish(emit.subject, emit.message)
