@@ -21,6 +21,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from events.bus import Bus
+from stack.logging import configure_logging
 from events.embedded import NatsServer
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
@@ -28,6 +29,8 @@ from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
 
 T = TypeVar("T")
+
+configure_logging(level="WARNING", json_lines=False, service="tests")
 
 # Redeliveries after a killed worker wait this long; short so fault tests are quick.
 TEST_ACK_WAIT_S = 2.0

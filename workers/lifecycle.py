@@ -74,6 +74,7 @@ async def handle(msg: Msg, deps: LifecycleDeps) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
         if await ledger.claim(conn, consumer=CONSUMER, message_id=intent.id):
             emits = await apply(conn, intent)
+            await deps.failpoints.hit("lifecycle.in_transaction")
             await ledger.save_outcome(
                 conn, consumer=CONSUMER, message_id=intent.id, outcome=[e.to_json() for e in emits]
             )
