@@ -1,0 +1,89 @@
+"""The README's first command brings the whole stack up; a restart keeps the data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from events.embedded import free_port
+from tests.conftest import VALID_PROFILE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Up:
+    def __init__(self, data_dir: Path, port: int, out: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+        self.out = out
+        with out.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [str(REPO / "dev"), "up", "--data-dir", str(data_dir), "--api-port", str(port)],
+                cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            )
+        self.base = f"http://127.0.0.1:{port}"
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"hmmtrade up exited early:\n{self.out.read_text()[-3000:]}"
+            if "Ready." in self.out.read_text():
+                assert httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"not ready after {timeout_s}s:\n{self.out.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+
+@pytest.fixture
+def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    yield tmp_path / "data", free_port()
+
+
+def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int], tmp_path: Path) -> None:
+    data_dir, port = up_dirs
+    first = Up(data_dir, port, tmp_path / "up-1.log")
+    try:
+        first.wait_ready()
+        printed = first.out.read_text()
+        for service in ("nats", "postgres", "migrate", "api", "workers", "demo"):
+            assert f"  {service} " in printed, service
+        with httpx.Client(base_url=first.base, timeout=10) as http:
+            creds = {"email": "persist@example.com", "password": "correct horse battery"}
+            assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
+            token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            bot_id = http.post("/api/v1/bots", json=VALID_PROFILE, headers=headers).json()["bot_id"]
+            deadline = time.monotonic() + 30
+            while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
+                assert time.monotonic() < deadline, "the bot never appeared"
+                time.sleep(0.1)
+    finally:
+        assert first.stop() == 0
+    assert "Stopped." in first.out.read_text()
+
+    second = Up(data_dir, port, tmp_path / "up-2.log")
+    try:
+        second.wait_ready()
+        assert "migrate   up to date" in second.out.read_text()
+        with httpx.Client(base_url=second.base, timeout=10) as http:
+            login = http.post("/api/v1/auth/login", json={"email": "persist@example.com",
+                                                          "password": "correct horse battery"})
+            assert login.status_code == 200
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            bot = http.get(f"/api/v1/bots/{bot_id}", headers=headers)
+            assert bot.status_code == 200 and bot.json()["profile"]["basics"]["name"] == "Test bot"
+            demo = http.post("/api/v1/auth/login", json={"email": "demo@hmmtrade.dev", "password": "demo-password-123"})
+            demo_headers = {"Authorization": f"Bearer {demo.json()['access_token']}"}
+            assert len(http.get("/api/v1/bots", headers=demo_headers).json()["bots"]) == 1, "demo seeded once"
+    finally:
+        assert second.stop() == 0
