@@ -9,6 +9,7 @@ later), so a caller that reports failure has really written nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 
 import nats
@@ -88,10 +89,8 @@ class Bus:
         """Begin connecting; wait up to ``wait_s`` for the first connection."""
         self._connector = asyncio.create_task(self._connect_forever(), name=f"bus-connect-{self._name}")
         if wait_s > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._connected.wait(), wait_s)
-            except TimeoutError:
-                pass
 
     async def wait_connected(self, timeout_s: float) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout_s)
@@ -114,9 +113,7 @@ class Bus:
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
 
-    async def publish(
-        self, subject: str, message: Envelope, *, headers: Mapping[str, str] | None = None
-    ) -> PubAck:
+    async def publish(self, subject: str, message: Envelope, *, headers: Mapping[str, str] | None = None) -> PubAck:
         """Store ``message`` on ``subject``; a duplicate id within the window is stored once."""
         return await self.publish_raw(
             subject,
@@ -146,7 +143,7 @@ class Bus:
         if not self.is_connected:
             return False
         try:
-            await self.client.flush(timeout=timeout_s)
+            await self.client.flush(timeout=max(1, round(timeout_s)))
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
             return False
         return True

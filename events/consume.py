@@ -88,9 +88,7 @@ async def settle(
     return "acked"
 
 
-async def _give_up(
-    msg: Msg, reason: str, *, bus: Bus, consumer: ConsumerSpec, on_give_up: GiveUpHook | None
-) -> None:
+async def _give_up(msg: Msg, reason: str, *, bus: Bus, consumer: ConsumerSpec, on_give_up: GiveUpHook | None) -> None:
     if on_give_up is not None:
         try:
             await on_give_up(msg, reason)

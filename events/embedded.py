@@ -69,8 +69,18 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log_file = (self.store_dir / "nats-server.log").open("ab")
         self.process = subprocess.Popen(
-            [find_nats_server(), "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port),
-             "--server_name", "hmmtrade"],
+            [
+                find_nats_server(),
+                "-js",
+                "-sd",
+                str(self.store_dir),
+                "-a",
+                self.host,
+                "-p",
+                str(self.port),
+                "--server_name",
+                "hmmtrade",
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the server in order
@@ -79,7 +89,9 @@ class NatsServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.process.returncode}; see {self.store_dir}/nats-server.log")
+                raise RuntimeError(
+                    f"nats-server exited with {self.process.returncode}; see {self.store_dir}/nats-server.log"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     if sock.recv(4096).startswith(b"INFO"):

@@ -30,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("workers", help="run the FastStream workers only (NATS_URL, DATABASE_URL)")
 
     mig = sub.add_parser("migrate", help="apply database migrations")
-    mig.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                     help="embedded Postgres location when DATABASE_URL is unset")
+    mig.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded Postgres location when DATABASE_URL is unset"
+    )
 
     sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
     return parser

@@ -15,8 +15,15 @@ from workers.settings import WorkerSettings
 
 def serve_api(host: str, port: int) -> None:
     settings = ApiSettings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=10, server_header=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
 
 
 def serve_workers() -> None:

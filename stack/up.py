@@ -23,9 +23,9 @@ import structlog
 
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free
+from stack.demo import seed_demo
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
-from stack.demo import seed_demo
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +45,9 @@ class Child:
 
     def start(self) -> None:
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.started_at = time.monotonic()
 
     def poll_restart(self) -> None:
@@ -58,8 +59,13 @@ class Child:
                 self.restarts = 0
             delay = min(30.0, 0.5 * 2**self.restarts)
             self.next_start = now + delay
-            log.error("up.child_exited", service=self.name, code=self.process.returncode, restart_in_s=delay,
-                      log=str(self.log_path))
+            log.error(
+                "up.child_exited",
+                service=self.name,
+                code=self.process.returncode,
+                restart_in_s=delay,
+                log=str(self.log_path),
+            )
         elif now >= self.next_start:
             self.restarts += 1
             self.next_start = 0.0
@@ -129,8 +135,13 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         load_or_create_key_file(key_file)
         if not port_is_free(api_port, api_host):
             raise RuntimeError(f"port {api_port} on {api_host} is taken: pass --api-port N")
-        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url,
-               "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file), "HMMTRADE_LOG_JSON": "1"}
+        env = {
+            **os.environ,
+            "NATS_URL": nats_url,
+            "DATABASE_URL": database_url,
+            "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file),
+            "HMMTRADE_LOG_JSON": "1",
+        }
         cli = [sys.executable, "-m", "stack.cli"]
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
@@ -151,7 +162,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             time.sleep(0.2)
         print("Stopping…", flush=True)
         return 0
-    except Exception as exc:  # noqa: BLE001 - tell the user what failed, not a traceback
+    except Exception as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         log.error("up.failed", error=str(exc), exc_info=True)
         return 1

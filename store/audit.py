@@ -30,7 +30,8 @@ async def insert_batch(db: Executor, records: Sequence[AuditRecord]) -> int:
         return 0
     rows = await db.fetch(
         "INSERT INTO audit_events (bot_id, seq, bar_at, kind, regime, probabilities, equity, detail, message_id)"
-        " SELECT bot_id, seq, bar_at, kind, regime, probabilities::float8[], equity, detail, message_id FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::smallint[],"
+        " SELECT bot_id, seq, bar_at, kind, regime, probabilities::float8[], equity, detail, message_id"
+        " FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::smallint[],"
         "  $6::text[], $7::float8[], $8::jsonb[], $9::text[])"
         " AS t(bot_id, seq, bar_at, kind, regime, probabilities, equity, detail, message_id)"
         " ON CONFLICT (bot_id, seq) DO NOTHING RETURNING seq",

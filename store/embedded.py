@@ -19,5 +19,5 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     import pgserver  # imported here: it does filesystem work at import time
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri()), server

@@ -21,8 +21,8 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from events.bus import Bus
-from stack.logging import configure_logging
 from events.embedded import NatsServer
+from stack.logging import configure_logging
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 from workers.app import WorkerRuntime, start_workers
@@ -66,7 +66,7 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         dsn, _server = start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
     asyncio.run(migrate(dsn))
-    yield dsn
+    return dsn
 
 
 @pytest.fixture
@@ -86,8 +86,11 @@ def key_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def api_settings(nats_server: NatsServer, pg_dsn: str, key_file: Path) -> ApiSettings:
     return ApiSettings(
-        HMMTRADE_ENV="test", NATS_URL=nats_server.url, DATABASE_URL=pg_dsn,
-        HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file, HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
+        HMMTRADE_ENV="test",
+        NATS_URL=nats_server.url,
+        DATABASE_URL=pg_dsn,
+        HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
+        HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
         HMMTRADE_PUBLISH_TIMEOUT_S=1.0,
     )
 
@@ -145,8 +148,9 @@ async def auth(api: httpx.AsyncClient) -> dict[str, str]:
     return await signup_and_login(api)
 
 
-async def intent_settled(api: httpx.AsyncClient, headers: dict[str, str], intent_id: str,
-                         *, timeout_s: float = 15.0) -> dict[str, Any]:
+async def intent_settled(
+    api: httpx.AsyncClient, headers: dict[str, str], intent_id: str, *, timeout_s: float = 15.0
+) -> dict[str, Any]:
     """Poll the intent until it is done or failed; return its body."""
 
     async def probe() -> dict[str, Any] | None:

@@ -32,9 +32,13 @@ def build_broker(
     nats_url: str, lifecycle_deps: lifecycle.LifecycleDeps, audit_deps: audit_ingest.AuditDeps, *, concurrency: int
 ) -> NatsBroker:
     broker = NatsBroker(
-        nats_url, name="hmmtrade-workers", max_reconnect_attempts=-1, reconnect_time_wait=1,
+        nats_url,
+        name="hmmtrade-workers",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
         # FastStream logs every message at INFO; we log one canonical line per message ourselves.
-        logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
     )
 
     @broker.subscriber(

@@ -34,9 +34,10 @@ def parse_audit(msg: Msg) -> AuditRecord:
     try:
         record = AuditRecord.model_validate_json(msg.data)
     except ValidationError as exc:
-        raise ValueError("malformed audit record: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
-        )) from exc
+        raise ValueError(
+            "malformed audit record: "
+            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        ) from exc
     subject_bot = msg.subject.split(".")[1] if msg.subject.count(".") == 2 else ""
     if subject_bot != str(record.bot_id):
         raise ValueError(f"audit record for bot {record.bot_id} arrived on {msg.subject}")
@@ -61,12 +62,15 @@ async def ingest(batch: list[Msg], deps: AuditDeps) -> None:
         for msg, _ in good:
             delivered = msg.metadata.num_delivered
             if delivered >= AUDIT_INGEST.max_deliver:
-                await dead_letter_msg(deps.bus, msg, reason=f"could not store after {delivered} deliveries: {exc}",
-                                      consumer=AUDIT_INGEST.durable)
+                await dead_letter_msg(
+                    deps.bus,
+                    msg,
+                    reason=f"could not store after {delivered} deliveries: {exc}",
+                    consumer=AUDIT_INGEST.durable,
+                )
             else:
                 await msg.nak(delay=AUDIT_INGEST.retry_delay(delivered))
         return
     for msg, _ in good:
         await msg.ack()
-    log.info("audit.ingested", batch=len(good), inserted=inserted,
-             ms=round((time.perf_counter() - started) * 1000, 2))
+    log.info("audit.ingested", batch=len(good), inserted=inserted, ms=round((time.perf_counter() - started) * 1000, 2))

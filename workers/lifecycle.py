@@ -39,8 +39,12 @@ class Emit:
     message: Envelope
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "id": self.message.id, "type": self.message.type,
-                "payload": self.message.model_dump_json()}
+        return {
+            "subject": self.subject,
+            "id": self.message.id,
+            "type": self.message.type,
+            "payload": self.message.model_dump_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,13 @@ async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -
         status, reason = await _project(conn, intent)
     except IntentRefused as refused:
         await intents.record_outcome(
-            conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id,
-            status="failed", error=str(refused),
+            conn,
+            intent_id=intent.id,
+            user_id=intent.user_id,
+            kind=intent.type,
+            bot_id=intent.bot_id,
+            status="failed",
+            error=str(refused),
         )
         return [_failed(intent, str(refused))]
     await intents.record_outcome(
@@ -110,11 +119,18 @@ async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -
     )
     what = _EVENT_FOR[intent.type]
     event = BotEvent(
-        id=f"{intent.id}:{what}", type=f"bot.{what}", bot_id=intent.bot_id, user_id=intent.user_id,  # type: ignore[arg-type]
-        status=status, intent_id=intent.id, reason=reason, correlation_id=intent.correlation_id,
+        id=f"{intent.id}:{what}",
+        type=f"bot.{what}",
+        bot_id=intent.bot_id,
+        user_id=intent.user_id,
+        status=status,
+        intent_id=intent.id,
+        reason=reason,
+        correlation_id=intent.correlation_id,
     )
-    done = IntentDone(id=f"{intent.id}:done", intent_id=intent.id, kind=intent.type,
-                      correlation_id=intent.correlation_id)
+    done = IntentDone(
+        id=f"{intent.id}:done", intent_id=intent.id, kind=intent.type, correlation_id=intent.correlation_id
+    )
     return [
         Emit(bot_event_subject(intent.bot_id, what), event),
         Emit(intent_event_subject(intent.id, "done"), done),
@@ -124,14 +140,17 @@ async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -
 _EVENT_FOR = {"bot.create": "created", "bot.start": "started", "bot.stop": "stopped", "bot.delete": "deleted"}
 
 
-async def _project(
-    conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot
-) -> tuple[BotStatus, str | None]:
+async def _project(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -> tuple[BotStatus, str | None]:
     if isinstance(intent, CreateBot):
         profile = intent.profile
         inserted = await bots.insert_bot(
-            conn, bot_id=intent.bot_id, user_id=intent.user_id, name=profile.basics.name,
-            surface=profile.basics.surface, mode=profile.basics.mode, status="stopped",
+            conn,
+            bot_id=intent.bot_id,
+            user_id=intent.user_id,
+            name=profile.basics.name,
+            surface=profile.basics.surface,
+            mode=profile.basics.mode,
+            status="stopped",
             profile=profile.model_dump(mode="json"),
         )
         if not inserted:
@@ -163,8 +182,13 @@ async def _project(
 
 
 def _failed(intent: Envelope, error: str) -> Emit:
-    event = IntentFailed(id=f"{intent.id}:failed", intent_id=intent.id, kind=intent.type, error=error,
-                         correlation_id=intent.correlation_id)
+    event = IntentFailed(
+        id=f"{intent.id}:failed",
+        intent_id=intent.id,
+        kind=intent.type,
+        error=error,
+        correlation_id=intent.correlation_id,
+    )
     return Emit(intent_event_subject(intent.id, "failed"), event)
 
 
@@ -175,8 +199,13 @@ async def give_up(msg: Msg, reason: str, deps: LifecycleDeps) -> None:
     except MalformedMessage:
         return  # nothing addressable to mark; the dead letter carries the reason
     await intents.record_outcome(
-        deps.pool, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id,
-        status="failed", error=reason,
+        deps.pool,
+        intent_id=intent.id,
+        user_id=intent.user_id,
+        kind=intent.type,
+        bot_id=intent.bot_id,
+        status="failed",
+        error=reason,
     )
     emit = _failed(intent, reason)
     await deps.bus.publish(emit.subject, emit.message)

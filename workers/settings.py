@@ -14,7 +14,12 @@ class WorkerSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=AliasChoices("DATABASE_URL")
     )
     ack_wait_s: float = Field(
-        default=30.0, gt=0, le=3600, validation_alias=AliasChoices("HMMTRADE_ACK_WAIT_S"),
+        default=30.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_ACK_WAIT_S"),
         description="Seconds before an unacked delivery (a crashed worker's) is redelivered.",
     )
-    lifecycle_concurrency: int = Field(default=16, ge=1, le=256, validation_alias=AliasChoices("HMMTRADE_LIFECYCLE_CONCURRENCY"))
+    lifecycle_concurrency: int = Field(
+        default=16, ge=1, le=256, validation_alias=AliasChoices("HMMTRADE_LIFECYCLE_CONCURRENCY")
+    )

@@ -25,7 +25,10 @@ class Up:
         with out.open("ab") as sink:
             self.process = subprocess.Popen(
                 [str(REPO / "dev"), "up", "--data-dir", str(data_dir), "--api-port", str(port)],
-                cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
         self.base = f"http://127.0.0.1:{port}"
 
@@ -46,7 +49,7 @@ class Up:
 
 @pytest.fixture
 def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    yield tmp_path / "data", free_port()
+    return tmp_path / "data", free_port()
 
 
 def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int], tmp_path: Path) -> None:
@@ -76,8 +79,9 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
         second.wait_ready()
         assert "migrate   up to date" in second.out.read_text()
         with httpx.Client(base_url=second.base, timeout=10) as http:
-            login = http.post("/api/v1/auth/login", json={"email": "persist@example.com",
-                                                          "password": "correct horse battery"})
+            login = http.post(
+                "/api/v1/auth/login", json={"email": "persist@example.com", "password": "correct horse battery"}
+            )
             assert login.status_code == 200
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             bot = http.get(f"/api/v1/bots/{bot_id}", headers=headers)

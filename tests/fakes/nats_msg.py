@@ -19,7 +19,8 @@ class FakeDelivery:
     @property
     def metadata(self) -> Any:
         return SimpleNamespace(
-            num_delivered=self.num_delivered, stream="INTENTS",
+            num_delivered=self.num_delivered,
+            stream="INTENTS",
             sequence=SimpleNamespace(stream=self.stream_seq, consumer=self.num_delivered),
         )
 

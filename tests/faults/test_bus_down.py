@@ -26,8 +26,8 @@ async def test_bot_creation_answers_503_while_the_bus_is_down_and_recovers_witho
     assert ready.status_code == 503 and ready.json()["checks"]["bus"] == "unreachable"
 
     # the same server comes back on the same port with the same JetStream store
-    NatsServer(nats_server.store_dir, port=nats_server.port).start()
-    nats_server.process = None  # the fixture's handle is dead; the new process is stopped below
+    revived = NatsServer(nats_server.store_dir, port=nats_server.port).start()
+    nats_server.process = revived.process  # so the fixture stops the new server at the end
 
     async def accepted() -> httpx.Response | None:
         response = await api.post("/api/v1/bots", json=VALID_PROFILE, headers=auth)

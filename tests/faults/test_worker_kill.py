@@ -24,12 +24,19 @@ class WorkerProcess:
     """``hmmtrade workers`` as a child process, its log in a file."""
 
     def __init__(self, nats_url: str, dsn: str, log_path: Path, failpoints: str = "") -> None:
-        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": dsn, "HMMTRADE_ACK_WAIT_S": str(TEST_ACK_WAIT_S),
-               "HMMTRADE_FAILPOINTS": failpoints, "HMMTRADE_LOG_JSON": "1"}
+        env = {
+            **os.environ,
+            "NATS_URL": nats_url,
+            "DATABASE_URL": dsn,
+            "HMMTRADE_ACK_WAIT_S": str(TEST_ACK_WAIT_S),
+            "HMMTRADE_FAILPOINTS": failpoints,
+            "HMMTRADE_LOG_JSON": "1",
+        }
         self.log_path = log_path
         with log_path.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "stack.cli", "workers"], env=env,
-                                            stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "stack.cli", "workers"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -70,7 +77,11 @@ def spawn_worker(nats_server: NatsServer, pg_dsn: str, tmp_path: Path) -> Iterat
     ],
 )
 async def test_intent_completes_exactly_once_after_the_worker_is_killed(
-    failpoint: str, spawn_worker: type[WorkerProcess], api: httpx.AsyncClient, auth: dict[str, str], bus: Bus,
+    failpoint: str,
+    spawn_worker: type[WorkerProcess],
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    bus: Bus,
     db: asyncpg.Connection,
 ) -> None:
     doomed = spawn_worker(f"{failpoint}=pause")

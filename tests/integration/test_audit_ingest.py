@@ -16,9 +16,14 @@ from tests.conftest import VALID_PROFILE, intent_settled, wait_for
 
 def _record(bot_id: uuid.UUID, seq: int) -> AuditRecord:
     return AuditRecord(
-        id=f"{bot_id}:{seq}", bot_id=bot_id, seq=seq,
-        bar_at=datetime(2018, 1, 2, 21, tzinfo=UTC) + timedelta(days=seq), regime=seq % 3,
-        probabilities=[0.1, 0.2, 0.7], equity=100_000 + seq, detail={"target": 0.5, "orders": []},
+        id=f"{bot_id}:{seq}",
+        bot_id=bot_id,
+        seq=seq,
+        bar_at=datetime(2018, 1, 2, 21, tzinfo=UTC) + timedelta(days=seq),
+        regime=seq % 3,
+        probabilities=[0.1, 0.2, 0.7],
+        equity=100_000 + seq,
+        detail={"target": 0.5, "orders": []},
     )
 
 
@@ -33,15 +38,19 @@ async def test_audit_records_are_stored_once_and_served_in_seq_order(
         await bus.publish(bot_subject(bot_id, "audit"), _record(bot_id, seq))
     for seq in (1, 2, 3):  # a bot replaying its buffer after an outage: new msg ids, same seqs
         record = _record(bot_id, seq)
-        await bus.publish_raw(bot_subject(bot_id, "audit"), record.model_dump_json().encode(),
-                              headers={**envelope_headers(record), MSG_ID: f"replay-{seq}"})
+        await bus.publish_raw(
+            bot_subject(bot_id, "audit"),
+            record.model_dump_json().encode(),
+            headers={**envelope_headers(record), MSG_ID: f"replay-{seq}"},
+        )
 
     async def all_stored() -> list[dict[str, Any]] | None:
         seqs: list[dict[str, Any]] = []
         after = 0
         while True:
-            page = (await api.get(f"/api/v1/bots/{bot_id}/audit", params={"after": after, "limit": 100},
-                                  headers=auth)).json()
+            page = (
+                await api.get(f"/api/v1/bots/{bot_id}/audit", params={"after": after, "limit": 100}, headers=auth)
+            ).json()
             seqs.extend(page["records"])
             if page["next_after"] is None:
                 break

@@ -17,10 +17,15 @@ async def test_malformed_intent_is_dead_lettered_and_the_consumer_keeps_going(
     api: httpx.AsyncClient, auth: dict[str, str], workers: Any, bus: Bus
 ) -> None:
     await bus.publish_raw("intents.bot.create", b"{this is not json", headers={MSG_ID: "garbage-1", "X-Origin": "test"})
-    missing_profile = {"id": str(uuid.uuid4()), "type": "bot.create", "user_id": str(uuid.uuid4()),
-                       "bot_id": str(uuid.uuid4())}
-    await bus.publish_raw("intents.bot.create", httpx.Response(200, json=missing_profile).content,
-                          headers={MSG_ID: "missing-profile-1"})
+    missing_profile = {
+        "id": str(uuid.uuid4()),
+        "type": "bot.create",
+        "user_id": str(uuid.uuid4()),
+        "bot_id": str(uuid.uuid4()),
+    }
+    await bus.publish_raw(
+        "intents.bot.create", httpx.Response(200, json=missing_profile).content, headers={MSG_ID: "missing-profile-1"}
+    )
 
     async def two_dead_letters() -> list[tuple[str, dict[str, Any]]] | None:
         letters = await messages_on(bus.js, "DLQ", "dlq.>")

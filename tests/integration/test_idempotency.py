@@ -23,15 +23,19 @@ async def _user_id(api: httpx.AsyncClient, auth: dict[str, str]) -> uuid.UUID:
 async def test_same_intent_published_twice_is_processed_once(
     api: httpx.AsyncClient, auth: dict[str, str], workers: Any, bus: Bus, db: asyncpg.Connection
 ) -> None:
-    intent = CreateBot(user_id=await _user_id(api, auth), bot_id=uuid.uuid4(),
-                       profile=BotProfile.model_validate(VALID_PROFILE))
+    intent = CreateBot(
+        user_id=await _user_id(api, auth), bot_id=uuid.uuid4(), profile=BotProfile.model_validate(VALID_PROFILE)
+    )
     first = await bus.publish(intent_subject(intent.type), intent)
     second = await bus.publish(intent_subject(intent.type), intent)
     assert not first.duplicate and second.duplicate, "JetStream drops the second publish by Nats-Msg-Id"
     # A copy that slips past the duplicate window (different Nats-Msg-Id, same intent id)
     # is stopped by the worker's idempotency ledger instead.
-    await bus.publish_raw(intent_subject(intent.type), intent.model_dump_json().encode(),
-                          headers={**envelope_headers(intent), MSG_ID: f"{intent.id}-late-copy"})
+    await bus.publish_raw(
+        intent_subject(intent.type),
+        intent.model_dump_json().encode(),
+        headers={**envelope_headers(intent), MSG_ID: f"{intent.id}-late-copy"},
+    )
 
     done = await intent_settled(api, auth, intent.id)
     assert done["status"] == "done"

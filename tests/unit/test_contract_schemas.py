@@ -25,8 +25,17 @@ def test_asyncapi_covers_every_stream_and_every_intent() -> None:
     addresses = [c["address"] for c in doc["channels"].values()]
     for stream in STREAMS:
         assert any(f"Stream {stream.name}:" in c["description"] for c in doc["channels"].values()), stream.name
-    for intent in ("bot.create", "bot.start", "bot.stop", "bot.delete", "broker.connect", "broker.revoke",
-                   "billing.activated", "billing.canceled", "billing.past_due"):
+    for intent in (
+        "bot.create",
+        "bot.start",
+        "bot.stop",
+        "bot.delete",
+        "broker.connect",
+        "broker.revoke",
+        "billing.activated",
+        "billing.canceled",
+        "billing.past_due",
+    ):
         assert f"intents.{intent}" in addresses
     for message in doc["components"]["messages"].values():
         assert (SCHEMA_DIR / message["payload"]["$ref"].removeprefix("./")).exists()
