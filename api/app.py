@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
+from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.ratelimit import RateLimiter
 from api.routes import auth, bots, health, intents
@@ -20,8 +19,6 @@ from events.bus import Bus
 from events.topology import ensure_topology
 
 log = structlog.get_logger(__name__)
-
-_REQUEST_ID = "X-Request-ID"
 
 
 def _signing_key(settings: ApiSettings) -> bytes:
@@ -67,19 +64,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for router in (health.router, auth.router, bots.router, intents.router):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        structlog.contextvars.clear_contextvars()
-        incoming = request.headers.get(_REQUEST_ID, "")
-        correlation_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() \
-            and all(c.isalnum() or c in "-_" for c in incoming) else str(uuid.uuid4())
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        started = time.perf_counter()
-        response = await call_next(request)
-        response.headers[_REQUEST_ID] = correlation_id
-        log.info("http.request", method=request.method, path=request.url.path, status=response.status_code,
-                 ms=round((time.perf_counter() - started) * 1000, 2))
-        return response
-
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # added last = outermost: it also logs the 413s
     return app

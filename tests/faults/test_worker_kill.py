@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -113,3 +114,9 @@ async def test_intent_completes_exactly_once_after_the_worker_is_killed(
     bot = (await api.get(f"/api/v1/bots/{bot_id}", headers=auth)).json()
     assert bot["status"] == "stopped"
     assert survivor.stop() == 0, survivor.log()[-2000:]
+
+    # the survivor's canonical log line names the intent, the bot and the request behind it
+    lines = [json.loads(line) for line in survivor.log().splitlines() if line.startswith("{")]
+    [handled] = [line for line in lines if line["event"] == "intent.handled"]
+    assert handled["intent_id"] == intent_id and handled["bot_id"] == bot_id and handled["correlation_id"]
+    assert handled["replay"] is (failpoint != "lifecycle.in_transaction")

@@ -6,14 +6,17 @@ from typing import Any
 
 import httpx
 
+from events.bus import Bus
+from tests.busutil import messages_on
 from tests.conftest import VALID_PROFILE, intent_settled
 
 
 async def test_created_bot_is_visible_with_its_profile_as_sent(
-    api: httpx.AsyncClient, auth: dict[str, str], workers: Any
+    api: httpx.AsyncClient, auth: dict[str, str], workers: Any, bus: Bus
 ) -> None:
-    created = await api.post("/api/v1/bots", json=VALID_PROFILE, headers=auth)
+    created = await api.post("/api/v1/bots", json=VALID_PROFILE, headers={**auth, "X-Request-ID": "wizard-req-1"})
     assert created.status_code == 202, created.text
+    assert created.headers["X-Request-ID"] == "wizard-req-1"
     bot_id, intent_id = created.json()["bot_id"], created.json()["intent_id"]
 
     intent = await intent_settled(api, auth, intent_id)
@@ -30,6 +33,10 @@ async def test_created_bot_is_visible_with_its_profile_as_sent(
 
     listed = await api.get("/api/v1/bots", headers=auth)
     assert [b["id"] for b in listed.json()["bots"]] == [bot_id]
+
+    # the request id travels with the intent to the worker's outcome event
+    [(_, done)] = await messages_on(bus.js, "EVENTS", f"events.intent.{intent_id}.done")
+    assert done["correlation_id"] == "wizard-req-1" and done["type"] == "intent.done"
 
 
 async def test_start_stop_delete_move_the_bot_through_its_states(
