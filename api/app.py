@@ -24,8 +24,9 @@ log = structlog.get_logger(__name__)
 def _signing_key(settings: ApiSettings) -> bytes:
     if settings.jwt_private_key_file is not None:
         return settings.jwt_private_key_file.read_bytes()
-    log.warning("api.ephemeral_signing_key",
-                detail="HMMTRADE_JWT_PRIVATE_KEY_FILE is unset: tokens will not survive a restart")
+    log.warning(
+        "api.ephemeral_signing_key", detail="HMMTRADE_JWT_PRIVATE_KEY_FILE is unset: tokens will not survive a restart"
+    )
     return generate_private_key_pem()
 
 
@@ -38,8 +39,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings=settings,
             bus=Bus(settings.nats_url, name="hmmtrade-api", publish_timeout_s=settings.publish_timeout_s),
             tokens=TokenService(
-                _signing_key(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s,
+                _signing_key(settings),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                access_ttl_s=settings.access_ttl_s,
+                refresh_ttl_s=settings.refresh_ttl_s,
             ),
             login_limiter=RateLimiter(settings.login_attempts_per_minute),
             ip_limiter=RateLimiter(settings.login_attempts_per_minute * 10),

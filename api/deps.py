@@ -28,8 +28,9 @@ async def get_db(state: State) -> Any:
     try:
         return await state.pool()
     except DatabaseUnavailable as exc:
-        raise ProblemError(503, "The database is unavailable; try again shortly.",
-                           headers={"Retry-After": "2"}) from exc
+        raise ProblemError(
+            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "2"}
+        ) from exc
 
 
 Db = Annotated[asyncpg.Pool, Depends(get_db)]
@@ -54,8 +55,7 @@ async def get_current_user(
         claims = state.tokens.verify(credentials.credentials, "access")
         user_id = uuid.UUID(claims.sub)
     except (InvalidToken, ValueError) as exc:
-        raise ProblemError(401, "The access token is invalid or expired; log in again.",
-                           headers=unauthorized) from exc
+        raise ProblemError(401, "The access token is invalid or expired; log in again.", headers=unauthorized) from exc
     user = await user_by_id(db, user_id)
     if user is None:
         raise ProblemError(401, "The account no longer exists.", headers=unauthorized)

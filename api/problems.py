@@ -36,8 +36,14 @@ _TITLES = {
 class ProblemError(Exception):
     """Raise from a route to answer with a problem document."""
 
-    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None,
-                 errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -46,20 +52,28 @@ class ProblemError(Exception):
 
 
 def problem_response(
-    status: int, detail: str | None, *, instance: str | None = None, headers: dict[str, str] | None = None,
+    status: int,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, instance=instance, errors=errors)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers,
-                        media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem documents for ``statuses``."""
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
-        status: {"description": _TITLES.get(status, "Error"), "model": Problem,
-                 "content": {PROBLEM_JSON: {"schema": schema}}}
+        status: {
+            "description": _TITLES.get(status, "Error"),
+            "model": Problem,
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
         for status in statuses
     }
 
@@ -68,38 +82,47 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
-        out.append({"loc": loc, "field": ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc),
-                    "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+        out.append(
+            {
+                "loc": loc,
+                "field": ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc),
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
     return out
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, instance=request.url.path, headers=exc.headers,
-                                errors=exc.errors)
+        return problem_response(
+            exc.status, exc.detail, instance=request.url.path, headers=exc.headers, errors=exc.errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
-                                headers=dict(exc.headers or {}))
+        return problem_response(
+            exc.status_code, str(exc.detail), instance=request.url.path, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(400, "The request body is not valid JSON.", instance=request.url.path,
-                                    errors=errors)
+            return problem_response(
+                400, "The request body is not valid JSON.", instance=request.url.path, errors=errors
+            )
         fields = ", ".join(sorted({e["field"] or "body" for e in errors}))
         return problem_response(422, f"Invalid value for: {fields}.", instance=request.url.path, errors=errors)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Answer 413 for bodies over ``max_bytes``, by header or while streaming."""
+    """Answer 413 for bodies over ``max_bytes``, by header or while streaming.
+
+    Overflow while streaming raises an ``HTTPException``: FastAPI re-raises those from
+    body parsing (anything else it would report as a 400 parse error).
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -120,7 +143,6 @@ class BodySizeLimit:
                     await problem_response(413, detail)(scope, receive, send)
                     return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -128,17 +150,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise StarletteHTTPException(413, detail)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await problem_response(413, detail)(scope, receive, send)
+        await self.app(scope, limited_receive, send)

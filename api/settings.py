@@ -31,7 +31,9 @@ class ApiSettings(BaseSettings):
         default=30 * 86_400, ge=3_600, le=365 * 86_400, validation_alias=AliasChoices("HMMTRADE_REFRESH_TTL_S")
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias=AliasChoices("HMMTRADE_MAX_BODY_BYTES"))
-    publish_timeout_s: float = Field(default=2.0, gt=0, le=30, validation_alias=AliasChoices("HMMTRADE_PUBLISH_TIMEOUT_S"))
+    publish_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, validation_alias=AliasChoices("HMMTRADE_PUBLISH_TIMEOUT_S")
+    )
     login_attempts_per_minute: int = Field(
         default=10, ge=1, le=10_000, validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE")
     )

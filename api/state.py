@@ -42,7 +42,7 @@ class ApiState:
             if self._pool is None:
                 try:
                     self._pool = await create_pool(self.settings.database_url, max_size=self.settings.db_pool_size)
-                except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                     raise DatabaseUnavailable(str(exc)) from exc
         return self._pool
 

@@ -78,8 +78,14 @@ class TokenService:
         ttl = self.access_ttl_s if use == "access" else self.refresh_ttl_s
         claims = Claims(sub=subject, jti=str(uuid.uuid4()), exp=issued + ttl, use=use)
         payload: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.audience, "sub": subject, "iat": issued, "nbf": issued,
-            "exp": claims.exp, "jti": claims.jti, "use": use,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": issued,
+            "nbf": issued,
+            "exp": claims.exp,
+            "jti": claims.jti,
+            "use": use,
         }
         token = jwt.encode(payload, self._private, algorithm="EdDSA", headers={"kid": self.kid})
         return token, claims

@@ -35,7 +35,11 @@ Percent = Annotated[float, Field(gt=0, le=100)]
 class Basics(Contract):
     """Step 1: what the bot is called, where it runs and whether it trades real money."""
 
-    name: str = Field(min_length=1, max_length=64, description="Shown on the dashboard; letters, digits, spaces and . , & ' + # / ( ) - _")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Shown on the dashboard; letters, digits, spaces and . , & ' + # / ( ) - _",
+    )
     surface: Surface = Field(description="`hosted` runs on our cloud (paid tiers); `local` on your laptop's agent.")
     mode: Mode = Field(default="paper", description="`paper` simulates fills; `live` sends real orders.")
 
@@ -50,9 +54,21 @@ class Basics(Contract):
 class Broker(Contract):
     """Step 2: which broker connection places the orders."""
 
-    connection: Literal["paper"] | uuid.UUID = Field(
-        default="paper", description="`paper` for the built-in simulator, or the id of one of your broker connections."
+    connection: str = Field(
+        default="paper",
+        max_length=36,
+        description="`paper` for the built-in simulator, or the id of one of your broker connections.",
     )
+
+    @field_validator("connection")
+    @classmethod
+    def _paper_or_connection_id(cls, value: str) -> str:
+        if value == "paper":
+            return value
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("use 'paper' or the id of one of your broker connections") from None
 
 
 class Market(Contract):
@@ -66,7 +82,9 @@ class Market(Contract):
         description="`sp500`/`nasdaq` replay bundled daily data (1999-2018); `broker` streams live bars; "
         "`file` reads a CSV/Parquet file on a local agent.",
     )
-    data_file: str | None = Field(default=None, max_length=512, description="Path of the bar file when data_source is `file`.")
+    data_file: str | None = Field(
+        default=None, max_length=512, description="Path of the bar file when data_source is `file`."
+    )
 
     @field_validator("symbols")
     @classmethod
@@ -96,13 +114,15 @@ class Model(Contract):
 
     n_states: int = Field(default=3, ge=2, le=6, description="Number of regimes the model distinguishes (2-6).")
     features: list[Feature] = Field(
-        default_factory=lambda: ["log_return", "realized_vol"],
+        default_factory=lambda: ["log_return", "realized_vol"],  # type: ignore[arg-type]
         min_length=1,
         max_length=4,
         description="Inputs per bar: log_return, realized_vol, hl_range, volume_z.",
     )
     training_window: int = Field(default=756, ge=100, le=10_000, description="Bars used to fit the model (100-10000).")
-    window_kind: WindowKind = Field(default="rolling", description="`rolling` keeps the last N bars; `expanding` keeps all.")
+    window_kind: WindowKind = Field(
+        default="rolling", description="`rolling` keeps the last N bars; `expanding` keeps all."
+    )
     refit_every: int = Field(default=21, ge=1, le=2_520, description="Refit the model every N bars (1-2520).")
     min_persistence: int = Field(
         default=3, ge=1, le=60, description="Bars a new regime must persist before the bot acts on it (1-60)."

@@ -52,8 +52,11 @@ async def login(body: LoginRequest, request: Request, state: State, db: Db) -> T
         state.ip_limiter.acquire(f"ip:{client}"),
     )
     if wait > 0:
-        raise ProblemError(429, "Too many login attempts; wait before trying again.",
-                           headers=state.login_limiter.retry_after_header(wait))
+        raise ProblemError(
+            429,
+            "Too many login attempts; wait before trying again.",
+            headers=state.login_limiter.retry_after_header(wait),
+        )
     user = await users.user_by_email(db, str(body.email))
     if not await verify_password(user.password_hash if user else None, body.password) or user is None:
         raise ProblemError(401, "Wrong email or password.", headers={"WWW-Authenticate": "Bearer"})
@@ -73,8 +76,11 @@ async def refresh(body: RefreshRequest, state: State, db: Db) -> TokenPair:
     async with db.acquire() as conn, conn.transaction():
         outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id)
     if outcome != "ok":
-        detail = ("This refresh token was already used; every session was signed out for safety. Log in again."
-                  if outcome == "reused" else "The refresh token is invalid or expired; log in again.")
+        detail = (
+            "This refresh token was already used; every session was signed out for safety. Log in again."
+            if outcome == "reused"
+            else "The refresh token is invalid or expired; log in again."
+        )
         raise ProblemError(401, detail)
     return await _token_pair(state, db, user_id)
 
@@ -82,4 +88,4 @@ async def refresh(body: RefreshRequest, state: State, db: Db) -> TokenPair:
 @router.get("/me", response_model=UserPublic, responses=problem_responses(401, 503))
 async def me(user: CurrentUser) -> UserPublic:
     """The account the access token belongs to."""
-    return UserPublic(id=user.id, email=user.email, tier=user.tier, created_at=user.created_at)  # type: ignore[arg-type]
+    return UserPublic(id=user.id, email=user.email, tier=user.tier, created_at=user.created_at)

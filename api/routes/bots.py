@@ -32,7 +32,10 @@ _IDEMPOTENCY_NS = uuid.UUID("6f1c2a4e-1d7b-4c0e-9a51-3b8e2f9d7c10")
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
         description="Any unique string; a retry with the same key is carried out once.",
     ),
 ]
@@ -51,11 +54,15 @@ async def submit_intent(bus: Bus, db: Any, intent: CreateBot | StartBot | StopBo
         await bus.publish(intent_subject(intent.type), intent)
     except BusUnavailable as exc:
         log.warning("intent.not_published", kind=intent.type, error=str(exc))
-        raise ProblemError(503, "The message bus is unavailable, so nothing was changed. Try again shortly.",
-                           headers={"Retry-After": "2"}) from exc
+        raise ProblemError(
+            503,
+            "The message bus is unavailable, so nothing was changed. Try again shortly.",
+            headers={"Retry-After": "2"},
+        ) from exc
     try:
-        await intents.record_accepted(db, intent_id=intent.id, user_id=intent.user_id, kind=intent.type,
-                                      bot_id=intent.bot_id)
+        await intents.record_accepted(
+            db, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id
+        )
     except Exception as exc:  # noqa: BLE001 - the intent is stored on the bus; the worker records its outcome
         log.warning("intent.accept_not_recorded", error=str(exc))
     log.info("intent.accepted", kind=intent.type)
@@ -77,9 +84,16 @@ async def _owned_bot(db: Any, user: UserRow, bot_id: uuid.UUID, *, allow_deleted
 
 def _public(bot: BotRow) -> BotPublic:
     return BotPublic(
-        id=bot.id, name=bot.name, status=bot.status, surface=bot.surface, mode=bot.mode,  # type: ignore[arg-type]
-        profile=BotProfile.model_validate(bot.profile), status_reason=bot.status_reason, machine_id=bot.machine_id,
-        created_at=bot.created_at, updated_at=bot.updated_at,
+        id=bot.id,
+        name=bot.name,
+        status=bot.status,
+        surface=bot.surface,
+        mode=bot.mode,
+        profile=BotProfile.model_validate(bot.profile),
+        status_reason=bot.status_reason,
+        machine_id=bot.machine_id,
+        created_at=bot.created_at,
+        updated_at=bot.updated_at,
     )
 
 
@@ -89,13 +103,20 @@ def _public(bot: BotRow) -> BotPublic:
     response_model=BotAccepted,
     responses=problem_responses(400, 401, 413, 422, 503),
 )
-async def create_bot(profile: BotProfile, user: CurrentUser, db: Db, bus: BusDep,
-                     idempotency_key: IdempotencyKey = None) -> BotAccepted:
+async def create_bot(
+    profile: BotProfile, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+) -> BotAccepted:
     """Create a bot from a complete wizard profile. The bot appears once the intent is done."""
-    intent = CreateBot(**_correlation({
-        "id": str(_derived_id(user, idempotency_key, "intent")), "user_id": user.id,
-        "bot_id": _derived_id(user, idempotency_key, "bot"), "profile": profile,
-    }))
+    intent = CreateBot(
+        **_correlation(
+            {
+                "id": str(_derived_id(user, idempotency_key, "intent")),
+                "user_id": user.id,
+                "bot_id": _derived_id(user, idempotency_key, "bot"),
+                "profile": profile,
+            }
+        )
+    )
     await submit_intent(bus, db, intent)
     return BotAccepted(bot_id=intent.bot_id, intent_id=intent.id)
 
@@ -110,11 +131,19 @@ async def validate_step(
     try:
         model.model_validate(section)
     except ValidationError as exc:
-        errors = [{"loc": ["body", *map(str, e["loc"])], "field": ".".join(map(str, e["loc"])) or "body",
-                   "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        fields = ", ".join(sorted({e["field"] for e in errors}))
-        raise ProblemError(422, f"Step {step} ({model.__name__}) has invalid values for: {fields}.",
-                           errors=errors) from None
+        errors: list[dict[str, Any]] = [
+            {
+                "loc": ["body", *map(str, e["loc"])],
+                "field": ".".join(map(str, e["loc"])) or "body",
+                "msg": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        fields = ", ".join(sorted({str(e["field"]) for e in errors}))
+        raise ProblemError(
+            422, f"Step {step} ({model.__name__}) has invalid values for: {fields}.", errors=errors
+        ) from None
     return StepValidation(step=step, section=model.__name__)
 
 
@@ -130,12 +159,24 @@ async def get_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db) -> BotPublic:
     return _public(await _owned_bot(db, user, bot_id, allow_deleted=True))
 
 
-async def _lifecycle(intent_cls: type[StartBot | StopBot | DeleteBot], bot_id: uuid.UUID, user: UserRow, db: Any,
-                     bus: Bus, key: str | None) -> IntentAccepted:
+async def _lifecycle(
+    intent_cls: type[StartBot | StopBot | DeleteBot],
+    bot_id: uuid.UUID,
+    user: UserRow,
+    db: Any,
+    bus: Bus,
+    key: str | None,
+) -> IntentAccepted:
     await _owned_bot(db, user, bot_id)
-    intent = intent_cls(**_correlation({
-        "id": str(_derived_id(user, key, f"{intent_cls.__name__}:{bot_id}")), "user_id": user.id, "bot_id": bot_id,
-    }))
+    intent = intent_cls(
+        **_correlation(
+            {
+                "id": str(_derived_id(user, key, f"{intent_cls.__name__}:{bot_id}")),
+                "user_id": user.id,
+                "bot_id": bot_id,
+            }
+        )
+    )
     await submit_intent(bus, db, intent)
     return IntentAccepted(intent_id=intent.id)
 
@@ -144,22 +185,25 @@ _LIFECYCLE_RESPONSES = problem_responses(401, 404, 422, 503)
 
 
 @router.post("/{bot_id}/start", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
-async def start_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep,
-                    idempotency_key: IdempotencyKey = None) -> IntentAccepted:
+async def start_bot(
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+) -> IntentAccepted:
     """Ask for the bot to start trading."""
     return await _lifecycle(StartBot, bot_id, user, db, bus, idempotency_key)
 
 
 @router.post("/{bot_id}/stop", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
-async def stop_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep,
-                   idempotency_key: IdempotencyKey = None) -> IntentAccepted:
+async def stop_bot(
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+) -> IntentAccepted:
     """Ask for the bot to stop; its data is kept."""
     return await _lifecycle(StopBot, bot_id, user, db, bus, idempotency_key)
 
 
 @router.delete("/{bot_id}", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
-async def delete_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep,
-                     idempotency_key: IdempotencyKey = None) -> IntentAccepted:
+async def delete_bot(
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+) -> IntentAccepted:
     """Ask for the bot to be stopped and deleted."""
     return await _lifecycle(DeleteBot, bot_id, user, db, bus, idempotency_key)
 
@@ -176,7 +220,4 @@ async def bot_audit(
     await _owned_bot(db, user, bot_id, allow_deleted=True)
     rows = await audit.page(db, bot_id, after=after, limit=limit)
     records = [AuditEntry(**vars(r)) for r in rows]
-    return AuditPage(bot_id=bot_id, records=records,
-                     next_after=records[-1].seq if len(records) == limit else None)
-
-
+    return AuditPage(bot_id=bot_id, records=records, next_after=records[-1].seq if len(records) == limit else None)

@@ -22,5 +22,12 @@ async def get_intent(
     row = await intents.get_intent(db, intent_id, user_id=user.id)
     if row is None:
         raise ProblemError(404, f"No intent {intent_id} in your account.")
-    return IntentPublic(id=row.id, kind=row.kind, status=row.status, bot_id=row.bot_id,  # type: ignore[arg-type]
-                        error=row.error, created_at=row.created_at, updated_at=row.updated_at)
+    return IntentPublic(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        bot_id=row.bot_id,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
