@@ -16,7 +16,7 @@ from events.bus import Bus
 from store.users import UserRow, user_by_id
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:  # async: a sync dependency costs a thread hop
     state: ApiState = request.app.state.api
     return state
 
@@ -36,7 +36,7 @@ async def get_db(state: State) -> Any:
 Db = Annotated[asyncpg.Pool, Depends(get_db)]
 
 
-def get_bus(state: State) -> Bus:
+async def get_bus(state: State) -> Bus:
     return state.bus
 
 
@@ -56,9 +56,12 @@ async def get_current_user(
         user_id = uuid.UUID(claims.sub)
     except (InvalidToken, ValueError) as exc:
         raise ProblemError(401, "The access token is invalid or expired; log in again.", headers=unauthorized) from exc
-    user = await user_by_id(db, user_id)
+    user = state.users.get(user_id)
     if user is None:
-        raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
+        user = await user_by_id(db, user_id)
+        if user is None:
+            raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
+        state.users.put(user)
     return user
 
 

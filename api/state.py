@@ -15,6 +15,7 @@ import structlog
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.tokens import TokenService
+from api.usercache import UserCache
 from events.bus import Bus
 from store.pool import create_pool
 
@@ -32,6 +33,7 @@ class ApiState:
     tokens: TokenService
     login_limiter: RateLimiter
     ip_limiter: RateLimiter
+    users: UserCache = field(default_factory=UserCache)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

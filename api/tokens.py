@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +73,10 @@ class TokenService:
         self.audience = audience
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
+        # Signature checks dominate an authenticated request's CPU; a token is immutable,
+        # so a successful verification is remembered until the token expires.
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
+        self._verified_max = 50_000
 
     def mint(self, subject: str, use: TokenUse, *, now: float | None = None) -> tuple[str, Claims]:
         issued = int(now if now is not None else time.time())
@@ -91,6 +96,17 @@ class TokenService:
         return token, claims
 
     def verify(self, token: str, use: TokenUse, *, now: float | None = None) -> Claims:
+        current = time.time() if now is None else now
+        cached = self._verified.get(token)
+        if cached is not None and cached.use == use and cached.exp > current:
+            return cached
+        claims = self._verify_signature(token, use, now=now)
+        self._verified[token] = claims
+        while len(self._verified) > self._verified_max:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signature(self, token: str, use: TokenUse, *, now: float | None) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.kid:

@@ -1,6 +1,6 @@
 """The idempotency ledger: each (consumer, message id) is handled once.
 
-Claim inside the same transaction as the side effects: if the transaction commits,
+Record inside the same transaction as the side effects: if the transaction commits,
 the message counts as handled; if the process dies first, nothing is recorded and
 the redelivery does the work.
 """
@@ -13,32 +13,29 @@ from typing import Any
 from store.types import Executor
 
 
-async def claim(db: Executor, *, consumer: str, message_id: str) -> bool:
-    """``True`` the first time; ``False`` if this consumer already handled the message."""
+async def record(db: Executor, *, consumer: str, message_id: str, outcome: list[dict[str, Any]]) -> bool:
+    """Record the message as handled with its outcome; ``False`` if it already was.
+
+    Called last in the handler's transaction: a concurrent duplicate blocks on the
+    unique key until the first commits, then sees the conflict and rolls back.
+    """
     row = await db.fetchrow(
-        "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)"
+        "INSERT INTO processed_messages (consumer, message_id, outcome) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING RETURNING message_id",
-        consumer,
-        message_id,
-    )
-    return row is not None
-
-
-async def save_outcome(db: Executor, *, consumer: str, message_id: str, outcome: list[dict[str, Any]]) -> None:
-    await db.execute(
-        "UPDATE processed_messages SET outcome = $3 WHERE consumer = $1 AND message_id = $2",
         consumer,
         message_id,
         outcome,
     )
+    return row is not None
 
 
-async def outcome_of(db: Executor, *, consumer: str, message_id: str) -> list[dict[str, Any]]:
+async def outcome_of(db: Executor, *, consumer: str, message_id: str) -> list[dict[str, Any]] | None:
+    """The saved outcome of a handled message; ``None`` if it was never handled."""
     value = await db.fetchval(
         "SELECT outcome FROM processed_messages WHERE consumer = $1 AND message_id = $2", consumer, message_id
     )
     if value is None:
-        return []
+        return None
     return list(json.loads(value) if isinstance(value, str) else value)
 
 

@@ -1,13 +1,14 @@
 """The lifecycle consumer: ``intents.bot.*`` -> the bots projection and outcome events.
 
-Each intent is claimed in the idempotency ledger inside the same transaction as its
-projection, and the events it emits are saved with the claim. A redelivered intent
+Each intent is recorded in the idempotency ledger inside the same transaction as its
+projection, together with the events it emits. A redelivered intent
 (crash before ack, duplicate publish outside the window) re-publishes those saved
 events with the same ids, which JetStream de-duplicates, and changes nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 CONSUMER = LIFECYCLE.durable
 _BOT_INTENT: TypeAdapter[BotIntent] = TypeAdapter(BotIntent)
+AnyBotIntent = CreateBot | StartBot | StopBot | DeleteBot
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class IntentRefused(Exception):
     """The intent is well-formed but cannot be carried out (e.g. the bot was deleted)."""
 
 
-def parse_bot_intent(data: bytes) -> CreateBot | StartBot | StopBot | DeleteBot:
+def parse_bot_intent(data: bytes) -> AnyBotIntent:
     try:
         return _BOT_INTENT.validate_json(data)
     except ValidationError as exc:
@@ -70,36 +72,46 @@ def _summarise(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class _AlreadyHandled(Exception):
+    """Another delivery of the same intent committed first."""
+
+
 async def handle(msg: Msg, deps: LifecycleDeps) -> None:
     intent = parse_bot_intent(msg.data)
     structlog.contextvars.bind_contextvars(
         intent_id=intent.id, bot_id=str(intent.bot_id), correlation_id=intent.correlation_id
     )
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if await ledger.claim(conn, consumer=CONSUMER, message_id=intent.id):
-            emits = await apply(conn, intent)
-            await deps.failpoints.hit("lifecycle.in_transaction")
-            await ledger.save_outcome(
-                conn, consumer=CONSUMER, message_id=intent.id, outcome=[e.to_json() for e in emits]
-            )
-            replay = False
-        else:
-            saved = await ledger.outcome_of(conn, consumer=CONSUMER, message_id=intent.id)
-            replay = True
+    outcome = None
+    if msg.metadata.num_delivered > 1:  # a redelivery: the first attempt may have committed
+        outcome = await ledger.outcome_of(deps.pool, consumer=CONSUMER, message_id=intent.id)
+    replay = outcome is not None
+    if outcome is None:
+        outcome, replay = await _project_once(intent, deps)
     await deps.failpoints.hit("lifecycle.before_publish")
-    if replay:
-        for item in saved:
-            await deps.bus.publish_raw(
-                item["subject"], item["payload"].encode(), headers={MSG_ID: item["id"], TYPE_HEADER: item["type"]}
-            )
-    else:
-        for emit in emits:
-            await deps.bus.publish(emit.subject, emit.message)
+    await asyncio.gather(
+        *(
+            deps.bus.publish_raw(e["subject"], e["payload"].encode(), headers={MSG_ID: e["id"], TYPE_HEADER: e["type"]})
+            for e in outcome
+        )
+    )
     await deps.failpoints.hit("lifecycle.before_ack")
     log.info("intent.handled", kind=intent.type, replay=replay)
 
 
-async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -> list[Emit]:
+async def _project_once(intent: AnyBotIntent, deps: LifecycleDeps) -> tuple[list[dict[str, Any]], bool]:
+    """Apply the intent and record it in the ledger in one transaction; (events, replayed)."""
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            outcome = [emit.to_json() for emit in await apply(conn, intent)]
+            await deps.failpoints.hit("lifecycle.in_transaction")
+            if not await ledger.record(conn, consumer=CONSUMER, message_id=intent.id, outcome=outcome):
+                raise _AlreadyHandled  # rolls back this attempt's projection
+    except _AlreadyHandled:
+        return await ledger.outcome_of(deps.pool, consumer=CONSUMER, message_id=intent.id) or [], True
+    return outcome, False
+
+
+async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
     """Project one intent; returns the events to publish. Runs inside the ledger transaction."""
     try:
         status, reason = await _project(conn, intent)
@@ -140,7 +152,7 @@ async def apply(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -
 _EVENT_FOR = {"bot.create": "created", "bot.start": "started", "bot.stop": "stopped", "bot.delete": "deleted"}
 
 
-async def _project(conn: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -> tuple[BotStatus, str | None]:
+async def _project(conn: Any, intent: AnyBotIntent) -> tuple[BotStatus, str | None]:
     if isinstance(intent, CreateBot):
         profile = intent.profile
         inserted = await bots.insert_bot(

@@ -20,6 +20,10 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_ACK_WAIT_S"),
         description="Seconds before an unacked delivery (a crashed worker's) is redelivered.",
     )
-    lifecycle_concurrency: int = Field(
-        default=16, ge=1, le=256, validation_alias=AliasChoices("HMMTRADE_LIFECYCLE_CONCURRENCY")
+    db_pool_size: int = Field(
+        default=8,
+        ge=2,
+        le=200,
+        validation_alias=AliasChoices("HMMTRADE_WORKER_DB_POOL_SIZE"),
+        description="Postgres connections per worker process (batches use one each; retries use more).",
     )

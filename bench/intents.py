@@ -1,0 +1,219 @@
+"""Benchmark: accepted intents/s and latencies of the control plane, against a local stack.
+
+C clients (one user and one keep-alive connection each) loop over POST /api/v1/bots,
+POST /bots/{id}/start and POST /bots/{id}/stop for a fixed time. Every 202 is an intent
+stored in JetStream; its ``events.intent.<id>.done`` event, observed on the bus, gives
+the intent-to-done latency. In the same run, one Python process publishing raw
+JetStream messages with ``publish_async`` gives the ceiling.
+
+    ./dev bench intents [--duration 20] [--clients 32 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from bench.http1 import Http1Connection
+from bench.stack import LocalStack, local_stack
+
+PROFILE: dict[str, Any] = {
+    "basics": {"name": "Bench bot", "surface": "local", "mode": "paper"},
+    "market": {"symbols": ["SPY"], "data_source": "sp500"},
+    "model": {"n_states": 3},
+    "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
+    "schedule": {"confirmed": True},
+}
+GOALS = {"accepted_per_s": 1000.0, "request_p99_ms": 50.0, "done_p99_ms": 250.0}
+
+
+@dataclass
+class Run:
+    clients: int
+    duration_s: float
+    accepted: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    request_ms: list[float] = field(default_factory=list)
+    sent_at: dict[str, float] = field(default_factory=dict)
+    done_at: dict[str, float] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+async def _login(conn: Http1Connection, email: str) -> dict[str, str]:
+    creds = {"email": email, "password": "benchmark password"}
+    await conn.request("POST", "/api/v1/auth/signup", body=creds)
+    status, body = await conn.request("POST", "/api/v1/auth/login", body=creds)
+    assert status == 200, body
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def _client(
+    stack: LocalStack, run: Run, ready: asyncio.Queue[int], start: asyncio.Event, stop_at: list[float], n: int
+) -> None:
+    conn = Http1Connection(stack.api_host, stack.api_port)
+    headers = await _login(conn, f"bench-{n}-{uuid.uuid4().hex[:8]}@example.com")
+    status, body = await conn.request("POST", "/api/v1/bots", body=PROFILE, headers=headers)
+    assert status == 202, body
+    bot_id = body["bot_id"]
+    while True:  # the bot must exist before it can be started
+        status, intent = await conn.request("GET", f"/api/v1/intents/{body['intent_id']}", headers=headers)
+        if status == 200 and intent["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    ready.put_nowait(n)
+    await start.wait()
+    calls = [
+        ("POST", "/api/v1/bots", PROFILE),
+        ("POST", f"/api/v1/bots/{bot_id}/start", None),
+        ("POST", f"/api/v1/bots/{bot_id}/stop", None),
+    ]
+    i = 0
+    while time.perf_counter() < stop_at[0]:
+        method, path, payload = calls[i % len(calls)]
+        i += 1
+        sent = time.perf_counter()
+        try:
+            status, reply = await conn.request(method, path, body=payload, headers=headers)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+            run.error("connection")
+            conn = Http1Connection(stack.api_host, stack.api_port)
+            continue
+        run.request_ms.append((time.perf_counter() - sent) * 1000)
+        if status == 202:
+            run.accepted += 1
+            run.sent_at[reply["intent_id"]] = sent
+        else:
+            run.error(str(status))
+    await conn.close()
+
+
+async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run:
+    run = Run(clients=clients, duration_s=duration_s)
+    nc = await nats.connect(stack.nats_url)
+
+    async def on_done(msg: Any) -> None:
+        run.done_at[msg.subject.split(".")[2]] = time.perf_counter()
+
+    await nc.subscribe("events.intent.*.done", cb=on_done)
+    start = asyncio.Event()
+    ready: asyncio.Queue[int] = asyncio.Queue()
+    stop_at = [float("inf")]
+    tasks = [asyncio.create_task(_client(stack, run, ready, start, stop_at, n)) for n in range(clients)]
+    for _ in range(clients):  # warm-up: every client is logged in and its own bot exists
+        await ready.get()
+    run.done_at.clear()
+    stop_at[0] = time.perf_counter() + duration_s
+    start.set()
+    await asyncio.gather(*tasks)
+    deadline = time.perf_counter() + 15
+    while time.perf_counter() < deadline and any(i not in run.done_at for i in run.sent_at):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # let the workers drain (polling a condition on a shared dict)
+    await nc.close()
+    return run
+
+
+async def measure_publish_ceiling(nats_url: str, payload_size: int, count: int = 20_000) -> tuple[float, float]:
+    """(publish_async msg/s, sequential publish msg/s) from one Python process."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    payload = b"x" * payload_size
+    started = time.perf_counter()
+    for _ in range(count):
+        await js.publish_async("intents.bench.raw", payload, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    await js.publish_async_completed()
+    async_rate = count / (time.perf_counter() - started)
+    sequential = count // 10
+    started = time.perf_counter()
+    for _ in range(sequential):
+        await js.publish("intents.bench.raw", payload, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    sequential_rate = sequential / (time.perf_counter() - started)
+    await nc.close()
+    return async_rate, sequential_rate
+
+
+def summarise(run: Run, ceiling: float, sequential: float) -> dict[str, Any]:
+    done_ms = [(run.done_at[i] - t) * 1000 for i, t in run.sent_at.items() if i in run.done_at]
+    accepted_per_s = run.accepted / run.duration_s
+    return {
+        "clients": run.clients,
+        "accepted_per_s": round(accepted_per_s, 1),
+        "request_p50_ms": round(percentile(run.request_ms, 50), 2),
+        "request_p99_ms": round(percentile(run.request_ms, 99), 2),
+        "done_p50_ms": round(percentile(done_ms, 50), 2),
+        "done_p99_ms": round(percentile(done_ms, 99), 2),
+        "not_done": run.accepted - len(done_ms),
+        "errors": sum(run.errors.values()),
+        "raw_publish_async_per_s": round(ceiling, 1),
+        "raw_publish_sequential_per_s": round(sequential, 1),
+        "ratio_to_ceiling": round(accepted_per_s / ceiling, 3),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    columns = [
+        ("clients", "clients"),
+        ("accepted/s", "accepted_per_s"),
+        ("req p50 ms", "request_p50_ms"),
+        ("req p99 ms", "request_p99_ms"),
+        ("done p50 ms", "done_p50_ms"),
+        ("done p99 ms", "done_p99_ms"),
+        ("not done", "not_done"),
+        ("errors", "errors"),
+        ("raw async/s", "raw_publish_async_per_s"),
+        ("raw seq/s", "raw_publish_sequential_per_s"),
+        ("ratio", "ratio_to_ceiling"),
+    ]
+    widths = [max(len(title), *(len(str(r[key])) for r in rows)) for title, key in columns]
+    print("  ".join(title.rjust(w) for (title, _), w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[key]).rjust(w) for (_, key), w in zip(columns, widths, strict=True)))
+    print(
+        f"goal: accepted/s >= {GOALS['accepted_per_s']:.0f}, req p99 < {GOALS['request_p99_ms']:.0f} ms, "
+        f"done p99 < {GOALS['done_p99_ms']:.0f} ms; ratio = accepted/s over the raw publish_async ceiling"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    env = {"HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000"}
+    payload_size = len(json.dumps(PROFILE)) + 400  # the envelope and ids around the profile
+    with local_stack(env) as stack:
+        for clients in args.clients:
+            run = await measure_api(stack, clients, args.duration)
+            ceiling, sequential = await measure_publish_ceiling(stack.nats_url, payload_size)
+            rows.append(summarise(run, ceiling, sequential))
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per client count")
+    parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--out", type=Path, default=Path("bench/results/intents.json"))
+    args = parser.parse_args()
+    rows = asyncio.run(main_async(args))
+    print_table(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The lifecycle consumer's fast path: a pulled batch of intents in one transaction.
+
+In the common case (first deliveries, no duplicates, no errors) the intents of a batch
+are projected in stream order in one transaction with their ledger rows, their events
+are published together, and every message is acked: one commit and a few coalesced
+writes per batch instead of per intent. Everything unusual takes the one-at-a-time path
+(``lifecycle.handle`` through ``settle``), which owns the retry and dead-letter policy:
+redeliveries, malformed messages, intents that must wait (bot not projected yet), and the
+whole batch if the transaction fails or meets an intent some other delivery already did.
+The crash guarantees are the same as the single path's: nothing is acked before the
+commit, and a redelivery after the commit replays the saved events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+
+from events.bus import MSG_ID, TYPE_HEADER
+from events.consume import MalformedMessage, TransientError, settle
+from events.topology import LIFECYCLE
+from store import ledger
+from workers.lifecycle import CONSUMER, AnyBotIntent, LifecycleDeps, apply, give_up, handle, parse_bot_intent
+
+log = structlog.get_logger(__name__)
+
+Projected = tuple[Msg, AnyBotIntent, list[dict[str, Any]]]
+
+
+class _BatchAbandoned(Exception):
+    """Something needs the careful path; the batch transaction rolls back."""
+
+
+async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
+    fresh: list[tuple[Msg, AnyBotIntent]] = []
+    careful: list[Msg] = []
+    for msg in batch:
+        if msg.metadata.num_delivered > 1:
+            careful.append(msg)  # may have committed before a crash: check the ledger first
+            continue
+        try:
+            fresh.append((msg, parse_bot_intent(msg.data)))
+        except MalformedMessage:
+            careful.append(msg)  # dead-lettered with its reason by the single path
+    projected, waiting = await _project(fresh, deps)
+    if projected is None:
+        careful = [msg for msg, _ in fresh] + careful
+    else:
+        await _publish_and_ack(projected, deps)
+        careful = waiting + careful
+    for msg in careful:
+        structlog.contextvars.clear_contextvars()
+        await settle(
+            msg,
+            partial(handle, deps=deps),
+            bus=deps.bus,
+            consumer=LIFECYCLE,
+            on_give_up=partial(give_up, deps=deps),
+        )
+
+
+async def _project(
+    fresh: list[tuple[Msg, AnyBotIntent]], deps: LifecycleDeps
+) -> tuple[list[Projected] | None, list[Msg]]:
+    """Project ``fresh`` in one transaction: (projected, must-wait), or (None, []) if abandoned."""
+    if not fresh:
+        return [], []
+    projected: list[Projected] = []
+    waiting: list[Msg] = []
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            for msg, intent in fresh:
+                try:
+                    emits = await apply(conn, intent)  # raises TransientError before writing anything
+                except TransientError:
+                    waiting.append(msg)
+                    continue
+                outcome = [emit.to_json() for emit in emits]
+                if not await ledger.record(conn, consumer=CONSUMER, message_id=intent.id, outcome=outcome):
+                    raise _BatchAbandoned(f"intent {intent.id} was already handled")
+                projected.append((msg, intent, outcome))
+            await deps.failpoints.hit("lifecycle.in_transaction")
+    except Exception as exc:  # noqa: BLE001 - the single path retries each message under its policy
+        log.info("lifecycle.batch_abandoned", size=len(fresh), reason=f"{type(exc).__name__}: {exc}")
+        return None, []
+    return projected, waiting
+
+
+async def _publish_and_ack(projected: list[Projected], deps: LifecycleDeps) -> None:
+    await deps.failpoints.hit("lifecycle.before_publish")
+    await asyncio.gather(
+        *(
+            deps.bus.publish_raw(e["subject"], e["payload"].encode(), headers={MSG_ID: e["id"], TYPE_HEADER: e["type"]})
+            for _, _, outcome in projected
+            for e in outcome
+        )
+    )
+    await deps.failpoints.hit("lifecycle.before_ack")
+    await asyncio.gather(*(msg.ack() for msg, _, _ in projected))
+    for _, intent, _ in projected:
+        log.info(
+            "intent.handled",
+            kind=intent.type,
+            replay=False,
+            intent_id=intent.id,
+            bot_id=str(intent.bot_id),
+            correlation_id=intent.correlation_id,
+        )
