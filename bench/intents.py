@@ -44,6 +44,7 @@ class Run:
     request_ms: list[float] = field(default_factory=list)
     sent_at: dict[str, float] = field(default_factory=dict)
     done_at: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -111,7 +112,11 @@ async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run
     async def on_done(msg: Any) -> None:
         run.done_at[msg.subject.split(".")[2]] = time.perf_counter()
 
+    async def on_failed(msg: Any) -> None:
+        run.failed[msg.subject.split(".")[2]] = json.loads(msg.data).get("error", "")
+
     await nc.subscribe("events.intent.*.done", cb=on_done)
+    await nc.subscribe("events.intent.*.failed", cb=on_failed)
     start = asyncio.Event()
     ready: asyncio.Queue[int] = asyncio.Queue()
     stop_at = [float("inf")]
@@ -159,7 +164,10 @@ def summarise(run: Run, ceiling: float, sequential: float) -> dict[str, Any]:
         "done_p50_ms": round(percentile(done_ms, 50), 2),
         "done_p99_ms": round(percentile(done_ms, 99), 2),
         "not_done": run.accepted - len(done_ms),
+        "failed": len(run.failed),
         "errors": sum(run.errors.values()),
+        "error_kinds": dict(run.errors),
+        "failure_examples": sorted(set(run.failed.values()))[:3],
         "raw_publish_async_per_s": round(ceiling, 1),
         "raw_publish_sequential_per_s": round(sequential, 1),
         "ratio_to_ceiling": round(accepted_per_s / ceiling, 3),
@@ -175,6 +183,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ("done p50 ms", "done_p50_ms"),
         ("done p99 ms", "done_p99_ms"),
         ("not done", "not_done"),
+        ("failed", "failed"),
         ("errors", "errors"),
         ("raw async/s", "raw_publish_async_per_s"),
         ("raw seq/s", "raw_publish_sequential_per_s"),

@@ -17,6 +17,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 from events.bus import Bus
 from events.dlq import watch_max_deliveries
+from events.natsfix import install_fetch_timeout_fix
 from events.topology import AUDIT_INGEST, BOTS, INTENTS, LIFECYCLE, ensure_topology
 from store.pool import create_pool
 from workers import audit_ingest, lifecycle
@@ -85,6 +86,7 @@ class WorkerRuntime:
 
 
 async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | None = None) -> WorkerRuntime:
+    install_fetch_timeout_fix()
     bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher")
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
