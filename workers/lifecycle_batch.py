@@ -1,12 +1,13 @@
 """The lifecycle consumer's fast path: a pulled batch of intents in one transaction.
 
 In the common case (first deliveries, no duplicates, no errors) the intents of a batch
-are projected in stream order in one transaction with their ledger rows, their events
-are published together, and every message is acked: one commit and a few coalesced
-writes per batch instead of per intent. Everything unusual takes the one-at-a-time path
-(``lifecycle.handle`` through ``settle``), which owns the retry and dead-letter policy:
+are projected in stream order per bot, in a few concurrent transactions (one per shard of
+bots) with their ledger rows; their events are published together, and every message is
+acked: a few commits and coalesced writes per batch instead of per intent. Everything
+unusual takes the one-at-a-time path (``lifecycle.handle`` through ``settle``), which
+owns the retry and dead-letter policy:
 redeliveries, malformed messages, intents that must wait (bot not projected yet), and the
-whole batch if the transaction fails or meets an intent some other delivery already did.
+whole shard if its transaction fails or meets an intent some other delivery already did.
 The crash guarantees are the same as the single path's: nothing is acked before the
 commit, and a redelivery after the commit replays the saved events.
 """
@@ -29,6 +30,7 @@ from workers.lifecycle import CONSUMER, AnyBotIntent, LifecycleDeps, apply, give
 log = structlog.get_logger(__name__)
 
 Projected = tuple[Msg, AnyBotIntent, list[dict[str, Any]]]
+PARALLEL_SHARDS = 4
 
 
 class _BatchAbandoned(Exception):
@@ -46,12 +48,23 @@ async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
             fresh.append((msg, parse_bot_intent(msg.data)))
         except MalformedMessage:
             careful.append(msg)  # dead-lettered with its reason by the single path
-    projected, waiting = await _project(fresh, deps)
-    if projected is None:
-        careful = [msg for msg, _ in fresh] + careful
-    else:
+    # Bots are independent: shards of the batch (a bot's intents stay in one shard, in
+    # order) run in concurrent transactions, overlapping their database round trips.
+    shards: list[list[tuple[Msg, AnyBotIntent]]] = [[] for _ in range(PARALLEL_SHARDS)]
+    for msg, intent in fresh:
+        shards[intent.bot_id.int % PARALLEL_SHARDS].append((msg, intent))
+    results = await asyncio.gather(*(_project(shard, deps) for shard in shards if shard))
+    projected: list[Projected] = []
+    retry: list[Msg] = []
+    for shard, (done, waiting) in zip((s for s in shards if s), results, strict=True):
+        if done is None:
+            retry.extend(msg for msg, _ in shard)
+        else:
+            projected.extend(done)
+            retry.extend(waiting)
+    if projected:
         await _publish_and_ack(projected, deps)
-        careful = waiting + careful
+    careful = retry + careful
     for msg in careful:
         structlog.contextvars.clear_contextvars()
         await settle(
