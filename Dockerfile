@@ -1,0 +1,30 @@
+# The control-plane image: `hmmtrade api`, `hmmtrade workers`, `hmmtrade migrate`.
+# Build: docker build -t hmmtrade .   (compose.yaml builds it for you)
+
+FROM python:3.12-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+RUN python -m venv /opt/hmmtrade
+COPY requirements.lock ./
+# Hash-checked install of the locked set. It also holds the dev tools (pytest, mypy,
+# schemathesis): a runtime-only lock is future work, they are never imported at runtime.
+RUN /opt/hmmtrade/bin/pip install --require-hashes -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY contracts ./contracts
+COPY events ./events
+COPY store ./store
+COPY api ./api
+COPY workers ./workers
+COPY stack ./stack
+RUN /opt/hmmtrade/bin/pip install --no-deps .
+
+FROM python:3.12-slim
+ENV PATH=/opt/hmmtrade/bin:$PATH PYTHONUNBUFFERED=1 HMMTRADE_ENV=production HMMTRADE_LOG_JSON=1
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin hmmtrade
+COPY --from=build /opt/hmmtrade /opt/hmmtrade
+USER hmmtrade
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
+ENTRYPOINT ["hmmtrade"]
+CMD ["api", "--host", "0.0.0.0", "--port", "8000"]
