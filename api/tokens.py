@@ -125,5 +125,5 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
         if payload.get("use") != use:
-            raise InvalidToken(f"not an {use} token")
+            raise InvalidToken(f"wrong token type: {use} token expected")
         return Claims(sub=str(payload["sub"]), jti=str(payload["jti"]), exp=int(payload["exp"]), use=use)
