@@ -1,7 +1,10 @@
-"""Wiring: the FastStream broker, its subscribers, and the worker process's lifetime.
+"""Wiring: the consumers and the worker process's lifetime.
 
-Subscribers stay thin: raw message in, the handler called through ``settle`` (which
-acks, naks with backoff, or dead-letters), nothing else.
+``audit-ingest`` is a FastStream batch subscriber. ``lifecycle`` runs on
+``events.pull.BatchPuller`` (nats-py's fetch) because FastStream's batch loop either
+polls constantly or adds its window to every intent's latency (see that module).
+Handlers stay thin: raw messages in, settled (ack / nak with backoff / dead letter) by
+``events.consume.settle``.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 import structlog
@@ -18,7 +22,8 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from events.bus import Bus
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
-from events.topology import AUDIT_INGEST, BOTS, INTENTS, LIFECYCLE, ensure_topology
+from events.pull import BatchPuller
+from events.topology import AUDIT_INGEST, BOTS, LIFECYCLE, ensure_topology
 from store.pool import create_pool
 from workers import audit_ingest, lifecycle
 from workers.failpoints import Failpoints
@@ -28,9 +33,7 @@ from workers.settings import WorkerSettings
 log = structlog.get_logger(__name__)
 
 
-def build_broker(
-    nats_url: str, lifecycle_deps: lifecycle.LifecycleDeps, audit_deps: audit_ingest.AuditDeps
-) -> NatsBroker:
+def build_broker(nats_url: str, audit_deps: audit_ingest.AuditDeps) -> NatsBroker:
     broker = NatsBroker(
         nats_url,
         name="hmmtrade-workers",
@@ -40,20 +43,6 @@ def build_broker(
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
     )
-
-    @broker.subscriber(
-        LIFECYCLE.filter_subject,
-        stream=JStream(INTENTS.name, declare=False),
-        durable=LIFECYCLE.durable,
-        # Collects what arrives within 20 ms (up to 256): batches under load, ~no wait when idle.
-        pull_sub=PullSub(batch_size=256, timeout=0.02, batch=True),
-        ack_policy=AckPolicy.MANUAL,
-        title="lifecycle",
-        description="Carries out bot intents: projects bots, emits events.bot.* and events.intent.*.",
-    )
-    async def on_bot_intents(message: NatsMessage) -> None:
-        structlog.contextvars.clear_contextvars()
-        await handle_batch(list(message.raw_message), lifecycle_deps)  # type: ignore[call-overload]
 
     @broker.subscriber(
         AUDIT_INGEST.filter_subject,
@@ -76,10 +65,12 @@ class WorkerRuntime:
     """A started set of consumers; ``stop`` drains them."""
 
     broker: NatsBroker
+    lifecycle: BatchPuller
     bus: Bus
     pool: asyncpg.Pool
 
     async def stop(self) -> None:
+        await self.lifecycle.stop()
         await self.broker.stop()
         await self.bus.close()
         await self.pool.close()
@@ -93,14 +84,13 @@ async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | No
     await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
-    broker = build_broker(
-        settings.nats_url,
-        lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints or Failpoints.from_env()),
-        audit_ingest.AuditDeps(pool=pool, bus=bus),
-    )
+    lifecycle_deps = lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints or Failpoints.from_env())
+    puller = BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=lifecycle_deps))
+    broker = build_broker(settings.nats_url, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
+    puller.start()
     log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable])
-    return WorkerRuntime(broker=broker, bus=bus, pool=pool)
+    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool)
 
 
 async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:
