@@ -12,7 +12,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.problems import ProblemError
 from api.state import ApiState, DatabaseUnavailable
 from api.tokens import InvalidToken
-from events.bus import Bus
 from store.users import UserRow, user_by_id
 
 
@@ -35,12 +34,6 @@ async def get_db(state: State) -> Any:
 
 Db = Annotated[asyncpg.Pool, Depends(get_db)]
 
-
-async def get_bus(state: State) -> Bus:
-    return state.bus
-
-
-BusDep = Annotated[Bus, Depends(get_bus)]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login.")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
+from api.acceptlog import AcceptLog
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.tokens import TokenService
@@ -34,8 +35,12 @@ class ApiState:
     login_limiter: RateLimiter
     ip_limiter: RateLimiter
     users: UserCache = field(default_factory=UserCache)
+    accept_log: AcceptLog = field(init=False)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.accept_log = AcceptLog(self.pool)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is not None:
@@ -49,6 +54,7 @@ class ApiState:
         return self._pool
 
     async def close(self) -> None:
+        await self.accept_log.close()
         await self.bus.close()
         if self._pool is not None:
             await self._pool.close()

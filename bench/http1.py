@@ -27,6 +27,16 @@ class Http1Connection:
     async def request(
         self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
+        try:
+            return await self._request(method, path, body=body, headers=headers)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # the server closes keep-alive connections idle for 5 s (e.g. during warm-up): retry once
+            self._reader = self._writer = None
+            return await self._request(method, path, body=body, headers=headers)
+
+    async def _request(
+        self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         reader, writer = await self._connect()
         payload = b"" if body is None else json.dumps(body).encode()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(payload)}"]

@@ -19,7 +19,7 @@ from nats.errors import ConnectionClosedError, NoServersError, OutboundBufferLim
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, TooManyStalledMsgsError
 
 from contracts.envelope import Envelope
 
@@ -66,6 +66,7 @@ class Bus:
         self._nc: NatsClient | None = None
         self._connector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._js: JetStreamContext | None = None
 
     @property
     def url(self) -> str:
@@ -83,7 +84,10 @@ class Bus:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.client.jetstream(timeout=self._publish_timeout_s)
+        if self._js is None:
+            # One context for the connection: publish_async keeps its reply state in it.
+            self._js = self.client.jetstream(timeout=self._publish_timeout_s)
+        return self._js
 
     async def start(self, *, wait_s: float = 0.0) -> None:
         """Begin connecting; wait up to ``wait_s`` for the first connection."""
@@ -127,8 +131,14 @@ class Bus:
         if not self.is_connected:
             raise BusUnavailable("the message bus is not reachable")
         try:
-            return await self.js.publish(subject, payload, headers=dict(headers), timeout=self._publish_timeout_s)
+            # publish_async shares one reply subscription across publishes (far cheaper than a
+            # request each); waiting on the future keeps "returned" meaning "stored".
+            ack = await self.js.publish_async(
+                subject, payload, headers=dict(headers), wait_stall=self._publish_timeout_s
+            )
+            return await asyncio.wait_for(ack, self._publish_timeout_s)
         except (
+            TooManyStalledMsgsError,
             OutboundBufferLimitError,
             ConnectionClosedError,
             NatsTimeoutError,

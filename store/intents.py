@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -38,6 +40,19 @@ async def record_accepted(
         user_id,
         kind,
         bot_id,
+    )
+
+
+async def record_accepted_many(db: Executor, accepted: Sequence[Any]) -> None:
+    """``record_accepted`` for many intents in one statement (objects with intent_id, user_id, kind, bot_id)."""
+    await db.execute(
+        "INSERT INTO intents (id, user_id, kind, bot_id, status)"
+        " SELECT id, user_id, kind, bot_id, 'accepted' FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])"
+        " AS t(id, user_id, kind, bot_id) ON CONFLICT (id) DO NOTHING",
+        [a.intent_id for a in accepted],
+        [a.user_id for a in accepted],
+        [a.kind for a in accepted],
+        [a.bot_id for a in accepted],
     )
 
 

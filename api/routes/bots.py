@@ -14,14 +14,16 @@ import structlog
 from fastapi import APIRouter, Body, Header, Query, status
 from pydantic import ValidationError
 
-from api.deps import BusDep, CurrentUser, Db
+from api.acceptlog import AcceptedIntent
+from api.deps import CurrentUser, Db, State
 from api.problems import ProblemError, problem_responses
+from api.state import ApiState
 from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
 from contracts.intents import CreateBot, DeleteBot, StartBot, StopBot
 from contracts.profile import WIZARD_STEPS, BotProfile
-from events.bus import Bus, BusUnavailable
+from events.bus import BusUnavailable
 from events.topology import intent_subject
-from store import audit, bots, intents
+from store import audit, bots
 from store.bots import BotRow
 from store.users import UserRow
 
@@ -47,11 +49,11 @@ def _derived_id(user: UserRow, key: str | None, purpose: str) -> uuid.UUID:
     return uuid.uuid5(_IDEMPOTENCY_NS, f"{user.id}:{key}:{purpose}")
 
 
-async def submit_intent(bus: Bus, db: Any, intent: CreateBot | StartBot | StopBot | DeleteBot) -> None:
+async def submit_intent(state: ApiState, intent: CreateBot | StartBot | StopBot | DeleteBot) -> None:
     """Publish an intent and record it as accepted. 503 if the bus did not store it."""
     structlog.contextvars.bind_contextvars(intent_id=intent.id, bot_id=str(intent.bot_id))
     try:
-        await bus.publish(intent_subject(intent.type), intent)
+        await state.bus.publish(intent_subject(intent.type), intent)
     except BusUnavailable as exc:
         log.warning("intent.not_published", kind=intent.type, error=str(exc))
         raise ProblemError(
@@ -60,8 +62,8 @@ async def submit_intent(bus: Bus, db: Any, intent: CreateBot | StartBot | StopBo
             headers={"Retry-After": "2"},
         ) from exc
     try:
-        await intents.record_accepted(
-            db, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id
+        await state.accept_log.record(
+            AcceptedIntent(intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id)
         )
     except Exception as exc:  # noqa: BLE001 - the intent is stored on the bus; the worker records its outcome
         log.warning("intent.accept_not_recorded", error=str(exc))
@@ -104,7 +106,7 @@ def _public(bot: BotRow) -> BotPublic:
     responses=problem_responses(400, 401, 413, 422, 503),
 )
 async def create_bot(
-    profile: BotProfile, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+    profile: BotProfile, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
 ) -> BotAccepted:
     """Create a bot from a complete wizard profile. The bot appears once the intent is done."""
     intent = CreateBot(
@@ -117,7 +119,7 @@ async def create_bot(
             }
         )
     )
-    await submit_intent(bus, db, intent)
+    await submit_intent(state, intent)
     return BotAccepted(bot_id=intent.bot_id, intent_id=intent.id)
 
 
@@ -164,7 +166,7 @@ async def _lifecycle(
     bot_id: uuid.UUID,
     user: UserRow,
     db: Any,
-    bus: Bus,
+    state: ApiState,
     key: str | None,
 ) -> IntentAccepted:
     await _owned_bot(db, user, bot_id)
@@ -177,7 +179,7 @@ async def _lifecycle(
             }
         )
     )
-    await submit_intent(bus, db, intent)
+    await submit_intent(state, intent)
     return IntentAccepted(intent_id=intent.id)
 
 
@@ -186,26 +188,26 @@ _LIFECYCLE_RESPONSES = problem_responses(401, 404, 422, 503)
 
 @router.post("/{bot_id}/start", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
 async def start_bot(
-    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
 ) -> IntentAccepted:
     """Ask for the bot to start trading."""
-    return await _lifecycle(StartBot, bot_id, user, db, bus, idempotency_key)
+    return await _lifecycle(StartBot, bot_id, user, db, state, idempotency_key)
 
 
 @router.post("/{bot_id}/stop", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
 async def stop_bot(
-    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
 ) -> IntentAccepted:
     """Ask for the bot to stop; its data is kept."""
-    return await _lifecycle(StopBot, bot_id, user, db, bus, idempotency_key)
+    return await _lifecycle(StopBot, bot_id, user, db, state, idempotency_key)
 
 
 @router.delete("/{bot_id}", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)
 async def delete_bot(
-    bot_id: uuid.UUID, user: CurrentUser, db: Db, bus: BusDep, idempotency_key: IdempotencyKey = None
+    bot_id: uuid.UUID, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
 ) -> IntentAccepted:
     """Ask for the bot to be stopped and deleted."""
-    return await _lifecycle(DeleteBot, bot_id, user, db, bus, idempotency_key)
+    return await _lifecycle(DeleteBot, bot_id, user, db, state, idempotency_key)
 
 
 @router.get("/{bot_id}/audit", response_model=AuditPage, responses=problem_responses(401, 404, 422, 503))
