@@ -22,7 +22,7 @@ import httpx
 import structlog
 
 from api.tokens import load_or_create_key_file
-from events.embedded import NatsServer, port_is_free
+from events.embedded import NatsServer, port_is_free, stop_process
 from stack.demo import seed_demo
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
@@ -73,14 +73,8 @@ class Child:
             log.info("up.child_restarted", service=self.name, pid=self.process.pid)
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout_s)
 
 
 def _say(service: str, where: str) -> None:
