@@ -115,7 +115,9 @@ class Bus:
         if self._connector is not None:
             self._connector.cancel()
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            # close, not drain: every publish was already awaited to its ack, and draining
+            # a pull subscription with a lingering fetch waits out the 30 s drain timeout.
+            await self._nc.close()
 
     async def publish(self, subject: str, message: Envelope, *, headers: Mapping[str, str] | None = None) -> PubAck:
         """Store ``message`` on ``subject``; a duplicate id within the window is stored once."""
