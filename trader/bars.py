@@ -1,0 +1,100 @@
+"""Daily OHLCV bars: the bundled S&P 500 / NASDAQ series, or a CSV file, validated.
+
+A bad file is refused with one line naming the file, the row and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+BUNDLED = ("sp500", "nasdaq")
+COLUMNS = ("date", "open", "high", "low", "close", "volume")
+
+
+class BarDataError(ValueError):
+    """The bar data cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Bars:
+    dates: tuple[date, ...]
+    open: NDArray[np.float64]
+    high: NDArray[np.float64]
+    low: NDArray[np.float64]
+    close: NDArray[np.float64]
+    volume: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def head(self, n: int) -> Bars:
+        """The first ``n`` bars (what a live bot would have seen by bar ``n - 1``)."""
+        return Bars(self.dates[:n], self.open[:n], self.high[:n], self.low[:n], self.close[:n], self.volume[:n])
+
+
+def load_bundled(name: str) -> Bars:
+    """S&P 500 or NASDAQ daily bars 1999-2018, as shipped by the ``arch`` package."""
+    if name not in BUNDLED:
+        raise BarDataError(f"unknown bundled data {name!r}: choose one of {', '.join(BUNDLED)}")
+    from arch.data import nasdaq, sp500  # imported here: loading pulls in pandas
+
+    frame = (sp500 if name == "sp500" else nasdaq).load()
+    return _validated(
+        f"bundled:{name}",
+        [
+            (ts.date(), float(r["Open"]), float(r["High"]), float(r["Low"]), float(r["Close"]), float(r["Volume"]))
+            for ts, r in frame.iterrows()
+        ],
+    )
+
+
+def load_csv(path: Path) -> Bars:
+    """A CSV with a header naming date, open, high, low, close, volume (any order, any case)."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = {name.strip().lower(): name for name in reader.fieldnames or []}
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise BarDataError(f"{path}: missing column(s) {', '.join(missing)}")
+            rows = []
+            for line, record in enumerate(reader, start=2):
+                try:
+                    rows.append(
+                        (
+                            date.fromisoformat(record[header["date"]].strip()[:10]),
+                            *(float(record[header[c]]) for c in COLUMNS[1:]),
+                        )
+                    )
+                except (TypeError, ValueError) as exc:
+                    raise BarDataError(f"{path}: row {line}: cannot read it ({exc})") from None
+    except OSError as exc:
+        raise BarDataError(f"{path}: cannot open it ({exc.strerror})") from None
+    return _validated(str(path), rows)  # type: ignore[arg-type]
+
+
+def _validated(source: str, rows: list[tuple[date, float, float, float, float, float]]) -> Bars:
+    if not rows:
+        raise BarDataError(f"{source}: no bars")
+    for i, (day, o, h, lo, c, v) in enumerate(rows):
+        where = f"{source}: bar {i + 1} ({day})"
+        if any(math.isnan(x) or math.isinf(x) for x in (o, h, lo, c, v)):
+            raise BarDataError(f"{where}: a price or volume is NaN or infinite")
+        if min(o, h, lo, c) <= 0:
+            raise BarDataError(f"{where}: prices must be positive")
+        if v < 0:
+            raise BarDataError(f"{where}: volume is negative")
+        if h < max(o, c, lo) or lo > min(o, c):
+            raise BarDataError(f"{where}: high/low do not bracket open and close")
+        if i and day <= rows[i - 1][0]:
+            problem = "repeats" if day == rows[i - 1][0] else "comes before"
+            raise BarDataError(f"{where}: date {problem} the previous bar's: bars must be sorted and unique")
+    columns = list(zip(*rows, strict=True))
+    return Bars(tuple(columns[0]), *(np.asarray(col, dtype=np.float64) for col in columns[1:]))
