@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,9 @@ def _check(model: RegimeModel, X: NDArray[np.float64], options: FitOptions) -> N
 
 def fit(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None = None) -> RegimeModel:
     """Best of ``options.restarts`` EM runs (plus a warm start from ``previous``)."""
+    # hmmlearn logs "Model is not converging" for every restart that stops early; restarts
+    # are compared by score anyway, so those lines are noise.
+    logging.getLogger("hmmlearn.base").setLevel(logging.ERROR)
     if len(X) < 10 * options.n_states:
         raise DegenerateFit(f"{len(X)} bars are too few to fit {options.n_states} regimes")
     candidates: list[RegimeModel] = []

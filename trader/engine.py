@@ -1,0 +1,161 @@
+"""The per-bar engine shared by backtests and live bots: only the adapters differ.
+
+For bar t: fill the orders placed at bar t-1 at this bar's open -> features of bars
+0..t -> (re)fit on a window that ends at bar t-1 when due -> online filter -> strategy ->
+risk -> orders for the next open -> one audit record. Nothing at bar t reads a bar after
+t, and a refit never sees the bar it is about to judge, so every decision is out of sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trader import features
+from trader.bars import Bars
+from trader.broker import Order, PaperBroker, client_order_id
+from trader.filter import OnlineFilter
+from trader.model import DegenerateFit, FitOptions, RegimeModel, fit
+from trader.risk import RiskLimits, RiskState, check
+from trader.strategy import RegimeTracker, StrategyConfig, decide
+
+MIN_ORDER_SHARES = 1e-6
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bot_id: str
+    symbol: str
+    feature_names: tuple[str, ...]
+    fit: FitOptions
+    strategy: StrategyConfig
+    risk: RiskLimits
+    training_window: int = 756
+    window_kind: str = "rolling"
+    refit_every: int = 21
+    starting_cash: float = 100_000.0
+    slippage_bps: float = 2.0
+    commission_bps: float = 1.0
+
+
+@dataclass
+class EngineState:
+    """Everything a restart needs (checkpointed by the bot runner)."""
+
+    seq: int = 0
+    model: RegimeModel | None = None
+    fitted_at: int = -1
+    filter_state: NDArray[np.float64] | None = None
+    tracker: RegimeTracker = field(default_factory=RegimeTracker)
+    risk: RiskState = field(default_factory=RiskState)
+    broker: PaperBroker | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, state: EngineState | None = None) -> None:
+        self.config = config
+        self.state = state or EngineState()
+        if self.state.broker is None:
+            self.state.broker = PaperBroker(
+                cash=config.starting_cash, slippage_bps=config.slippage_bps, commission_bps=config.commission_bps
+            )
+        self._filter: OnlineFilter | None = None
+        if self.state.model is not None:
+            self._filter = OnlineFilter(self.state.model, state=self.state.filter_state)
+
+    @property
+    def broker(self) -> PaperBroker:
+        assert self.state.broker is not None
+        return self.state.broker
+
+    def _refit(self, X: NDArray[np.float64], t: int, first: int) -> list[str]:
+        """Fit on rows up to t-1, then bring the filter to t-1 under the new model."""
+        cfg = self.config
+        start = first if cfg.window_kind == "expanding" else max(first, t - cfg.training_window)
+        window = X[start:t]
+        try:
+            model = fit(window, cfg.fit, previous=self.state.model)
+        except DegenerateFit as exc:
+            return [f"refit at bar {t} skipped, previous model kept: {exc}"]
+        online = OnlineFilter(model)
+        for row in window:
+            online.step(row)
+        self.state.model, self.state.fitted_at, self._filter = model, t, online
+        return []
+
+    def on_bar(self, bars: Bars, t: int) -> dict[str, Any] | None:
+        """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up."""
+        cfg = self.config
+        day = bars.dates[t]
+        fills = self.broker.fill_pending(float(bars.open[t]), str(day))
+        X = features.compute(bars.head(t + 1), cfg.feature_names)
+        first = features.first_complete_row(X) if not np.isnan(X[-1]).any() else t + 1
+        if t - first < cfg.training_window:
+            return None  # warm-up: not enough history for a first fit
+        notes: list[str] = []
+        if self.state.model is None or t - self.state.fitted_at >= cfg.refit_every:
+            notes = self._refit(X, t, first)
+        if self._filter is None:
+            return None
+        probabilities = self._filter.step(X[t])
+        self.state.filter_state = self._filter.state
+        close = float(bars.close[t])
+        daily_vol = float(np.std(np.diff(np.log(bars.close[max(0, t - 20) : t + 1])), ddof=1) * 100) if t > 2 else None
+        decision = decide(cfg.strategy, self.state.tracker, probabilities, daily_vol_pct=daily_vol)
+        equity = self.broker.equity(close)
+        exposure_now = self.broker.position * close / equity if equity > 0 else 0.0
+        verdict = check(
+            cfg.risk,
+            self.state.risk,
+            target=decision.target,
+            regime=decision.regime,
+            day=day,
+            equity=equity,
+            price=close,
+            exposure_now=exposure_now,
+        )
+        orders = self._orders(verdict.target, equity, close, str(day))
+        self.state.seq += 1
+        return {
+            "seq": self.state.seq,
+            "bar": {
+                "date": str(day),
+                "open": float(bars.open[t]),
+                "high": float(bars.high[t]),
+                "low": float(bars.low[t]),
+                "close": close,
+                "volume": float(bars.volume[t]),
+            },
+            "features": dict(zip(cfg.feature_names, map(float, X[t]), strict=True)),
+            "probabilities": [float(p) for p in probabilities],
+            "regime": decision.regime,
+            "confidence": decision.confidence,
+            "target": decision.target,
+            "risk": {"status": verdict.status, "approved": verdict.target, "reasons": list(verdict.reasons)},
+            "orders": [vars(o) for o in orders],
+            "fills": [vars(f) for f in fills],
+            "cash": self.broker.cash,
+            "position": self.broker.position,
+            "equity": equity,
+            "model_id": self.state.model.model_id() if self.state.model else None,
+            "notes": notes,
+        }
+
+    def _orders(self, target: float, equity: float, price: float, day: str) -> list[Order]:
+        desired = target * equity / price if equity > 0 else 0.0
+        delta = desired - self.broker.position
+        if abs(delta) < MIN_ORDER_SHARES:
+            return []
+        order = Order(
+            client_order_id(self.config.bot_id, day, self.config.symbol),
+            self.config.symbol,
+            "buy" if delta > 0 else "sell",
+            abs(delta),
+            day,
+        )
+        self.broker.submit(order)
+        return [order]
