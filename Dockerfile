@@ -16,6 +16,7 @@ COPY store ./store
 COPY api ./api
 COPY workers ./workers
 COPY stack ./stack
+COPY trader ./trader
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim
