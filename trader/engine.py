@@ -8,7 +8,7 @@ t, and a refit never sees the bar it is about to judge, so every decision is out
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class EngineConfig:
     training_window: int = 756
     window_kind: str = "rolling"
     refit_every: int = 21
+    warm_refits: bool = True  # refit from the previous model alone; cold restarts only if that fails
     starting_cash: float = 100_000.0
     slippage_bps: float = 2.0
     commission_bps: float = 1.0
@@ -77,15 +78,23 @@ class Engine:
         cfg = self.config
         start = first if cfg.window_kind == "expanding" else max(first, t - cfg.training_window)
         window = X[start:t]
-        try:
-            model = fit(window, cfg.fit, previous=self.state.model)
-        except DegenerateFit as exc:
-            return [f"refit at bar {t} skipped, previous model kept: {exc}"]
+        model: RegimeModel | None = None
+        notes: list[str] = []
+        if cfg.warm_refits and self.state.model is not None:
+            try:
+                model = fit(window, replace(cfg.fit, restarts=0), previous=self.state.model)
+            except DegenerateFit as exc:
+                notes.append(f"warm refit at bar {t} failed ({exc}); trying cold restarts")
+        if model is None:
+            try:
+                model = fit(window, cfg.fit, previous=self.state.model)
+            except DegenerateFit as exc:
+                return [*notes, f"refit at bar {t} skipped, previous model kept: {exc}"]
         online = OnlineFilter(model)
         for row in window:
             online.step(row)
         self.state.model, self.state.fitted_at, self._filter = model, t, online
-        return []
+        return notes
 
     def on_bar(self, bars: Bars, t: int) -> dict[str, Any] | None:
         """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up."""
