@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
+
+    bt = sub.add_parser("backtest", help="walk-forward backtest of a bot profile; writes audit.jsonl and metrics.json")
+    bt.add_argument("--data", default="sp500", help="sp500, nasdaq, or a CSV file (date,open,high,low,close,volume)")
+    bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
+    bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
+    bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
     return parser
 
 
@@ -64,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         applied = asyncio.run(migrate(dsn))
         print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
         return 0
+    if args.command == "backtest":
+        from stack.backtest_cmd import run_backtest_command
+
+        return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

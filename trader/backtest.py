@@ -12,17 +12,27 @@ from typing import Any
 from trader.bars import Bars
 from trader.engine import Engine, EngineConfig
 from trader.metrics import performance
+from trader.model import RegimeModel
 
 
 @dataclass(frozen=True)
 class BacktestResult:
     records: list[dict[str, Any]]
     metrics: dict[str, Any]
+    models: dict[str, RegimeModel]
 
 
 def run(config: EngineConfig, bars: Bars) -> BacktestResult:
     engine = Engine(config)
-    records = [r for t in range(len(bars)) if (r := engine.on_bar(bars, t)) is not None]
+    records: list[dict[str, Any]] = []
+    models: dict[str, RegimeModel] = {}
+    for t in range(len(bars)):
+        record = engine.on_bar(bars, t)
+        if record is None:
+            continue
+        records.append(record)
+        if engine.state.model is not None and record["model_id"] not in models:
+            models[record["model_id"]] = engine.state.model
     if not records:
         raise ValueError(f"{len(bars)} bars are not enough for a {config.training_window}-bar training window")
     equity = [r["equity"] for r in records]
@@ -50,4 +60,4 @@ def run(config: EngineConfig, bars: Bars) -> BacktestResult:
         "strategy": strategy,
         "buy_and_hold": performance(closes),
     }
-    return BacktestResult(records, metrics)
+    return BacktestResult(records, metrics, models)

@@ -86,6 +86,13 @@ def _relabelled(hmm: GaussianHMM, log_likelihood: float) -> RegimeModel:
     )
 
 
+def _covariances_usable(covars: NDArray[np.float64]) -> bool:
+    """Symmetric and safely positive-definite (a collapsed state has a near-singular one)."""
+    if not np.allclose(covars, np.transpose(covars, (0, 2, 1))):
+        return False
+    return bool(np.linalg.eigvalsh(covars).min() > 1e-8)
+
+
 def _check(model: RegimeModel, X: NDArray[np.float64], options: FitOptions) -> None:
     arrays = (model.startprob, model.transmat, model.means, model.covars)
     if not all(np.isfinite(a).all() for a in arrays):
@@ -132,7 +139,9 @@ def fit(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | 
             except (ValueError, np.linalg.LinAlgError):
                 continue
         if np.isfinite(score):
-            candidates.append(_relabelled(hmm, score))
+            candidate = _relabelled(hmm, score)
+            if _covariances_usable(candidate.covars):
+                candidates.append(candidate)
     if not candidates:
         raise DegenerateFit("no restart converged to a usable model")
     best = max(candidates, key=lambda m: m.log_likelihood)
