@@ -36,7 +36,17 @@ class Bars:
 
     def head(self, n: int) -> Bars:
         """The first ``n`` bars (what a live bot would have seen by bar ``n - 1``)."""
-        return Bars(self.dates[:n], self.open[:n], self.high[:n], self.low[:n], self.close[:n], self.volume[:n])
+        return self.slice(0, n)
+
+    def slice(self, start: int, stop: int) -> Bars:
+        return Bars(
+            self.dates[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
+        )
 
 
 def load_bundled(name: str) -> Bars:

@@ -65,6 +65,7 @@ class Engine:
                 cash=config.starting_cash, slippage_bps=config.slippage_bps, commission_bps=config.commission_bps
             )
         self._filter: OnlineFilter | None = None
+        self._X = np.empty((0, len(config.feature_names)))  # feature rows computed so far (a cache)
         if self.state.model is not None:
             self._filter = OnlineFilter(self.state.model, state=self.state.filter_state)
 
@@ -101,7 +102,7 @@ class Engine:
         cfg = self.config
         day = bars.dates[t]
         fills = self.broker.fill_pending(float(bars.open[t]), str(day))
-        X = features.compute(bars.head(t + 1), cfg.feature_names)
+        X = self._features_until(bars, t)
         first = features.first_complete_row(X) if not np.isnan(X[-1]).any() else t + 1
         if t - first < cfg.training_window:
             return None  # warm-up: not enough history for a first fit
@@ -153,6 +154,14 @@ class Engine:
             "model_id": self.state.model.model_id() if self.state.model else None,
             "notes": notes,
         }
+
+    def _features_until(self, bars: Bars, t: int) -> NDArray[np.float64]:
+        """Feature rows 0..t, each computed from bars up to its own index only."""
+        done = len(self._X)
+        if done <= t:
+            new = [features.row(bars, i, self.config.feature_names) for i in range(done, t + 1)]
+            self._X = np.vstack([self._X, *new]) if done else np.array(new)
+        return self._X[: t + 1]
 
     def _orders(self, target: float, equity: float, price: float, day: str) -> list[Order]:
         desired = target * equity / price if equity > 0 else 0.0

@@ -60,6 +60,15 @@ def compute(bars: Bars, names: Sequence[str], *, window: int = DEFAULT_WINDOW) -
     return np.column_stack(columns)
 
 
+LOOKBACK = DEFAULT_WINDOW + 2  # bars that determine one row: the window of returns needs one close more
+
+
+def row(bars: Bars, t: int, names: Sequence[str]) -> NDArray[np.float64]:
+    """Row ``t`` alone, from the last ``LOOKBACK`` bars up to t: equal to ``compute(bars)[t]``."""
+    row_t: NDArray[np.float64] = compute(bars.slice(max(0, t + 1 - LOOKBACK), t + 1), names)[-1]
+    return row_t
+
+
 def first_complete_row(matrix: NDArray[np.float64]) -> int:
     """Index of the first row with no NaN (the warm-up before it is not used)."""
     complete = np.flatnonzero(~np.isnan(matrix).any(axis=1))

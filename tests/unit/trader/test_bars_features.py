@@ -75,3 +75,11 @@ def test_features_up_to_bar_t_ignore_every_later_bar() -> None:
         changed = features.compute(_perturb_after(bars, t), names)
         np.testing.assert_array_equal(original[: t + 1], changed[: t + 1])
         assert not np.allclose(original[t + 1 :], changed[t + 1 :], equal_nan=True)
+
+
+def test_a_row_from_its_lookback_alone_equals_the_full_computation() -> None:
+    bars = load_bundled("nasdaq").head(120)
+    names = list(features.FEATURES)
+    full = features.compute(bars, names)
+    rows = np.array([features.row(bars, t, names) for t in range(len(bars))])
+    np.testing.assert_array_equal(rows, full)
