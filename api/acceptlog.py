@@ -56,7 +56,7 @@ class AcceptLog:
                 group, self._pending = self._pending[: self._max_group], self._pending[self._max_group :]
                 try:
                     pool = await self._pool()
-                    await intents.record_accepted_many(pool, [intent for intent, _ in group])
+                    await intents.record_accepted(pool, [intent for intent, _ in group])
                 except Exception as exc:  # noqa: BLE001 - each waiting request decides what it means
                     for _, done in group:
                         if not done.done():

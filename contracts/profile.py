@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
+from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
@@ -201,13 +202,9 @@ class ScheduleReview(Contract):
         return value
 
 
-_TZ_CACHE: set[str] = set()
-
-
-def _timezones() -> set[str]:
-    if not _TZ_CACHE:
-        _TZ_CACHE.update(available_timezones() | {"UTC"})
-    return _TZ_CACHE
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones() | {"UTC"})
 
 
 class BotProfile(Contract):

@@ -58,7 +58,3 @@ async def page(db: Executor, bot_id: uuid.UUID, *, after: int, limit: int) -> li
         limit,
     )
     return [AuditRow(**dict(r)) for r in rows]
-
-
-async def count_for_bot(db: Executor, bot_id: uuid.UUID) -> int:
-    return int(await db.fetchval("SELECT count(*) FROM audit_events WHERE bot_id = $1", bot_id))

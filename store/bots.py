@@ -76,10 +76,6 @@ async def list_bots(db: Executor, user_id: uuid.UUID) -> list[BotRow]:
     return [b for b in map(_bot, rows) if b is not None]
 
 
-async def count_bots(db: Executor, user_id: uuid.UUID) -> int:
-    return int(await db.fetchval("SELECT count(*) FROM bots WHERE user_id = $1 AND deleted_at IS NULL", user_id))
-
-
 async def set_status(db: Executor, bot_id: uuid.UUID, status: str, reason: str | None = None) -> None:
     await db.execute(
         "UPDATE bots SET status = $2, status_reason = $3, updated_at = now(),"

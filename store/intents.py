@@ -29,22 +29,11 @@ def _intent(row: asyncpg.Record | None) -> IntentRow | None:
     return None if row is None else IntentRow(**{k: row[k] for k in IntentRow.__dataclass_fields__})
 
 
-async def record_accepted(
-    db: Executor, *, intent_id: str, user_id: uuid.UUID, kind: str, bot_id: uuid.UUID | None
-) -> None:
-    """Record that an intent was accepted; a worker that got there first wins."""
-    await db.execute(
-        "INSERT INTO intents (id, user_id, kind, bot_id, status) VALUES ($1, $2, $3, $4, 'accepted')"
-        " ON CONFLICT (id) DO NOTHING",
-        intent_id,
-        user_id,
-        kind,
-        bot_id,
-    )
+async def record_accepted(db: Executor, accepted: Sequence[Any]) -> None:
+    """Record intents as accepted in one statement (objects with intent_id, user_id, kind, bot_id).
 
-
-async def record_accepted_many(db: Executor, accepted: Sequence[Any]) -> None:
-    """``record_accepted`` for many intents in one statement (objects with intent_id, user_id, kind, bot_id)."""
+    A worker that got there first (and wrote the outcome) wins.
+    """
     await db.execute(
         "INSERT INTO intents (id, user_id, kind, bot_id, status)"
         " SELECT id, user_id, kind, bot_id, 'accepted' FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[])"

@@ -37,11 +37,3 @@ async def outcome_of(db: Executor, *, consumer: str, message_id: str) -> list[di
     if value is None:
         return None
     return list(json.loads(value) if isinstance(value, str) else value)
-
-
-async def times_processed(db: Executor, *, consumer: str, message_id: str) -> int:
-    return int(
-        await db.fetchval(
-            "SELECT count(*) FROM processed_messages WHERE consumer = $1 AND message_id = $2", consumer, message_id
-        )
-    )

@@ -55,13 +55,6 @@ async def update_password_hash(db: Executor, user_id: uuid.UUID, password_hash: 
     await db.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", user_id, password_hash)
 
 
-async def set_tier(db: Executor, email: str, tier: str) -> bool:
-    status = await db.execute(
-        "UPDATE users SET tier = $2, updated_at = now() WHERE lower(email) = lower($1)", email, tier
-    )
-    return bool(status == "UPDATE 1")
-
-
 async def store_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUID, expires_at: datetime) -> None:
     await db.execute(
         "INSERT INTO refresh_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)", jti, user_id, expires_at

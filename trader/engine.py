@@ -65,7 +65,8 @@ class Engine:
                 cash=config.starting_cash, slippage_bps=config.slippage_bps, commission_bps=config.commission_bps
             )
         self._filter: OnlineFilter | None = None
-        self._X = np.empty((0, len(config.feature_names)))  # feature rows computed so far (a cache)
+        self._X = np.empty((0, len(config.feature_names)))  # feature row buffer (a cache, not state)
+        self._rows_done = 0
         if self.state.model is not None:
             self._filter = OnlineFilter(self.state.model, state=self.state.filter_state)
 
@@ -157,10 +158,13 @@ class Engine:
 
     def _features_until(self, bars: Bars, t: int) -> NDArray[np.float64]:
         """Feature rows 0..t, each computed from bars up to its own index only."""
-        done = len(self._X)
-        if done <= t:
-            new = [features.row(bars, i, self.config.feature_names) for i in range(done, t + 1)]
-            self._X = np.vstack([self._X, *new]) if done else np.array(new)
+        if len(self._X) <= t:  # grow geometrically: appending row by row would copy the history each bar
+            grown = np.empty((max(2 * len(self._X), t + 1, 256), self._X.shape[1]))
+            grown[: self._rows_done] = self._X[: self._rows_done]
+            self._X = grown
+        for i in range(self._rows_done, t + 1):
+            self._X[i] = features.row(bars, i, self.config.feature_names)
+        self._rows_done = max(self._rows_done, t + 1)
         return self._X[: t + 1]
 
     def _orders(self, target: float, equity: float, price: float, day: str) -> list[Order]:

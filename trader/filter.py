@@ -25,11 +25,12 @@ class OnlineFilter:
         self._k, self._d = k, d
         self._start = np.asarray(model.startprob, dtype=np.float64)
         self._trans = np.asarray(model.transmat, dtype=np.float64)
-        chol_inv = np.array([np.linalg.inv(np.linalg.cholesky(c)) for c in model.covars])
+        chol = np.linalg.cholesky(model.covars)
+        chol_inv = np.linalg.inv(chol)
         # z_k = L_k^-1 (x - mu_k) = (L_k^-1) x - L_k^-1 mu_k: one matrix product per bar for all states.
         self._whiten = chol_inv.reshape(k * d, d)
         self._whitened_means = np.einsum("kij,kj->ki", chol_inv, model.means).reshape(k * d)
-        log_dets = np.array([2.0 * np.log(np.diag(np.linalg.cholesky(c))).sum() for c in model.covars])
+        log_dets = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         self._log_norm = -0.5 * (d * math.log(2 * math.pi) + log_dets)
         self._alpha = None if state is None else np.asarray(state, dtype=np.float64).copy()
 
