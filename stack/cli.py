@@ -41,7 +41,24 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
+
+    bot = sub.add_parser("bot", help="run one bot (what the local agent and a hosted VM start)")
+    bot_sub = bot.add_subparsers(dest="bot_command", required=True)
+    run = bot_sub.add_parser("run", help="run a bot from config/instances/<id>.yaml, resuming from its checkpoint")
+    run.add_argument("--config", type=Path, required=True, help="the instance YAML (bot_id + profile)")
+    run.add_argument("--once", action="store_true", help="process the bars that are due, then exit (scale-to-zero)")
+    run.add_argument("--max-bars", type=_positive_int, default=None, help="take at most N new bars in this run")
+    run.add_argument(
+        "--pace", type=float, default=None, help="decision bars per second when replaying (default 0: full speed)"
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack.backtest_cmd import run_backtest_command
 
         return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+    if args.command == "bot":
+        from stack.bot_cmd import run_bot_command
+
+        return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 
