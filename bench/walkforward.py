@@ -46,7 +46,7 @@ def main() -> None:
                 len(bars) / seconds,
                 strategy["sharpe"],
                 strategy["max_drawdown"],
-                result.metrics["buy_and_hold"]["sharpe"],
+                result.metrics["benchmark"]["sharpe"],
             )
         )
     print(f"S&P 500 {bars.dates[0]}..{bars.dates[-1]} ({len(bars)} bars), K=3, 504-bar window, refit every 21 bars")

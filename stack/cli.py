@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from stack.logging import configure_logging
@@ -37,8 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
 
     bt = sub.add_parser("backtest", help="walk-forward backtest of a bot profile; writes audit.jsonl and metrics.json")
-    bt.add_argument("--data", default="sp500", help="sp500, nasdaq, or a CSV file (date,open,high,low,close,volume)")
-    bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
+    bt.add_argument(
+        "--data", default="sp500", help="sp500, nasdaq, or a CSV/Parquet file (date,open,high,low,close,volume)"
+    )
+    bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON or YAML)")
+    bt.add_argument(
+        "--walk-forward", action="store_true", help="refit on the profile's schedule (default: fit once, then filter)"
+    )
+    bt.add_argument("--from", dest="start", type=_iso_date, help="first decision (earlier bars train the model)")
+    bt.add_argument("--to", dest="end", type=_iso_date, help="last bar used")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
 
@@ -52,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "--pace", type=float, default=None, help="decision bars per second when replaying (default 0: full speed)"
     )
     return parser
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2008-09-15") from None
 
 
 def _positive_int(text: str) -> int:
@@ -90,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backtest":
         from stack.backtest_cmd import run_backtest_command
 
-        return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+        return run_backtest_command(
+            args.data,
+            args.profile,
+            args.out,
+            bot_id=args.bot_id,
+            walk_forward=args.walk_forward,
+            start=args.start,
+            end=args.end,
+        )
     if args.command == "bot":
         from stack.bot_cmd import run_bot_command
 

@@ -1,11 +1,12 @@
 """Backtest = the engine + replayed bars + the paper broker, with walk-forward refits.
 
 Returns every audit record and the metrics, with buy-and-hold of the same bars (from the
-first decision to the end) side by side.
+first decision to the end) side by side as the ``benchmark``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,16 @@ class BacktestResult:
     models: dict[str, RegimeModel]
 
 
-def run(config: EngineConfig, bars: Bars) -> BacktestResult:
+Progress = Callable[[int, int], None]  # (bars done, bars in all)
+
+
+def run(config: EngineConfig, bars: Bars, *, progress: Progress | None = None) -> BacktestResult:
     engine = Engine(config)
     records: list[dict[str, Any]] = []
     models: dict[str, RegimeModel] = {}
     for t in range(len(bars)):
+        if progress is not None and t % 50 == 0:
+            progress(t, len(bars))
         record = engine.on_bar(bars, t)
         if record is None:
             continue
@@ -58,6 +64,8 @@ def run(config: EngineConfig, bars: Bars) -> BacktestResult:
         "first_decision": records[0]["bar"]["date"],
         "last_decision": records[-1]["bar"]["date"],
         "strategy": strategy,
-        "buy_and_hold": performance(closes),
+        "benchmark": {"name": "buy and hold", **performance(closes)},
     }
+    if progress is not None:
+        progress(len(bars), len(bars))
     return BacktestResult(records, metrics, models)

@@ -51,6 +51,7 @@ def _model_from_json(data: dict[str, Any] | None) -> RegimeModel | None:
         means=np.asarray(data["means"], dtype=np.float64),
         covars=np.asarray(data["covars"], dtype=np.float64),
         log_likelihood=float(data["log_likelihood"]),
+        trained_on=data.get("trained_on"),
     )
 
 

@@ -75,7 +75,7 @@ class Engine:
         assert self.state.broker is not None
         return self.state.broker
 
-    def _refit(self, X: NDArray[np.float64], t: int, first: int) -> list[str]:
+    def _refit(self, bars: Bars, X: NDArray[np.float64], t: int, first: int) -> list[str]:
         """Fit on rows up to t-1, then bring the filter to t-1 under the new model."""
         cfg = self.config
         start = first if cfg.window_kind == "expanding" else max(first, t - cfg.training_window)
@@ -92,6 +92,9 @@ class Engine:
                 model = fit(window, cfg.fit, previous=self.state.model)
             except DegenerateFit as exc:
                 return [*notes, f"refit at bar {t} skipped, previous model kept: {exc}"]
+        model = replace(
+            model, trained_on={"first": str(bars.dates[start]), "last": str(bars.dates[t - 1]), "bars": t - start}
+        )
         online = OnlineFilter(model)
         for row in window:
             online.step(row)
@@ -109,7 +112,7 @@ class Engine:
             return None  # warm-up: not enough history for a first fit
         notes: list[str] = []
         if self.state.model is None or t - self.state.fitted_at >= cfg.refit_every:
-            notes = self._refit(X, t, first)
+            notes = self._refit(bars, X, t, first)
         if self._filter is None:
             return None
         probabilities = self._filter.step(X[t])

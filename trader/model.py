@@ -44,6 +44,7 @@ class RegimeModel:
     means: NDArray[np.float64]
     covars: NDArray[np.float64]  # (K, d, d)
     log_likelihood: float
+    trained_on: dict[str, Any] | None = None  # {"first": date, "last": date, "bars": n}, set by the engine
 
     @property
     def n_states(self) -> int:
@@ -64,6 +65,7 @@ class RegimeModel:
             "means": self.means.tolist(),
             "covars": self.covars.tolist(),
             "log_likelihood": self.log_likelihood,
+            "trained_on": self.trained_on,
         }
 
     def model_id(self) -> str:

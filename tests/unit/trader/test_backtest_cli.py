@@ -104,3 +104,86 @@ def test_bad_input_is_one_error_line_and_a_non_zero_exit(
     assert code == 2
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
     assert says in err
+
+
+def test_the_report_is_one_self_contained_page_with_every_chart(tmp_path: Path) -> None:
+    data, profile = _write_bars(tmp_path / "bars.csv"), _profile(tmp_path)
+    assert main(["backtest", "--data", str(data), "--profile", str(profile), "--out", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    for caption in (
+        "Price, shaded by the regime",
+        "Filtered state probabilities",
+        "Equity against buy-and-hold",
+        "Drawdown of the strategy",
+        "Transition matrix of the last model",
+    ):
+        assert caption in page
+    assert page.count("<svg") == 4
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["benchmark"]["name"] == "buy and hold" and set(metrics) >= {"strategy", "benchmark"}
+    for key in (
+        "cagr",
+        "annual_volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "turnover_per_year",
+        "average_exposure",
+        "trades",
+        "regime_time_share",
+    ):
+        assert key in metrics["strategy"]
+
+
+def test_walk_forward_refits_on_schedule_and_the_default_fits_once(tmp_path: Path) -> None:
+    data, profile = _write_bars(tmp_path / "bars.csv"), _profile(tmp_path)
+    base = ["backtest", "--data", str(data), "--profile", str(profile)]
+    assert main([*base, "--out", str(tmp_path / "once")]) == 0
+    assert main([*base, "--walk-forward", "--out", str(tmp_path / "wf")]) == 0
+    assert len(list((tmp_path / "once" / "models").glob("*.json"))) == 1
+    assert len(list((tmp_path / "wf" / "models").glob("*.json"))) == 5  # 250 decisions, a fit every 50
+    windows = sorted(json.loads(p.read_text())["trained_on"]["last"] for p in (tmp_path / "wf" / "models").glob("*"))
+    first_decision = json.loads((tmp_path / "wf" / "audit.jsonl").read_text().splitlines()[0])["bar"]["date"]
+    assert windows[0] < first_decision  # the model never saw the bar it judges
+
+
+def test_from_and_to_bound_the_decisions_and_the_history_before_trains(tmp_path: Path) -> None:
+    data, profile = _write_bars(tmp_path / "bars.csv"), _profile(tmp_path)
+    bars = load_bundled("sp500").head(420)
+    start, end = bars.dates[250], bars.dates[400]
+    args = ["backtest", "--data", str(data), "--profile", str(profile), "--out", str(tmp_path / "r")]
+    assert main([*args, "--from", str(start), "--to", str(end)]) == 0
+    dates = [json.loads(line)["bar"]["date"] for line in (tmp_path / "r" / "audit.jsonl").read_text().splitlines()]
+    assert (dates[0], dates[-1], len(dates)) == (str(start), str(end), 151)
+
+
+def test_a_from_date_without_enough_history_names_the_earliest_possible(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, profile = _write_bars(tmp_path / "bars.csv"), _profile(tmp_path)
+    bars = load_bundled("sp500").head(420)
+    code = main(["backtest", "--data", str(data), "--profile", str(profile), "--from", str(bars.dates[50])])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and f"the earliest first decision on this data is {bars.dates[170]}" in err
+
+
+def test_a_yaml_profile_and_a_parquet_file_give_the_same_backtest_as_json_and_csv(tmp_path: Path) -> None:
+    import fastparquet
+    import pandas as pd
+    import yaml
+
+    csv_path, json_profile = _write_bars(tmp_path / "bars.csv"), _profile(tmp_path)
+    yaml_profile = tmp_path / "profile.yaml"
+    yaml_profile.write_text(yaml.safe_dump(json.loads(json_profile.read_text())))
+    parquet_path = tmp_path / "bars.parquet"
+    fastparquet.write(str(parquet_path), pd.read_csv(csv_path))
+    assert (
+        main(["backtest", "--data", str(csv_path), "--profile", str(json_profile), "--out", str(tmp_path / "a")]) == 0
+    )
+    assert (
+        main(["backtest", "--data", str(parquet_path), "--profile", str(yaml_profile), "--out", str(tmp_path / "b")])
+        == 0
+    )
+    assert (tmp_path / "a" / "audit.jsonl").read_bytes() == (tmp_path / "b" / "audit.jsonl").read_bytes()

@@ -1,0 +1,204 @@
+"""``report.html``: one self-contained page (inline SVG and CSS, no script, no CDN).
+
+Price with regime shading, the filtered state probabilities stacked, equity against
+buy-and-hold, drawdown, the last model's transition matrix, and the metrics table.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trader.backtest import BacktestResult
+
+WIDTH, HEIGHT, PAD = 960, 220, 60
+REGIME_COLOURS = ("#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4")
+METRIC_ROWS = (
+    ("CAGR", "cagr", "{:.2%}"),
+    ("Annual volatility", "annual_volatility", "{:.2%}"),
+    ("Sharpe", "sharpe", "{:.2f}"),
+    ("Sortino", "sortino", "{:.2f}"),
+    ("Max drawdown", "max_drawdown", "{:.2%}"),
+    ("Calmar", "calmar", "{:.2f}"),
+)
+
+
+def _x(i: int, n: int) -> float:
+    return PAD + (WIDTH - 2 * PAD) * (i / max(1, n - 1))
+
+
+def _y(value: float, low: float, high: float) -> float:
+    span = (high - low) or 1.0
+    return HEIGHT - PAD / 2 - (HEIGHT - PAD) * (value - low) / span
+
+
+def _points(values: Sequence[float], low: float, high: float) -> str:
+    n = len(values)
+    return " ".join(f"{_x(i, n):.1f},{_y(v, low, high):.1f}" for i, v in enumerate(values))
+
+
+def _frame(dates: Sequence[str], low: float, high: float, fmt: str) -> str:
+    """Axes: the value range on the left, the first bar of each year along the bottom."""
+    n = len(dates)
+    parts = [
+        f'<text x="{PAD - 4}" y="{_y(high, low, high) + 4:.1f}" text-anchor="end">{fmt.format(high)}</text>',
+        f'<text x="{PAD - 4}" y="{_y(low, low, high):.1f}" text-anchor="end">{fmt.format(low)}</text>',
+    ]
+    last_year = ""
+    for i, day in enumerate(dates):
+        year = day[:4]
+        if year != last_year:
+            last_year = year
+            if int(year) % 2 == 0 or n < 800:
+                parts.append(f'<text x="{_x(i, n):.1f}" y="{HEIGHT - 4}" text-anchor="middle">{year}</text>')
+    return "".join(parts)
+
+
+def _svg(title: str, body: str) -> str:
+    return (
+        f"<figure><figcaption>{html.escape(title)}</figcaption>"
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">{body}</svg></figure>'
+    )
+
+
+def _regime_bands(regimes: Sequence[int | None], n: int) -> str:
+    bands, start = [], 0
+    for i in range(1, n + 1):
+        if i == n or regimes[i] != regimes[start]:
+            regime = regimes[start]
+            if regime is not None:
+                x0, x1 = _x(start, n), _x(i - 1, n) + (WIDTH - 2 * PAD) / max(1, n - 1)
+                colour = REGIME_COLOURS[regime % len(REGIME_COLOURS)]
+                bands.append(
+                    f'<rect x="{x0:.1f}" y="{PAD / 2}" width="{max(0.5, x1 - x0):.1f}" height="{HEIGHT - PAD}" '
+                    f'fill="{colour}" opacity="0.18"/>'
+                )
+            start = i
+    return "".join(bands)
+
+
+def _price_chart(dates: list[str], closes: list[float], regimes: list[int | None]) -> str:
+    low, high = min(closes), max(closes)
+    line = f'<polyline fill="none" stroke="#222" stroke-width="1" points="{_points(closes, low, high)}"/>'
+    return _svg(
+        "Price, shaded by the regime the bot acted on",
+        _regime_bands(regimes, len(closes)) + line + _frame(dates, low, high, "{:,.0f}"),
+    )
+
+
+def _probability_chart(dates: list[str], probabilities: NDArray[np.float64]) -> str:
+    n, k = probabilities.shape
+    cumulative = np.cumsum(probabilities, axis=1)
+    layers = []
+    for state in range(k):
+        top = cumulative[:, state]
+        bottom = cumulative[:, state - 1] if state else np.zeros(n)
+        upper = _points(list(top), 0, 1)
+        lower = " ".join(reversed(_points(list(bottom), 0, 1).split(" ")))  # back along the lower edge
+        colour = REGIME_COLOURS[state % len(REGIME_COLOURS)]
+        layers.append(f'<polygon fill="{colour}" opacity="0.75" points="{upper} {lower}"/>')
+    legend = "".join(
+        f'<text x="{WIDTH - PAD - 70 * (k - s)}" y="14" fill="{REGIME_COLOURS[s % len(REGIME_COLOURS)]}">'
+        f"state {s}</text>"
+        for s in range(k)
+    )
+    title = "Filtered state probabilities (forward filter only)"
+    return _svg(title, "".join(layers) + legend + _frame(dates, 0, 1, "{:.0%}"))
+
+
+def _equity_chart(dates: list[str], equity: list[float], closes: list[float]) -> str:
+    hold = [equity[0] * c / closes[0] for c in closes]
+    low, high = min(min(equity), min(hold)), max(max(equity), max(hold))
+    lines = (
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.4" points="{_points(equity, low, high)}"/>'
+        f'<polyline fill="none" stroke="#999" stroke-width="1" points="{_points(hold, low, high)}"/>'
+        f'<text x="{PAD + 6}" y="14" fill="#1f77b4">strategy</text>'
+        f'<text x="{PAD + 76}" y="14" fill="#777">buy and hold</text>'
+    )
+    return _svg("Equity against buy-and-hold", lines + _frame(dates, low, high, "{:,.0f}"))
+
+
+def _drawdown_chart(dates: list[str], equity: list[float]) -> str:
+    values = np.asarray(equity)
+    drawdown = list(-(1 - values / np.maximum.accumulate(values)))
+    low = min(drawdown) or -0.01
+    area = _points(drawdown, low, 0)
+    n = len(drawdown)
+    body = (
+        f'<polygon fill="#d62728" opacity="0.5" points="{_x(0, n):.1f},{_y(0, low, 0):.1f} {area} '
+        f'{_x(n - 1, n):.1f},{_y(0, low, 0):.1f}"/>'
+    )
+    return _svg("Drawdown of the strategy", body + _frame(dates, low, 0, "{:.0%}"))
+
+
+def _transition_table(transmat: Sequence[Sequence[float]]) -> str:
+    head = "".join(f"<th>to {j}</th>" for j in range(len(transmat)))
+    rows = "".join(
+        f"<tr><th>from {i}</th>"
+        + "".join(f'<td style="background: rgba(31,119,180,{p:.2f})">{p:.3f}</td>' for p in row)
+        + "</tr>"
+        for i, row in enumerate(transmat)
+    )
+    return f'<table class="matrix"><tr><th></th>{head}</tr>{rows}</table>'
+
+
+def _metrics_table(metrics: dict[str, Any]) -> str:
+    strategy, benchmark = metrics["strategy"], metrics["benchmark"]
+    rows = "".join(
+        f"<tr><th>{title}</th><td>{fmt.format(strategy[key])}</td><td>{fmt.format(benchmark[key])}</td></tr>"
+        for title, key, fmt in METRIC_ROWS
+    )
+    extra = (
+        f"<tr><th>Trades</th><td>{strategy['trades']}</td><td>1</td></tr>"
+        f"<tr><th>Average exposure</th><td>{strategy['average_exposure']:.0%}</td><td>100%</td></tr>"
+        f"<tr><th>Turnover per year</th><td>{strategy['turnover_per_year']:.2f}</td><td>0</td></tr>"
+    )
+    shares = ", ".join(f"regime {k}: {v:.0%}" for k, v in sorted(strategy["regime_time_share"].items()))
+    return (
+        f"<table><tr><th></th><th>strategy</th><th>buy and hold</th></tr>{rows}{extra}</table>"
+        f"<p>Time per regime: {html.escape(shares)}</p>"
+    )
+
+
+def render(result: BacktestResult, *, title: str) -> str:
+    records, metrics = result.records, result.metrics
+    dates = [r["bar"]["date"] for r in records]
+    closes = [r["bar"]["close"] for r in records]
+    equity = [r["equity"] for r in records]
+    regimes = [r["regime"] for r in records]
+    probabilities = np.array([r["probabilities"] for r in records])
+    last_model = next(reversed(result.models.values()))
+    sections = [
+        _metrics_table(metrics),
+        _price_chart(dates, closes, regimes),
+        _probability_chart(dates, probabilities),
+        _equity_chart(dates, equity, closes),
+        _drawdown_chart(dates, equity),
+        "<h2>Transition matrix of the last model</h2>",
+        _transition_table(last_model.transmat.tolist()),
+    ]
+    style = (
+        "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}"
+        "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
+        "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
+        "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}"
+    )
+    summary = (
+        f"{html.escape(metrics['first_decision'])} to {html.escape(metrics['last_decision'])}, "
+        f"{metrics['bars']} decisions, {html.escape(str(metrics.get('mode', 'walk-forward')))}"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)} - backtest</title><style>{style}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{summary}</p>{''.join(sections)}</body></html>\n"
+    )
+
+
+def write_report(path: Path, result: BacktestResult, *, title: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(result, title=title), encoding="utf-8")
