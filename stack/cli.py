@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from stack.logging import configure_logging
+from trader.cli import add_run_arguments
 
 DEFAULT_DATA_DIR = Path(".hmmtrade")
 
@@ -53,12 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     bot = sub.add_parser("bot", help="run one bot (what the local agent and a hosted VM start)")
     bot_sub = bot.add_subparsers(dest="bot_command", required=True)
     run = bot_sub.add_parser("run", help="run a bot from config/instances/<id>.yaml, resuming from its checkpoint")
-    run.add_argument("--config", type=Path, required=True, help="the instance YAML (bot_id + profile)")
-    run.add_argument("--once", action="store_true", help="process the bars that are due, then exit (scale-to-zero)")
-    run.add_argument("--max-bars", type=_positive_int, default=None, help="take at most N new bars in this run")
-    run.add_argument(
-        "--pace", type=float, default=None, help="decision bars per second when replaying (default 0: full speed)"
-    )
+    add_run_arguments(run)
     return parser
 
 
@@ -67,13 +63,6 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2008-09-15") from None
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             end=args.end,
         )
     if args.command == "bot":
-        from stack.bot_cmd import run_bot_command
+        from trader.cli import run_bot_command
 
         return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
     if args.command == "schemas":
