@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.ratelimit import RateLimiter
-from api.routes import auth, bots, health, intents
+from api.routes import auth, bots, brokers, health, intents, internal
+from api.security import build_security
 from api.settings import ApiSettings
 from api.state import ApiState
 from api.tokens import TokenService, generate_private_key_pem
@@ -49,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ip_limiter=RateLimiter(settings.login_attempts_per_minute * 10),
         )
         app.state.api = state
+        app.state.security = build_security(settings)
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
             await ensure_topology(state.bus.js)
@@ -65,7 +67,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health.router, auth.router, bots.router, intents.router):
+    for router in (
+        health.router,
+        auth.router,
+        bots.router,
+        intents.router,
+        brokers.router,
+        internal.router,
+        internal.jwks_router,
+    ):
         app.include_router(router)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -38,6 +38,33 @@ class ApiSettings(BaseSettings):
         default=10, ge=1, le=10_000, validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE")
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
+    # ---- broker secrets (KMS) and machine identity -------------------------------------
+    kms_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KMS_ENDPOINT"),
+        description="Cloud KMS REST endpoint; `http://127.0.0.1:PORT` for the emulator. Unset: Google Cloud KMS.",
+    )
+    kms_key_name: str = Field(
+        default="projects/hmmtrade-local/locations/global/keyRings/hmmtrade/cryptoKeys/broker-secrets",
+        pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$",
+        validation_alias=AliasChoices("KMS_KEY_NAME"),
+        description="The crypto key that wraps broker-secret data keys.",
+    )
+    kms_timeout_s: float = Field(default=3.0, gt=0, le=60, validation_alias=AliasChoices("KMS_TIMEOUT_S"))
+    machine_jwt_key_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_KEY_DIR"),
+        description="Folder of Ed25519 keys signing machine JWTs (shared with the workers). Unset: in memory.",
+    )
+    machine_jwt_audience: str = Field(
+        default="hmmtrade-internal", validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_AUDIENCE")
+    )
+    machine_token_ttl_s: int = Field(
+        default=86_400, ge=300, le=30 * 86_400, validation_alias=AliasChoices("HMMTRADE_MACHINE_TOKEN_TTL_S")
+    )
+    broker_token_ttl_s: int = Field(
+        default=900, ge=30, le=900, validation_alias=AliasChoices("HMMTRADE_BROKER_TOKEN_TTL_S")
+    )
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> ApiSettings:

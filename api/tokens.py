@@ -6,43 +6,23 @@ claims we rely on, as PyJWT's docs advise. Time is a parameter for tests.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from vault.keys import generate_private_key_pem, key_id, load_or_create_key_file, load_private_key
+
+__all__ = ["Claims", "InvalidToken", "TokenService", "generate_private_key_pem", "load_or_create_key_file"]
 
 TokenUse = Literal["access", "refresh"]
 
 
 class InvalidToken(Exception):
     """The token is missing, expired, forged, or for another audience or use."""
-
-
-def generate_private_key_pem() -> bytes:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def load_or_create_key_file(path: Path) -> bytes:
-    """Read a PEM key file, creating it (mode 0600) on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_bytes(generate_private_key_pem())
-    return path.read_bytes()
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -63,9 +43,7 @@ class TokenService:
         access_ttl_s: int,
         refresh_ttl_s: int,
     ) -> None:
-        key = serialization.load_pem_private_key(private_key_pem, password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("the JWT signing key must be an Ed25519 private key")
+        key = load_private_key(private_key_pem)
         self._private = key
         self._public = key.public_key()
         self.kid = key_id(self._public)

@@ -80,7 +80,8 @@ STREAMS: tuple[StreamSpec, ...] = (INTENTS, STRIPE, BOTS, EVENTS, DLQ)
 
 LIFECYCLE = ConsumerSpec("lifecycle", "INTENTS", "intents.bot.>")
 AUDIT_INGEST = ConsumerSpec("audit-ingest", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000)
-CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST)
+BROKERS = ConsumerSpec("brokers", "INTENTS", "intents.broker.>")
+CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS)
 
 BOT_STATE_BUCKET = "bot_state"
 

@@ -55,6 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     bot_sub = bot.add_subparsers(dest="bot_command", required=True)
     run = bot_sub.add_parser("run", help="run a bot from config/instances/<id>.yaml, resuming from its checkpoint")
     add_run_arguments(run)
+    kms = sub.add_parser("kms-emulator", help="run the local Cloud KMS emulator (REST wire format)")
+    kms.add_argument("--host", default="127.0.0.1")
+    kms.add_argument("--port", type=int, default=8470)
+    kms.add_argument(
+        "--key-file",
+        type=Path,
+        default=DEFAULT_DATA_DIR / "kms" / "keys.json",
+        help="key material (kept out of Postgres)",
+    )
+    kms.add_argument(
+        "--key",
+        action="append",
+        default=None,
+        help="crypto key to create if missing (repeatable; default: KMS_KEY_NAME or the local default)",
+    )
+
+    vault = sub.add_parser("vault", help="broker-secret and machine-identity maintenance (KMS_*, DATABASE_URL)")
+    vault_sub = vault.add_subparsers(dest="vault_command", required=True)
+    vault_sub.add_parser("rewrap", help="re-wrap every stored data key under the KMS key's primary version")
+    vault_sub.add_parser("rotate-machine-key", help="start signing machine JWTs with a new key (old one overlaps)")
     return parser
 
 
@@ -107,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         from trader.cli import run_bot_command
 
         return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
+    if args.command == "kms-emulator":
+        from api.settings import ApiSettings
+        from stack.vault_cmd import run_kms_emulator
+
+        keys = args.key or [ApiSettings().kms_key_name]
+        return run_kms_emulator(args.key_file, host=args.host, port=args.port, keys=keys)
+    if args.command == "vault":
+        from api.settings import ApiSettings
+        from stack.vault_cmd import run_rewrap, run_rotate_machine_key
+
+        if args.vault_command == "rewrap":
+            return run_rewrap(ApiSettings())
+        return run_rotate_machine_key(ApiSettings())
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -23,6 +23,7 @@ import structlog
 
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free, stop_process
+from stack import kms_child
 from stack.demo import seed_demo
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
@@ -136,11 +137,23 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file),
             "HMMTRADE_LOG_JSON": "1",
         }
+        # ---- KMS (the emulator unless KMS_ENDPOINT is set) and machine-JWT keys ----------
+        env.setdefault("HMMTRADE_MACHINE_JWT_KEY_DIR", str(data_dir / "keys" / "machine"))
+        kms_key_name = env.get("KMS_KEY_NAME") or kms_child.DEFAULT_KEY_NAME
+        if not env.get("KMS_ENDPOINT"):
+            kms_port = kms_child.free_port()
+            kms = Child("kms", kms_child.emulator_argv(data_dir, kms_port, kms_key_name), env, logs / "kms.log")
+            kms.start()
+            children.append(kms)
+            env["KMS_ENDPOINT"] = f"http://127.0.0.1:{kms_port}"
+            kms_child.wait_kms_ready(env["KMS_ENDPOINT"], kms_key_name)
+        env["KMS_KEY_NAME"] = kms_key_name
+        _say("kms", f"{env['KMS_ENDPOINT']}{'' if children else ' (external)'}  (key {kms_key_name})")
         cli = [sys.executable, "-m", "stack.cli"]
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
-        children = [workers, api]
-        for child in children:
+        children = [*children, workers, api]
+        for child in (workers, api):
             child.start()
         base = f"http://{api_host}:{api_port}"
         _wait_ready(f"{base}/readyz", api, timeout_s=60)

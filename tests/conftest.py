@@ -25,6 +25,7 @@ from events.embedded import NatsServer
 from stack.logging import configure_logging
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
+from vault.emulator import KmsEmulator
 from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
 
@@ -84,8 +85,25 @@ def key_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def api_settings(nats_server: NatsServer, pg_dsn: str, key_file: Path) -> ApiSettings:
+def kms_emulator(tmp_path: Path) -> Iterator[KmsEmulator]:
+    """The local Cloud KMS on a free loopback port, its key file in the test's tmp dir."""
+    emulator = KmsEmulator(tmp_path / "kms" / "keys.json").start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def machine_key_dir(tmp_path: Path) -> Path:
+    return tmp_path / "machine-keys"
+
+
+@pytest.fixture
+def api_settings(
+    nats_server: NatsServer, pg_dsn: str, key_file: Path, kms_emulator: KmsEmulator, machine_key_dir: Path
+) -> ApiSettings:
     return ApiSettings(
+        KMS_ENDPOINT=kms_emulator.endpoint,
+        HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
         HMMTRADE_ENV="test",
         NATS_URL=nats_server.url,
         DATABASE_URL=pg_dsn,

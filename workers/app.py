@@ -23,9 +23,9 @@ from events.bus import Bus
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
-from events.topology import AUDIT_INGEST, BOTS, LIFECYCLE, ensure_topology
+from events.topology import AUDIT_INGEST, BOTS, BROKERS, LIFECYCLE, ensure_topology
 from store.pool import create_pool
-from workers import audit_ingest, lifecycle
+from workers import audit_ingest, brokers, lifecycle
 from workers.failpoints import Failpoints
 from workers.lifecycle_batch import handle_batch
 from workers.settings import WorkerSettings
@@ -68,9 +68,12 @@ class WorkerRuntime:
     lifecycle: BatchPuller
     bus: Bus
     pool: asyncpg.Pool
+    brokers: BatchPuller | None = None
 
     async def stop(self) -> None:
         await self.lifecycle.stop()
+        if self.brokers is not None:
+            await self.brokers.stop()
         await self.broker.stop()
         await self.bus.close()
         await self.pool.close()
@@ -89,8 +92,12 @@ async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | No
     broker = build_broker(settings.nats_url, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
     puller.start()
-    log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable])
-    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool)
+    broker_puller = BatchPuller(
+        bus, BROKERS, partial(brokers.handle_batch, deps=brokers.BrokerDeps(pool=pool, bus=bus))
+    )
+    broker_puller.start()
+    log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable])
+    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller)
 
 
 async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:

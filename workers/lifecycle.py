@@ -25,6 +25,7 @@ from events.consume import MalformedMessage, TransientError
 from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject
 from store import bots, intents, ledger
 from workers.failpoints import Failpoints
+from workers.machine_identity import revoke_machine_tokens
 
 log = structlog.get_logger(__name__)
 
@@ -190,6 +191,9 @@ async def _project(conn: Any, intent: AnyBotIntent) -> tuple[BotStatus, str | No
     else:
         new_status, reason = "deleted", "deleted by user"
     await bots.set_status(conn, intent.bot_id, new_status, reason)
+    if new_status in ("stopped", "deleted"):
+        # a stopped or deleted bot's machine may not fetch its profile or broker keys again
+        await revoke_machine_tokens(conn, intent.bot_id, f"bot {new_status}")
     return new_status, reason
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,4 +28,9 @@ class WorkerSettings(BaseSettings):
         le=200,
         validation_alias=AliasChoices("HMMTRADE_WORKER_DB_POOL_SIZE"),
         description="Postgres connections per worker process (batches use one each; retries use more).",
+    )
+    machine_jwt_key_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_KEY_DIR"),
+        description="Folder of Ed25519 keys signing machine JWTs (the API's, for minting on machine create).",
     )

@@ -1,0 +1,109 @@
+"""HTTP bodies for broker connections and the internal (machine) API.
+
+Secrets are ``SecretStr``: their ``repr`` and JSON dump are masked, so a body that ends
+up in a log line or an error shows ``**********``; only the vault reveals them, to seal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr
+
+from contracts.base import Contract
+from contracts.profile import BotProfile
+
+BrokerKind = Literal["paper", "alpaca", "exchange"]
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=512)]
+Label = Annotated[str, Field(min_length=1, max_length=64, description="Your name for this connection.")]
+
+
+class PaperCredentials(Contract):
+    """The built-in simulator needs none."""
+
+
+class AlpacaCredentials(Contract):
+    api_key_id: Secret
+    api_secret_key: Secret
+    paper: bool = Field(description="True for Alpaca's paper-trading endpoint, false for live trading.")
+
+
+class ExchangeCredentials(Contract):
+    exchange: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,31}$", description="Exchange name, e.g. `kraken`.")
+    api_key: Secret
+    api_secret: Secret
+    passphrase: Secret | None = None
+
+
+class PaperConnectionCreate(Contract):
+    kind: Literal["paper"]
+    label: Label
+    credentials: PaperCredentials = Field(default_factory=PaperCredentials)
+
+
+class AlpacaConnectionCreate(Contract):
+    kind: Literal["alpaca"]
+    label: Label
+    credentials: AlpacaCredentials
+
+
+class ExchangeConnectionCreate(Contract):
+    kind: Literal["exchange"]
+    label: Label
+    credentials: ExchangeCredentials
+
+
+BrokerConnectionCreate = Annotated[
+    PaperConnectionCreate | AlpacaConnectionCreate | ExchangeConnectionCreate, Field(discriminator="kind")
+]
+
+
+def reveal(credentials: Contract) -> dict[str, Any]:
+    """The credentials as plain JSON values, for sealing only."""
+    return {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in credentials
+        if value is not None
+    }
+
+
+class BrokerConnectionAccepted(Contract):
+    connection_id: uuid.UUID
+    intent_id: str
+
+
+class BrokerConnectionPublic(Contract):
+    id: uuid.UUID
+    kind: BrokerKind
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class BrokerConnectionList(Contract):
+    connections: list[BrokerConnectionPublic]
+
+
+class InternalBot(Contract):
+    """What a booting hosted bot gets: its profile and which connection it trades through."""
+
+    bot_id: uuid.UUID
+    status: str
+    profile: BotProfile
+    connection: BrokerConnectionPublic | None = Field(description="Null for the built-in paper broker.")
+
+
+class BrokerTokenRequest(Contract):
+    bot_id: uuid.UUID
+
+
+class BrokerToken(Contract):
+    """Broker credentials for one bot, to be used until ``expires_at`` and then fetched again."""
+
+    bot_id: uuid.UUID
+    connection_id: uuid.UUID | None
+    kind: BrokerKind
+    credentials: dict[str, Any]
+    expires_at: datetime

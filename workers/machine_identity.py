@@ -1,0 +1,36 @@
+"""Issuing and revoking a bot's machine JWTs, for any worker (lifecycle, hosted bots).
+
+A token is usable only while its ``jti`` row in ``machine_tokens`` is live, so
+``issue_machine_token`` records it before handing it out and ``revoke_machine_tokens``
+(called on bot stop and delete, inside the projection's transaction) ends every token
+of the bot at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from store import machine_tokens
+from store.types import Executor
+from vault.machine_jwt import MachineTokens
+
+
+async def issue_machine_token(
+    db: Executor, tokens: MachineTokens, bot_id: uuid.UUID, *, now: float | None = None, ttl_s: int | None = None
+) -> str:
+    """Mint a machine JWT for ``bot_id`` and record it as live; returns the token."""
+    token, claims = tokens.mint(bot_id, now=now, ttl_s=ttl_s)
+    await machine_tokens.record_issued(
+        db,
+        jti=claims.jti,
+        bot_id=bot_id,
+        kid=claims.kid,
+        issued_at=claims.issued_at,
+        expires_at=claims.expires_at,
+    )
+    return token
+
+
+async def revoke_machine_tokens(db: Executor, bot_id: uuid.UUID, reason: str) -> int:
+    """Revoke every live machine token of ``bot_id``; returns how many were live."""
+    return await machine_tokens.revoke_for_bot(db, bot_id, reason)
