@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.bars_data import make_instance, write_bars_csv
 from tests.botproc import BotProcess
 from trader.instance import load_instance
@@ -25,6 +27,7 @@ def _final_book(home: Path) -> dict[str, Any]:
     return {"seq": checkpoint["seq"], "bars_seen": checkpoint["bars_seen"], "broker": checkpoint["broker"]}
 
 
+@pytest.mark.timeout(900)  # 21 process starts: about 70 s on an idle 2-core machine, far more on a busy one
 def test_twenty_sigkills_at_random_bars_change_nothing_and_send_no_order_twice(tmp_path: Path) -> None:
     data = write_bars_csv(tmp_path / "bars.csv", 420)
     bot_id, reference = make_instance(tmp_path / "reference", data)
