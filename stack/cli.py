@@ -12,6 +12,8 @@ from pathlib import Path
 from stack.logging import configure_logging
 from trader.cli import add_run_arguments
 
+TIERS = ("free", "pro", "team")
+
 DEFAULT_DATA_DIR = Path(".hmmtrade")
 
 
@@ -50,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--to", dest="end", type=_iso_date, help="last bar used")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
+
+    users = sub.add_parser("users", help="operator commands on user accounts (DATABASE_URL or --data-dir)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    tier = users_sub.add_parser("set-tier", help="set a user's plan tier (free, pro, team)")
+    tier.add_argument("email")
+    tier.add_argument("tier", choices=TIERS)
+    tier.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded Postgres when DATABASE_URL is unset"
+    )
 
     bot = sub.add_parser("bot", help="run one bot (what the local agent and a hosted VM start)")
     bot_sub = bot.add_subparsers(dest="bot_command", required=True)
@@ -123,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             start=args.start,
             end=args.end,
         )
+    if args.command == "users":
+        from stack.users_cmd import run_set_tier
+
+        return run_set_tier(args.email, args.tier, data_dir=args.data_dir)
     if args.command == "bot":
         from trader.cli import run_bot_command
 

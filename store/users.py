@@ -80,3 +80,11 @@ async def use_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUID)
         await db.execute("UPDATE refresh_tokens SET used_at = coalesce(used_at, now()) WHERE user_id = $1", user_id)
         return "reused"
     return "unknown"
+
+
+async def set_tier(db: Executor, email: str, tier: str) -> bool:
+    """Set the plan tier of the user with ``email`` (operators; billing later); False if no such user."""
+    status = await db.execute(
+        "UPDATE users SET tier = $2, updated_at = now() WHERE lower(email) = lower($1)", email, tier
+    )
+    return bool(status == "UPDATE 1")
