@@ -21,7 +21,7 @@ BotStatus = Literal["creating", "stopped", "starting", "running", "stopping", "f
 class BotEvent(Envelope):
     """Something happened to a bot (``events.bot.<bot_id>.<what>``)."""
 
-    type: Literal["bot.created", "bot.started", "bot.stopped", "bot.deleted", "bot.failed"]
+    type: Literal["bot.created", "bot.started", "bot.stopped", "bot.deleted", "bot.failed", "bot.provisioned"]
     bot_id: uuid.UUID
     user_id: uuid.UUID
     status: BotStatus

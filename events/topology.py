@@ -81,7 +81,16 @@ STREAMS: tuple[StreamSpec, ...] = (INTENTS, STRIPE, BOTS, EVENTS, DLQ)
 LIFECYCLE = ConsumerSpec("lifecycle", "INTENTS", "intents.bot.>")
 AUDIT_INGEST = ConsumerSpec("audit-ingest", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000)
 BROKERS = ConsumerSpec("brokers", "INTENTS", "intents.broker.>")
-CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS)
+# Fly calls are slow (a stop waits for the machine): a long ack wait, a patient backoff.
+HOSTING = ConsumerSpec(
+    "hosting",
+    "EVENTS",
+    "events.bot.>",
+    max_deliver=10,
+    ack_wait_s=180.0,
+    retry_delays_s=(1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
+CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS, HOSTING)
 
 BOT_STATE_BUCKET = "bot_state"
 

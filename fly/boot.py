@@ -151,13 +151,25 @@ class LogTee:
         sys.stdout.flush()
 
 
+def _terminate_with_parent() -> None:
+    """In the child: SIGTERM when boot dies (even by SIGKILL), so the trader never outlives it."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 async def run_trader(settings: BootSettings, config: Path, bus: Bus | None, stop: asyncio.Event) -> int:
     """Step 5 and 6: the trader as a child; SIGTERM forwarded; its exit code."""
     args = [sys.executable, "-m", "trader.cli", "--config", str(config)]
     if settings.once:
         args.append("--once")
     child = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ}
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ},
+        preexec_fn=_terminate_with_parent,
     )
     assert child.stdout is not None and child.stderr is not None
     tee = LogTee(bus, settings.bot_id)

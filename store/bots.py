@@ -85,3 +85,14 @@ async def set_status(db: Executor, bot_id: uuid.UUID, status: str, reason: str |
         status,
         reason,
     )
+
+
+async def set_machine(db: Executor, bot_id: uuid.UUID, machine_id: str, *, status: str) -> None:
+    """Record the Fly Machine a hosted bot runs on (a deleted bot stays deleted)."""
+    await db.execute(
+        "UPDATE bots SET machine_id = $2, status = $3, status_reason = NULL, updated_at = now()"
+        " WHERE id = $1 AND status <> 'deleted'",
+        bot_id,
+        machine_id,
+        status,
+    )

@@ -1,0 +1,184 @@
+"""The hosting consumer: a hosted bot's lifecycle events -> its Fly Machine.
+
+It follows ``events.bot.<id>.{created,started,stopped,deleted}`` (what the lifecycle
+projection committed) and does the side effects on Fly, so the projection stays fast and
+a Fly outage only delays machines, never the API:
+
+- created / started: check the user's tier; mint a machine JWT (tokens die when a bot
+  stops); create the machine tagged ``bot_id`` + the launching event's id, replacing an
+  older one; record its id; publish ``events.bot.<id>.provisioned``.
+- stopped: stop the machine with SIGTERM (the boot entrypoint flushes the audit) and
+  wait until it is stopped; the machine and its state are kept.
+- deleted: destroy the machine (the lifecycle already revoked the JWT).
+
+Idempotent: a redelivered event finds the machine it already made by its metadata, so a
+crash between the Fly call and the ack never makes a second machine. Transient Fly errors
+are retried with backoff; a permanent one sets the bot ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+import structlog
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from contracts.events import BotEvent
+from events.bus import Bus
+from events.consume import MalformedMessage, PermanentError, TransientError, settle
+from events.topology import HOSTING, bot_event_subject
+from fly.client import FlyMachines
+from fly.errors import FlyPermanentError, FlyTransientError
+from fly.models import Machine, bot_machine_config
+from store import bots, users
+from store.bots import BotRow
+from vault.machine_jwt import MachineTokens
+from workers.machine_identity import issue_machine_token
+
+log = structlog.get_logger(__name__)
+
+HOSTED_TIERS = ("pro", "team")
+LAUNCH_KEY = "launch"  # machine metadata: the id of the event that launched it
+FREE_TIER_REASON = (
+    "hosted bots need the pro or team plan: upgrade in billing, or run this bot on your laptop with the local agent"
+)
+
+
+@dataclass(frozen=True)
+class BotMachineSettings:
+    """What every hosted bot's machine is told at boot."""
+
+    image: str
+    api_url: str  # the control plane as the machines reach it
+    nats_url: str  # the bus as the machines reach it
+    replay_pace: float = 0.0  # decision bars per second for replayed data (demos)
+    stop_timeout_s: int = 30
+
+
+@dataclass(frozen=True)
+class HostingDeps:
+    pool: asyncpg.Pool
+    bus: Bus
+    fly: FlyMachines
+    tokens: MachineTokens
+    machines: BotMachineSettings
+
+
+def parse_event(data: bytes) -> BotEvent | None:
+    """The lifecycle event, or None for events this consumer does not act on."""
+    try:
+        event = BotEvent.model_validate_json(data)
+    except ValidationError as exc:
+        raise MalformedMessage(str(exc.errors()[:3])) from exc
+    return event if event.type in ("bot.created", "bot.started", "bot.stopped", "bot.deleted") else None
+
+
+async def handle(msg: Msg, deps: HostingDeps) -> None:
+    event = parse_event(msg.data)
+    if event is None:
+        return
+    bot = await bots.get_bot(deps.pool, event.bot_id)
+    if bot is None or bot.surface != "hosted":
+        return
+    structlog.contextvars.bind_contextvars(bot_id=str(bot.id), intent_id=event.intent_id)
+    try:
+        if event.type in ("bot.created", "bot.started"):
+            await launch(bot, event.id, deps)
+        elif event.type == "bot.stopped":
+            await halt(bot, deps)
+        else:
+            await destroy(bot, deps)
+    except FlyTransientError as exc:
+        raise TransientError(f"Fly Machines: {exc}") from exc
+    except FlyPermanentError as exc:
+        await _fail(bot, f"the hosting provider refused: {exc}", deps)
+        raise PermanentError(str(exc)) from exc
+
+
+async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | None:
+    """Make sure the bot runs on a machine launched for ``launch_id``; None if its tier forbids it."""
+    if bot.status == "deleted":
+        return None
+    user = await users.user_by_id(deps.pool, bot.user_id)
+    if user is None or user.tier not in HOSTED_TIERS:
+        await _fail(bot, FREE_TIER_REASON, deps)
+        return None
+    existing = await deps.fly.find_by_bot(str(bot.id))
+    if existing is not None and existing.config.metadata.get(LAUNCH_KEY) == launch_id:
+        machine = existing  # this launch already happened (a redelivery after a crash)
+        if machine.state in ("stopped", "created"):
+            await deps.fly.start(machine.id)
+    else:
+        if existing is not None:  # launched for an earlier start: its token is revoked, replace it
+            await deps.fly.delete(existing.id, force=True, missing_ok=True)
+        token = await issue_machine_token(deps.pool, deps.tokens, bot.id)
+        settings = deps.machines
+        env = {
+            "BOT_ID": str(bot.id),
+            "HMMTRADE_MACHINE_TOKEN": token,
+            "HMMTRADE_API_URL": settings.api_url,
+            "NATS_URL": settings.nats_url,
+            "HMMTRADE_REPLAY_PACE": str(settings.replay_pace),
+        }
+        config = bot_machine_config(
+            bot_id=str(bot.id), image=settings.image, env=env, stop_timeout_s=settings.stop_timeout_s
+        )
+        config = config.model_copy(update={"metadata": {**config.metadata, LAUNCH_KEY: launch_id}})
+        machine = await deps.fly.create(config)
+    await bots.set_machine(deps.pool, bot.id, machine.id, status="running")
+    await _publish(bot, "provisioned", launch_id, deps, status="running", reason=f"machine {machine.id}")
+    log.info("hosting.launched", machine_id=machine.id)
+    return machine
+
+
+async def halt(bot: BotRow, deps: HostingDeps) -> None:
+    machine = await deps.fly.find_by_bot(str(bot.id))
+    if machine is None or machine.state in ("stopped", "destroyed", "destroying"):
+        return
+    await deps.fly.stop(machine.id, signal="SIGTERM", timeout_s=deps.machines.stop_timeout_s)
+    await deps.fly.wait(machine.id, "stopped", timeout_s=deps.machines.stop_timeout_s + 30)
+    log.info("hosting.stopped", machine_id=machine.id)
+
+
+async def destroy(bot: BotRow, deps: HostingDeps) -> None:
+    machine = await deps.fly.find_by_bot(str(bot.id))
+    if machine is not None:
+        await deps.fly.delete(machine.id, force=True, missing_ok=True)
+        log.info("hosting.destroyed", machine_id=machine.id)
+
+
+async def _fail(bot: BotRow, reason: str, deps: HostingDeps) -> None:
+    await bots.set_status(deps.pool, bot.id, "failed", reason)
+    await _publish(bot, "failed", f"hosting:{bot.id}:{uuid.uuid4()}", deps, status="failed", reason=reason)
+
+
+async def _publish(bot: BotRow, what: str, cause: str, deps: HostingDeps, *, status: str, reason: str) -> None:
+    event = BotEvent(
+        id=f"{cause}:{what}"[:128],
+        type=f"bot.{what}",  # type: ignore[arg-type]
+        bot_id=bot.id,
+        user_id=bot.user_id,
+        status=status,  # type: ignore[arg-type]
+        intent_id=cause[:120],
+        reason=reason[:500],
+    )
+    await deps.bus.publish(bot_event_subject(bot.id, what), event)
+
+
+async def handle_batch(batch: list[Msg], deps: HostingDeps) -> None:
+    """Bots in parallel, each bot's events in order (a stop never overtakes its start)."""
+    per_bot: dict[str, list[Msg]] = defaultdict(list)
+    for msg in batch:
+        per_bot[msg.subject.split(".")[2] if msg.subject.count(".") >= 3 else ""].append(msg)
+
+    async def one_bot(messages: list[Msg]) -> None:
+        for msg in messages:
+            await settle(msg, partial(handle, deps=deps), bus=deps.bus, consumer=HOSTING)
+
+    await asyncio.gather(*(one_bot(messages) for messages in per_bot.values()))
