@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
+
+    fe = sub.add_parser("fly-emulator", help="run the local Fly Machines API emulator (FLY_API_TOKEN, FLY_APP_NAME)")
+    fe.add_argument("--host", default="127.0.0.1")
+    fe.add_argument("--port", type=int, default=4280)
+    fe.add_argument("--data-dir", type=Path, default=None, help="keeps machines and logs across restarts")
+    fe.add_argument("--images", type=Path, default=None, help="JSON table: image reference -> entrypoint/cmd")
     return parser
 
 
@@ -74,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack.backtest_cmd import run_backtest_command
 
         return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+    if args.command == "fly-emulator":
+        from stack.fly_local import run_fly_emulator
+
+        return run_fly_emulator(host=args.host, port=args.port, data_dir=args.data_dir, images=args.images)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

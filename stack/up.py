@@ -24,6 +24,7 @@ import structlog
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free, stop_process
 from stack.demo import seed_demo
+from stack.fly_local import fly_target, wait_emulator_ready
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 
@@ -127,6 +128,20 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
 
         key_file = data_dir / "keys" / "jwt-ed25519.pem"
         load_or_create_key_file(key_file)
+
+        fly = fly_target(data_dir)
+        if fly.argv is not None:
+            fly_env = {**os.environ, "FLY_API_TOKEN": fly.token, "FLY_APP_NAME": fly.app_name, "HMMTRADE_LOG_JSON": "1"}
+            emulator = Child("fly", fly.argv, fly_env, logs / "fly-emulator.log")
+            children.append(emulator)
+            emulator.start()
+            wait_emulator_ready(
+                fly.url,
+                lambda: emulator.process is None or emulator.process.poll() is not None,
+                log_path=emulator.log_path,
+            )
+        _say("fly", fly.describe())
+
         if not port_is_free(api_port, api_host):
             raise RuntimeError(f"port {api_port} on {api_host} is taken: pass --api-port N")
         env = {
@@ -135,12 +150,13 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             "DATABASE_URL": database_url,
             "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file),
             "HMMTRADE_LOG_JSON": "1",
+            **fly.service_env(),
         }
         cli = [sys.executable, "-m", "stack.cli"]
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
-        children = [workers, api]
-        for child in children:
+        children += [workers, api]
+        for child in (workers, api):
             child.start()
         base = f"http://{api_host}:{api_port}"
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
