@@ -18,6 +18,7 @@ COPY workers ./workers
 COPY stack ./stack
 COPY trader ./trader
 COPY vault ./vault
+COPY fly ./fly
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     vault_sub = vault.add_subparsers(dest="vault_command", required=True)
     vault_sub.add_parser("rewrap", help="re-wrap every stored data key under the KMS key's primary version")
     vault_sub.add_parser("rotate-machine-key", help="start signing machine JWTs with a new key (old one overlaps)")
+    fe = sub.add_parser("fly-emulator", help="run the local Fly Machines API emulator (FLY_API_TOKEN, FLY_APP_NAME)")
+    fe.add_argument("--host", default="127.0.0.1")
+    fe.add_argument("--port", type=int, default=4280)
+    fe.add_argument("--data-dir", type=Path, default=None, help="keeps machines and logs across restarts")
+    fe.add_argument("--images", type=Path, default=None, help="JSON table: image reference -> entrypoint/cmd")
     return parser
 
 
@@ -155,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.vault_command == "rewrap":
             return run_rewrap(ApiSettings())
         return run_rotate_machine_key(ApiSettings())
+    if args.command == "fly-emulator":
+        from stack.fly_local import run_fly_emulator
+
+        return run_fly_emulator(host=args.host, port=args.port, data_dir=args.data_dir, images=args.images)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

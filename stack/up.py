@@ -25,6 +25,7 @@ from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free, stop_process
 from stack import kms_child
 from stack.demo import seed_demo
+from stack.fly_local import fly_target, wait_emulator_ready
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 
@@ -128,6 +129,20 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
 
         key_file = data_dir / "keys" / "jwt-ed25519.pem"
         load_or_create_key_file(key_file)
+
+        fly = fly_target(data_dir)
+        if fly.argv is not None:
+            fly_env = {**os.environ, "FLY_API_TOKEN": fly.token, "FLY_APP_NAME": fly.app_name, "HMMTRADE_LOG_JSON": "1"}
+            emulator = Child("fly", fly.argv, fly_env, logs / "fly-emulator.log")
+            children.append(emulator)
+            emulator.start()
+            wait_emulator_ready(
+                fly.url,
+                lambda: emulator.process is None or emulator.process.poll() is not None,
+                log_path=emulator.log_path,
+            )
+        _say("fly", fly.describe())
+
         if not port_is_free(api_port, api_host):
             raise RuntimeError(f"port {api_port} on {api_host} is taken: pass --api-port N")
         env = {
@@ -136,6 +151,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             "DATABASE_URL": database_url,
             "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file),
             "HMMTRADE_LOG_JSON": "1",
+            **fly.service_env(),
         }
         # ---- KMS (the emulator unless KMS_ENDPOINT is set) and machine-JWT keys ----------
         env.setdefault("HMMTRADE_MACHINE_JWT_KEY_DIR", str(data_dir / "keys" / "machine"))

@@ -161,10 +161,10 @@ async def _fail(bot: BotRow, reason: str, deps: HostingDeps) -> None:
 async def _publish(bot: BotRow, what: str, cause: str, deps: HostingDeps, *, status: str, reason: str) -> None:
     event = BotEvent(
         id=f"{cause}:{what}"[:128],
-        type=f"bot.{what}",  # type: ignore[arg-type]
+        type=f"bot.{what}",
         bot_id=bot.id,
         user_id=bot.user_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         intent_id=cause[:120],
         reason=reason[:500],
     )
