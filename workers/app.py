@@ -27,6 +27,7 @@ from events.topology import AUDIT_INGEST, BOTS, BROKERS, LIFECYCLE, ensure_topol
 from store.pool import create_pool
 from workers import audit_ingest, brokers, lifecycle
 from workers.failpoints import Failpoints
+from workers.hosting_app import HostedBots, start_hosting
 from workers.lifecycle_batch import handle_batch
 from workers.settings import WorkerSettings
 
@@ -69,11 +70,14 @@ class WorkerRuntime:
     bus: Bus
     pool: asyncpg.Pool
     brokers: BatchPuller | None = None
+    hosting: HostedBots | None = None
 
     async def stop(self) -> None:
         await self.lifecycle.stop()
         if self.brokers is not None:
             await self.brokers.stop()
+        if self.hosting is not None:
+            await self.hosting.stop()
         await self.broker.stop()
         await self.bus.close()
         await self.pool.close()
@@ -96,8 +100,10 @@ async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | No
         bus, BROKERS, partial(brokers.handle_batch, deps=brokers.BrokerDeps(pool=pool, bus=bus))
     )
     broker_puller.start()
-    log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable])
-    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller)
+    hosted = start_hosting(settings, pool=pool, bus=bus)
+    consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable] + (["hosting"] if hosted else [])
+    log.info("workers.started", consumers=consumers)
+    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller, hosting=hosted)
 
 
 async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:

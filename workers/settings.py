@@ -34,3 +34,24 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_KEY_DIR"),
         description="Folder of Ed25519 keys signing machine JWTs (the API's, for minting on machine create).",
     )
+
+    machine_token_ttl_s: int = Field(
+        default=86_400, ge=300, le=30 * 86_400, validation_alias=AliasChoices("HMMTRADE_MACHINE_TOKEN_TTL_S")
+    )
+    bot_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_BOT_API_URL"),
+        description="The control plane's URL as hosted bots reach it; hosted bots are not launched without it.",
+    )
+    bot_nats_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_BOT_NATS_URL"),
+        description="The bus as hosted bots reach it (default: NATS_URL).",
+    )
+    hosted_replay_pace: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        validation_alias=AliasChoices("HMMTRADE_HOSTED_REPLAY_PACE"),
+        description="Decision bars per second for hosted bots replaying bundled data (a visible pace for demos).",
+    )

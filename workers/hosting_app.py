@@ -1,0 +1,62 @@
+"""Wiring of the hosting consumer: the Fly client, the machine-JWT signer, the puller.
+
+Hosted bots are launched only when the workers know where the Machines API is
+(``FLY_API_TOKEN``) and how machines reach the control plane (``HMMTRADE_BOT_API_URL``);
+otherwise the consumer is not started and hosted bots' events wait in the stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+import httpx
+import structlog
+
+from events.bus import Bus
+from events.pull import BatchPuller
+from events.topology import HOSTING
+from fly.client import FlyMachines
+from fly.settings import FlySettings
+from vault.machine_jwt import open_machine_tokens
+from workers import hosting
+from workers.settings import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class HostedBots:
+    puller: BatchPuller
+    http: httpx.AsyncClient
+
+    async def stop(self) -> None:
+        await self.puller.stop()
+        await self.http.aclose()
+
+
+def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> HostedBots | None:
+    fly_settings = FlySettings()
+    if fly_settings.api_token is None or not settings.bot_api_url:
+        log.warning(
+            "hosting.disabled",
+            detail="set FLY_API_TOKEN and HMMTRADE_BOT_API_URL to launch hosted bots; their events wait meanwhile",
+        )
+        return None
+    http = httpx.AsyncClient(timeout=60)
+    deps = hosting.HostingDeps(
+        pool=pool,
+        bus=bus,
+        fly=FlyMachines.from_settings(fly_settings, http),
+        tokens=open_machine_tokens(settings.machine_jwt_key_dir, ttl_s=settings.machine_token_ttl_s),
+        machines=hosting.BotMachineSettings(
+            image=fly_settings.bot_image,
+            api_url=settings.bot_api_url,
+            nats_url=settings.bot_nats_url or settings.nats_url,
+            replay_pace=settings.hosted_replay_pace,
+        ),
+    )
+    puller = BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
+    puller.start()
+    return HostedBots(puller=puller, http=http)
