@@ -1,14 +1,22 @@
-"""Demo data for ``hmmtrade up``: a user and a paper bot, created through the public API.
+"""Demo data for ``hmmtrade up``: a user on the pro tier with two paper bots, created
+through the public API: one for the local agent, one hosted on a (local) Fly Machine that
+replays the S&P 500 at a visible pace, so audit flows from a "VM" through the bus into
+Postgres and the API.
 
-Idempotent: the user is logged into if it exists, and the bot is created with a fixed
-``Idempotency-Key`` so every ``up`` finds the same bot.
+Idempotent: the user is logged into if it exists, and the bots are created with fixed
+``Idempotency-Key`` headers so every ``up`` finds the same bots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
+import asyncpg
 import httpx
+
+from store import users
 
 DEMO_EMAIL = "demo@hmmtrade.dev"
 DEMO_PASSWORD = "demo-password-123"
@@ -23,7 +31,16 @@ DEMO_PROFILE = {
 }
 
 
-def seed_demo(base_url: str, *, timeout_s: float = 30.0) -> tuple[str, str, str]:
+HOSTED_DEMO_PROFILE = {
+    **DEMO_PROFILE,
+    "basics": {"name": "Demo hosted S&P 500 bot", "surface": "hosted", "mode": "paper"},
+    "model": {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 252},
+    "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50},
+}
+
+
+def seed_demo(base_url: str, database_url: str, *, timeout_s: float = 30.0) -> tuple[str, str, str, str]:
+    """(email, password, local bot id, hosted bot id)."""
     with httpx.Client(base_url=base_url, timeout=10) as http:
         creds = {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
         login = http.post("/api/v1/auth/login", json=creds)
@@ -31,14 +48,29 @@ def seed_demo(base_url: str, *, timeout_s: float = 30.0) -> tuple[str, str, str]
             http.post("/api/v1/auth/signup", json=creds).raise_for_status()
             login = http.post("/api/v1/auth/login", json=creds)
         login.raise_for_status()
+        asyncio.run(_set_tier(database_url, DEMO_EMAIL, "pro"))  # hosting needs a paid tier
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        created = http.post("/api/v1/bots", json=DEMO_PROFILE, headers={**headers, "Idempotency-Key": "demo-bot-v1"})
-        created.raise_for_status()
-        bot_id, intent_id = created.json()["bot_id"], created.json()["intent_id"]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            intent = http.get(f"/api/v1/intents/{intent_id}", headers=headers)
-            if intent.status_code == 200 and intent.json()["status"] != "accepted":
-                break
-            time.sleep(0.1)
-        return DEMO_EMAIL, DEMO_PASSWORD, bot_id
+        bot_id = _create(http, headers, DEMO_PROFILE, "demo-bot-v1", timeout_s)
+        hosted_id = _create(http, headers, HOSTED_DEMO_PROFILE, "demo-hosted-bot-v1", timeout_s)
+        return DEMO_EMAIL, DEMO_PASSWORD, bot_id, hosted_id
+
+
+async def _set_tier(database_url: str, email: str, tier: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await users.set_tier(conn, email, tier)
+    finally:
+        await conn.close()
+
+
+def _create(http: httpx.Client, headers: dict[str, str], profile: dict[str, Any], key: str, timeout_s: float) -> str:
+    created = http.post("/api/v1/bots", json=profile, headers={**headers, "Idempotency-Key": key})
+    created.raise_for_status()
+    bot_id, intent_id = str(created.json()["bot_id"]), created.json()["intent_id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        intent = http.get(f"/api/v1/intents/{intent_id}", headers=headers)
+        if intent.status_code == 200 and intent.json()["status"] != "accepted":
+            break
+        time.sleep(0.1)
+    return bot_id

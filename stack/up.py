@@ -165,19 +165,21 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             kms_child.wait_kms_ready(env["KMS_ENDPOINT"], kms_key_name)
         env["KMS_KEY_NAME"] = kms_key_name
         _say("kms", f"{env['KMS_ENDPOINT']}{'' if children else ' (external)'}  (key {kms_key_name})")
+        base = f"http://{api_host}:{api_port}"
+        env.setdefault("HMMTRADE_BOT_API_URL", base)  # hosted bots' machines call the API here
+        env.setdefault("HMMTRADE_HOSTED_REPLAY_PACE", "2")  # demo bots replay two bars a second
         cli = [sys.executable, "-m", "stack.cli"]
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
         children = [*children, workers, api]
         for child in (workers, api):
             child.start()
-        base = f"http://{api_host}:{api_port}"
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
-        _say("workers", f"lifecycle, audit-ingest  (logs: {logs})")
+        _say("workers", f"lifecycle, audit-ingest, brokers, hosting  (logs: {logs})")
         if demo:
-            email, password, bot_id = seed_demo(base)
-            _say("demo", f"log in as {email} / {password}  (bot {bot_id})")
+            email, password, bot_id, hosted_id = seed_demo(base, database_url)
+            _say("demo", f"log in as {email} / {password}  (local bot {bot_id}, hosted bot {hosted_id})")
         print("Ready. Press Ctrl-C to stop.", flush=True)
         while not stop_requested:
             for child in children:

@@ -88,6 +88,12 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
             assert bot.status_code == 200 and bot.json()["profile"]["basics"]["name"] == "Test bot"
             demo = http.post("/api/v1/auth/login", json={"email": "demo@hmmtrade.dev", "password": "demo-password-123"})
             demo_headers = {"Authorization": f"Bearer {demo.json()['access_token']}"}
-            assert len(http.get("/api/v1/bots", headers=demo_headers).json()["bots"]) == 1, "demo seeded once"
+            demo_bots = http.get("/api/v1/bots", headers=demo_headers).json()["bots"]
+            assert len(demo_bots) == 2, "demo seeded once: one local bot, one hosted"
+            hosted = next(b for b in demo_bots if b["surface"] == "hosted")
+            deadline = time.monotonic() + 240  # boot, warm-up fit, first decision, audit ingest
+            while not http.get(f"/api/v1/bots/{hosted['id']}/audit", headers=demo_headers).json()["records"]:
+                assert time.monotonic() < deadline, "no audit from the hosted demo bot's machine"
+                time.sleep(0.5)
     finally:
         assert second.stop() == 0
