@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.ratelimit import RateLimiter
-from api.routes import auth, bots, health, intents
+from api.routes import auth, billing, bots, health, intents
 from api.settings import ApiSettings
 from api.state import ApiState
 from api.tokens import TokenService, generate_private_key_pem
+from billing.settings import StripeSettings
 from events.bus import Bus
 from events.topology import ensure_topology
 
@@ -30,8 +32,9 @@ def _signing_key(settings: ApiSettings) -> bytes:
     return generate_private_key_pem()
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
+    stripe_settings = stripe or StripeSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +52,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ip_limiter=RateLimiter(settings.login_attempts_per_minute * 10),
         )
         app.state.api = state
+        app.state.billing = BillingApi.from_settings(stripe_settings)
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
             await ensure_topology(state.bus.js)
@@ -56,6 +60,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.billing.close()
             await state.close()
 
     app = FastAPI(
@@ -65,7 +70,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health.router, auth.router, bots.router, intents.router):
+    for router in (health.router, auth.router, bots.router, intents.router, billing.router):
         app.include_router(router)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -80,7 +80,13 @@ STREAMS: tuple[StreamSpec, ...] = (INTENTS, STRIPE, BOTS, EVENTS, DLQ)
 
 LIFECYCLE = ConsumerSpec("lifecycle", "INTENTS", "intents.bot.>")
 AUDIT_INGEST = ConsumerSpec("audit-ingest", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000)
-CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST)
+# Billing: verified Stripe events -> billing intents (re-fetching the subscription), and
+# billing intents -> the user's tier and, when hosted bots are no longer covered, their stops.
+BILLING_STRIPE = ConsumerSpec(
+    "billing-stripe", "STRIPE", "stripe.events.>", max_deliver=10, retry_delays_s=(1.0, 5.0, 15.0, 60.0, 300.0)
+)
+BILLING = ConsumerSpec("billing", "INTENTS", "intents.billing.>")
+CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BILLING_STRIPE, BILLING)
 
 BOT_STATE_BUCKET = "bot_state"
 

@@ -41,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
+
+    se = sub.add_parser("stripe-emulator", help="run the local Stripe emulator, or trigger one event on it")
+    se.add_argument("--host", default="127.0.0.1")
+    se.add_argument("--port", type=int, default=12111)
+    se.add_argument("--webhook-url", help="where to send signed webhooks (secret: STRIPE_WEBHOOK_SECRET)")
+    se.add_argument("--state-file", type=Path, help="keep the emulator's objects across restarts")
+    se_sub = se.add_subparsers(dest="emulator_command")
+    tr = se_sub.add_parser("trigger", help="fire one event, like `stripe trigger`")
+    tr.add_argument("event", help="checkout.session.completed, customer.subscription.updated|deleted, invoice.paid, …")
+    tr.add_argument("--email", required=True, help="the customer (an HMM Trade user's email)")
+    tr.add_argument("--plan", default="pro", choices=["pro", "team"])
+    tr.add_argument("--emulator", help="the emulator's URL (default: STRIPE_API_BASE or port 12111)")
     return parser
 
 
@@ -74,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         from stack.backtest_cmd import run_backtest_command
 
         return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+    if args.command == "stripe-emulator":
+        from stack.stripe_cmd import run_emulator, trigger
+
+        if args.emulator_command == "trigger":
+            return trigger(args.event, args.email, args.plan, args.emulator)
+        return run_emulator(args.host, args.port, args.webhook_url, args.state_file)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -24,6 +24,7 @@ import structlog
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free, stop_process
 from stack.demo import seed_demo
+from stack.stripe_cmd import stripe_for_up
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 
@@ -137,15 +138,24 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             "HMMTRADE_LOG_JSON": "1",
         }
         cli = [sys.executable, "-m", "stack.cli"]
+        stripe_env, stripe_argv, stripe_line = stripe_for_up(
+            data_dir, f"http://{api_host}:{api_port}", cli, logs / "stripe-emulator.log"
+        )
+        env.update(stripe_env)
+        if stripe_argv is not None:
+            stripe = Child("stripe-emulator", stripe_argv, env, logs / "stripe-emulator.log")
+            stripe.start()
+            children.append(stripe)
+        _say("stripe", stripe_line)
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
-        children = [workers, api]
-        for child in children:
+        for child in (workers, api):
             child.start()
+            children.append(child)
         base = f"http://{api_host}:{api_port}"
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
-        _say("workers", f"lifecycle, audit-ingest  (logs: {logs})")
+        _say("workers", f"lifecycle, audit-ingest, billing-stripe, billing  (logs: {logs})")
         if demo:
             email, password, bot_id = seed_demo(base)
             _say("demo", f"log in as {email} / {password}  (bot {bot_id})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import asyncpg
@@ -19,13 +19,17 @@ import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
+from billing.settings import StripeSettings
+from billing.stripe_gateway import StripeClientGateway
 from events.bus import Bus
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
-from events.topology import AUDIT_INGEST, BOTS, LIFECYCLE, ensure_topology
+from events.topology import AUDIT_INGEST, BILLING, BILLING_STRIPE, BOTS, LIFECYCLE, ensure_topology
 from store.pool import create_pool
 from workers import audit_ingest, lifecycle
+from workers.billing import BillingRuntime, start_billing
+from workers.billing_deps import BillingDeps, Clock
 from workers.failpoints import Failpoints
 from workers.lifecycle_batch import handle_batch
 from workers.settings import WorkerSettings
@@ -68,15 +72,24 @@ class WorkerRuntime:
     lifecycle: BatchPuller
     bus: Bus
     pool: asyncpg.Pool
+    billing: BillingRuntime | None = None
 
     async def stop(self) -> None:
+        if self.billing is not None:
+            await self.billing.stop()
         await self.lifecycle.stop()
         await self.broker.stop()
         await self.bus.close()
         await self.pool.close()
 
 
-async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | None = None) -> WorkerRuntime:
+async def start_workers(
+    settings: WorkerSettings,
+    *,
+    failpoints: Failpoints | None = None,
+    stripe: StripeSettings | None = None,
+    clock: Clock | None = None,
+) -> WorkerRuntime:
     install_fetch_timeout_fix()
     bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher")
     await bus.start(wait_s=30)
@@ -89,8 +102,12 @@ async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | No
     broker = build_broker(settings.nats_url, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
     puller.start()
-    log.info("workers.started", consumers=[LIFECYCLE.durable, AUDIT_INGEST.durable])
-    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool)
+    stripe_settings = stripe or StripeSettings()
+    billing_deps = BillingDeps(pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings)
+    billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
+    consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BILLING_STRIPE.durable, BILLING.durable]
+    log.info("workers.started", consumers=consumers)
+    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool, billing=billing)
 
 
 async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:
