@@ -128,6 +128,27 @@ async def usage(db: Executor, user_id: uuid.UUID) -> Usage:
     return Usage(str(row["tier"]), int(row["bots"]), int(row["hosted"]))
 
 
+async def usage_unless_exists(db: Executor, user_id: uuid.UUID, bot_id: uuid.UUID) -> Usage | None:
+    """The user's usage, or ``None`` when bot ``bot_id`` already exists (one round trip).
+
+    Run it after :func:`lock_tier` in its own statement: a statement that locked the row
+    itself would count with the snapshot it took before waiting for the lock.
+    """
+    row = await db.fetchrow(
+        "SELECT u.tier, EXISTS (SELECT 1 FROM bots WHERE id = $2) AS known,"
+        " (SELECT count(*) FROM bots b WHERE b.user_id = u.id AND b.deleted_at IS NULL) AS bots,"
+        " (SELECT count(*) FROM bots b WHERE b.user_id = u.id AND b.deleted_at IS NULL AND b.surface = 'hosted')"
+        " AS hosted FROM users u WHERE u.id = $1",
+        user_id,
+        bot_id,
+    )
+    if row is None:
+        return Usage("free", 0, 0)
+    if row["known"]:
+        return None
+    return Usage(str(row["tier"]), int(row["bots"]), int(row["hosted"]))
+
+
 async def lock_tier(db: Executor, user_id: uuid.UUID) -> str | None:
     """The user's tier, locking their row: serialises tier changes and limit checks per user."""
     value = await db.fetchval("SELECT tier FROM users WHERE id = $1 FOR UPDATE", user_id)

@@ -12,15 +12,14 @@ from typing import Any
 
 from billing.plans import check_create, check_hosted
 from store import billing as billing_store
-from store import bots
 
 
 async def refuse_create(conn: Any, *, user_id: uuid.UUID, bot_id: uuid.UUID, surface: str) -> str | None:
     """Why this create may not happen on the user's plan; ``None`` if it may (or already did)."""
-    if await bots.get_bot(conn, bot_id) is not None:
-        return None  # a redelivered create: the bot already counts
     await billing_store.lock_tier(conn, user_id)
-    usage = await billing_store.usage(conn, user_id)
+    usage = await billing_store.usage_unless_exists(conn, user_id, bot_id)
+    if usage is None:
+        return None  # a redelivered create: the bot already counts
     refused = check_create(usage.tier, surface, bots=usage.bots, hosted_bots=usage.hosted_bots)
     return None if refused is None else refused.message
 

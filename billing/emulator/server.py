@@ -61,6 +61,7 @@ class StripeEmulator:
         self._idempotent: dict[str, tuple[str, int, Json]] = {}
         self._idempotency_lock = threading.Lock()
         self._lose_responses = 0
+        self.outage = False  # while True every /v1 request answers 503, as in a Stripe incident
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, idempotency key)
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -265,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
         params = decode_form(query if method in ("GET", "DELETE") and not body else body)
         idempotency_key = self.headers.get("Idempotency-Key")
         self.emulator.requests.append((method, path, idempotency_key))
+        if self.emulator.outage:
+            raise EmulatorError(503, "Stripe is temporarily unavailable.", type_="api_error")
         status, payload = self.emulator.handle_api(method, path, params, idempotency_key)
         replayed = bool(payload.pop("_replayed", False))
         if method == "POST" and self.emulator.take_lost_response():

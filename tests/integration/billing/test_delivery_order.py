@@ -112,3 +112,22 @@ async def test_payment_recovered_before_its_failure_arrives_leaves_the_plan_acti
     body = await billing_of(live_api, auth)
     assert (body["plan"], body["status"], body["grace_ends_at"]) == ("pro", "active", None)
     assert await messages_on(bus.js, "INTENTS", "intents.billing.past_due") == []
+
+
+async def test_a_stripe_outage_during_the_re_fetch_delays_the_tier_and_loses_nothing(
+    live_api: httpx.AsyncClient, stripe_emulator: StripeEmulator, billing_workers: Any, bus: Bus
+) -> None:
+    auth = await signup_and_login(live_api)
+    checkout = await live_api.post("/api/v1/billing/checkout", json={"plan": "pro"}, headers=auth)
+    stripe_emulator.outage = True  # webhooks still arrive; the worker cannot re-fetch the subscription
+    stripe_emulator.state.complete_checkout(checkout.json()["session_id"])
+    await wait_for(lambda: _settled(stripe_emulator), what="the webhooks to be accepted")
+
+    async def refetch_failed() -> bool:
+        return any(m == "GET" and p.startswith("/v1/subscriptions/") for m, p, _ in stripe_emulator.requests)
+
+    await wait_for(refetch_failed, what="the worker to try Stripe")
+    assert (await billing_of(live_api, auth))["plan"] == "free"
+    stripe_emulator.outage = False
+    await wait_for_plan(live_api, auth, "pro", "active", timeout_s=30)
+    assert len(await messages_on(bus.js, "DLQ", "dlq.>")) == 0
