@@ -19,6 +19,7 @@ COPY stack ./stack
 COPY trader ./trader
 COPY vault ./vault
 COPY fly ./fly
+COPY billing ./billing
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

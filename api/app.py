@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.ratelimit import RateLimiter
-from api.routes import auth, bots, brokers, health, intents, internal
+from api.routes import auth, billing, bots, brokers, health, intents, internal
 from api.security import build_security
 from api.settings import ApiSettings
 from api.state import ApiState
 from api.tokens import TokenService, generate_private_key_pem
+from billing.settings import StripeSettings
 from events.bus import Bus
 from events.topology import ensure_topology
 
@@ -31,8 +33,9 @@ def _signing_key(settings: ApiSettings) -> bytes:
     return generate_private_key_pem()
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
+    stripe_settings = stripe or StripeSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +54,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         app.state.api = state
         app.state.security = build_security(settings)
+        app.state.billing = BillingApi.from_settings(stripe_settings)
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
             await ensure_topology(state.bus.js)
@@ -58,6 +62,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.billing.close()
             await state.close()
 
     app = FastAPI(
@@ -75,6 +80,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         brokers.router,
         internal.router,
         internal.jwks_router,
+        billing.router,
     ):
         app.include_router(router)
 

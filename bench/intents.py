@@ -1,7 +1,10 @@
 """Benchmark: accepted intents/s and latencies of the control plane, against a local stack.
 
 C clients (one user and one keep-alive connection each) loop over POST /api/v1/bots,
-POST /bots/{id}/start and POST /bots/{id}/stop for a fixed time. Every 202 is an intent
+POST /bots/{id}/start, POST /bots/{id}/stop and DELETE /bots/{id} (of a bot this client
+created earlier whose create is done; another start while none is) for a fixed time. The
+deletes keep each user under its plan's bot limit; every user subscribes to ``team``
+through the local Stripe emulator during the warm-up. Every 202 is an intent
 stored in JetStream; its ``events.intent.<id>.done`` event, observed on the bus, gives
 the intent-to-done latency. In the same run, one Python process publishing raw
 JetStream messages with ``publish_async`` gives the ceiling.
@@ -19,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 
@@ -65,6 +69,22 @@ async def _login(conn: Http1Connection, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
+async def _subscribe_team(conn: Http1Connection, headers: dict[str, str]) -> None:
+    """Pay for ``team`` on the emulator's Checkout page and wait until the plan is in force."""
+    status, session = await conn.request("POST", "/api/v1/billing/checkout", body={"plan": "team"}, headers=headers)
+    assert status == 200, session
+    url = urlsplit(session["url"])
+    payer = Http1Connection(url.hostname or "127.0.0.1", url.port or 80)
+    await payer.request("POST", url.path)
+    await payer.close()
+    for _ in range(600):
+        status, billing = await conn.request("GET", "/api/v1/billing", headers=headers)
+        if status == 200 and billing["plan"] == "team":
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the team plan never came into force")
+
+
 async def _client(
     stack: LocalStack, run: Run, ready: asyncio.Queue[int], start: asyncio.Event, stop_at: list[float], n: int
 ) -> None:
@@ -78,17 +98,25 @@ async def _client(
         if status == 200 and intent["status"] == "done":
             break
         await asyncio.sleep(0.05)
+    await _subscribe_team(conn, headers)
     ready.put_nowait(n)
     await start.wait()
     calls = [
         ("POST", "/api/v1/bots", PROFILE),
         ("POST", f"/api/v1/bots/{bot_id}/start", None),
         ("POST", f"/api/v1/bots/{bot_id}/stop", None),
+        ("DELETE", "", None),
     ]
+    created: list[tuple[str, str]] = []  # (create intent id, bot id), oldest first
     i = 0
     while time.perf_counter() < stop_at[0]:
         method, path, payload = calls[i % len(calls)]
         i += 1
+        if method == "DELETE":
+            if created and created[0][0] in run.done_at:
+                path = f"/api/v1/bots/{created.pop(0)[1]}"
+            else:
+                method, path = "POST", f"/api/v1/bots/{bot_id}/start"
         sent = time.perf_counter()
         try:
             status, reply = await conn.request(method, path, body=payload, headers=headers)
@@ -100,6 +128,8 @@ async def _client(
         if status == 202:
             run.accepted += 1
             run.sent_at[reply["intent_id"]] = sent
+            if path == "/api/v1/bots":
+                created.append((reply["intent_id"], reply["bot_id"]))
         else:
             run.error(str(status))
     await conn.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contracts import api, events, intents, profile
+from contracts import api, billing, events, intents, profile
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -52,6 +52,11 @@ MODELS: tuple[type[BaseModel], ...] = (
     api.StepValidation,
     api.Health,
     api.Problem,
+    billing.CheckoutRequest,
+    billing.CheckoutSessionPublic,
+    billing.PortalSessionPublic,
+    billing.BillingPublic,
+    billing.WebhookReceived,
 )
 
 

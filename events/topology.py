@@ -90,7 +90,13 @@ HOSTING = ConsumerSpec(
     ack_wait_s=180.0,
     retry_delays_s=(1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
 )
-CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS, HOSTING)
+# Billing: verified Stripe events -> billing intents (re-fetching the subscription), and
+# billing intents -> the user's tier and, when hosted bots are no longer covered, their stops.
+BILLING_STRIPE = ConsumerSpec(
+    "billing-stripe", "STRIPE", "stripe.events.>", max_deliver=10, retry_delays_s=(1.0, 5.0, 15.0, 60.0, 300.0)
+)
+BILLING = ConsumerSpec("billing", "INTENTS", "intents.billing.>")
+CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS, HOSTING, BILLING_STRIPE, BILLING)
 
 BOT_STATE_BUCKET = "bot_state"
 

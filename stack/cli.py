@@ -91,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("--port", type=int, default=4280)
     fe.add_argument("--data-dir", type=Path, default=None, help="keeps machines and logs across restarts")
     fe.add_argument("--images", type=Path, default=None, help="JSON table: image reference -> entrypoint/cmd")
+    se = sub.add_parser("stripe-emulator", help="run the local Stripe emulator, or trigger one event on it")
+    se.add_argument("--host", default="127.0.0.1")
+    se.add_argument("--port", type=int, default=12111)
+    se.add_argument("--webhook-url", help="where to send signed webhooks (secret: STRIPE_WEBHOOK_SECRET)")
+    se.add_argument("--state-file", type=Path, help="keep the emulator's objects across restarts")
+    se_sub = se.add_subparsers(dest="emulator_command")
+    tr = se_sub.add_parser("trigger", help="fire one event, like `stripe trigger`")
+    tr.add_argument("event", help="checkout.session.completed, customer.subscription.updated|deleted, invoice.paid, …")
+    tr.add_argument("--email", required=True, help="the customer (an HMM Trade user's email)")
+    tr.add_argument("--plan", default="pro", choices=["pro", "team"])
+    tr.add_argument("--emulator", help="the emulator's URL (default: STRIPE_API_BASE or port 12111)")
     return parser
 
 
@@ -164,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         from stack.fly_local import run_fly_emulator
 
         return run_fly_emulator(host=args.host, port=args.port, data_dir=args.data_dir, images=args.images)
+    if args.command == "stripe-emulator":
+        from stack.stripe_cmd import run_emulator, trigger
+
+        if args.emulator_command == "trigger":
+            return trigger(args.event, args.email, args.plan, args.emulator)
+        return run_emulator(args.host, args.port, args.webhook_url, args.state_file)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -26,6 +26,7 @@ from events.embedded import NatsServer, port_is_free, stop_process
 from stack import kms_child
 from stack.demo import seed_demo
 from stack.fly_local import fly_target, wait_emulator_ready
+from stack.stripe_cmd import stripe_for_up
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 
@@ -169,6 +170,15 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         env.setdefault("HMMTRADE_BOT_API_URL", base)  # hosted bots' machines call the API here
         env.setdefault("HMMTRADE_HOSTED_REPLAY_PACE", "2")  # demo bots replay two bars a second
         cli = [sys.executable, "-m", "stack.cli"]
+        stripe_env, stripe_argv, stripe_line = stripe_for_up(
+            data_dir, f"http://{api_host}:{api_port}", cli, logs / "stripe-emulator.log"
+        )
+        env.update(stripe_env)
+        if stripe_argv is not None:
+            stripe = Child("stripe-emulator", stripe_argv, env, logs / "stripe-emulator.log")
+            stripe.start()
+            children.append(stripe)
+        _say("stripe", stripe_line)
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
         children = [*children, workers, api]
@@ -176,7 +186,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             child.start()
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
-        _say("workers", f"lifecycle, audit-ingest, brokers, hosting  (logs: {logs})")
+        _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing  (logs: {logs})")
         if demo:
             email, password, bot_id, hosted_id = seed_demo(base, database_url)
             _say("demo", f"log in as {email} / {password}  (local bot {bot_id}, hosted bot {hosted_id})")

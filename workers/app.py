@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import asyncpg
@@ -19,13 +19,17 @@ import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
+from billing.settings import StripeSettings
+from billing.stripe_gateway import StripeClientGateway
 from events.bus import Bus
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
-from events.topology import AUDIT_INGEST, BOTS, BROKERS, LIFECYCLE, ensure_topology
+from events.topology import AUDIT_INGEST, BILLING, BILLING_STRIPE, BOTS, BROKERS, LIFECYCLE, ensure_topology
 from store.pool import create_pool
 from workers import audit_ingest, brokers, lifecycle
+from workers.billing import BillingRuntime, start_billing
+from workers.billing_deps import BillingDeps, Clock
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
 from workers.lifecycle_batch import handle_batch
@@ -71,8 +75,11 @@ class WorkerRuntime:
     pool: asyncpg.Pool
     brokers: BatchPuller | None = None
     hosting: HostedBots | None = None
+    billing: BillingRuntime | None = None
 
     async def stop(self) -> None:
+        if self.billing is not None:
+            await self.billing.stop()
         await self.lifecycle.stop()
         if self.brokers is not None:
             await self.brokers.stop()
@@ -83,7 +90,13 @@ class WorkerRuntime:
         await self.pool.close()
 
 
-async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | None = None) -> WorkerRuntime:
+async def start_workers(
+    settings: WorkerSettings,
+    *,
+    failpoints: Failpoints | None = None,
+    stripe: StripeSettings | None = None,
+    clock: Clock | None = None,
+) -> WorkerRuntime:
     install_fetch_timeout_fix()
     bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher")
     await bus.start(wait_s=30)
@@ -101,9 +114,14 @@ async def start_workers(settings: WorkerSettings, *, failpoints: Failpoints | No
     )
     broker_puller.start()
     hosted = start_hosting(settings, pool=pool, bus=bus)
-    consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable] + (["hosting"] if hosted else [])
-    log.info("workers.started", consumers=consumers)
-    return WorkerRuntime(broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller, hosting=hosted)
+    stripe_settings = stripe or StripeSettings()
+    billing_deps = BillingDeps(pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings)
+    billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
+    consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable, BILLING_STRIPE.durable, BILLING.durable]
+    log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
+    return WorkerRuntime(
+        broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller, hosting=hosted, billing=billing
+    )
 
 
 async def run_workers(settings: WorkerSettings, stop: asyncio.Event) -> None:

@@ -25,6 +25,7 @@ from events.consume import MalformedMessage, TransientError
 from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject
 from store import bots, intents, ledger
 from workers.failpoints import Failpoints
+from workers.limits import refuse_create, refuse_start
 from workers.machine_identity import revoke_machine_tokens
 
 log = structlog.get_logger(__name__)
@@ -156,6 +157,11 @@ _EVENT_FOR = {"bot.create": "created", "bot.start": "started", "bot.stop": "stop
 async def _project(conn: Any, intent: AnyBotIntent) -> tuple[BotStatus, str | None]:
     if isinstance(intent, CreateBot):
         profile = intent.profile
+        refused = await refuse_create(
+            conn, user_id=intent.user_id, bot_id=intent.bot_id, surface=profile.basics.surface
+        )
+        if refused is not None:
+            raise IntentRefused(refused)
         inserted = await bots.insert_bot(
             conn,
             bot_id=intent.bot_id,
@@ -184,6 +190,9 @@ async def _project(conn: Any, intent: AnyBotIntent) -> tuple[BotStatus, str | No
         raise IntentRefused("the bot was deleted")
 
     if isinstance(intent, StartBot):
+        refused = await refuse_start(conn, user_id=intent.user_id, surface=bot.surface)
+        if refused is not None:
+            raise IntentRefused(refused)
         new_status: BotStatus = bot.status if bot.status in ("starting", "running") else "starting"  # type: ignore[assignment]
         reason = None
     elif isinstance(intent, StopBot):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from api.acceptlog import AcceptedIntent
 from api.deps import CurrentUser, Db, State
+from api.limits import enforce_create, enforce_start
 from api.problems import ProblemError, problem_responses
 from api.state import ApiState
 from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
@@ -103,7 +104,7 @@ def _public(bot: BotRow) -> BotPublic:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BotAccepted,
-    responses=problem_responses(400, 401, 413, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
 )
 async def create_bot(
     profile: BotProfile, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
@@ -119,6 +120,8 @@ async def create_bot(
             }
         )
     )
+    # plan limits (403 naming plan and limit); a retried create of an existing bot passes
+    await enforce_create(db, user.id, profile.basics.surface, retry_of=intent.bot_id if idempotency_key else None)
     await submit_intent(state, intent)
     return BotAccepted(bot_id=intent.bot_id, intent_id=intent.id)
 
@@ -169,7 +172,9 @@ async def _lifecycle(
     state: ApiState,
     key: str | None,
 ) -> IntentAccepted:
-    await _owned_bot(db, user, bot_id)
+    bot = await _owned_bot(db, user, bot_id)
+    if intent_cls is StartBot:
+        await enforce_start(db, user.id, bot.surface)  # hosted bots need a paid plan
     intent = intent_cls(
         **_correlation(
             {
@@ -183,7 +188,7 @@ async def _lifecycle(
     return IntentAccepted(intent_id=intent.id)
 
 
-_LIFECYCLE_RESPONSES = problem_responses(401, 404, 422, 503)
+_LIFECYCLE_RESPONSES = problem_responses(401, 403, 404, 422, 503)
 
 
 @router.post("/{bot_id}/start", status_code=202, response_model=IntentAccepted, responses=_LIFECYCLE_RESPONSES)

@@ -58,7 +58,7 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
     try:
         first.wait_ready()
         printed = first.out.read_text()
-        for service in ("nats", "postgres", "migrate", "fly", "api", "workers", "demo"):
+        for service in ("nats", "postgres", "migrate", "fly", "stripe", "api", "workers", "demo"):
             assert f"  {service} " in printed, service
         with httpx.Client(base_url=first.base, timeout=10) as http:
             creds = {"email": "persist@example.com", "password": "correct horse battery"}

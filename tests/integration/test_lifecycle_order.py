@@ -19,6 +19,7 @@ async def test_back_to_back_intents_for_many_bots_end_in_the_last_requested_stat
     api: httpx.AsyncClient, auth: dict[str, str], workers: Any, bus: Bus, db: asyncpg.Connection
 ) -> None:
     user_id = uuid.UUID((await api.get("/api/v1/me", headers=auth)).json()["id"])
+    await db.execute("UPDATE users SET tier = 'team' WHERE id = $1", user_id)  # 24 bots: over free's limit
     profile = BotProfile.model_validate(VALID_PROFILE)
     expected: dict[uuid.UUID, str] = {}
     last_intents: list[str] = []

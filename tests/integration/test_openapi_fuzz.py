@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
+from billing.emulator import StripeEmulator
 from events.embedded import NatsServer, free_port
 from tests.conftest import VALID_PROFILE
 
@@ -51,6 +52,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
     key = home / "jwt.pem"
     load_or_create_key_file(key)
     port = free_port()
+    stripe = StripeEmulator().start()  # checkout and portal calls reach a (local) Stripe
     env = {
         **os.environ,
         "NATS_URL": nats.url,
@@ -59,6 +61,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
         "HMMTRADE_ENV": "test",
         "HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
         "HMMTRADE_LOG_LEVEL": "WARNING",
+        "STRIPE_API_BASE": stripe.url,
+        "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_only",
     }
     log = (home / "api.log").open("wb")
     process = subprocess.Popen(
@@ -78,6 +82,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
     process.terminate()
     process.wait(20)
     nats.stop()
+    stripe.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from api.settings import ApiSettings
+from billing.settings import StripeSettings
 from stack.cli import _parser
 from workers.settings import WorkerSettings
 
@@ -32,7 +33,7 @@ def dockerfile() -> str:
 
 def _env_names_the_code_reads() -> set[str]:
     names = {"HMMTRADE_LOG_LEVEL", "HMMTRADE_LOG_JSON"}  # read by stack/logging.py and stack/cli.py
-    for settings in (ApiSettings, WorkerSettings):
+    for settings in (ApiSettings, WorkerSettings, StripeSettings):
         for field in settings.model_fields.values():
             alias = field.validation_alias
             names.update(getattr(alias, "choices", []) or ([alias] if isinstance(alias, str) else []))

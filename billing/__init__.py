@@ -1,0 +1,1 @@
+"""Billing: plans and their limits, the Stripe gateway, webhook signatures, the local Stripe emulator."""

@@ -1,0 +1,100 @@
+"""The Stripe gateway port: the few Stripe calls HMM Trade makes, in our own terms.
+
+Errors the adapters raise (vendor exceptions are translated at the adapter's edge)::
+
+    BillingError
+    ├── StripeUnavailable    network failure, timeout, 5xx, 429, a refused API key: retry later
+    └── StripeRejected       Stripe said no to this request (4xx): retrying the same will not help
+        └── StripeNotFound   the object does not exist (``resource_missing``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+USER_METADATA_KEY = "hmmtrade_user_id"
+PLAN_METADATA_KEY = "hmmtrade_plan"
+
+
+class BillingError(Exception):
+    """Base of the gateway's errors; the message is safe to show (never a key)."""
+
+
+class StripeUnavailable(BillingError):
+    pass
+
+
+class StripeRejected(BillingError):
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class StripeNotFound(StripeRejected):
+    pass
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A Stripe subscription as billing needs it."""
+
+    id: str
+    customer_id: str
+    status: str  # Stripe's: active, trialing, past_due, unpaid, canceled, incomplete, incomplete_expired, paused
+    price_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+
+    @property
+    def user_id(self) -> str | None:
+        return self.metadata.get(USER_METADATA_KEY)
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+class StripeGateway(Protocol):
+    """What billing asks of Stripe. Every POST carries an idempotency key."""
+
+    async def create_customer(self, *, email: str, user_id: str, idempotency_key: str) -> str:
+        """A new customer for ``user_id``; returns its id."""
+        ...
+
+    async def customer_email(self, customer_id: str) -> str | None: ...
+
+    async def create_checkout_session(
+        self,
+        *,
+        customer_id: str,
+        price_id: str,
+        user_id: str,
+        plan: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutSession: ...
+
+    async def create_portal_session(self, *, customer_id: str, return_url: str, idempotency_key: str) -> str:
+        """A billing-portal session; returns its URL."""
+        ...
+
+    async def retrieve_subscription(self, subscription_id: str) -> Subscription: ...
+
+    async def update_subscription(
+        self, subscription_id: str, *, cancel_at_period_end: bool, idempotency_key: str
+    ) -> Subscription: ...
+
+    async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> Subscription: ...
+
+    async def list_events(self, *, limit: int = 10, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The most recent events, newest first, as Stripe JSON."""
+        ...
+
+    async def close(self) -> None: ...
