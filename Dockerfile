@@ -17,6 +17,7 @@ COPY api ./api
 COPY workers ./workers
 COPY stack ./stack
 COPY trader ./trader
+COPY agent ./agent
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

@@ -41,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON)")
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
+
+    ag = sub.add_parser("agent", help="the local agent: supervisor of your bots and the dashboard")
+    ag.add_argument("--port", type=int, default=5006, help="dashboard port on 127.0.0.1")
+    ag.add_argument("--home", type=Path, default=Path("."), help="holds config/instances/, state and logs")
+    ag.add_argument("--api-url", default="http://127.0.0.1:8000", help="the cloud API for login and sync")
+    ag.add_argument("--sync-every", type=float, default=10.0, help="seconds between cloud sync passes")
+
+    lg = sub.add_parser("login", help="log in to the cloud; the token is cached in your user config dir (0600)")
+    lg.add_argument("--api-url", default="http://127.0.0.1:8000")
+    lg.add_argument("--email", required=True)
+    lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     return parser
 
 
@@ -74,6 +85,23 @@ def main(argv: list[str] | None = None) -> int:
         from stack.backtest_cmd import run_backtest_command
 
         return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+    if args.command == "agent":
+        from agent.runtime import AgentSettings
+        from agent.runtime import main as agent_main
+
+        return agent_main(
+            AgentSettings(
+                home=args.home,
+                port=args.port,
+                nats_url=os.environ.get("NATS_URL"),
+                sync_interval_s=args.sync_every,
+                api_url=args.api_url,
+            )
+        )
+    if args.command == "login":
+        from agent.login_cmd import login_command
+
+        return login_command(args.api_url, args.email, password_stdin=args.password_stdin)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -6,6 +6,7 @@ first decision to the end) side by side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,15 @@ class BacktestResult:
     models: dict[str, RegimeModel]
 
 
-def run(config: EngineConfig, bars: Bars) -> BacktestResult:
+def run(config: EngineConfig, bars: Bars, *, progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+    """``progress(done, total)`` is called after each bar (the agent's progress bar)."""
     engine = Engine(config)
     records: list[dict[str, Any]] = []
     models: dict[str, RegimeModel] = {}
     for t in range(len(bars)):
         record = engine.on_bar(bars, t)
+        if progress is not None:
+            progress(t + 1, len(bars))
         if record is None:
             continue
         records.append(record)

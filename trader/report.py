@@ -7,6 +7,7 @@ support) becomes ``BacktestInputError`` with one line that says what to fix.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,21 @@ def load_profile(path: Path) -> BotProfile:
         raise BacktestInputError(f"{path}: {where}: {first['msg']}") from None
 
 
-def run_backtest(profile: BotProfile, bars: Bars, out_dir: Path, *, bot_id: str) -> dict[str, Any]:
+def run_backtest(
+    profile: BotProfile,
+    bars: Bars,
+    out_dir: Path,
+    *,
+    bot_id: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     config = engine_config(profile, bot_id=bot_id)
     if len(bars) <= config.training_window + 30:
         raise BacktestInputError(
             f"the training window ({config.training_window} bars) needs more data: only {len(bars)} bars given"
         )
     try:
-        result = backtest.run(config, bars)
+        result = backtest.run(config, bars, progress=progress)
     except (FeatureError, DegenerateFit, ValueError) as exc:
         raise BacktestInputError(str(exc)) from None
     sink = JsonlSink(out_dir / "audit.jsonl")
