@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
 
+    bot = sub.add_parser("bot", help="run one bot (what the local agent and a hosted VM start)")
+    bot_sub = bot.add_subparsers(dest="bot_command", required=True)
+    run = bot_sub.add_parser("run", help="run a bot from config/instances/<id>.yaml, resuming from its checkpoint")
+    run.add_argument("--config", type=Path, required=True, help="the instance YAML (bot_id + profile)")
+    run.add_argument("--once", action="store_true", help="process the bars that are due, then exit (scale-to-zero)")
+    run.add_argument("--max-bars", type=_positive_int, default=None, help="take at most N new bars in this run")
+    run.add_argument(
+        "--pace", type=float, default=None, help="decision bars per second when replaying (default 0: full speed)"
+    )
+
     ag = sub.add_parser("agent", help="the local agent: supervisor of your bots and the dashboard")
     ag.add_argument("--port", type=int, default=5006, help="dashboard port on 127.0.0.1")
     ag.add_argument("--home", type=Path, default=Path("."), help="holds config/instances/, state and logs")
@@ -53,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     lg.add_argument("--email", required=True)
     lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         from stack.backtest_cmd import run_backtest_command
 
         return run_backtest_command(args.data, args.profile, args.out, bot_id=args.bot_id)
+    if args.command == "bot":
+        from stack.bot_cmd import run_bot_command
+
+        return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
+
     if args.command == "agent":
         from agent.runtime import AgentSettings
         from agent.runtime import main as agent_main

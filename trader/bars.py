@@ -1,4 +1,4 @@
-"""Daily OHLCV bars: the bundled S&P 500 / NASDAQ series, or a CSV file, validated.
+"""Daily OHLCV bars: the bundled S&P 500 / NASDAQ series, or a CSV or Parquet file, validated.
 
 A bad file is refused with one line naming the file, the row and the problem.
 """
@@ -63,6 +63,39 @@ def load_bundled(name: str) -> Bars:
             for ts, r in frame.iterrows()
         ],
     )
+
+
+def load_file(path: Path) -> Bars:
+    """A CSV or Parquet (``.parquet``/``.pq``) file of daily OHLCV bars."""
+    return load_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else load_csv(path)
+
+
+def load_parquet(path: Path) -> Bars:
+    """A Parquet file with columns date, open, high, low, close, volume (any case)."""
+    from fastparquet import ParquetFile  # imported here: it pulls in pandas
+
+    try:
+        frame = ParquetFile(str(path)).to_pandas()
+    except OSError as exc:
+        raise BarDataError(f"{path}: cannot open it ({exc.strerror or exc})") from None
+    except Exception as exc:  # noqa: BLE001 - fastparquet raises many types for a damaged file
+        raise BarDataError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    if frame.index.name and frame.index.name.strip().lower() == "date":
+        frame = frame.reset_index()
+    header = {str(name).strip().lower(): name for name in frame.columns}
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise BarDataError(f"{path}: missing column(s) {', '.join(missing)}")
+    rows: list[tuple[date, float, float, float, float, float]] = []
+    for line, values in enumerate(zip(*(frame[header[c]] for c in COLUMNS), strict=True), start=1):
+        try:
+            raw_day = values[0]
+            day = raw_day.date() if hasattr(raw_day, "date") else date.fromisoformat(str(raw_day)[:10])
+            o, h, lo, c, v = (float(x) for x in values[1:])
+            rows.append((day, o, h, lo, c, v))
+        except (TypeError, ValueError) as exc:
+            raise BarDataError(f"{path}: row {line}: cannot read it ({exc})") from None
+    return _validated(str(path), rows)
 
 
 def load_csv(path: Path) -> Bars:

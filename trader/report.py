@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from contracts.profile import BotProfile
 from trader import backtest
 from trader.audit import JsonlSink, encode
-from trader.bars import BUNDLED, BarDataError, Bars, load_bundled, load_csv
+from trader.bars import BUNDLED, BarDataError, Bars, load_bundled, load_file
 from trader.config import engine_config
 from trader.features import FeatureError
 from trader.model import DegenerateFit
@@ -28,7 +28,7 @@ class BacktestInputError(Exception):
 
 def load_bars(data: str) -> Bars:
     try:
-        return load_bundled(data) if data in BUNDLED else load_csv(Path(data))
+        return load_bundled(data) if data in BUNDLED else load_file(Path(data))
     except BarDataError as exc:
         raise BacktestInputError(str(exc)) from None
 

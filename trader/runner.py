@@ -1,0 +1,246 @@
+"""The bot runner: one bot, bar by bar, with the engine the backtester uses.
+
+Start-up is the same path after a clean stop, a crash or a scale-to-zero wake: load the
+checkpoint (if any), check the feed still agrees with its last bar, and continue with
+the first bar after it. Per bar: engine -> audit sinks (local JSONL, and the bus outbox
+when NATS is configured) -> tick -> flush -> checkpoint. The checkpoint is written after
+the audit has reached the OS, so a kill at any point either repeats a bar the sinks
+then recognise by its seq, or loses nothing.
+
+SIGTERM/SIGINT set ``stop``: the current bar finishes, audit is flushed (and delivered
+to the bus within a timeout), the checkpoint is written, and the runner returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from contracts.events import BotHeartbeat, Tick
+from contracts.events import BotStatus as BotStatusValue
+from events.bus import Bus, BusUnavailable
+from events.topology import bot_subject
+from trader.audit import AuditSink, JsonlSink, encode
+from trader.bars import Bars
+from trader.checkpoint import Checkpoint, CheckpointError
+from trader.config import engine_config
+from trader.engine import Engine
+from trader.feeds import Feed, feed_for
+from trader.instance import Instance
+from trader.outbox import Outbox, audit_envelope
+from trader.state_store import FileStateStore, KvStateStore, MirroredStateStore, StateStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    once: bool = False  # process the bars that are due, then return (scale-to-zero)
+    max_bars: int | None = None  # at most this many new bars in this run
+    pace: float = 0.0  # decision bars per second in a continuous replay; 0 = as fast as possible
+    heartbeat_s: float = 5.0
+    drain_timeout_s: float = 10.0
+
+
+@dataclass
+class RunSummary:
+    bars_processed: int = 0
+    decisions: int = 0
+    first_seq: int | None = None
+    last_seq: int = 0
+    ended_by: str = "end of data"
+    warnings: list[str] = field(default_factory=list)
+
+
+class BotRunner:
+    def __init__(
+        self,
+        instance: Instance,
+        options: RunOptions,
+        *,
+        feed: Feed,
+        store: StateStore,
+        sinks: list[AuditSink],
+        bus: Bus | None = None,
+        stop: asyncio.Event | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.instance, self.options = instance, options
+        self._feed, self._store, self._sinks, self._bus = feed, store, sinks, bus
+        self.stop = stop or asyncio.Event()
+        self._out = out or sys.stdout
+        self._config = engine_config(instance.profile, bot_id=str(instance.bot_id))
+        self._models_dir = instance.state_dir / "models"
+        self._last_seq = 0
+
+    async def run(self) -> RunSummary:
+        bars = self._feed.available()
+        checkpoint = await self._store.load()
+        start = 0 if checkpoint is None else self._check_resume(checkpoint, len(bars), bars)
+        engine = Engine(self._config, checkpoint.state if checkpoint else None)
+        self._last_seq = engine.state.seq
+        summary = RunSummary(last_seq=engine.state.seq)
+        heartbeat = asyncio.create_task(self._heartbeat_forever())
+        await self._say("running")
+        next_bar = start
+        try:
+            while next_bar < len(bars):
+                if self.stop.is_set():
+                    summary.ended_by = "stop requested"
+                    break
+                if self.options.max_bars is not None and summary.bars_processed >= self.options.max_bars:
+                    summary.ended_by = f"--max-bars {self.options.max_bars} reached"
+                    break
+                # The engine gets the bars up to this one only: the runner cannot look ahead.
+                record = engine.on_bar(bars.head(next_bar + 1), next_bar)
+                next_bar += 1
+                summary.bars_processed += 1
+                if record is None:
+                    if summary.bars_processed % 256 == 0:
+                        await asyncio.sleep(0)  # let the heartbeat and the outbox run during warm-up
+                    continue
+                summary.decisions += 1
+                summary.first_seq = summary.first_seq or record["seq"]
+                summary.last_seq = self._last_seq = record["seq"]
+                await self._emit(record, engine)
+                await self._save(engine, next_bar, bars)
+                if self.options.pace > 0 and not self.options.once:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), 1 / self.options.pace)
+                else:
+                    await asyncio.sleep(0)
+            else:
+                summary.ended_by = "all due bars processed" if self.options.once else "end of data"
+            if next_bar > start:
+                await self._save(engine, next_bar, bars)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            for sink in self._sinks:
+                sink.flush()
+        summary.warnings = list(engine.state.warnings)
+        await self._say("stopped")
+        return summary
+
+    def _check_resume(self, checkpoint: Checkpoint, available: int, bars: Bars) -> int:
+        seen = checkpoint.bars_seen
+        if seen > available:
+            raise CheckpointError(
+                f"the checkpoint has seen {seen} bars but {self._feed.name} now has only {available}: "
+                "the data was replaced; delete the bot's state to start over"
+            )
+        if seen and (str(bars.dates[seen - 1]), float(bars.close[seen - 1])) != (
+            checkpoint.last_bar_date,
+            checkpoint.last_bar_close,
+        ):
+            raise CheckpointError(
+                f"bar {seen} of {self._feed.name} is {bars.dates[seen - 1]} close {bars.close[seen - 1]}, but the "
+                f"checkpoint last saw {checkpoint.last_bar_date} close {checkpoint.last_bar_close}: the data changed"
+            )
+        return seen
+
+    async def _emit(self, record: dict[str, Any], engine: Engine) -> None:
+        for sink in self._sinks:
+            sink.write(record)
+        model = engine.state.model
+        if model is not None and record["model_id"]:
+            path = self._models_dir / f"{record['model_id']}.json"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(encode({**model.to_json(), "features": list(self._config.feature_names)}) + "\n")
+        await self._publish_tick(record)
+        risk = record["risk"]["status"]
+        self._out.write(
+            f"seq={record['seq']} bar={record['bar']['date']} regime={record['regime']} "
+            f"confidence={record['confidence']:.2f} target={record['target']:.2f} risk={risk} "
+            f"orders={len(record['orders'])} fills={len(record['fills'])} equity={record['equity']:.2f}\n"
+        )
+        self._out.flush()
+
+    async def _save(self, engine: Engine, bars_seen: int, bars: Bars) -> None:
+        for sink in self._sinks:
+            sink.flush()
+        last = bars_seen - 1
+        await self._store.save(Checkpoint(engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last])))
+
+    async def _publish_tick(self, record: dict[str, Any]) -> None:
+        if self._bus is None or not self._bus.is_connected:
+            return
+        envelope = audit_envelope(self.instance.bot_id, record)
+        tick = Tick(
+            id=f"{self.instance.bot_id}:{record['seq']}:tick",
+            correlation_id=str(self.instance.bot_id),
+            bot_id=self.instance.bot_id,
+            seq=record["seq"],
+            bar_at=envelope.bar_at,
+            close=record["bar"]["close"],
+            regime=record["regime"],
+            confidence=record["confidence"],
+            equity=record["equity"],
+        )
+        with contextlib.suppress(BusUnavailable):  # ticks are for live charts; the audit is the record
+            await self._bus.publish(bot_subject(self.instance.bot_id, "tick"), tick)
+
+    async def _say(self, status: BotStatusValue) -> None:
+        if self._bus is None or not self._bus.is_connected:
+            return
+        beat = BotHeartbeat(
+            correlation_id=str(self.instance.bot_id),
+            bot_id=self.instance.bot_id,
+            status=status,
+            last_seq=self._last_seq,
+        )
+        with contextlib.suppress(BusUnavailable):
+            await self._bus.publish(bot_subject(self.instance.bot_id, "status"), beat)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_s)
+            await self._say("running")
+
+
+async def run_instance(instance: Instance, options: RunOptions, stop: asyncio.Event | None = None) -> RunSummary:
+    """Wire the adapters an instance asks for (file only, or file + bus) and run it."""
+    state_dir = instance.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    feed = feed_for(instance.profile, base_dir=instance.config_path.parent)
+    file_store = FileStateStore(state_dir / "checkpoint.json")
+    sinks: list[AuditSink] = [JsonlSink(state_dir / "audit.jsonl", resume=True)]
+    if instance.nats_url is None:
+        runner = BotRunner(instance, options, feed=feed, store=file_store, sinks=sinks, stop=stop)
+        try:
+            return await runner.run()
+        finally:
+            for sink in sinks:
+                sink.close()
+    bus = Bus(instance.nats_url, name=f"bot-{instance.bot_id}")
+    await bus.start(wait_s=5)
+    outbox = Outbox(state_dir, bus, instance.bot_id)
+    outbox.start()
+    store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
+    runner = BotRunner(instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop)
+    try:
+        return await runner.run()
+    finally:
+        delivered = await outbox.drain(options.drain_timeout_s)
+        if not delivered:
+            log.warning("runner.audit_buffered", pending_bytes=outbox.pending_bytes, detail="delivered on next start")
+        await outbox.stop()
+        for sink in sinks:
+            sink.close()
+        await bus.close()
+
+
+def describe(summary: RunSummary, state_dir: Path) -> str:
+    seqs = "no decisions" if summary.first_seq is None else f"seq {summary.first_seq}..{summary.last_seq}"
+    return (
+        f"{summary.ended_by}: {summary.bars_processed} bar(s), {summary.decisions} decision(s), {seqs}; "
+        f"state in {state_dir}"
+    )
