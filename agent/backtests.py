@@ -1,7 +1,8 @@
 """Walk-forward backtests started from the dashboard, one folder per run under HOME/backtests/.
 
-A run is ``trader.report.run_backtest`` in a worker thread; its progress (bars done of
-total) is readable while it runs. Each folder holds the trader's audit.jsonl and
+A run is ``trader.report.run_backtest`` in a child process (a walk-forward is CPU-bound:
+in the agent's process it would hold the GIL and stall the dashboard); its progress (bars
+done of total) is shared memory, readable while it runs. Each folder holds the trader's audit.jsonl and
 metrics.json plus ``run.json`` (data, profile, status, error), so earlier runs reopen.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -69,31 +71,35 @@ class Backtests:
         self.active: dict[str, BacktestRun] = {}
 
     async def start(self, profile: BotProfile, data: str) -> BacktestRun:
-        """Begin a run in a thread; returns at once with a run whose progress updates as it goes."""
+        """Begin a run in a child process; returns at once with a run whose progress updates as it goes."""
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         run = BacktestRun(run_id, self.home.backtests_dir / run_id, data, profile.model_dump(mode="json"))
         run.folder.mkdir(parents=True)
         self._save(run)
         self.active[run_id] = run
-        asyncio.get_running_loop().run_in_executor(None, self._run, run, profile)
+        asyncio.get_running_loop().run_in_executor(None, self._watch, run, profile)
         return run
 
-    def _run(self, run: BacktestRun, profile: BotProfile) -> None:
+    def _watch(self, run: BacktestRun, profile: BotProfile) -> None:
         started = time.monotonic()
-
-        def progress(done: int, total: int) -> None:
-            run.done, run.total = done, total
-
-        try:
-            bars = load_bars(run.data)
-            run.total = len(bars)
-            run_backtest(profile, bars, run.folder, bot_id=f"backtest-{run.run_id}", progress=progress)
-        except BacktestInputError as exc:
-            run.status, run.error = "failed", str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown on the page; the agent keeps running
-            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+        spawn = multiprocessing.get_context("spawn")  # never fork a process that has threads and sockets
+        done, total = spawn.Value("q", 0), spawn.Value("q", 0)
+        child = spawn.Process(
+            target=_child,
+            args=(profile.model_dump_json(), run.data, str(run.folder), run.run_id, done, total),
+            name=f"backtest-{run.run_id}",
+            daemon=True,
+        )
+        child.start()
+        while child.is_alive():
+            run.done, run.total = done.value, total.value
+            child.join(0.1)
+        run.done, run.total = done.value, total.value
+        outcome = _read_outcome(run.folder)
+        if outcome is None:
+            run.status, run.error = "failed", f"the backtest process died (exit {child.exitcode})"
         else:
-            run.status = "done"
+            run.status, run.error = outcome
         run.seconds = round(time.monotonic() - started, 2)
         self._save(run)
 
@@ -131,3 +137,33 @@ class Backtests:
 
     def get(self, run_id: str) -> BacktestRun | None:
         return next((r for r in self.runs() if r.run_id == run_id), None)
+
+
+def _read_outcome(folder: Path) -> tuple[str, str | None] | None:
+    try:
+        body = json.loads((folder / "outcome.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(body["status"]), body.get("error")
+
+
+def _child(profile_json: str, data: str, folder: str, run_id: str, done: Any, total: Any) -> None:
+    """The child process: load, run, write the trader's files and ``outcome.json``."""
+    out = Path(folder)
+
+    def progress(bars_done: int, bars_total: int) -> None:
+        done.value, total.value = bars_done, bars_total
+
+    try:
+        bars = load_bars(data)
+        total.value = len(bars)
+        run_backtest(
+            BotProfile.model_validate_json(profile_json), bars, out, bot_id=f"backtest-{run_id}", progress=progress
+        )
+    except BacktestInputError as exc:
+        outcome: dict[str, Any] = {"status": "failed", "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported on the page
+        outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    else:
+        outcome = {"status": "done", "error": None}
+    (out / "outcome.json").write_text(json.dumps(outcome))

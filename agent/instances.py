@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
 from agent.home import AgentHome
 from contracts.profile import BotProfile
+from trader.instance import InstanceError as TraderInstanceError
+from trader.instance import load_instance
 
 _ENV_KEY = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 
@@ -75,22 +76,12 @@ def _atomic_write(path: Path, text: str, *, mode: int) -> None:
 
 
 def read_instance(path: Path) -> Instance:
+    """Read an instance exactly as the runner will (same checks, same one-line errors)."""
     try:
-        body = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InstanceError(f"{path.name}: cannot read it ({exc})") from None
-    if not isinstance(body, dict) or "bot_id" not in body or "profile" not in body:
-        raise InstanceError(f"{path.name}: needs 'bot_id' and 'profile'")
-    try:
-        bot_id = str(uuid.UUID(str(body["bot_id"])))
-        profile = BotProfile.model_validate(body["profile"])
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "profile"
-            raise InstanceError(f"{path.name}: profile.{where}: {first['msg']}") from None
-        raise InstanceError(f"{path.name}: bot_id is not a uuid") from None
-    return Instance(bot_id, profile, path)
+        found = load_instance(path, environ={})
+    except TraderInstanceError as exc:
+        raise InstanceError(str(exc).replace(str(path), path.name)) from None
+    return Instance(str(found.bot_id), found.profile, path)
 
 
 def list_instances(home: AgentHome) -> tuple[list[Instance], list[str]]:

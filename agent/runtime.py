@@ -13,10 +13,13 @@ import contextlib
 import fcntl
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import httpx
 import structlog
 
 from agent.backtests import Backtests
@@ -25,7 +28,7 @@ from agent.dashboard.context import AgentContext
 from agent.home import AgentHome
 from agent.live import LiveFeed
 from agent.supervisor import Supervisor
-from agent.sync import CloudSync
+from agent.sync import CloudSync, utc_now
 from agent.tokens import TokenStore
 from events.bus import connect
 from events.embedded import NatsServer
@@ -65,9 +68,18 @@ class AgentSettings:
     sync_interval_s: float = 10.0
     bot_env: dict[str, str] = field(default_factory=dict)
     api_url: str = "http://127.0.0.1:8000"
+    clock: Callable[[], datetime] = utc_now  # wall clock for the offline grace (tests inject one)
+    http_factory: Callable[[str], httpx.AsyncClient] | None = None  # cloud transport (tests inject one)
+    config_dir: Path | None = None  # where the login is cached; default the user config dir
 
 
-async def run_agent(settings: AgentSettings, *, ready: asyncio.Event | None = None) -> None:
+async def run_agent(
+    settings: AgentSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[AgentContext], None] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT, or until ``stop`` is set when given (then no signal handlers)."""
     home = AgentHome.at(settings.home)
     lock = lock_home(home)
     nats: NatsServer | None = None
@@ -93,7 +105,13 @@ async def run_agent(settings: AgentSettings, *, ready: asyncio.Event | None = No
             last_status=live.last_status,
             on_deleted=lambda bot_id: syncs[0].forget_local(bot_id) if syncs else None,
         )
-        sync = CloudSync(home, TokenStore(), delete_local=supervisor.delete)
+        sync = CloudSync(
+            home,
+            TokenStore(settings.config_dir),
+            clock=settings.clock,
+            http_factory=settings.http_factory,
+            delete_local=supervisor.delete,
+        )
         syncs.append(sync)
         await supervisor.start()
         stack.push_async_callback(supervisor.close)
@@ -105,9 +123,12 @@ async def run_agent(settings: AgentSettings, *, ready: asyncio.Event | None = No
         server.start()
         stack.callback(server.stop)
         print(f"HMM Trade agent: http://127.0.0.1:{settings.port}/bots  (home {home.root}, bus {url})", flush=True)
-        if ready is not None:
-            ready.set()
-        await _wait_for_signal()
+        if on_ready is not None:
+            on_ready(ctx)
+        if stop is None:
+            await _wait_for_signal()
+        else:
+            await stop.wait()
     finally:
         await stack.aclose()
         if nats is not None:

@@ -41,7 +41,7 @@ def utc_now() -> datetime:
 
 @dataclass
 class SyncLinks:
-    """local bot id -> cloud bot id; cloud ids seen in a list; local deletions to send."""
+    """local bot id -> cloud bot id; cloud ids seen in a list; cloud ids deleted from here (never pulled back)."""
 
     links: dict[str, str] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
@@ -143,14 +143,17 @@ class CloudSync:
         in_cloud = {b["id"]: b for b in bots}
         local, _errors = list_instances(self.home)
         local_ids = {i.bot_id for i in local}
-        for cloud_id in sorted(links.tombstones):
+        for cloud_id in sorted(links.tombstones & in_cloud.keys()):  # deleted here: delete there (again if needed)
             await client.delete_bot(cloud_id)
-            links.tombstones.discard(cloud_id)
-            links.seen.discard(cloud_id)
+            in_cloud.pop(cloud_id)
         # cloud -> local: bots that run on this agent, and deletions made in the cloud
         for cloud_id, bot in in_cloud.items():
             links.seen.add(cloud_id)
-            if bot["profile"]["basics"]["surface"] != "local" or cloud_id in links.links.values():
+            if (
+                bot["profile"]["basics"]["surface"] != "local"
+                or cloud_id in links.links.values()
+                or cloud_id in links.tombstones
+            ):
                 continue
             write_instance(self.home, BotProfile.model_validate(bot["profile"]), bot_id=cloud_id)
             links.links[cloud_id] = cloud_id

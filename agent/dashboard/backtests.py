@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, DataRange1d, Range1d
 from bokeh.plotting import figure
 from pydantic import ValidationError
 
 from agent.backtests import BacktestRun
-from agent.dashboard.common import page, query_arg, regime_color
+from agent.dashboard.common import CSS, page, query_arg, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from contracts.profile import BotProfile
@@ -65,11 +65,30 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         "color": [regime_color(r["regime"]) for r in records],
     }
     source = ColumnDataSource(data)
-    fig = figure(height=320, x_axis_type="datetime", title="Equity vs buy-and-hold", sizing_mode="stretch_width")
+    lines_range = DataRange1d()
+    fig = figure(
+        height=320,
+        y_range=lines_range,
+        x_axis_type="datetime",
+        title="Equity vs buy-and-hold",
+        sizing_mode="stretch_width",
+    )
     fig.extra_y_ranges = {"shade": Range1d(start=0, end=1)}
-    fig.vbar(x="t", top=1, bottom=0, width=DAY_MS, color="color", alpha=0.2, source=source, y_range_name="shade")
-    fig.line("t", "equity", source=source, color="#1f4e79", legend_label="strategy", line_width=2)
-    fig.line("t", "hold", source=source, color="#555555", legend_label="buy and hold", line_dash="dashed")
+    fig.vbar(
+        x="t",
+        top=1,
+        bottom=0,
+        width=DAY_MS,
+        fill_color="color",
+        line_color=None,
+        alpha=0.2,
+        source=source,
+        y_range_name="shade",
+    )
+    lines_range.renderers = [
+        fig.line("t", "equity", source=source, color="#1f4e79", legend_label="strategy", line_width=2),
+        fig.line("t", "hold", source=source, color="#555555", legend_label="buy and hold", line_dash="dashed"),
+    ]
     fig.legend.location = "top_left"
     return fig
 
@@ -78,8 +97,12 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     instances, _ = list_instances(ctx.home)
     profiles = {"example (3 regimes, 504-bar window)": example_profile()}
     profiles.update({f"bot: {i.profile.basics.name}": i.profile.model_dump(mode="json") for i in instances})
-    data = pn.widgets.Select(name="Data", options=["sp500", "nasdaq", "CSV file…"], value="sp500", width=160)
-    data_file = pn.widgets.TextInput(name="CSV file (date,open,high,low,close,volume)", visible=False, width=360)
+    data = pn.widgets.Select(
+        name="Data", options=["sp500", "nasdaq", "CSV file…"], value="sp500", width=160, css_classes=["bt-data"]
+    )
+    data_file = pn.widgets.TextInput(
+        name="CSV file (date,open,high,low,close,volume)", visible=False, width=360, css_classes=["bt-file"]
+    )
     profile_pick = pn.widgets.Select(name="Profile", options=list(profiles), width=320)
     profile_text = pn.widgets.TextAreaInput(
         name="Profile JSON", value=json.dumps(example_profile(), indent=1), height=220, sizing_mode="stretch_width"
@@ -104,7 +127,9 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         report.objects = [
             pn.pane.HTML(f'<h3 class="bt-title" data-run="{run.run_id}">Run {run.run_id} ({run.data})</h3>'),
             pn.pane.Bokeh(report_figure(run.records()), sizing_mode="stretch_width"),
-            pn.pane.HTML(metrics_table(metrics), css_classes=["bt-metrics"], sizing_mode="stretch_width"),
+            pn.pane.HTML(
+                metrics_table(metrics), css_classes=["bt-metrics"], sizing_mode="stretch_width", stylesheets=[CSS]
+            ),
         ]
 
     def poll() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import panel as pn
 
 from agent.cloud import CloudError
-from agent.dashboard.common import page
+from agent.dashboard.common import CSS, page
 from agent.dashboard.context import AgentContext
 
 
@@ -40,9 +40,9 @@ def cloud_page(ctx: AgentContext) -> pn.Column:
     login_button = pn.widgets.Button(name="Log in", button_type="primary", css_classes=["cloud-login"])
     sync_now = pn.widgets.Button(name="Sync now", css_classes=["cloud-sync"])
     status = pn.pane.HTML("", css_classes=["cloud-state"], sizing_mode="stretch_width")
-    table = pn.pane.HTML("", sizing_mode="stretch_width")
+    table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
     audit_bot = pn.widgets.Select(name="Audit of cloud bot", options=[], width=420)
-    audit_out = pn.pane.HTML("", sizing_mode="stretch_width")
+    audit_out = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
 
     def refresh() -> None:
         status.object = (

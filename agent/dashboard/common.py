@@ -42,7 +42,9 @@ def page(ctx: AgentContext, current: str, body: Any) -> pn.Column:
     links = " ".join(
         f'<a href="./{slug}" class="{"current" if slug == current else ""}">{label}</a>' for slug, label in PAGES
     )
-    nav = pn.pane.HTML(f'<div class="hmm-nav"><b style="margin-right:2em">HMM Trade agent</b>{links}</div>')
+    nav = pn.pane.HTML(
+        f'<div class="hmm-nav"><b style="margin-right:2em">HMM Trade agent</b>{links}</div>', stylesheets=[CSS]
+    )
     prompt = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["reconnect-prompt"])
 
     def check_cloud() -> None:
@@ -52,9 +54,7 @@ def page(ctx: AgentContext, current: str, body: Any) -> pn.Column:
 
     check_cloud()
     pn.state.add_periodic_callback(check_cloud, period=1000)
-    return pn.Column(
-        pn.pane.HTML(f"<style>{CSS}</style>", height=0, margin=0), nav, prompt, body, sizing_mode="stretch_width"
-    )
+    return pn.Column(nav, prompt, body, sizing_mode="stretch_width")
 
 
 def push_on_change(ctx: AgentContext, wanted: Callable[[str, str], bool], refresh: Callable[[], None]) -> None:

@@ -7,7 +7,7 @@ import html
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, DataRange1d, Range1d
 from bokeh.plotting import figure
 
 from agent.dashboard.common import REGIME_COLORS, page, push_on_change, query_arg, regime_color
@@ -49,10 +49,27 @@ def live_page(ctx: AgentContext) -> pn.Column:
     probs = ColumnDataSource({"t": [], **{f"p{k}": [] for k in range(MAX_STATES)}})
     dd = ColumnDataSource({"t": [], "drawdown": []})
 
-    price_fig = figure(height=260, x_axis_type="datetime", title="Price, shaded by regime", sizing_mode="stretch_width")
+    price_range, equity_range = DataRange1d(), DataRange1d()  # fitted to the lines, not the shading
+    price_fig = figure(
+        height=260,
+        y_range=price_range,
+        x_axis_type="datetime",
+        title="Price, shaded by regime",
+        sizing_mode="stretch_width",
+    )
     price_fig.extra_y_ranges = {"shade": Range1d(start=0, end=1)}
-    price_fig.vbar(x="t", top=1, bottom=0, width=DAY_MS, color="color", alpha=0.25, source=prices, y_range_name="shade")
-    price_fig.line("t", "close", source=prices, color="black")
+    price_fig.vbar(
+        x="t",
+        top=1,
+        bottom=0,
+        width=DAY_MS,
+        fill_color="color",
+        line_color=None,
+        alpha=0.25,
+        source=prices,
+        y_range_name="shade",
+    )
+    price_range.renderers = [price_fig.line("t", "close", source=prices, color="black")]
     prob_fig = figure(
         height=180,
         x_axis_type="datetime",
@@ -68,8 +85,9 @@ def live_page(ctx: AgentContext) -> pn.Column:
         title="Equity (line) and drawdown % (red)",
         sizing_mode="stretch_width",
         x_range=price_fig.x_range,
+        y_range=equity_range,
     )
-    eq_fig.line("t", "equity", source=prices, color="#1f4e79")
+    equity_range.renderers = [eq_fig.line("t", "equity", source=prices, color="#1f4e79")]
     eq_fig.extra_y_ranges = {"dd": Range1d(start=-50, end=0)}
     eq_fig.varea(x="t", y1=0, y2="drawdown", source=dd, color="#d62728", alpha=0.3, y_range_name="dd")
 
@@ -115,8 +133,8 @@ def live_page(ctx: AgentContext) -> pn.Column:
         if last is not None:
             regime = "–" if last.regime is None else str(last.regime)
             conf = "–" if last.confidence is None else f"{last.confidence:.2f}"
-            position = detail.get("position")
-            cash = detail.get("cash")
+            position = f"{detail['position']:,.2f}" if isinstance(detail.get("position"), float) else "–"
+            cash = f"{detail['cash']:,.2f}" if isinstance(detail.get("cash"), float) else "–"
             now.object = (
                 f'<span id="last-tick" data-seq="{last.seq}">tick {last.seq}</span> · bar {last.bar_at:%Y-%m-%d} · '
                 f'regime <b class="live-regime" style="color:{regime_color(last.regime)}">{regime}</b> · '
