@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,8 +141,6 @@ class Supervisor:
             await self._terminate(bot)
         delete_instance(self.home, bot_id)
         self.bots.pop(bot_id, None)
-        import shutil
-
         shutil.rmtree(self.home.state_dir(bot_id), ignore_errors=True)
         for path in (self.home.log_path(bot_id), self.home.pid_path(bot_id), self.home.stopped_marker(bot_id)):
             path.unlink(missing_ok=True)

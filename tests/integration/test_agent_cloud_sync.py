@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from agent.cloud import CloudClient, CloudUnreachable
 from agent.instances import list_instances, write_instance
 from agent.live import LiveFeed
 from agent.supervisor import Supervisor
-from agent.sync import CloudSync
+from agent.sync import CloudSync, SyncLinks
 from agent.tokens import TokenStore
 from api.app import create_app
 from api.settings import ApiSettings
@@ -221,3 +222,39 @@ async def _gone(cloud: Outage, email: str, name: str) -> bool:
 async def _seen(sync: CloudSync, cloud_id: str) -> bool:
     await sync.run_once()
     return any(b["id"] == cloud_id for b in sync.cloud_bots)
+
+
+async def test_wizard_steps_are_checked_by_the_cloud_too(tmp_path: Path, cloud: Outage) -> None:
+    async with httpx.AsyncClient(transport=cloud, base_url="http://cloud") as http:
+        client = CloudClient(http)
+        assert await client.validate_step(4, {"n_states": 3, "training_window": 504}) == []
+        errors = await client.validate_step(4, {"n_states": 9})
+        assert [e["field"] for e in errors] == ["n_states"]
+        cloud.down = True
+        with pytest.raises(CloudUnreachable):
+            await client.validate_step(1, {"name": "x", "surface": "local"})
+
+
+async def test_broker_keys_in_the_local_env_never_reach_the_cloud(tmp_path: Path, cloud: Outage) -> None:
+    email = f"agent-{uuid.uuid4().hex[:8]}@example.com"
+    async with httpx.AsyncClient(transport=cloud, base_url="http://cloud") as http:
+        await http.post("/api/v1/auth/signup", json={"email": email, "password": PASSWORD})
+    home, _ = home_with_bots(tmp_path / "home", bars=600)
+    seen: list[bytes] = []
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request.content + str(request.headers).encode())
+            return await cloud.handle_async_request(request)
+
+    profile = BotProfile.model_validate(VALID_PROFILE)
+    write_instance(home, profile, env={"BROKER_API_KEY": "AKIA-very-secret", "BROKER_API_SECRET": "shh-secret"})
+    sync = CloudSync(
+        home,
+        TokenStore(tmp_path / "config"),
+        http_factory=lambda url: httpx.AsyncClient(transport=Recording(), base_url=url),
+    )
+    await sync.login("http://cloud", email, PASSWORD)
+    assert await sync.run_once() == "online"
+    assert len(SyncLinks.load(home).links) == 2  # both bots were sent
+    assert not any(b"very-secret" in body or b"shh-secret" in body for body in seen)
