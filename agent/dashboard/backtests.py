@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         return figure(height=300, title="no records")
     first_close, first_equity = records[0]["bar"]["close"], records[0]["equity"]
     data = {
-        "t": [date.fromisoformat(r["bar"]["date"]) for r in records],
+        # datetimes, not dates: Bokeh sends dates as strings, which a datetime axis cannot place
+        "t": [datetime.fromisoformat(r["bar"]["date"]).replace(tzinfo=UTC) for r in records],
         "equity": [r["equity"] for r in records],
         "hold": [first_equity * r["bar"]["close"] / first_close for r in records],
         "color": [regime_color(r["regime"]) for r in records],

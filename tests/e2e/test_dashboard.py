@@ -193,6 +193,12 @@ def test_a_backtest_runs_with_progress_shows_its_report_and_reopens(
     metrics = page.locator(".bt-metrics")
     for label in ("strategy", "buy and hold", "sharpe"):
         expect(metrics).to_contain_text(label)
+    curve = page.evaluate(
+        """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+             if (m.data && m.data.hold) return {n: m.data.hold.length, t: typeof m.data.t[0]};
+           return null; }"""
+    )
+    assert curve is not None and curve["n"] > 400 and curve["t"] == "number", curve  # plotted on the time axis
     page.screenshot(path=SHOTS / "backtest.png", full_page=True)
     run_id = page.locator(".bt-title").get_attribute("data-run")
 
