@@ -224,7 +224,12 @@ class Supervisor:
             bot.pid, bot.adopted, bot.state, bot.started_at = existing, True, "running", now
             return
         log_path = self.home.log_path(bot.bot_id)
-        env = {**os.environ, **self._env, "HMMTRADE_STATE_DIR": str(self.home.state_dir(bot.bot_id))}
+        env = {
+            **os.environ,
+            **self._env,
+            "HMMTRADE_STATE_DIR": str(self.home.state_dir(bot.bot_id)),
+            "PYTHONUNBUFFERED": "1",  # the log file shows each line as it happens, and nothing is lost on a kill
+        }
         with log_path.open("ab") as sink:
             child = subprocess.Popen(
                 self._command(config),

@@ -59,9 +59,29 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     empty = pn.pane.Markdown("No bots yet. Create one with the [New bot wizard](./wizard).", visible=False)
     panes: dict[str, pn.pane.HTML] = {}
     shown: list[str] = []
+    log_title = pn.pane.HTML("", css_classes=["bot-log-title"])
+    log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
+
+    log_of: list[str] = []
+
+    async def show_log(bot_id: str) -> None:
+        log_of[:] = [bot_id]
+        render_log()
+
+    def render_log() -> None:
+        if not log_of:
+            return
+        bot_id = log_of[0]
+        log_title.object = (
+            f"<h3>Log of {bot_id[:8]} (last 200 lines, {html.escape(str(ctx.home.log_path(bot_id)))})</h3>"
+        )
+        text = ctx.supervisor.log_tail(bot_id) or "(empty)"
+        log_view.object = f'<pre style="max-height:360px;overflow:auto;font-size:11px">{html.escape(text)}</pre>'
 
     def action(label: str, fn: Callable[[str], Awaitable[None]], bot_id: str, kind: str) -> pn.widgets.Button:
-        button = pn.widgets.Button(name=label, button_type=kind, width=80, css_classes=[f"bot-{label.lower()}"])
+        button = pn.widgets.Button(
+            name=label, button_type=kind, width=80, css_classes=[f"bot-{label.lower()}", f"for-{bot_id}"]
+        )
 
         async def click(_event: object) -> None:
             button.disabled = True
@@ -95,6 +115,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                     action("Stop", sup.stop, bot_id, "warning"),
                     action("Restart", sup.restart, bot_id, "primary"),
                     action("Delete", sup.delete, bot_id, "danger"),
+                    action("Log", show_log, bot_id, "light"),
                 )
                 built.append(pn.Column(panes[bot_id], controls, styles={"border-bottom": "1px solid #eee"}))
             rows.objects = built
@@ -105,5 +126,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
 
     refresh()
     pn.state.add_periodic_callback(refresh, period=1000)
+    pn.state.add_periodic_callback(render_log, period=2000)
     push_on_change(ctx, lambda _bot, kind: kind in ("tick", "status"), refresh)
-    return page(ctx, "bots", pn.Column("## Bots", errors, empty, rows, sizing_mode="stretch_width"))
+    body = pn.Column("## Bots", errors, empty, rows, log_title, log_view, sizing_mode="stretch_width")
+    return page(ctx, "bots", body)

@@ -17,10 +17,13 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from agent.instances import write_instance
 from agent.runtime import AgentSettings
 from agent.tokens import CachedLogin
+from contracts.profile import BotProfile
 from events.embedded import NatsServer, free_port
-from tests.bars_data import write_bars_csv
+from tests.agentutil import processes_running
+from tests.bars_data import small_profile, write_bars_csv
 from tests.e2e.agentserver import AgentThread, artifacts_dir, chromium
 
 REPO = Path(__file__).resolve().parents[2]
@@ -232,3 +235,29 @@ def test_the_reconnect_prompt_shows_after_24_hours_without_the_cloud(
     sync.store.clear()
     assert agent.call(sync.run_once()) == "logged_out"
     expect(prompt).to_be_hidden()
+
+
+def test_bots_page_controls_stop_start_show_the_log_and_delete(page: Page, agent: AgentThread, tmp_path: Path) -> None:
+    assert agent.ctx is not None
+    home = agent.ctx.home
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 4000)).model_dump(mode="json")  # runs for minutes
+    body["basics"]["name"] = "Control bot"
+    bot_id = write_instance(home, BotProfile.model_validate(body)).bot_id
+    open_page(page, agent, "bots")
+    row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row).to_have_attribute("data-status", "running")
+
+    def click(label: str) -> None:
+        page.locator(f".for-{bot_id}.bot-{label} button").click()
+
+    click("log")
+    expect(page.locator(".bot-log-view")).to_contain_text("seq=")
+    click("stop")
+    expect(row).to_have_attribute("data-status", "stopped")
+    assert processes_running(home, bot_id) == []
+    click("start")
+    expect(row).to_have_attribute("data-status", "running")
+    assert len(processes_running(home, bot_id)) == 1
+    click("delete")
+    expect(row).to_have_count(0)
+    assert not home.config_path(bot_id).exists() and processes_running(home, bot_id) == []
