@@ -20,6 +20,7 @@ COPY trader ./trader
 COPY vault ./vault
 COPY fly ./fly
 COPY billing ./billing
+COPY agent ./agent
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

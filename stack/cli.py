@@ -102,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--email", required=True, help="the customer (an HMM Trade user's email)")
     tr.add_argument("--plan", default="pro", choices=["pro", "team"])
     tr.add_argument("--emulator", help="the emulator's URL (default: STRIPE_API_BASE or port 12111)")
+
+    ag = sub.add_parser("agent", help="the local agent: supervisor of your bots and the dashboard")
+    ag.add_argument("--port", type=int, default=5006, help="dashboard port on 127.0.0.1")
+    ag.add_argument("--home", type=Path, default=Path("."), help="holds config/instances/, state and logs")
+    ag.add_argument("--api-url", default="http://127.0.0.1:8000", help="the cloud API for login and sync")
+    ag.add_argument("--sync-every", type=float, default=10.0, help="seconds between cloud sync passes")
+
+    lg = sub.add_parser("login", help="log in to the cloud; the token is cached in your user config dir (0600)")
+    lg.add_argument("--api-url", default="http://127.0.0.1:8000")
+    lg.add_argument("--email", required=True)
+    lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     return parser
 
 
@@ -181,6 +192,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.emulator_command == "trigger":
             return trigger(args.event, args.email, args.plan, args.emulator)
         return run_emulator(args.host, args.port, args.webhook_url, args.state_file)
+
+    if args.command == "agent":
+        from agent.runtime import AgentSettings
+        from agent.runtime import main as agent_main
+
+        return agent_main(
+            AgentSettings(
+                home=args.home,
+                port=args.port,
+                nats_url=os.environ.get("NATS_URL"),
+                sync_interval_s=args.sync_every,
+                api_url=args.api_url,
+            )
+        )
+    if args.command == "login":
+        from agent.login_cmd import login_command
+
+        return login_command(args.api_url, args.email, password_stdin=args.password_stdin)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

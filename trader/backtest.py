@@ -34,6 +34,8 @@ def run(config: EngineConfig, bars: Bars, *, progress: Progress | None = None) -
         if progress is not None and t % 50 == 0:
             progress(t, len(bars))
         record = engine.on_bar(bars, t)
+        if progress is not None:
+            progress(t + 1, len(bars))
         if record is None:
             continue
         records.append(record)

@@ -1,0 +1,132 @@
+"""Bots page: every local bot with status, health, regime, confidence, equity and P&L; controls."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import panel as pn
+
+from agent.dashboard.common import page, push_on_change, regime_color
+from agent.dashboard.context import AgentContext
+from agent.instances import list_instances
+
+
+def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float) -> dict[str, Any]:
+    """What the Bots page shows for one bot (also used by the Cloud page and tests)."""
+    proc = ctx.supervisor.bots.get(bot_id)
+    live = ctx.live.bots.get(bot_id)
+    tick = live.ticks[-1] if live and live.ticks else None
+    equity = tick.equity if tick else None
+    return {
+        "bot_id": bot_id,
+        "name": name,
+        "status": proc.state if proc else "starting",
+        "reason": proc.reason if proc else "",
+        "restarts": proc.restarts if proc else 0,
+        "health": ctx.live.health(bot_id),
+        "regime": tick.regime if tick else None,
+        "confidence": tick.confidence if tick else None,
+        "equity": equity,
+        "pnl": None if equity is None else equity - starting_cash,
+        "ticks": live.last_tick_seq if live else 0,
+    }
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _row_html(s: dict[str, Any]) -> str:
+    regime = (
+        "–" if s["regime"] is None else f'<span style="color:{regime_color(s["regime"])}">&#9632;</span> {s["regime"]}'
+    )
+    reason = f'<div style="color:#777;font-size:12px">{html.escape(s["reason"])}</div>' if s["reason"] else ""
+    return (
+        f'<div class="bot-row" data-bot="{s["bot_id"]}" data-status="{s["status"]}" data-ticks="{s["ticks"]}">'
+        f'<a href="./live?bot={s["bot_id"]}"><b>{html.escape(s["name"])}</b></a> '
+        f'<span style="color:#888;font-size:11px">{s["bot_id"][:8]}</span><br>'
+        f'status <b class="bot-status">{s["status"]}</b> · health {s["health"]} · restarts {s["restarts"]} · '
+        f"regime {regime} · confidence {_fmt(s['confidence'], '.2f')} · "
+        f"equity {_fmt(s['equity'], ',.2f')} · P&amp;L {_fmt(s['pnl'], '+,.2f')} · ticks {s['ticks']}{reason}</div>"
+    )
+
+
+def bots_page(ctx: AgentContext) -> pn.Column:
+    rows = pn.Column(sizing_mode="stretch_width")
+    errors = pn.pane.Alert("", alert_type="warning", visible=False)
+    empty = pn.pane.Markdown("No bots yet. Create one with the [New bot wizard](./wizard).", visible=False)
+    panes: dict[str, pn.pane.HTML] = {}
+    shown: list[str] = []
+    log_title = pn.pane.HTML("", css_classes=["bot-log-title"])
+    log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
+
+    log_of: list[str] = []
+
+    async def show_log(bot_id: str) -> None:
+        log_of[:] = [bot_id]
+        render_log()
+
+    def render_log() -> None:
+        if not log_of:
+            return
+        bot_id = log_of[0]
+        log_title.object = (
+            f"<h3>Log of {bot_id[:8]} (last 200 lines, {html.escape(str(ctx.home.log_path(bot_id)))})</h3>"
+        )
+        text = ctx.supervisor.log_tail(bot_id) or "(empty)"
+        log_view.object = f'<pre style="max-height:360px;overflow:auto;font-size:11px">{html.escape(text)}</pre>'
+
+    def action(label: str, fn: Callable[[str], Awaitable[None]], bot_id: str, kind: str) -> pn.widgets.Button:
+        button = pn.widgets.Button(
+            name=label, button_type=kind, width=80, css_classes=[f"bot-{label.lower()}", f"for-{bot_id}"]
+        )
+
+        async def click(_event: object) -> None:
+            button.disabled = True
+            try:
+                await fn(bot_id)
+            finally:
+                button.disabled = False
+                refresh()
+
+        button.on_click(click)
+        return button
+
+    def refresh() -> None:
+        instances, bad = list_instances(ctx.home)
+        errors.object = "Instance files with errors: " + "; ".join(bad) if bad else ""
+        errors.visible = bool(bad)
+        ids = [i.bot_id for i in instances]
+        empty.visible = not ids
+        summaries = {
+            i.bot_id: bot_summary(ctx, i.bot_id, i.profile.basics.name, i.profile.schedule.starting_cash)
+            for i in instances
+        }
+        if ids != shown:
+            panes.clear()
+            built = []
+            for bot_id in ids:
+                panes[bot_id] = pn.pane.HTML(_row_html(summaries[bot_id]), sizing_mode="stretch_width")
+                sup = ctx.supervisor
+                controls = pn.Row(
+                    action("Start", sup.start_bot, bot_id, "success"),
+                    action("Stop", sup.stop, bot_id, "warning"),
+                    action("Restart", sup.restart, bot_id, "primary"),
+                    action("Delete", sup.delete, bot_id, "danger"),
+                    action("Log", show_log, bot_id, "light"),
+                )
+                built.append(pn.Column(panes[bot_id], controls, styles={"border-bottom": "1px solid #eee"}))
+            rows.objects = built
+            shown[:] = ids
+        else:
+            for bot_id, summary in summaries.items():
+                panes[bot_id].object = _row_html(summary)
+
+    refresh()
+    pn.state.add_periodic_callback(refresh, period=1000)
+    pn.state.add_periodic_callback(render_log, period=2000)
+    push_on_change(ctx, lambda _bot, kind: kind in ("tick", "status"), refresh)
+    body = pn.Column("## Bots", errors, empty, rows, log_title, log_view, sizing_mode="stretch_width")
+    return page(ctx, "bots", body)

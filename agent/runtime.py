@@ -1,0 +1,154 @@
+"""``hmmtrade agent``: the local bus, live feed, supervisor, cloud sync and dashboard, together.
+
+Start order: lock the home (one agent per folder) -> bus (embedded nats-server unless
+``NATS_URL``) -> topology -> live feed -> supervisor (adopts bots a killed agent left
+running) -> cloud sync -> dashboard. SIGTERM/SIGINT stop everything in reverse; the bots
+get SIGTERM and checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import httpx
+import structlog
+
+from agent.backtests import Backtests
+from agent.dashboard.app import make_server
+from agent.dashboard.context import AgentContext
+from agent.home import AgentHome
+from agent.live import LiveFeed
+from agent.supervisor import Supervisor
+from agent.sync import CloudSync, utc_now
+from agent.tokens import TokenStore
+from events.bus import connect
+from events.embedded import NatsServer
+from events.topology import ensure_topology
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PACE = "2"  # replayed bars per second for bots on bundled data: a demo you can watch
+
+
+class AgentLocked(RuntimeError):
+    pass
+
+
+def lock_home(home: AgentHome) -> IO[str]:
+    """Hold ``run/agent.lock`` for the agent's lifetime; the kernel frees it if we are killed."""
+    handle = (home.run_dir / "agent.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise AgentLocked(f"another agent (pid {holder}) is running on {home.root}; stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+@dataclass
+class AgentSettings:
+    home: Path
+    port: int = 5006
+    nats_url: str | None = None
+    sync_interval_s: float = 10.0
+    bot_env: dict[str, str] = field(default_factory=dict)
+    api_url: str = "http://127.0.0.1:8000"
+    clock: Callable[[], datetime] = utc_now  # wall clock for the offline grace (tests inject one)
+    http_factory: Callable[[str], httpx.AsyncClient] | None = None  # cloud transport (tests inject one)
+    config_dir: Path | None = None  # where the login is cached; default the user config dir
+
+
+async def run_agent(
+    settings: AgentSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[AgentContext], None] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT, or until ``stop`` is set when given (then no signal handlers)."""
+    home = AgentHome.at(settings.home)
+    lock = lock_home(home)
+    nats: NatsServer | None = None
+    stack = contextlib.AsyncExitStack()
+    try:
+        url = settings.nats_url
+        if not url:
+            nats = NatsServer(home.root / "nats").start()
+            url = nats.url
+        nc = await connect(url, name="hmmtrade-agent")
+        await ensure_topology(nc.jetstream())
+        await nc.close()
+
+        live = LiveFeed()
+        await live.start(url)
+        stack.push_async_callback(live.close)
+
+        env = {"NATS_URL": url, "HMMTRADE_REPLAY_PACE": os.environ.get("HMMTRADE_REPLAY_PACE", DEFAULT_PACE)}
+        syncs: list[CloudSync] = []  # the supervisor tells sync about deletions; sync asks it to delete
+        supervisor = Supervisor(
+            home,
+            env={**env, **settings.bot_env},
+            last_status=live.last_status,
+            on_deleted=lambda bot_id: syncs[0].forget_local(bot_id) if syncs else None,
+        )
+        sync = CloudSync(
+            home,
+            TokenStore(settings.config_dir),
+            clock=settings.clock,
+            http_factory=settings.http_factory,
+            delete_local=supervisor.delete,
+        )
+        syncs.append(sync)
+        await supervisor.start()
+        stack.push_async_callback(supervisor.close)
+        await sync.start(settings.sync_interval_s)
+        stack.push_async_callback(sync.close)
+
+        ctx = AgentContext(home, supervisor, live, sync, Backtests(home), default_api_url=settings.api_url)
+        server = make_server(ctx, port=settings.port)
+        server.start()
+        stack.callback(server.stop)
+        print(f"HMM Trade agent: http://127.0.0.1:{settings.port}/bots  (home {home.root}, bus {url})", flush=True)
+        if on_ready is not None:
+            on_ready(ctx)
+        if stop is None:
+            await _wait_for_signal()
+        else:
+            await stop.wait()
+    finally:
+        await stack.aclose()
+        if nats is not None:
+            nats.stop()
+        lock.close()
+        print("Agent stopped.", flush=True)
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(settings: AgentSettings) -> int:
+    try:
+        asyncio.run(run_agent(settings))
+    except AgentLocked as exc:
+        print(f"error: {exc}", flush=True)
+        return 2
+    return 0

@@ -1,0 +1,296 @@
+"""The supervisor: one ``hmmtrade bot run`` subprocess per instance file.
+
+It reconciles twice a second: every instance that is not marked stopped has exactly one
+live process (spawned, or adopted from a previous agent that died); a crashed bot is
+restarted after a backoff (1 s, 2 s, 4 s ... 30 s, reset after a minute of uptime); a bot
+that exits 0 (end of replay data) is done and a bad config (exit 2) is failed, neither is
+retried. Stop, restart and delete are explicit requests; "stopped" survives agent restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import structlog
+
+from agent import procs
+from agent.home import AgentHome
+from agent.instances import delete_instance, list_instances
+
+log = structlog.get_logger(__name__)
+
+ProcState = Literal["starting", "running", "backoff", "stopping", "stopped", "finished", "failed"]
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+HEALTHY_UPTIME_S = 60.0
+BAD_CONFIG_EXIT = 2
+
+
+def default_command(config: Path) -> list[str]:
+    """``hmmtrade bot run --config <path>`` through this interpreter (works without the entry script)."""
+    return [sys.executable, "-m", "stack.cli", "bot", "run", "--config", str(config)]
+
+
+@dataclass
+class BotProcess:
+    """What the supervisor knows about one bot's process."""
+
+    bot_id: str
+    state: ProcState = "stopped"
+    pid: int | None = None
+    child: subprocess.Popen[bytes] | None = None  # None when adopted from an earlier agent
+    started_at: float = 0.0
+    restarts: int = 0
+    crashes_in_a_row: int = 0
+    next_start_at: float = 0.0
+    last_exit: int | None = None
+    reason: str = ""
+    adopted: bool = False
+    stop_requested_at: float | None = None
+    history: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    """Keeps the bots of ``home`` running. All methods run on the agent's event loop."""
+
+    def __init__(
+        self,
+        home: AgentHome,
+        *,
+        env: Mapping[str, str],
+        command: Callable[[Path], list[str]] = default_command,
+        clock: Callable[[], float] = time.monotonic,
+        last_status: Callable[[str], str | None] = lambda _bot_id: None,
+        stop_timeout_s: float = 15.0,
+        on_deleted: Callable[[str], None] = lambda _bot_id: None,
+    ) -> None:
+        self.home = home
+        self._env = dict(env)
+        self._command = command
+        self._clock = clock
+        self._last_status = last_status
+        self._stop_timeout_s = stop_timeout_s
+        self._on_deleted = on_deleted
+        self.bots: dict[str, BotProcess] = {}
+        self.config_errors: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Future[None]] = set()
+
+    # ---- lifecycle of the supervisor itself ---------------------------------------
+
+    async def start(self, interval_s: float = 0.5) -> None:
+        self.reconcile()
+        self._task = asyncio.create_task(self._loop(interval_s), name="supervisor")
+
+    async def _loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("supervisor.reconcile_failed")
+
+    async def close(self, *, stop_bots: bool = True) -> None:
+        """Stop supervising; with ``stop_bots`` also SIGTERM every bot (they checkpoint and exit)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if stop_bots:
+            await asyncio.gather(*(self._terminate(bot) for bot in self.bots.values() if bot.pid is not None))
+
+    # ---- requests -------------------------------------------------------------------
+
+    async def stop(self, bot_id: str) -> None:
+        """Stop a bot and keep it stopped (also across agent restarts)."""
+        self.home.stopped_marker(bot_id).touch()
+        bot = self.bots.get(bot_id)
+        if bot is not None:
+            await self._terminate(bot)
+            bot.state, bot.reason = "stopped", "stopped on request"
+
+    async def start_bot(self, bot_id: str) -> None:
+        """Start a stopped, finished or failed bot now."""
+        self.home.stopped_marker(bot_id).unlink(missing_ok=True)
+        bot = self.bots.setdefault(bot_id, BotProcess(bot_id))
+        if bot.pid is None:
+            bot.state, bot.next_start_at, bot.crashes_in_a_row = "backoff", 0.0, 0
+        self.reconcile()
+
+    async def restart(self, bot_id: str) -> None:
+        bot = self.bots.get(bot_id)
+        if bot is not None:
+            await self._terminate(bot)
+        await self.start_bot(bot_id)
+
+    async def delete(self, bot_id: str) -> None:
+        """Stop the bot and remove its files (yaml, .env, state, log)."""
+        self.home.stopped_marker(bot_id).touch()  # a reconcile during the stop must not respawn it
+        bot = self.bots.get(bot_id)
+        if bot is not None:
+            await self._terminate(bot)
+        delete_instance(self.home, bot_id)
+        self.bots.pop(bot_id, None)
+        shutil.rmtree(self.home.state_dir(bot_id), ignore_errors=True)
+        for path in (self.home.log_path(bot_id), self.home.pid_path(bot_id), self.home.stopped_marker(bot_id)):
+            path.unlink(missing_ok=True)
+        self._on_deleted(bot_id)
+        log.info("supervisor.deleted", bot_id=bot_id)
+
+    # ---- the reconcile pass ---------------------------------------------------------
+
+    def reconcile(self) -> None:
+        instances, self.config_errors = list_instances(self.home)
+        wanted = {i.bot_id: i for i in instances}
+        now = self._clock()
+        for bot_id in list(self.bots):
+            if bot_id in wanted:
+                continue
+            gone = self.bots[bot_id]
+            if gone.pid is None:
+                del self.bots[bot_id]
+            elif gone.state != "stopping":  # its yaml was removed by hand: stop the process too
+                task = asyncio.ensure_future(self._terminate(gone))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+        for bot_id, instance in wanted.items():
+            bot = self.bots.get(bot_id)
+            if bot is None:
+                bot = self.bots[bot_id] = BotProcess(bot_id, state="backoff")
+                self._adopt(bot, instance.path)
+            self._observe(bot, now)
+            if self.home.stopped_marker(bot_id).exists():
+                if bot.pid is None:
+                    bot.state = "stopped"
+                continue
+            if bot.pid is None and bot.state == "backoff" and now >= bot.next_start_at:
+                self._spawn(bot, instance.path, now)
+
+    def _adopt(self, bot: BotProcess, config: Path) -> None:
+        pid = procs.running_bot_pid(config, self.home.pid_path(bot.bot_id))
+        if pid is not None:
+            bot.pid, bot.adopted, bot.state, bot.started_at = pid, True, "running", self._clock()
+            self._write_pid(bot.bot_id, pid)
+            log.info("supervisor.adopted", bot_id=bot.bot_id, pid=pid)
+
+    def _observe(self, bot: BotProcess, now: float) -> None:
+        """Notice an exit; decide between done, failed and a restart after backoff."""
+        if bot.pid is None:
+            return
+        exit_code: int | None
+        if bot.child is not None:
+            exit_code = bot.child.poll()
+            if exit_code is None:
+                bot.state = "running" if bot.state == "starting" else bot.state
+                return
+        else:
+            if procs.is_alive(bot.pid):
+                return
+            # Adopted: we cannot read its exit code; its last heartbeat says whether it ended cleanly.
+            exit_code = 0 if self._last_status(bot.bot_id) == "stopped" else -1
+        self._exited(bot, exit_code, now)
+
+    def _exited(self, bot: BotProcess, exit_code: int, now: float) -> None:
+        bot.last_exit, bot.pid, bot.child = exit_code, None, None
+        self.home.pid_path(bot.bot_id).unlink(missing_ok=True)
+        if bot.stop_requested_at is not None:
+            return
+        if exit_code == 0:
+            bot.state, bot.reason = "finished", "exited cleanly (end of its data)"
+        elif exit_code == BAD_CONFIG_EXIT:
+            bot.state, bot.reason = "failed", self._last_error_line(bot.bot_id) or "bad configuration (exit 2)"
+        else:
+            uptime = now - bot.started_at
+            bot.crashes_in_a_row = 1 if uptime >= HEALTHY_UPTIME_S else bot.crashes_in_a_row + 1
+            delay = BACKOFF_S[min(bot.crashes_in_a_row, len(BACKOFF_S)) - 1]
+            bot.state, bot.next_start_at = "backoff", now + delay
+            bot.reason = f"crashed (exit {exit_code}); restarting in {delay:g} s"
+        bot.history.append(bot.reason)
+        log.warning("supervisor.bot_exited", bot_id=bot.bot_id, exit_code=exit_code, state=bot.state)
+
+    def _spawn(self, bot: BotProcess, config: Path, now: float) -> None:
+        existing = procs.scan_for(config)  # belt and braces: never two processes for one bot
+        if existing is not None:
+            bot.pid, bot.adopted, bot.state, bot.started_at = existing, True, "running", now
+            return
+        log_path = self.home.log_path(bot.bot_id)
+        env = {
+            **os.environ,
+            **self._env,
+            "HMMTRADE_STATE_DIR": str(self.home.state_dir(bot.bot_id)),
+            "PYTHONUNBUFFERED": "1",  # the log file shows each line as it happens, and nothing is lost on a kill
+        }
+        with log_path.open("ab") as sink:
+            child = subprocess.Popen(
+                self._command(config),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.home.root,
+                start_new_session=True,  # own process group: survives the agent's death, stopped as a group
+            )
+        if bot.last_exit is not None:
+            bot.restarts += 1
+        bot.pid, bot.child, bot.adopted, bot.state, bot.started_at = child.pid, child, False, "starting", now
+        bot.stop_requested_at = None
+        self._write_pid(bot.bot_id, child.pid)
+        log.info("supervisor.spawned", bot_id=bot.bot_id, pid=child.pid, restarts=bot.restarts)
+
+    def _write_pid(self, bot_id: str, pid: int) -> None:
+        self.home.pid_path(bot_id).write_text(f"{pid}\n")
+
+    async def _terminate(self, bot: BotProcess) -> None:
+        """SIGTERM the bot's group, wait for it to checkpoint and exit, SIGKILL after the timeout."""
+        if bot.pid is None:
+            return
+        pid = bot.pid
+        bot.stop_requested_at, bot.state = self._clock(), "stopping"
+        procs.signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._stop_timeout_s
+        while self._still_running(bot) and time.monotonic() < deadline:  # noqa: ASYNC110 - no event for "a pid exited"
+            await asyncio.sleep(0.05)
+        if self._still_running(bot):
+            log.warning("supervisor.kill_after_timeout", bot_id=bot.bot_id, pid=pid)
+            procs.signal_group(pid, signal.SIGKILL)
+            while self._still_running(bot):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        if bot.pid is not None:
+            self._exited(bot, bot.last_exit if bot.last_exit is not None else 0, self._clock())
+        bot.state = "stopped"
+
+    def _still_running(self, bot: BotProcess) -> bool:
+        if bot.pid is None:
+            return False
+        if bot.child is not None:
+            code = bot.child.poll()
+            if code is not None:
+                bot.last_exit = code
+                return False
+            return True
+        return procs.is_alive(bot.pid)
+
+    def _last_error_line(self, bot_id: str) -> str:
+        with contextlib.suppress(OSError):
+            lines = self.home.log_path(bot_id).read_text(errors="replace").splitlines()
+            for line in reversed(lines[-50:]):
+                if line.startswith("error:"):
+                    return line
+        return ""
+
+    def log_tail(self, bot_id: str, lines: int = 200) -> str:
+        try:
+            text = self.home.log_path(bot_id).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

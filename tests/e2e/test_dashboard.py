@@ -1,0 +1,263 @@
+"""The dashboard in a real browser (Debian's headless Chromium via Playwright): the wizard
+creates a bot that appears, ticks and fills the regime chart and the audit viewer; a
+walk-forward backtest runs to its report and reopens; the reconnect prompt shows once the
+offline grace is over; nothing is fetched from anywhere but the agent itself.
+
+One agent and one browser serve the whole module. Screenshots land in test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from agent.instances import write_instance
+from agent.runtime import AgentSettings
+from agent.tokens import CachedLogin
+from contracts.profile import BotProfile
+from events.embedded import NatsServer, free_port
+from tests.agentutil import processes_running
+from tests.bars_data import small_profile, write_bars_csv
+from tests.e2e.agentserver import AgentThread, artifacts_dir, chromium
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = artifacts_dir(REPO)
+TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)  # a bot's first tick follows its warm-up fit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[AgentThread]:
+    root = tmp_path_factory.mktemp("agent")
+    nats = NatsServer(root / "nats").start()
+    settings = AgentSettings(
+        home=root / "home",
+        port=free_port(),
+        nats_url=nats.url,
+        sync_interval_s=3600,
+        bot_env={"HMMTRADE_REPLAY_PACE": "20"},
+        config_dir=root / "config",
+        clock=clock,
+    )
+    thread = AgentThread(settings)
+    thread.start()
+    yield thread
+    thread.stop()
+    nats.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser: Browser, agent: AgentThread) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    hosts: set[str] = set()
+    tab.on("request", lambda request: hosts.add(_host(request.url)))
+    yield tab
+    context.close()
+    assert hosts <= {"127.0.0.1"}, f"the dashboard fetched from elsewhere: {hosts}"
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme in ("blob", "data"):  # made inside the page; never leaves the browser
+        return urlsplit(parts.path).hostname or "127.0.0.1" if parts.scheme == "blob" else "127.0.0.1"
+    return parts.hostname or url
+
+
+def open_page(page: Page, agent: AgentThread, slug: str) -> None:
+    page.goto(f"{agent.base}/{slug}")
+    page.locator(".hmm-nav").wait_for()
+
+
+def fill(page: Page, css: str, value: str) -> None:
+    field = page.locator(f"{css} input").first
+    field.fill(value)
+    field.press("Enter")  # Bokeh text inputs commit their value on change
+
+
+def test_every_page_renders_from_the_agent_alone(page: Page, agent: AgentThread) -> None:
+    for slug, heading in (
+        ("bots", "Bots"),
+        ("live", "HMM live detection"),
+        ("audit", "Audit pipeline"),
+        ("backtests", "Backtests (walk-forward)"),
+        ("wizard", "New bot"),
+        ("cloud", "Cloud"),
+    ):
+        open_page(page, agent, slug)
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
+def test_wizard_rejects_bad_steps_with_the_field_named(page: Page, agent: AgentThread) -> None:
+    open_page(page, agent, "wizard")
+    fill(page, ".wiz-name", "bad<name>")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-errors")).to_contain_text("name may contain only letters")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 1 of 7")
+    page.screenshot(path=SHOTS / "wizard-error.png")
+
+
+def _walk_wizard(page: Page, name: str) -> None:
+    fill(page, ".wiz-name", name)
+    page.get_by_role("button", name="Next").click()
+    for step in (2, 3, 4, 5):
+        expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
+        page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 6 of 7")
+    page.locator(".wiz-confirm input").check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7")
+
+
+def test_wizard_bot_appears_ticks_and_fills_the_regime_chart_and_audit_viewer(page: Page, agent: AgentThread) -> None:
+    open_page(page, agent, "wizard")
+    _walk_wizard(page, "Browser bot")
+    page.screenshot(path=SHOTS / "wizard-review.png", full_page=True)
+    page.get_by_role("button", name="Deploy locally").click()
+    created = page.locator(".wiz-created")
+    expect(created).to_contain_text("Created Browser bot")
+    bot_id = created.get_attribute("data-bot")
+    assert bot_id and agent.ctx is not None
+    assert agent.ctx.home.config_path(bot_id).exists()
+
+    open_page(page, agent, "bots")
+    row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row).to_have_attribute("data-status", "running")
+    expect(row).not_to_have_attribute("data-ticks", "0")
+    expect(row).to_contain_text("health healthy")
+    page.screenshot(path=SHOTS / "bots.png", full_page=True)
+
+    open_page(page, agent, f"live?bot={bot_id}")
+    last = page.locator("#last-tick")
+    expect(last).to_contain_text("tick")
+    first_seq = int(last.get_attribute("data-seq") or 0)
+    expect(last).not_to_have_attribute("data-seq", str(first_seq))  # it keeps ticking, pushed live
+    points = page.evaluate(
+        """() => { const out = {};
+           for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+             if (m.data && m.data.close) out.close = m.data.close.length;
+             else if (m.data && m.data.p0) out.probs = m.data.p0.length;
+           return out; }"""
+    )
+    assert points["close"] > 0 and points["probs"] > 0, points
+    page.screenshot(path=SHOTS / "live.png", full_page=True)
+
+    open_page(page, agent, f"audit?bot={bot_id}")
+    expect(page.locator(".audit-count")).not_to_contain_text("0 records")
+    page.locator(".audit-table .tabulator-row").first.click()
+    drill = page.locator(".audit-drill")
+    for stage in ("features", "probabilities", "regime", "target", "risk", "orders", "fills"):
+        expect(drill).to_contain_text(stage)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSONL").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines and all(json.loads(line)["bot_id"] == bot_id for line in lines)
+    page.screenshot(path=SHOTS / "audit.png", full_page=True)
+
+
+def test_a_backtest_runs_with_progress_shows_its_report_and_reopens(
+    page: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    bars = write_bars_csv(tmp_path / "bars.csv", 1000)  # 1000 S&P 500 days: ~470 out-of-sample decisions
+    open_page(page, agent, "backtests")
+    page.locator(".bt-data select").select_option("CSV file…")
+    fill(page, ".bt-file", str(bars))
+    page.get_by_role("button", name="Run walk-forward").click()
+    status = page.locator(".bt-status [data-state]")
+    expect(status).to_have_attribute("data-state", "running")
+    expect(page.locator(".bt-status")).to_contain_text(" / 1000 bars")
+    expect(status).to_have_attribute("data-state", "done", timeout=180_000)
+    metrics = page.locator(".bt-metrics")
+    for label in ("strategy", "buy and hold", "sharpe"):
+        expect(metrics).to_contain_text(label)
+    curve = page.evaluate(
+        """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+             if (m.data && m.data.hold) return {n: m.data.hold.length, t: typeof m.data.t[0]};
+           return null; }"""
+    )
+    assert curve is not None and curve["n"] > 400 and curve["t"] == "number", curve  # plotted on the time axis
+    page.screenshot(path=SHOTS / "backtest.png", full_page=True)
+    run_id = page.locator(".bt-title").get_attribute("data-run")
+
+    open_page(page, agent, "backtests")
+    expect(page.locator(".bt-report")).not_to_contain_text("Run ")
+    page.locator(".bt-runs select").select_option(
+        label=next(o for o in page.locator(".bt-runs option").all_inner_texts() if o.startswith(str(run_id)))
+    )
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator(".bt-title")).to_have_attribute("data-run", str(run_id))
+    expect(page.locator(".bt-metrics")).to_contain_text("sharpe")
+
+
+def test_the_reconnect_prompt_shows_after_24_hours_without_the_cloud(
+    page: Page, agent: AgentThread, clock: Clock
+) -> None:
+    assert agent.ctx is not None
+    sync = agent.ctx.sync
+    sync.store.save(CachedLogin("http://127.0.0.1:9", "me@example.com", "a", "r", clock.now.isoformat()))
+    clock.now += timedelta(hours=23)
+    assert agent.call(sync.run_once()) == "offline"  # nothing listens on port 9: the cloud is down
+    open_page(page, agent, "bots")
+    expect(page.locator(".reconnect-prompt")).to_be_hidden()
+
+    clock.now += timedelta(hours=1, seconds=1)
+    assert agent.call(sync.run_once()) == "reconnect"
+    prompt = page.locator(".reconnect-prompt")
+    expect(prompt).to_be_visible()
+    expect(prompt).to_contain_text("Reconnect to the cloud")
+    page.screenshot(path=SHOTS / "reconnect.png", full_page=True)
+    sync.store.clear()
+    assert agent.call(sync.run_once()) == "logged_out"
+    expect(prompt).to_be_hidden()
+
+
+def test_bots_page_controls_stop_start_show_the_log_and_delete(page: Page, agent: AgentThread, tmp_path: Path) -> None:
+    assert agent.ctx is not None
+    home = agent.ctx.home
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 4000)).model_dump(mode="json")  # runs for minutes
+    body["basics"]["name"] = "Control bot"
+    bot_id = write_instance(home, BotProfile.model_validate(body)).bot_id
+    open_page(page, agent, "bots")
+    row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row).to_have_attribute("data-status", "running")
+
+    def click(label: str) -> None:
+        page.locator(f".for-{bot_id}.bot-{label} button").click()
+
+    click("log")
+    expect(page.locator(".bot-log-view")).to_contain_text("seq=")
+    click("stop")
+    expect(row).to_have_attribute("data-status", "stopped")
+    assert processes_running(home, bot_id) == []
+    click("start")
+    expect(row).to_have_attribute("data-status", "running")
+    assert len(processes_running(home, bot_id)) == 1
+    click("delete")
+    expect(row).to_have_count(0)
+    assert not home.config_path(bot_id).exists() and processes_running(home, bot_id) == []
