@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import structlog
+from pydantic import ValidationError
 
 from fly.backoff import RetryPolicy, parse_retry_after
 from fly.errors import (
@@ -109,7 +110,7 @@ class FlyMachines:
         for attempt in range(1, self._retry.max_attempts + 1):
             try:
                 response = await self._request("POST", path, json=body, retry_ambiguous=False)
-                return Machine.model_validate(response.json())
+                return _machine(response)
             except _LostAnswer as lost:
                 if not config.metadata or attempt == self._retry.max_attempts:
                     raise FlyUnavailable(lost.message, status=lost.status, method=lost.method, path=lost.path) from None
@@ -121,8 +122,7 @@ class FlyMachines:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get(self, machine_id: str) -> Machine:
-        response = await self._request("GET", self._machine_path(machine_id))
-        return Machine.model_validate(response.json())
+        return _machine(await self._request("GET", self._machine_path(machine_id)))
 
     async def list(self, *, metadata: Mapping[str, str] | None = None, include_deleted: bool = False) -> list[Machine]:
         """Machines of the app, optionally only those whose metadata has every given key/value."""
@@ -130,7 +130,7 @@ class FlyMachines:
         if include_deleted:
             params["include_deleted"] = "true"
         response = await self._request("GET", self._machines_path(), params=params)
-        machines = [Machine.model_validate(item) for item in response.json()]
+        machines = _machines(response)
         # Filter again here: a server that ignored a filter must not hand a bot someone else's machine.
         wanted = dict(metadata or {})
         return [
@@ -148,7 +148,8 @@ class FlyMachines:
     async def start(self, machine_id: str) -> str:
         """Boot a stopped machine; returns the state it was in. Starting a started machine is a no-op."""
         response = await self._request("POST", f"{self._machine_path(machine_id)}/start")
-        return str(response.json().get("previous_state", ""))
+        body = _json(response)
+        return str(body.get("previous_state", "")) if isinstance(body, dict) else ""
 
     async def stop(self, machine_id: str, *, signal: str = "SIGTERM", timeout_s: float | None = None) -> None:
         """Send ``signal`` to the machine's main process, SIGKILL after ``timeout_s`` (the config's default if None).
@@ -227,7 +228,7 @@ class FlyMachines:
                     headers=self._auth,
                     timeout=timeout_s or self._timeout_s,
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 error: FlyError = FlyUnavailable(
                     f"Fly Machines API unreachable ({type(exc).__name__})", method=method, path=path
@@ -255,6 +256,40 @@ class FlyMachines:
             )
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _unexpected(response, "not JSON") from None
+
+
+def _machine(response: httpx.Response) -> Machine:
+    try:
+        return Machine.model_validate(_json(response))
+    except ValidationError as exc:
+        raise _unexpected(response, f"not a machine ({exc.error_count()} problems)") from None
+
+
+def _machines(response: httpx.Response) -> list[Machine]:
+    body = _json(response)
+    if not isinstance(body, list):
+        raise _unexpected(response, "not a list of machines")
+    try:
+        return [Machine.model_validate(item) for item in body]
+    except ValidationError as exc:
+        raise _unexpected(response, f"not a list of machines ({exc.error_count()} problems)") from None
+
+
+def _unexpected(response: httpx.Response, what: str) -> FlyUnavailable:
+    request = response.request
+    return FlyUnavailable(
+        f"Fly answered {response.status_code} with a body that is {what}",
+        status=response.status_code,
+        method=request.method,
+        path=request.url.path,
+    )
 
 
 def translate(response: httpx.Response, *, method: str, path: str) -> FlyError:

@@ -24,16 +24,14 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from fly.emu_config import (
-    DEFAULT_MAX_RETRIES,
     DEFAULT_STOP_SIGNAL,
     DEFAULT_STOP_TIMEOUT_S,
     EmulatorError,
@@ -42,45 +40,12 @@ from fly.emu_config import (
 )
 from fly.emu_images import ImageTable, UnknownImage, command_for, image_ref_parts
 from fly.emu_store import kill_orphan_group, load_state, process_start_time, save_state
+from fly.emu_vm import Vm, append_log_line, kill_group, new_ulid, now_rfc3339
 
 log = structlog.get_logger(__name__)
 
-PASSTHROUGH_ENV = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-"""Host variables a machine inherits (a VM has its own environment; these only make the local
-interpreter work the same). Everything else comes from ``config.env`` and Fly's ``FLY_*``."""
-
 RUNNING = ("starting", "started", "stopping")
 MAX_EVENTS = 30
-
-
-@dataclass
-class Vm:
-    """One machine: its Fly record plus the local process that plays its VM."""
-
-    record: dict[str, Any]
-    restart_count: int = 0
-    process: asyncio.subprocess.Process | None = None
-    pid_start: int | None = None
-    started_at: float = 0.0
-    supervisor: asyncio.Task[None] | None = None
-    kill_timer: asyncio.TimerHandle | None = None
-    stop_requested: bool = False
-
-    @property
-    def id(self) -> str:
-        return str(self.record["id"])
-
-    @property
-    def state(self) -> str:
-        return str(self.record["state"])
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return dict(self.record["config"])
-
-    def persisted(self) -> dict[str, Any]:
-        pid = self.process.pid if self.process and self.process.returncode is None else None
-        return {"machine": self.record, "restart_count": self.restart_count, "pid": pid, "pid_start": self.pid_start}
 
 
 @dataclass
@@ -135,14 +100,14 @@ class MachineHost:
     def create(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """A validated create request (see ``emu_config.validate_create``) -> the new machine record."""
         machine_id = secrets.token_hex(7)
-        now = _now()
+        now = now_rfc3339()
         config = request["config"]
         record: dict[str, Any] = {
             "id": machine_id,
             "name": request.get("name") or f"machine-{machine_id[:8]}",
             "state": "created",
             "region": request.get("region") or self.region,
-            "instance_id": _instance_id(),
+            "instance_id": new_ulid(),
             "private_ip": f"fdaa:0:{secrets.token_hex(2)}:a7b:{secrets.token_hex(2)}:{secrets.token_hex(2)}::2",
             "config": config,
             "image_ref": image_ref_parts(config["image"]),
@@ -205,7 +170,7 @@ class MachineHost:
         self._transition(vm, "destroying", "destroy", "user")
         if process is not None:
             self._log_line(vm, "destroy: killing the machine")
-            _kill_group(process.pid)
+            kill_group(process.pid)
             if supervisor is not None:
                 await supervisor
         self._transition(vm, "destroyed", "destroy", "flyd")
@@ -245,7 +210,7 @@ class MachineHost:
             _, pending = await asyncio.wait(supervisors, timeout=timeout_s)
             for vm in running:
                 if vm.process is not None and vm.process.returncode is None:
-                    _kill_group(vm.process.pid)
+                    kill_group(vm.process.pid)
             if pending:
                 await asyncio.wait(pending, timeout=5)
         for task in list(self._tasks):
@@ -288,7 +253,7 @@ class MachineHost:
             self._transition(vm, "failed", "launch", "flyd", {"error": str(exc)})
             return
         if vm.state != "starting" or self._closing:  # stopped or destroyed while the process was being created
-            _kill_group(process.pid)
+            kill_group(process.pid)
             await process.wait()
             return
         vm.process, vm.pid_start, vm.started_at = process, process_start_time(process.pid), time.monotonic()
@@ -306,30 +271,14 @@ class MachineHost:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=self._env(vm, root),
+                env=vm.env(app_name=self.app_name, base_env=self.base_env, root=root),
                 cwd=root,
                 start_new_session=True,  # its own process group: the "VM" is killed as a whole
             )
 
-    def _env(self, vm: Vm, root: Path) -> dict[str, str]:
-        config = vm.config
-        guest = config.get("guest") or {}
-        return {
-            **self.base_env,
-            "HOME": str(root),
-            **config.get("env", {}),
-            "FLY_APP_NAME": self.app_name,
-            "FLY_MACHINE_ID": vm.id,
-            "FLY_ALLOC_ID": vm.id,
-            "FLY_REGION": str(vm.record["region"]),
-            "FLY_IMAGE_REF": str(config["image"]),
-            "FLY_PRIVATE_IP": str(vm.record["private_ip"]),
-            "FLY_VM_MEMORY_MB": str(guest.get("memory_mb", 256)),
-        }
-
     async def _supervise(self, vm: Vm, process: asyncio.subprocess.Process) -> None:
         code = await process.wait()
-        _kill_group(process.pid)  # a VM ends with its main process
+        kill_group(process.pid)  # a VM ends with its main process
         if vm.kill_timer is not None:
             vm.kill_timer.cancel()
             vm.kill_timer = None
@@ -338,17 +287,12 @@ class MachineHost:
         if self._closing:
             return
         ran_s = time.monotonic() - vm.started_at
-        exit_event = {
-            "exit_code": code if code >= 0 else 128 - code,
-            "signal": -code if code < 0 else -1,
-            "requested_stop": vm.stop_requested,
-            "oom_killed": False,
-        }
+        exit_event = vm.exit_event(code)
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
         self._log_line(vm, f"main process exited with {how} after {ran_s:.1f}s")
         if vm.state == "destroying":
             return  # delete() finishes the transition
-        restart = self._restart_wanted(vm, code)
+        restart = vm.restart_wanted(code)
         exit_event["restarting"] = restart
         request = {"exit_event": exit_event, "restart_count": vm.restart_count}
         if not restart:
@@ -360,23 +304,11 @@ class MachineHost:
         self._record_event(vm, "exit", "starting", "flyd", request)
         self._boot_later(vm, source="flyd", event="restart", delay_s=delay)
 
-    def _restart_wanted(self, vm: Vm, code: int) -> bool:
-        if vm.stop_requested:
-            return False
-        restart = vm.config.get("restart") or {}
-        policy = restart.get("policy", "on-failure")
-        if policy == "always":
-            return True
-        if policy == "on-failure" and code != 0:
-            max_retries = restart.get("max_retries")
-            return vm.restart_count < (DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries))
-        return False
-
     def _kill_after_timeout(self, vm: Vm, process: asyncio.subprocess.Process) -> None:
         vm.kill_timer = None
         if process.returncode is None:
             self._log_line(vm, "stop timeout reached: SIGKILL")
-            _kill_group(process.pid)
+            kill_group(process.pid)
 
     def _transition(
         self, vm: Vm, state: str, event: str, source: str, request: Mapping[str, Any] | None = None
@@ -388,7 +320,7 @@ class MachineHost:
         self, vm: Vm, event: str, status: str, source: str, request: Mapping[str, Any] | None = None
     ) -> None:
         entry: dict[str, Any] = {
-            "id": _instance_id(),
+            "id": new_ulid(),
             "type": event,
             "status": status,
             "source": source,
@@ -397,7 +329,7 @@ class MachineHost:
         if request:
             entry["request"] = dict(request)
         vm.record["events"] = [entry, *vm.record["events"]][:MAX_EVENTS]
-        vm.record["updated_at"] = _now()
+        vm.record["updated_at"] = now_rfc3339()
         self._persist()
         log.info("fly_emulator.event", machine_id=vm.id, type=event, status=status, source=source)
         changed, self._changed = self._changed, asyncio.Event()
@@ -408,39 +340,10 @@ class MachineHost:
             save_state(self.state_file, [vm.persisted() for vm in self._vms.values()])
 
     def _log_line(self, vm: Vm, message: str) -> None:
-        path = self.log_path(vm.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
-            out.write(f"[fly-emulator] {_now()} {message}\n".encode())
+        append_log_line(self.log_path(vm.id), message)
 
     def _spawn_task(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def all_vms(self) -> Iterable[Vm]:
-        return self._vms.values()
-
-
-def passthrough_env(environ: Mapping[str, str]) -> dict[str, str]:
-    return {name: environ[name] for name in PASSTHROUGH_ENV if name in environ}
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def _instance_id() -> str:
-    """A ULID-shaped id like Fly's instance and event ids."""
-    millis = int(time.time() * 1000)
-    head = "".join(_CROCKFORD[(millis >> (5 * i)) & 31] for i in reversed(range(10)))
-    return head + "".join(secrets.choice(_CROCKFORD) for _ in range(16))

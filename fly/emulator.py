@@ -46,7 +46,8 @@ from starlette.routing import Route
 from fly.emu_config import EmulatorError, validate_create
 from fly.emu_faults import Faults
 from fly.emu_images import ImageTable
-from fly.emu_machines import MachineHost, passthrough_env
+from fly.emu_machines import MachineHost
+from fly.emu_vm import passthrough_env
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from fly.client import FlyMachines
+from fly.port import Machines
 from workers.wake_schedule import DEFAULT_DELAY, DEFAULT_EXCHANGE, next_wake
 
 log = structlog.get_logger(__name__)
@@ -63,9 +63,9 @@ class SystemClock:
 
 @dataclass(frozen=True)
 class FlyStarter:
-    """MachineStarter over the Fly Machines client."""
+    """MachineStarter over the Fly Machines port (the real client, or the emulator through it)."""
 
-    fly: FlyMachines
+    fly: Machines
 
     async def start_machine(self, machine_id: str) -> None:
         await self.fly.start(machine_id)

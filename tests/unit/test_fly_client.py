@@ -349,3 +349,15 @@ async def test_a_create_whose_answers_keep_getting_lost_gives_up_after_the_budge
     with pytest.raises(FlyUnavailable, match="bad gateway"):
         await fly.create(bot_machine_config(bot_id="bot-1", image="img", env={}))
     assert [r.method for r in recorder.requests] == ["POST", "GET", "POST", "GET", "POST"]
+
+
+async def test_a_garbled_answer_is_a_fly_error_not_a_parsing_crash() -> None:
+    fly = make_client(Recorder(httpx.Response(200, text="<html>maintenance</html>")))
+    with pytest.raises(FlyUnavailable, match="not JSON"):
+        await fly.get("m1")
+    fly = make_client(Recorder(ok({"id": "m1"})))
+    with pytest.raises(FlyUnavailable, match="not a machine"):
+        await fly.get("m1")
+    fly = make_client(Recorder(ok({"machines": []})))
+    with pytest.raises(FlyUnavailable, match="not a list of machines"):
+        await fly.list()

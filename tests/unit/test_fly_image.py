@@ -38,7 +38,7 @@ NOT_IN_THE_BOT = {
 }
 # fly/ also holds the control-plane side of Fly (client, settings, emulator); the image carries those
 # files but the bot never imports them, so their dependencies are not installed.
-FLY_CONTROL_PLANE_MODULES = re.compile(r"^(emu.*|emulator|client|settings|backoff|errors|models)\.py$")
+FLY_CONTROL_PLANE_MODULES = re.compile(r"^(emu.*|emulator|client|port|settings|backoff|errors|models)\.py$")
 
 
 @pytest.fixture(scope="module")
