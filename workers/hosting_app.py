@@ -36,16 +36,12 @@ class HostedBots:
         await self.http.aclose()
 
 
-def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> HostedBots | None:
+def build_hosting_deps(
+    settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, http: httpx.AsyncClient
+) -> hosting.HostingDeps:
     fly_settings = FlySettings()
-    if fly_settings.api_token is None or not settings.bot_api_url:
-        log.warning(
-            "hosting.disabled",
-            detail="set FLY_API_TOKEN and HMMTRADE_BOT_API_URL to launch hosted bots; their events wait meanwhile",
-        )
-        return None
-    http = httpx.AsyncClient(timeout=60)
-    deps = hosting.HostingDeps(
+    assert settings.bot_api_url is not None
+    return hosting.HostingDeps(
         pool=pool,
         bus=bus,
         fly=FlyMachines.from_settings(fly_settings, http),
@@ -57,6 +53,17 @@ def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> 
             replay_pace=settings.hosted_replay_pace,
         ),
     )
+
+
+def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> HostedBots | None:
+    if FlySettings().api_token is None or not settings.bot_api_url:
+        log.warning(
+            "hosting.disabled",
+            detail="set FLY_API_TOKEN and HMMTRADE_BOT_API_URL to launch hosted bots; their events wait meanwhile",
+        )
+        return None
+    http = httpx.AsyncClient(timeout=60)
+    deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http)
     puller = BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
     puller.start()
     return HostedBots(puller=puller, http=http)

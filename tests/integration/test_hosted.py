@@ -3,9 +3,11 @@ running the real boot entrypoint, the trader, the bus and audit ingest, all on l
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,16 @@ import httpx
 import pytest
 
 from api.settings import ApiSettings
+from events.bus import Bus
 from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
+from store import bots
 from tests.apiserver import serve_api
 from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_for
+from workers import hosting
 from workers.app import WorkerRuntime, start_workers
+from workers.hosting_app import build_hosting_deps
 from workers.settings import WorkerSettings
 
 TOKEN = "test-fly-token-not-a-secret"
@@ -43,10 +49,17 @@ async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
                           retry=RetryPolicy(base_delay_s=0.05))  # fmt: skip
 
 
+@dataclass
+class Cloud:
+    api: httpx.AsyncClient  # over a real port: the machines call it too
+    settings: WorkerSettings
+    workers: list[WorkerRuntime]  # the running one last; a test may stop it and start another
+
+
 @pytest.fixture
 async def cloud(
     api_settings: ApiSettings, emulator: FlyEmulator, machine_key_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[httpx.AsyncClient, WorkerRuntime]]:
+) -> AsyncIterator[Cloud]:
     """The API on a real port (machines call it) and workers that launch hosted bots on the emulator."""
     monkeypatch.setenv("FLY_API_TOKEN", TOKEN)
     monkeypatch.setenv("FLY_API_HOSTNAME", emulator.url)
@@ -60,10 +73,12 @@ async def cloud(
             HMMTRADE_BOT_API_URL=url,
             HMMTRADE_HOSTED_REPLAY_PACE=25,
         )
-        runtime = await start_workers(settings)
+        runtimes = [await start_workers(settings)]
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield client, runtime
-        await runtime.stop()
+            yield Cloud(client, settings, runtimes)
+        for runtime in runtimes:
+            with contextlib.suppress(Exception):
+                await runtime.stop()
 
 
 async def _user(api: httpx.AsyncClient, db: asyncpg.Connection, tier: str) -> dict[str, str]:
@@ -85,9 +100,9 @@ async def _audit(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str) -> l
 
 
 async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_destroyed_on_delete(
-    cloud: tuple[httpx.AsyncClient, WorkerRuntime], db: asyncpg.Connection, fly: FlyMachines, emulator: FlyEmulator
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, emulator: FlyEmulator
 ) -> None:
-    api, _ = cloud
+    api = cloud.api
     auth = await _user(api, db, "pro")
     created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
     assert created.status_code == 202, created.text
@@ -125,9 +140,9 @@ async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_
 
 
 async def test_a_free_tier_hosted_bot_fails_with_a_reason_and_no_machine(
-    cloud: tuple[httpx.AsyncClient, WorkerRuntime], db: asyncpg.Connection, fly: FlyMachines
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines
 ) -> None:
-    api, _ = cloud
+    api = cloud.api
     auth = await _user(api, db, "free")
     created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
     if created.status_code != 202:  # the API may refuse it up front (billing limits): also a clear answer
@@ -151,3 +166,65 @@ async def _audit_through(api: httpx.AsyncClient, auth: dict[str, str], bot_id: s
 
 async def _gone(fly: FlyMachines, bot_id: str) -> bool:
     return await fly.list(metadata={"bot_id": bot_id}) == []
+
+
+async def test_a_redelivered_launch_finds_its_machine_and_a_new_launch_replaces_it(
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, pg_dsn: str
+) -> None:
+    """A worker killed between the Fly create call and its ack gets the event again: still one machine."""
+    api, settings = cloud.api, cloud.settings
+    auth = await _user(api, db, "pro")
+    created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
+    bot_id = created.json()["bot_id"]
+    [first] = await wait_for(lambda: _machines(fly, bot_id), timeout_s=60, what="the first machine")
+    pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=2)
+    bus = Bus(settings.nats_url, name="test-hosting")
+    await bus.start(wait_s=5)
+    async with httpx.AsyncClient() as http:
+        deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http)
+        row = await bots.get_bot(pool, uuid.UUID(bot_id))
+        assert row is not None
+        launch_id = first.config.metadata[hosting.LAUNCH_KEY]
+        for _ in range(3):  # the same event delivered again, three times
+            again = await hosting.launch(row, launch_id, deps)
+            assert again is not None and again.id == first.id
+        assert [m.id for m in await fly.list(metadata={"bot_id": bot_id})] == [first.id]
+        replaced = await hosting.launch(row, "a-later-start", deps)
+        assert replaced is not None and replaced.id != first.id
+        assert [m.id for m in await fly.list(metadata={"bot_id": bot_id})] == [replaced.id]
+    await bus.close()
+    await pool.close()
+
+
+async def test_a_hosted_bot_keeps_trading_while_the_workers_are_down_and_its_audit_lands_once(
+    cloud: Cloud,
+    db: asyncpg.Connection,
+    fly: FlyMachines,
+    emulator: FlyEmulator,
+) -> None:
+    api, settings = cloud.api, cloud.settings
+    auth = await _user(api, db, "pro")
+    bot_id = (await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)).json()["bot_id"]
+    await wait_for(lambda: _audit(api, auth, bot_id), timeout_s=240, what="the first audit record")
+    [machine] = await fly.list(metadata={"bot_id": bot_id})
+    await cloud.workers[-1].stop()  # the control plane's workers die; the machine does not
+    stored_before = await db.fetchval("SELECT max(seq) FROM audit_events WHERE bot_id = $1", uuid.UUID(bot_id))
+    ticked = await wait_for(
+        lambda: _logged_seq_above(emulator, machine.id, stored_before + 20), timeout_s=120, what="ticks without workers"
+    )
+    assert await db.fetchval("SELECT max(seq) FROM audit_events WHERE bot_id = $1", uuid.UUID(bot_id)) == stored_before
+    cloud.workers.append(await start_workers(settings))
+    audit = await wait_for(
+        lambda: _audit_through(api, auth, bot_id, ticked), timeout_s=60, what="the audit to catch up"
+    )
+    assert [r["seq"] for r in audit] == list(range(1, len(audit) + 1))
+
+
+async def _machines(fly: FlyMachines, bot_id: str) -> list[Any] | None:
+    return await fly.list(metadata={"bot_id": bot_id}) or None
+
+
+async def _logged_seq_above(emulator: FlyEmulator, machine_id: str, seq: int) -> int | None:
+    log = emulator.log_path(machine_id).read_text()
+    seqs = [int(line.split("seq=")[1].split()[0]) for line in log.splitlines() if "seq=" in line]
+    return max(seqs) if seqs and max(seqs) > seq else None
