@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import tempfile
 import time
 import uuid
@@ -67,7 +68,8 @@ async def _runner(home: Path, data: Path, nats_url: str | None) -> tuple[float, 
     config = write_instance(home, bot_id, profile)
     instance = load_instance(config, environ={"NATS_URL": nats_url} if nats_url else {})
     started = time.perf_counter()
-    summary = await run_instance(instance, RunOptions(drain_timeout_s=60))  # includes delivering all audit
+    # drain_timeout: the run includes delivering every audit record; the per-bar lines go nowhere
+    summary = await run_instance(instance, RunOptions(drain_timeout_s=60), out=io.StringIO())
     return time.perf_counter() - started, summary.decisions
 
 

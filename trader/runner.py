@@ -206,7 +206,9 @@ class BotRunner:
             await self._say("running")
 
 
-async def run_instance(instance: Instance, options: RunOptions, stop: asyncio.Event | None = None) -> RunSummary:
+async def run_instance(
+    instance: Instance, options: RunOptions, stop: asyncio.Event | None = None, *, out: TextIO | None = None
+) -> RunSummary:
     """Wire the adapters an instance asks for (file only, or file + bus) and run it."""
     state_dir = instance.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -214,7 +216,7 @@ async def run_instance(instance: Instance, options: RunOptions, stop: asyncio.Ev
     file_store = FileStateStore(state_dir / "checkpoint.json")
     sinks: list[AuditSink] = [JsonlSink(state_dir / "audit.jsonl", resume=True)]
     if instance.nats_url is None:
-        runner = BotRunner(instance, options, feed=feed, store=file_store, sinks=sinks, stop=stop)
+        runner = BotRunner(instance, options, feed=feed, store=file_store, sinks=sinks, stop=stop, out=out)
         try:
             return await runner.run()
         finally:
@@ -225,7 +227,7 @@ async def run_instance(instance: Instance, options: RunOptions, stop: asyncio.Ev
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()
     store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
-    runner = BotRunner(instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop)
+    runner = BotRunner(instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop, out=out)
     try:
         return await runner.run()
     finally:
