@@ -32,6 +32,7 @@ from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, free_port
 from tests.conftest import VALID_PROFILE
+from vault.emulator import KmsEmulator
 
 CHECKS = [
     not_a_server_error,
@@ -48,6 +49,7 @@ CHECKS = [
 def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[str]:
     home = tmp_path_factory.mktemp("fuzz")
     nats = NatsServer(home / "nats").start()
+    kms = KmsEmulator(home / "kms" / "keys.json").start()  # so broker routes are fuzzed past the KMS
     key = home / "jwt.pem"
     load_or_create_key_file(key)
     port = free_port()
@@ -59,6 +61,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
         "HMMTRADE_ENV": "test",
         "HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
         "HMMTRADE_LOG_LEVEL": "WARNING",
+        "KMS_ENDPOINT": kms.endpoint,
+        "HMMTRADE_MACHINE_JWT_KEY_DIR": str(home / "machine-keys"),
     }
     log = (home / "api.log").open("wb")
     process = subprocess.Popen(
@@ -77,6 +81,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
     yield base
     process.terminate()
     process.wait(20)
+    kms.stop()
     nats.stop()
 
 
