@@ -129,6 +129,8 @@ def main() -> None:
         finally:
             emulator.stop()
     ceiling = rows[0][1]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} cores, load average {load}; {args.seconds:g} s per row; one trip = seal + open")
     print(f"{'path':<16} {'round trips/s':>14} {'us/trip':>10} {'added us':>10} {'vs ceiling':>11}")
     previous_us = 0.0
     for name, rate in rows:

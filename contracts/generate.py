@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contracts import api, events, intents, profile
+from contracts import api, brokers, events, intents, profile
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -52,6 +52,15 @@ MODELS: tuple[type[BaseModel], ...] = (
     api.StepValidation,
     api.Health,
     api.Problem,
+    brokers.PaperConnectionCreate,
+    brokers.AlpacaConnectionCreate,
+    brokers.ExchangeConnectionCreate,
+    brokers.BrokerConnectionAccepted,
+    brokers.BrokerConnectionPublic,
+    brokers.BrokerConnectionList,
+    brokers.InternalBot,
+    brokers.BrokerTokenRequest,
+    brokers.BrokerToken,
 )
 
 
