@@ -7,7 +7,8 @@ AES-256-GCM). The layers in between are timed too, so the table says where the t
 
     aes-gcm only        seal + open of the payload under a local key (the ceiling)
     emulator crypto     + the emulator's own AES-GCM wrap/unwrap, called in-process
-    raw HTTP            + JSON/base64/CRC32C over loopback HTTP (requests, keep-alive)
+    raw HTTP            + JSON/base64/CRC32C over loopback HTTP (requests, keep-alive) to the
+                        emulator running in its own process, as ``hmmtrade up`` runs it
     google client       + google-cloud-kms (protobuf, REST transcoding, retry wrapper)
     vault, 1 task       + the async port (a worker thread per KMS call): the real path
     vault, 4 tasks      the same with four concurrent requests
@@ -21,6 +22,8 @@ import argparse
 import asyncio
 import base64
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +33,7 @@ from pathlib import Path
 import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from stack.kms_child import free_port, wait_kms_ready
 from vault import envelope
 from vault.emulator import KmsEmulator
 from vault.emulator.server import DEFAULT_KEY_NAME, crc32c
@@ -66,9 +70,9 @@ def _emulator_crypto(emulator: KmsEmulator) -> Callable[[], None]:
     return run
 
 
-def _raw_http(emulator: KmsEmulator) -> Callable[[], None]:
+def _raw_http(endpoint: str) -> Callable[[], None]:
     session = requests.Session()
-    base = f"{emulator.endpoint}/v1/{DEFAULT_KEY_NAME}"
+    base = f"{endpoint}/v1/{DEFAULT_KEY_NAME}"
 
     def run() -> None:
         _aes_only()
@@ -115,19 +119,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        emulator = KmsEmulator(Path(folder) / "keys.json").start()
+        # the emulator in its own process, as `hmmtrade up` runs it (in a thread it would
+        # share this process's GIL with the client and blur the rows)
+        port = free_port(0)
+        argv = [sys.executable, "-m", "stack.cli", "kms-emulator", "--port", str(port)]
+        server = subprocess.Popen(
+            [*argv, "--key-file", str(Path(folder) / "keys.json"), "--key", DEFAULT_KEY_NAME],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        endpoint = f"http://127.0.0.1:{port}"
         try:
-            adapter = GoogleKms.from_endpoint(emulator.endpoint)
+            wait_kms_ready(endpoint, DEFAULT_KEY_NAME)
+            local = KmsEmulator(Path(folder) / "local-keys.json")  # not served: its key store only
+            adapter = GoogleKms.from_endpoint(endpoint)
             rows = [
                 ("aes-gcm only", _rate(_aes_only, args.seconds)),
-                ("emulator crypto", _rate(_emulator_crypto(emulator), args.seconds)),
-                ("raw HTTP", _rate(_raw_http(emulator), args.seconds)),
+                ("emulator crypto", _rate(_emulator_crypto(local), args.seconds)),
+                ("raw HTTP", _rate(_raw_http(endpoint), args.seconds)),
                 ("google client", _rate(_client(adapter), args.seconds)),
                 ("vault, 1 task", asyncio.run(_vault_rate(adapter, args.seconds, 1))),
                 ("vault, 4 tasks", asyncio.run(_vault_rate(adapter, args.seconds, 4))),
             ]
         finally:
-            emulator.stop()
+            server.terminate()
+            server.wait(10)
     ceiling = rows[0][1]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores, load average {load}; {args.seconds:g} s per row; one trip = seal + open")

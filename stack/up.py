@@ -158,7 +158,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         base = f"http://{api_host}:{api_port}"
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
-        _say("workers", f"lifecycle, audit-ingest  (logs: {logs})")
+        _say("workers", f"lifecycle, audit-ingest, brokers  (logs: {logs})")
         if demo:
             email, password, bot_id = seed_demo(base)
             _say("demo", f"log in as {email} / {password}  (bot {bot_id})")
