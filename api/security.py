@@ -1,7 +1,9 @@
 """What the API holds for broker secrets and machine identity: the KMS and machine tokens.
 
 Built by ``create_app``'s lifespan and kept on ``app.state.security``. The KMS client is
-created on first use, so an API that never handles a broker secret needs no KMS.
+created on first use, so an API that never handles a broker secret needs no KMS. Outside
+production an unset ``KMS_ENDPOINT`` is an unavailable KMS (503), never Google's default
+credentials: a test or a laptop must not go looking for a cloud metadata server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import structlog
 from fastapi import Depends, Request
 
 from api.settings import ApiSettings
+from vault.errors import KmsUnavailable
 from vault.gcp import GoogleKms
 from vault.kms import KmsPort
 from vault.machine_jwt import MachineTokens, open_machine_tokens
@@ -36,7 +39,13 @@ class SecurityState:
     def kms(self) -> KmsPort:
         with self._lock:
             if self._kms is None:
-                self._kms = GoogleKms.from_endpoint(self.settings.kms_endpoint, timeout_s=self.settings.kms_timeout_s)
+                endpoint = self.settings.kms_endpoint
+                if endpoint is None and self.settings.environment != "production":
+                    # never reach for Google's credentials (or the metadata server) by accident
+                    raise KmsUnavailable(
+                        "KMS_ENDPOINT is not set: run `hmmtrade kms-emulator` (or `hmmtrade up`) and point it there"
+                    )
+                self._kms = GoogleKms.from_endpoint(endpoint, timeout_s=self.settings.kms_timeout_s)
             return self._kms
 
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from contracts.base import Contract
 from contracts.profile import BotProfile
@@ -27,7 +27,7 @@ class PaperCredentials(Contract):
 class AlpacaCredentials(Contract):
     api_key_id: Secret
     api_secret_key: Secret
-    paper: bool = Field(description="True for Alpaca's paper-trading endpoint, false for live trading.")
+    paper: StrictBool = Field(description="True for Alpaca's paper-trading endpoint, false for live trading.")
 
 
 class ExchangeCredentials(Contract):

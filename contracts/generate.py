@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contracts import api, billing, events, intents, profile
+from contracts import api, billing, brokers, events, intents, profile
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -57,6 +57,15 @@ MODELS: tuple[type[BaseModel], ...] = (
     billing.PortalSessionPublic,
     billing.BillingPublic,
     billing.WebhookReceived,
+    brokers.PaperConnectionCreate,
+    brokers.AlpacaConnectionCreate,
+    brokers.ExchangeConnectionCreate,
+    brokers.BrokerConnectionAccepted,
+    brokers.BrokerConnectionPublic,
+    brokers.BrokerConnectionList,
+    brokers.InternalBot,
+    brokers.BrokerTokenRequest,
+    brokers.BrokerToken,
 )
 
 

@@ -21,6 +21,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import kms
 
 from vault.errors import KmsRejected, KmsUnavailable
@@ -73,7 +74,10 @@ class GoogleKms:
 
     @classmethod
     def from_endpoint(cls, endpoint: str | None, *, timeout_s: float = 3.0) -> GoogleKms:
-        return cls(make_client(endpoint), timeout_s=timeout_s)
+        try:
+            return cls(make_client(endpoint), timeout_s=timeout_s)
+        except GoogleAuthError as exc:
+            raise KmsUnavailable(f"no credentials for Cloud KMS ({type(exc).__name__})") from None
 
     @property
     def client(self) -> kms.KeyManagementServiceClient:

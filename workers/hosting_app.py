@@ -19,8 +19,8 @@ from events.pull import BatchPuller
 from events.topology import HOSTING
 from fly.client import FlyMachines
 from fly.settings import FlySettings
-from vault.machine_jwt import open_machine_tokens
 from workers import hosting
+from workers.machine_identity import machine_tokens_for
 from workers.settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ def build_hosting_deps(
         pool=pool,
         bus=bus,
         fly=FlyMachines.from_settings(fly_settings, http),
-        tokens=open_machine_tokens(settings.machine_jwt_key_dir, ttl_s=settings.machine_token_ttl_s),
+        tokens=machine_tokens_for(settings),
         machines=hosting.BotMachineSettings(
             image=fly_settings.bot_image,
             api_url=settings.bot_api_url,

@@ -12,7 +12,18 @@ import uuid
 
 from store import machine_tokens
 from store.types import Executor
-from vault.machine_jwt import MachineTokens
+from vault.machine_jwt import MachineTokens, open_machine_tokens
+from workers.settings import WorkerSettings
+
+
+def machine_tokens_for(settings: WorkerSettings) -> MachineTokens:
+    """The signer for this worker process: the key folder, issuer, audience and TTL the API verifies."""
+    return open_machine_tokens(
+        settings.machine_jwt_key_dir,
+        ttl_s=settings.machine_token_ttl_s,
+        issuer=settings.jwt_issuer,
+        audience=settings.machine_jwt_audience,
+    )
 
 
 async def issue_machine_token(

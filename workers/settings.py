@@ -34,7 +34,10 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_KEY_DIR"),
         description="Folder of Ed25519 keys signing machine JWTs (the API's, for minting on machine create).",
     )
-
+    jwt_issuer: str = Field(default="hmmtrade", validation_alias=AliasChoices("HMMTRADE_JWT_ISSUER"))
+    machine_jwt_audience: str = Field(
+        default="hmmtrade-internal", validation_alias=AliasChoices("HMMTRADE_MACHINE_JWT_AUDIENCE")
+    )
     machine_token_ttl_s: int = Field(
         default=86_400, ge=300, le=30 * 86_400, validation_alias=AliasChoices("HMMTRADE_MACHINE_TOKEN_TTL_S")
     )

@@ -62,7 +62,9 @@ async def internal_bot(bot_id: uuid.UUID, machine: CurrentMachine, db: Db) -> In
     )
 
 
-@router.post("/broker_token", response_model=BrokerToken, responses=problem_responses(401, 404, 409, 422, 503))
+@router.post(
+    "/broker_token", response_model=BrokerToken, responses=problem_responses(400, 401, 404, 409, 413, 422, 503)
+)
 async def broker_token(
     body: BrokerTokenRequest, machine: CurrentMachine, db: Db, security: Security, response: Response
 ) -> BrokerToken:

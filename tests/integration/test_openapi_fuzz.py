@@ -33,6 +33,7 @@ from api.tokens import load_or_create_key_file
 from billing.emulator import StripeEmulator
 from events.embedded import NatsServer, free_port
 from tests.conftest import VALID_PROFILE
+from vault.emulator import KmsEmulator
 
 CHECKS = [
     not_a_server_error,
@@ -49,6 +50,7 @@ CHECKS = [
 def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[str]:
     home = tmp_path_factory.mktemp("fuzz")
     nats = NatsServer(home / "nats").start()
+    kms = KmsEmulator(home / "kms" / "keys.json").start()  # so broker routes are fuzzed past the KMS
     key = home / "jwt.pem"
     load_or_create_key_file(key)
     port = free_port()
@@ -63,6 +65,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
         "HMMTRADE_LOG_LEVEL": "WARNING",
         "STRIPE_API_BASE": stripe.url,
         "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_only",
+        "KMS_ENDPOINT": kms.endpoint,
+        "HMMTRADE_MACHINE_JWT_KEY_DIR": str(home / "machine-keys"),
     }
     log = (home / "api.log").open("wb")
     process = subprocess.Popen(
@@ -81,6 +85,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
     yield base
     process.terminate()
     process.wait(20)
+    kms.stop()
     nats.stop()
     stripe.stop()
 

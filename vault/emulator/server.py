@@ -200,6 +200,9 @@ class _Api:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's requests.Session expects
+    # headers and body go out in two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per request on Linux loopback)
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
