@@ -9,6 +9,7 @@ One agent and one browser serve the whole module. Screenshots land in test-artif
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -257,6 +258,10 @@ def test_bots_page_controls_stop_start_show_the_log_and_delete(page: Page, agent
     assert processes_running(home, bot_id) == []
     click("start")
     expect(row).to_have_attribute("data-status", "running")
+    # a just-forked child shows its parent's argv until it execs: poll for the bot's process
+    deadline = time.monotonic() + 15
+    while len(processes_running(home, bot_id)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(processes_running(home, bot_id)) == 1
     click("delete")
     expect(row).to_have_count(0)

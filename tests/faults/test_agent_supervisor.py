@@ -87,7 +87,9 @@ async def test_stop_start_restart_and_delete_on_request(
         pid = supervisor.bots[bot_id].pid
         await supervisor.restart(bot_id)
         await wait_for(lambda: _async(supervisor.bots[bot_id].pid not in (None, pid)), timeout_s=10, what="restart")
-        assert len(processes_running(home, bot_id)) == 1
+        new_pid = supervisor.bots[bot_id].pid
+        # a just-forked child shows its parent's argv until it execs: wait for it to become the bot
+        await wait_for(lambda: _async(processes_running(home, bot_id) == [new_pid]), timeout_s=10, what="one process")
 
         await supervisor.delete(bot_id)
         assert processes_running(home, bot_id) == []
