@@ -25,7 +25,7 @@ from events.bus import Bus
 from events.embedded import NatsServer
 from events.topology import ensure_topology
 from trader import backtest
-from trader.bars import load_file
+from trader.bars import load_bundled, load_file, write_csv
 from trader.config import engine_config
 from trader.instance import load_instance, write_instance
 from trader.runner import RunOptions, run_instance
@@ -37,25 +37,6 @@ PROFILE: dict[str, Any] = {
     "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0], "max_drawdown_pct": 60, "max_daily_loss_pct": 20},
     "schedule": {"confirmed": True},
 }
-
-
-def _write_csv(path: Path, n: int) -> None:
-    from trader.bars import load_bundled
-
-    bars = load_bundled("sp500").head(n)
-    rows = zip(
-        bars.dates,
-        bars.open.tolist(),
-        bars.high.tolist(),
-        bars.low.tolist(),
-        bars.close.tolist(),
-        bars.volume.tolist(),
-        strict=True,
-    )
-    path.write_text(
-        "date,open,high,low,close,volume\n"
-        + "".join(f"{d},{o!r},{h!r},{lo!r},{c!r},{v!r}\n" for d, o, h, lo, c, v in rows)
-    )
 
 
 def _profile(data: Path) -> BotProfile:
@@ -80,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = root / "bars.csv"
-        _write_csv(data, args.bars)
+        write_csv(load_bundled("sp500").head(args.bars), data)
         bars = load_file(data)
         profile = _profile(data)
         started = time.perf_counter()

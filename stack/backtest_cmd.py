@@ -8,15 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from trader.report import BacktestInputError, Window, load_bars, load_profile, run_backtest
-
-_ROWS = (
-    ("CAGR", "cagr", "{:.2%}"),
-    ("volatility", "annual_volatility", "{:.2%}"),
-    ("Sharpe", "sharpe", "{:.2f}"),
-    ("Sortino", "sortino", "{:.2f}"),
-    ("max drawdown", "max_drawdown", "{:.2%}"),
-    ("Calmar", "calmar", "{:.2f}"),
-)
+from trader.report_html import METRIC_ROWS
 
 
 class ProgressBar:
@@ -64,9 +56,9 @@ def run_backtest_command(
     strategy, hold = metrics["strategy"], metrics["benchmark"]
     span = f"{metrics['first_decision']} .. {metrics['last_decision']}"
     print(f"{data}: {span} ({metrics['bars']} decisions, {metrics['mode']})")
-    print(f"{'':<14}{'strategy':>10}{'buy & hold':>12}")
-    for title, key, fmt in _ROWS:
-        print(f"{title:<14}{fmt.format(strategy[key]):>10}{fmt.format(hold[key]):>12}")
+    print(f"{'':<18}{'strategy':>10}{'buy & hold':>12}")
+    for title, key, fmt in METRIC_ROWS:
+        print(f"{title:<18}{fmt.format(strategy[key]):>10}{fmt.format(hold[key]):>12}")
     print(f"trades {strategy['trades']}, average exposure {strategy['average_exposure']:.0%}; written to {out_dir}/")
     print(f"report: {out_dir / 'report.html'}")
     return 0

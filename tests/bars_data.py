@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.profile import BotProfile
-from trader.bars import load_bundled
+from trader.bars import load_bundled, write_csv
 from trader.instance import write_instance
 
 SMALL_PROFILE: dict[str, Any] = {
@@ -22,22 +22,7 @@ SMALL_PROFILE: dict[str, Any] = {
 
 def write_bars_csv(path: Path, n: int = 420, *, start: int = 0) -> Path:
     """Bars ``start .. start + n - 1`` of the bundled S&P 500 series as a CSV file."""
-    bars = load_bundled("sp500").slice(start, start + n)
-    lines = ["date,open,high,low,close,volume"] + [
-        f"{d},{o!r},{h!r},{lo!r},{c!r},{v!r}"
-        for d, o, h, lo, c, v in zip(
-            bars.dates,
-            bars.open.tolist(),
-            bars.high.tolist(),
-            bars.low.tolist(),
-            bars.close.tolist(),
-            bars.volume.tolist(),
-            strict=True,
-        )
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_csv(load_bundled("sp500").slice(start, start + n), path)
 
 
 def small_profile(data_file: Path, **model: Any) -> BotProfile:

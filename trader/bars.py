@@ -98,6 +98,17 @@ def load_parquet(path: Path) -> Bars:
     return _validated(str(path), rows)
 
 
+def write_csv(bars: Bars, path: Path) -> Path:
+    """``bars`` as a CSV that ``load_csv`` reads back exactly (floats written with ``repr``)."""
+    columns = (bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(), bars.volume.tolist())
+    lines = [",".join(COLUMNS)] + [
+        f"{day},{o!r},{h!r},{lo!r},{c!r},{v!r}" for day, o, h, lo, c, v in zip(bars.dates, *columns, strict=True)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def load_csv(path: Path) -> Bars:
     """A CSV with a header naming date, open, high, low, close, volume (any order, any case)."""
     try:
