@@ -52,6 +52,7 @@ class BootSettings:
     home: Path
     once: bool
     pace: str | None
+    decisions_per_wake: str | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BootSettings:
@@ -70,6 +71,7 @@ class BootSettings:
             home=Path(env.get("HMMTRADE_HOME") or "bot-home"),
             once=env.get("HMMTRADE_RUN_ONCE", "") in ("1", "true", "yes"),
             pace=env.get("HMMTRADE_REPLAY_PACE") or None,
+            decisions_per_wake=env.get("HMMTRADE_DECISIONS_PER_WAKE") or None,
         )
 
 
@@ -163,7 +165,9 @@ async def run_trader(settings: BootSettings, config: Path, bus: Bus | None, stop
     """Step 5 and 6: the trader as a child; SIGTERM forwarded; its exit code."""
     args = [sys.executable, "-m", "trader.cli", "--config", str(config)]
     if settings.once:
-        args.append("--once")
+        args.append("--once")  # scale-to-zero: the bars that are due, then exit and let the machine stop
+        if settings.decisions_per_wake:
+            args += ["--max-decisions", settings.decisions_per_wake]  # replayed data: one trading day a wake
     child = await asyncio.create_subprocess_exec(
         *args,
         stdout=asyncio.subprocess.PIPE,

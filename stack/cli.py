@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bot":
         from trader.cli import run_bot_command
 
-        return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
+        return run_bot_command(
+            args.config, once=args.once, max_bars=args.max_bars, pace=args.pace, max_decisions=args.max_decisions
+        )
     if args.command == "kms-emulator":
         from api.settings import ApiSettings
         from stack.vault_cmd import run_kms_emulator

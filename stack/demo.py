@@ -36,6 +36,7 @@ HOSTED_DEMO_PROFILE = {
     "basics": {"name": "Demo hosted S&P 500 bot", "surface": "hosted", "mode": "paper"},
     "model": {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 252},
     "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50},
+    "schedule": {"run": "every_bar", "confirmed": True},  # ticks continuously, so the demo shows a stream
 }
 
 

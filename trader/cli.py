@@ -19,12 +19,16 @@ from trader.instance import Instance, InstanceError, load_instance
 from trader.runner import RunOptions, RunSummary, describe, run_instance
 
 
-def run_bot_command(config: Path, *, once: bool, max_bars: int | None, pace: float | None) -> int:
+def run_bot_command(
+    config: Path, *, once: bool, max_bars: int | None, pace: float | None, max_decisions: int | None = None
+) -> int:
     try:
         instance = load_instance(config)
         if pace is None:
             pace = float(instance.env.get("HMMTRADE_REPLAY_PACE") or 0)
-        summary = asyncio.run(_run(instance, RunOptions(once=once, max_bars=max_bars, pace=pace)))
+        summary = asyncio.run(
+            _run(instance, RunOptions(once=once, max_bars=max_bars, max_decisions=max_decisions, pace=pace))
+        )
     except (InstanceError, FeedError, BarDataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,6 +56,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="process the bars that are due, then exit (scale-to-zero)")
     parser.add_argument("--max-bars", type=positive_int, default=None, help="take at most N new bars in this run")
     parser.add_argument(
+        "--max-decisions", type=positive_int, default=None, help="stop after N decision bars (warm-up not counted)"
+    )
+    parser.add_argument(
         "--pace", type=float, default=None, help="decision bars per second when replaying (default 0: full speed)"
     )
 
@@ -60,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trader.cli", description="Run one bot from its instance file.")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
-    return run_bot_command(args.config, once=args.once, max_bars=args.max_bars, pace=args.pace)
+    return run_bot_command(
+        args.config, once=args.once, max_bars=args.max_bars, pace=args.pace, max_decisions=args.max_decisions
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 class RunOptions:
     once: bool = False  # process the bars that are due, then return (scale-to-zero)
     max_bars: int | None = None  # at most this many new bars in this run
+    max_decisions: int | None = None  # at most this many decision bars (warm-up is free): one per wake
     pace: float = 0.0  # decision bars per second in a continuous replay; 0 = as fast as possible
     heartbeat_s: float = 5.0
     drain_timeout_s: float = 10.0
@@ -96,6 +97,9 @@ class BotRunner:
                     break
                 if self.options.max_bars is not None and summary.bars_processed >= self.options.max_bars:
                     summary.ended_by = f"--max-bars {self.options.max_bars} reached"
+                    break
+                if self.options.max_decisions is not None and summary.decisions >= self.options.max_decisions:
+                    summary.ended_by = f"--max-decisions {self.options.max_decisions} reached"
                     break
                 # The engine gets the bars up to this one only: the runner cannot look ahead.
                 record = engine.on_bar(bars.head(next_bar + 1), next_bar)

@@ -11,6 +11,10 @@ a Fly outage only delays machines, never the API:
   wait until it is stopped; the machine and its state are kept.
 - deleted: destroy the machine (the lifecycle already revoked the JWT).
 
+Stock bots on daily bars scale to zero: their machine runs ``--once`` (one decision a wake
+for replayed data) and stops; ``wake`` launches the next run on a fresh machine, which
+resumes from the JetStream KV checkpoint.
+
 Idempotent: a redelivered event finds the machine it already made by its metadata, so a
 crash between the Fly call and the ack never makes a second machine. Transient Fly errors
 are retried with backoff; a permanent one sets the bot ``failed`` with the reason.
@@ -30,12 +34,13 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from contracts.events import BotEvent
+from contracts.profile import BotProfile
 from events.bus import Bus
 from events.consume import MalformedMessage, PermanentError, TransientError, settle
 from events.topology import HOSTING, bot_event_subject
 from fly.client import FlyMachines
 from fly.errors import FlyPermanentError, FlyTransientError
-from fly.models import Machine, bot_machine_config
+from fly.models import Machine, RestartPolicy, bot_machine_config
 from store import bots, users
 from store.bots import BotRow
 from vault.machine_jwt import MachineTokens
@@ -111,9 +116,10 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
         return None
     existing = await deps.fly.find_by_bot(str(bot.id))
     if existing is not None and existing.config.metadata.get(LAUNCH_KEY) == launch_id:
-        machine = existing  # this launch already happened (a redelivery after a crash)
-        if machine.state in ("stopped", "created"):
-            await deps.fly.start(machine.id)
+        # This launch already happened (a redelivery after a crash, a repeated wake). Fly boots
+        # a machine on create; if it has stopped since, its run is over: starting it again would
+        # run it twice.
+        machine = existing
     else:
         if existing is not None:  # launched for an earlier start: its token is revoked, replace it
             await deps.fly.delete(existing.id, force=True, missing_ok=True)
@@ -126,8 +132,13 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
             "NATS_URL": settings.nats_url,
             "HMMTRADE_REPLAY_PACE": str(settings.replay_pace),
         }
+        restart = None
+        if scales_to_zero(bot):
+            # one run per wake, then the process exits 0 and the machine stops (no restart)
+            env.update({"HMMTRADE_RUN_ONCE": "1", "HMMTRADE_DECISIONS_PER_WAKE": "1"})
+            restart = RestartPolicy(policy="no")
         config = bot_machine_config(
-            bot_id=str(bot.id), image=settings.image, env=env, stop_timeout_s=settings.stop_timeout_s
+            bot_id=str(bot.id), image=settings.image, env=env, restart=restart, stop_timeout_s=settings.stop_timeout_s
         )
         config = config.model_copy(update={"metadata": {**config.metadata, LAUNCH_KEY: launch_id}})
         machine = await deps.fly.create(config)
@@ -135,6 +146,31 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
     await _publish(bot, "provisioned", launch_id, deps, status="running", reason=f"machine {machine.id}")
     log.info("hosting.launched", machine_id=machine.id)
     return machine
+
+
+def scales_to_zero(bot: BotRow) -> bool:
+    """Stock bots on daily bars run once after each close and sleep in between; the rest run on."""
+    profile = (
+        BotProfile.model_validate_json(bot.profile)
+        if isinstance(bot.profile, str)
+        else BotProfile.model_validate(bot.profile)
+    )
+    return (
+        profile.market.asset_class == "stock"
+        and profile.market.bar_interval == "1d"
+        and profile.schedule.run == "after_close"
+    )
+
+
+async def wake(bot: BotRow, wake_id: str, deps: HostingDeps) -> Machine | None:
+    """A scale-to-zero wake: a fresh machine (and token) resumes the bot from its KV checkpoint.
+
+    A new machine rather than a restart, because the token the last one booted with may have
+    expired overnight; ``wake_id`` (one per session close) makes a repeated wake a no-op.
+    """
+    if bot.status != "running" or not scales_to_zero(bot):
+        return None
+    return await launch(bot, wake_id, deps)
 
 
 async def halt(bot: BotRow, deps: HostingDeps) -> None:

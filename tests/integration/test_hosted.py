@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from store import bots
+from store.pool import create_pool
 from tests.apiserver import serve_api
 from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_for
 from workers import hosting
@@ -34,6 +36,11 @@ HOSTED_PROFILE: dict[str, Any] = copy.deepcopy(VALID_PROFILE)
 HOSTED_PROFILE["basics"] = {"name": "Hosted test bot", "surface": "hosted", "mode": "paper"}
 HOSTED_PROFILE["model"] = {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 150}
 HOSTED_PROFILE["strategy"] = {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50, "max_daily_loss_pct": 10}
+HOSTED_PROFILE["schedule"] = {"run": "every_bar", "confirmed": True}  # runs on (after_close scales to zero)
+SLEEPING_PROFILE: dict[str, Any] = {
+    **copy.deepcopy(HOSTED_PROFILE),
+    "schedule": {"run": "after_close", "confirmed": True},
+}
 
 
 @pytest.fixture
@@ -177,7 +184,7 @@ async def test_a_redelivered_launch_finds_its_machine_and_a_new_launch_replaces_
     created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
     bot_id = created.json()["bot_id"]
     [first] = await wait_for(lambda: _machines(fly, bot_id), timeout_s=60, what="the first machine")
-    pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=2)
+    pool = await create_pool(pg_dsn, max_size=2)
     bus = Bus(settings.nats_url, name="test-hosting")
     await bus.start(wait_s=5)
     async with httpx.AsyncClient() as http:
@@ -228,3 +235,49 @@ async def _logged_seq_above(emulator: FlyEmulator, machine_id: str, seq: int) ->
     log = emulator.log_path(machine_id).read_text()
     seqs = [int(line.split("seq=")[1].split()[0]) for line in log.splitlines() if "seq=" in line]
     return max(seqs) if seqs and max(seqs) > seq else None
+
+
+async def test_a_scale_to_zero_bot_woken_three_times_takes_one_new_bar_each_time_and_carries_its_state(
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, pg_dsn: str
+) -> None:
+    api, settings = cloud.api, cloud.settings
+    auth = await _user(api, db, "pro")
+    bot_id = (await api.post("/api/v1/bots", json=SLEEPING_PROFILE, headers=auth)).json()["bot_id"]
+    [first] = await wait_for(lambda: _machines(fly, bot_id), timeout_s=60, what="the first machine")
+    assert first.config.env["HMMTRADE_RUN_ONCE"] == "1" and first.config.restart.policy == "no"
+    await fly.wait(first.id, "stopped", timeout_s=240)  # one run: warm-up, one decision, exit 0
+    pool = await create_pool(pg_dsn, max_size=2)
+    bus = Bus(settings.nats_url, name="test-waker")
+    await bus.start(wait_s=5)
+    async with httpx.AsyncClient() as http:
+        deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http)
+        for day in (2, 3, 4):
+            await wait_for(
+                lambda n=day - 1: _audit_count(api, auth, bot_id, n), timeout_s=60, what=f"{day - 1} records"
+            )
+            row = await bots.get_bot(pool, uuid.UUID(bot_id))
+            assert row is not None
+            machine = await hosting.wake(row, f"wake-{day}", deps)
+            assert machine is not None
+            await fly.wait(machine.id, "stopped", timeout_s=240)
+            repeated = await hosting.wake(row, f"wake-{day}", deps)  # the same wake again: nothing new runs
+            assert repeated is not None and repeated.id == machine.id
+            assert (await fly.get(machine.id)).state == "stopped"
+    await bus.close()
+    await pool.close()
+    records = await wait_for(lambda: _audit_count(api, auth, bot_id, 4), timeout_s=60, what="four decisions")
+    assert [r["seq"] for r in records] == [1, 2, 3, 4]
+    days = [r["detail"]["bar"]["date"] for r in records]
+    assert days == sorted(days) and len(set(days)) == 4  # one new trading day a wake, none twice
+    order_ids = [o["client_order_id"] for r in records for o in r["detail"]["orders"]]
+    assert len(order_ids) == len(set(order_ids))
+    for before, after in itertools.pairwise(records):  # each wake's machine resumed the book where the last left it
+        fills = after["detail"]["fills"]
+        assert after["detail"]["position"] == pytest.approx(
+            before["detail"]["position"] + sum(f["quantity"] * (1 if f["side"] == "buy" else -1) for f in fills)
+        )
+
+
+async def _audit_count(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str, n: int) -> list[Any] | None:
+    records = await _audit(api, auth, bot_id)
+    return records if records and len(records) >= n else None
