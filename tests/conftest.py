@@ -67,7 +67,22 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         dsn, _server = start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
     asyncio.run(migrate(dsn))
+    SESSION_DSN[:] = [dsn]
     return dsn
+
+
+SESSION_DSN: list[str] = []  # the session's database, for helpers that act as an operator
+
+
+async def set_tier(api: httpx.AsyncClient, headers: dict[str, str], tier: str) -> None:
+    """What ``hmmtrade users set-tier`` does, for the user behind ``headers``."""
+    me = await api.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200, me.text
+    conn = await asyncpg.connect(SESSION_DSN[0])
+    try:
+        await conn.execute("UPDATE users SET tier = $2 WHERE id = $1", uuid.UUID(me.json()["id"]), tier)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from api.settings import ApiSettings
-from tests.conftest import VALID_PROFILE, intent_settled
+from tests.conftest import VALID_PROFILE, intent_settled, set_tier
 from vault.machine_jwt import MachineTokens, open_machine_tokens
 from workers.machine_identity import issue_machine_token
 
@@ -32,6 +32,8 @@ async def connect(api: httpx.AsyncClient, auth: dict[str, str], body: dict[str, 
 
 
 async def create_bot(api: httpx.AsyncClient, auth: dict[str, str], connection: str = "paper") -> str:
+    """A hosted bot (machine tokens are for hosted bots); its user is moved to the pro plan first."""
+    await set_tier(api, auth, "pro")
     profile = copy.deepcopy(VALID_PROFILE)
     profile["broker"] = {"connection": connection}
     profile["basics"]["surface"] = "hosted"
