@@ -15,6 +15,17 @@ from typing import Any
 import structlog
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written, not when logging was configured: a test
+    harness (or a daemon) may swap the stream, and a closed old one must not break logging."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, level: str | None = None, json_lines: bool | None = None, service: str = "hmmtrade") -> None:
     level_name = (level or os.environ.get("HMMTRADE_LOG_LEVEL", "INFO")).upper()
     numeric = logging.getLevelNamesMapping().get(level_name, logging.INFO)
@@ -30,10 +41,10 @@ def configure_logging(*, level: str | None = None, json_lines: bool | None = Non
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
     root = logging.getLogger()
     root.handlers[:] = [handler]
