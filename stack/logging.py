@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -26,7 +26,11 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(*, level: str | None = None, json_lines: bool | None = None, service: str = "hmmtrade") -> None:
+def configure_logging(
+    *, level: str | None = None, json_lines: bool | None = None, service: str = "hmmtrade", stream: TextIO | None = None
+) -> None:
+    """``stream``: where lines go (default: ``sys.stderr`` as it is at each write)."""
+    out: Any = stream if stream is not None else _CurrentStderr()
     level_name = (level or os.environ.get("HMMTRADE_LOG_LEVEL", "INFO")).upper()
     numeric = logging.getLevelNamesMapping().get(level_name, logging.INFO)
     if json_lines is None:
@@ -41,10 +45,10 @@ def configure_logging(*, level: str | None = None, json_lines: bool | None = Non
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(_CurrentStderr())
+    handler = logging.StreamHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -33,11 +33,7 @@ def all_logs() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     _forget_cached_loggers()
-    real_stderr, sys.stderr = sys.stderr, buffer  # configure_logging writes to sys.stderr as it is now
-    try:
-        configure_logging(level="DEBUG", json_lines=True, service="captured")
-    finally:
-        sys.stderr = real_stderr
+    configure_logging(level="DEBUG", json_lines=True, service="captured", stream=buffer)
     logging.getLogger().setLevel(logging.DEBUG)
     try:
         yield buffer
