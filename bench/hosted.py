@@ -1,16 +1,19 @@
 """Benchmark: hosted bots on the local stack (API, workers, Fly Machines emulator, the real boot).
 
-Starts a private ``hmmtrade up --no-demo`` with hosted bots replaying at full speed, pays
-for ``team`` on the Stripe emulator, then creates ``--bots`` hosted paper bots at once and
-measures:
+Starts a private ``hmmtrade up --no-demo`` whose hosted bots replay at ``--pace`` decision
+bars per second, pays for ``team`` on the Stripe emulator (one user per 20 hosted bots, the
+plan's limit), creates ``--bots`` hosted paper bots at once and measures:
 
 - the time from ``POST /api/v1/bots`` to the bot's first ``bots.<id>.tick`` on the bus
   (machine create, process start, profile and token over HTTP, warm-up fit, first bar);
 - the peak RSS of one bot's process tree (``fly.boot`` + ``trader.cli``), from /proc;
-- audit rows reaching Postgres per second while every bot replays, against the raw
-  JetStream ``publish_async`` rate of one Python process measured in the same run.
 
-    ./dev bench hosted [--bots 5] [--window 20]
+then adds ``--step`` bots at a time until the slowest bot no longer keeps 90% of its pace
+(or memory runs short, or ``--most`` is reached): the most bots this machine ticks at once,
+and their audit rows reaching Postgres per second, against the raw JetStream
+``publish_async`` rate of one Python process measured in the same run.
+
+    ./dev bench hosted [--bots 20] [--step 10] [--most 100] [--pace 1] [--window 20]
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import os
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,11 @@ PROFILE: dict[str, Any] = {
     "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 60, "max_daily_loss_pct": 20},
     "schedule": {"confirmed": True},
 }
+
+
+TEAM_HOSTED_LIMIT = 20  # billing/plans.py: a team user may host 20 bots
+KEEP_PACE = 0.9
+MEM_RESERVE_MIB = 3072  # stop adding bots before the machine swaps
 
 
 def _bot_trees_rss_mib() -> list[float]:
@@ -65,74 +75,157 @@ def _database_url(stack: LocalStack) -> str:
     return f"postgresql://postgres:@/postgres?host={stack.data_dir / 'postgres'}"
 
 
-async def run(stack: LocalStack, bots: int, window_s: float) -> dict[str, Any]:
+def _mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Fleet:
+    """The bots created so far, their POST and first-tick times, and every tick's arrival."""
+
+    conn: Http1Connection
+    sent: dict[str, float] = field(default_factory=dict)
+    first_tick: dict[str, float] = field(default_factory=dict)
+    ticks: dict[str, list[float]] = field(default_factory=dict)
+    users: list[dict[str, str]] = field(default_factory=list)
+
+    def on_tick(self, bot_id: str) -> None:
+        now = time.perf_counter()
+        self.first_tick.setdefault(bot_id, now)
+        self.ticks.setdefault(bot_id, []).append(now)
+
+    async def add(self, count: int) -> list[str]:
+        """``count`` more hosted bots, POSTed back to back; a new team user every 20 (the plan's limit)."""
+        created: list[str] = []
+        for _ in range(count):
+            if len(self.sent) % TEAM_HOSTED_LIMIT == 0:
+                headers = await _login(self.conn, f"hosted-bench-{uuid.uuid4().hex[:8]}@example.com")
+                await _subscribe_team(self.conn, headers)
+                self.users.append(headers)
+            started = time.perf_counter()
+            status, body = await self.conn.request(
+                "POST", "/api/v1/bots", body=copy.deepcopy(PROFILE), headers=self.users[-1]
+            )
+            assert status == 202, body
+            self.sent[body["bot_id"]] = started
+            created.append(body["bot_id"])
+        return created
+
+    async def wait_first_ticks(self, bots: list[str], timeout_s: float) -> float:
+        """Wait until every bot in ``bots`` ticked (or the timeout); the peak RSS of one bot tree seen."""
+        peak = 0.0
+        deadline = time.perf_counter() + timeout_s
+        while any(b not in self.first_tick for b in bots) and time.perf_counter() < deadline:
+            peak = max(peak, *_bot_trees_rss_mib(), 0.0)
+            await asyncio.sleep(0.5)
+        return peak
+
+    def slowest_rate(self, since: float, until: float) -> float:
+        """The lowest per-bot tick rate (ticks/s) over [since, until] among all bots."""
+        span = until - since
+        return min(sum(since <= t <= until for t in self.ticks.get(b, [])) / span for b in self.sent)
+
+
+async def run(stack: LocalStack, *, first: int, step: int, most: int, window_s: float, pace: float) -> dict[str, Any]:
     conn = Http1Connection(stack.api_host, stack.api_port)
-    headers = await _login(conn, f"hosted-bench-{uuid.uuid4().hex[:8]}@example.com")
-    await _subscribe_team(conn, headers)
+    fleet = Fleet(conn)
     nc = await nats.connect(stack.nats_url)
-    first_tick: dict[str, float] = {}
-    sent: dict[str, float] = {}
 
     async def on_tick(msg: Any) -> None:
-        bot_id = msg.subject.split(".")[1]
-        first_tick.setdefault(bot_id, time.perf_counter())
+        fleet.on_tick(msg.subject.split(".")[1])
 
     await nc.subscribe("bots.*.tick", cb=on_tick)
-    for _ in range(bots):
-        started = time.perf_counter()
-        status, body = await conn.request("POST", "/api/v1/bots", body=copy.deepcopy(PROFILE), headers=headers)
-        assert status == 202, body
-        sent[body["bot_id"]] = started
-    peak_rss = 0.0
-    deadline = time.perf_counter() + 600
-    while len(first_tick) < bots and time.perf_counter() < deadline:
-        peak_rss = max(peak_rss, *_bot_trees_rss_mib())
-        await asyncio.sleep(0.5)
     db = await asyncpg.connect(_database_url(stack))
-    before = await db.fetchval("SELECT count(*) FROM audit_events")
-    started = time.perf_counter()
-    while time.perf_counter() - started < window_s:
-        peak_rss = max(peak_rss, *_bot_trees_rss_mib())
-        await asyncio.sleep(0.5)
-    rows = await db.fetchval("SELECT count(*) FROM audit_events") - before
-    elapsed = time.perf_counter() - started
+
+    # 1. the first fleet at once: POST -> first tick, and one bot tree's RSS
+    initial = await fleet.add(first)
+    peak_rss = await fleet.wait_first_ticks(initial, timeout_s=900)
+    latencies = [fleet.first_tick[b] - fleet.sent[b] for b in initial if b in fleet.first_tick]
+
+    # 2. ramp: more bots until the slowest one no longer keeps its pace (or memory runs short)
+    steps: list[dict[str, Any]] = []
+    while True:
+        await asyncio.sleep(window_s / 4)  # let the last step's boots (warm-up fits) finish
+        before = await db.fetchval("SELECT count(*) FROM audit_events")
+        since = time.perf_counter()
+        await asyncio.sleep(window_s)
+        until = time.perf_counter()
+        rows = await db.fetchval("SELECT count(*) FROM audit_events") - before
+        slowest = fleet.slowest_rate(since, until)
+        kept = slowest >= KEEP_PACE * pace
+        steps.append(
+            {
+                "bots": len(fleet.sent),
+                "slowest_ticks_per_s": slowest,
+                "audit_rows_per_s": rows / (until - since),
+                "mem_available_mib": _mem_available_mib(),
+                "load": os.getloadavg()[0],
+                "kept_pace": kept,
+            }
+        )
+        print(f"  {len(fleet.sent)} bots: slowest {slowest:.2f} ticks/s, {rows / (until - since):.0f} audit rows/s")
+        if not kept or len(fleet.sent) + step > most or _mem_available_mib() < MEM_RESERVE_MIB:
+            break
+        added = await fleet.add(step)
+        await fleet.wait_first_ticks(added, timeout_s=600)
+
     sample = await db.fetchval("SELECT octet_length(detail::text) FROM audit_events LIMIT 1") or 1500
     await db.close()
     await nc.close()
     await conn.close()
     ceiling, _ = await measure_publish_ceiling(stack.nats_url, int(sample), count=5_000)
-    latencies = [first_tick[b] - sent[b] for b in sent if b in first_tick]
+    sustained = [s for s in steps if s["kept_pace"]]
     return {
-        "bots": bots,
+        "first": first,
         "ticked": len(latencies),
         "first_tick_p50_s": percentile(latencies, 50),
         "first_tick_p95_s": percentile(latencies, 95),
         "peak_rss_mib": peak_rss,
-        "audit_rows_per_s": rows / elapsed,
+        "steps": steps,
+        "most_sustained": max((s["bots"] for s in sustained), default=0),
+        "sustained_audit_rows_per_s": max((s["audit_rows_per_s"] for s in sustained), default=0.0),
         "raw_publish_per_s": ceiling,
+        "pace": pace,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bots", type=int, default=5)
-    parser.add_argument("--window", type=float, default=20.0, help="seconds of audit throughput sampling")
+    parser.add_argument("--bots", type=int, default=20, help="the first fleet, created at once")
+    parser.add_argument("--step", type=int, default=10, help="bots added per ramp step")
+    parser.add_argument("--most", type=int, default=100, help="stop the ramp here")
+    parser.add_argument("--pace", type=float, default=1.0, help="decision bars per second per bot")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds each step is measured")
     args = parser.parse_args()
-    with local_stack({"HMMTRADE_HOSTED_REPLAY_PACE": "0"}, timeout_s=180) as stack:
-        result = asyncio.run(run(stack, args.bots, args.window))
-    print(f"{result['bots']} hosted paper bots created at once on the local stack (Fly emulator, real boot)")
-    print(f"{'':<38}{'value':>10}")
+    with local_stack({"HMMTRADE_HOSTED_REPLAY_PACE": str(args.pace)}, timeout_s=180) as stack:
+        result = asyncio.run(
+            run(stack, first=args.bots, step=args.step, most=args.most, window_s=args.window, pace=args.pace)
+        )
+    print(f"\n{result['first']} hosted paper bots created at once, then +{args.step} a step, each deciding")
+    print(f"{args.pace:g} bar/s (Fly emulator, real boot, {os.cpu_count()} cores); a step holds if its slowest")
+    print(f"bot keeps {KEEP_PACE:.0%} of the pace")
+    print(f"{'':<44}{'value':>10}")
     rows = (
-        ("bots that ticked", f"{result['ticked']}"),
+        ("bots that ticked (first fleet)", f"{result['ticked']}/{result['first']}"),
         ("POST -> first tick p50 (s)", f"{result['first_tick_p50_s']:.1f}"),
         ("POST -> first tick p95 (s)", f"{result['first_tick_p95_s']:.1f}"),
         ("peak RSS of one bot tree (MiB)", f"{result['peak_rss_mib']:.0f}"),
-        ("audit rows into Postgres per s", f"{result['audit_rows_per_s']:.0f}"),
+        ("most bots ticking at pace", f"{result['most_sustained']}"),
+        ("their audit rows into Postgres per s", f"{result['sustained_audit_rows_per_s']:.0f}"),
         ("raw JetStream publish_async per s", f"{result['raw_publish_per_s']:.0f}"),
-        ("audit / raw publish", f"{result['audit_rows_per_s'] / result['raw_publish_per_s']:.3f}"),
+        ("audit / raw publish", f"{result['sustained_audit_rows_per_s'] / result['raw_publish_per_s']:.3f}"),
     )
     for label, value in rows:
-        print(f"{label:<38}{value:>10}")
+        print(f"{label:<44}{value:>10}")
+    print(f"\n{'bots':>6}{'slowest ticks/s':>17}{'audit rows/s':>14}{'MemAvail MiB':>14}{'load':>7}{'held':>6}")
+    for s in result["steps"]:
+        print(
+            f"{s['bots']:>6}{s['slowest_ticks_per_s']:>17.2f}{s['audit_rows_per_s']:>14.0f}"
+            f"{s['mem_available_mib']:>14.0f}{s['load']:>7.1f}{'yes' if s['kept_pace'] else 'no':>6}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,16 @@ BotStatus = Literal["creating", "stopped", "starting", "running", "stopping", "f
 class BotEvent(Envelope):
     """Something happened to a bot (``events.bot.<bot_id>.<what>``)."""
 
-    type: Literal["bot.created", "bot.started", "bot.stopped", "bot.deleted", "bot.failed", "bot.provisioned"]
+    type: Literal[
+        "bot.created",
+        "bot.started",
+        "bot.stopped",
+        "bot.deleted",
+        "bot.failed",
+        "bot.provisioned",
+        "bot.boot_waiting",  # a hosted bot's machine can't boot yet (e.g. KMS down); it retries by itself
+        "bot.booted",  # the machine has its credentials and starts trading
+    ]
     bot_id: uuid.UUID
     user_id: uuid.UUID
     status: BotStatus

@@ -87,6 +87,21 @@ async def set_status(db: Executor, bot_id: uuid.UUID, status: str, reason: str |
     )
 
 
+async def set_status_from(
+    db: Executor, bot_id: uuid.UUID, allowed: tuple[str, ...], status: str, reason: str | None = None
+) -> bool:
+    """Set the status only if the bot is in one of ``allowed`` (a late event never undoes a stop)."""
+    done = await db.fetchval(
+        "UPDATE bots SET status = $3, status_reason = $4, updated_at = now()"
+        " WHERE id = $1 AND status = ANY($2::text[]) RETURNING true",
+        bot_id,
+        list(allowed),
+        status,
+        reason,
+    )
+    return bool(done)
+
+
 async def set_machine(db: Executor, bot_id: uuid.UUID, machine_id: str, *, status: str) -> None:
     """Record the Fly Machine a hosted bot runs on (a deleted bot stays deleted)."""
     await db.execute(

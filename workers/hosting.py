@@ -10,6 +10,8 @@ a Fly outage only delays machines, never the API:
 - stopped: stop the machine with SIGTERM (the boot entrypoint flushes the audit) and
   wait until it is stopped; the machine and its state are kept.
 - deleted: destroy the machine (the lifecycle already revoked the JWT).
+- boot_waiting / booted (published by the internal API as a machine boots): the bot shows
+  ``starting`` with the reason while its machine waits (say, for the KMS), ``running`` after.
 
 Stock bots on daily bars scale to zero: their machine runs ``--once`` (one decision a wake
 for replayed data) and stops; ``wake`` launches the next run on a fresh machine, which
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import asyncpg
@@ -44,6 +46,7 @@ from fly.models import Machine, RestartPolicy, bot_machine_config
 from store import bots, users
 from store.bots import BotRow
 from vault.machine_jwt import MachineTokens
+from workers.failpoints import Failpoints
 from workers.machine_identity import issue_machine_token
 
 log = structlog.get_logger(__name__)
@@ -73,6 +76,7 @@ class HostingDeps:
     fly: FlyMachines
     tokens: MachineTokens
     machines: BotMachineSettings
+    failpoints: Failpoints = field(default_factory=Failpoints)
 
 
 def parse_event(data: bytes) -> BotEvent | None:
@@ -81,7 +85,10 @@ def parse_event(data: bytes) -> BotEvent | None:
         event = BotEvent.model_validate_json(data)
     except ValidationError as exc:
         raise MalformedMessage(str(exc.errors()[:3])) from exc
-    return event if event.type in ("bot.created", "bot.started", "bot.stopped", "bot.deleted") else None
+    return event if event.type in _HANDLED else None
+
+
+_HANDLED = ("bot.created", "bot.started", "bot.stopped", "bot.deleted", "bot.boot_waiting", "bot.booted")
 
 
 async def handle(msg: Msg, deps: HostingDeps) -> None:
@@ -95,6 +102,11 @@ async def handle(msg: Msg, deps: HostingDeps) -> None:
     try:
         if event.type in ("bot.created", "bot.started"):
             await launch(bot, event.id, deps)
+        elif event.type == "bot.boot_waiting":
+            await bots.set_status_from(deps.pool, bot.id, ("running", "starting"), "starting", event.reason)
+            log.warning("hosting.boot_waiting", reason=event.reason)
+        elif event.type == "bot.booted":
+            await bots.set_status_from(deps.pool, bot.id, ("starting",), "running", None)
         elif event.type == "bot.stopped":
             await halt(bot, deps)
         else:
@@ -142,6 +154,7 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
         )
         config = config.model_copy(update={"metadata": {**config.metadata, LAUNCH_KEY: launch_id}})
         machine = await deps.fly.create(config)
+        await deps.failpoints.hit("hosting.after_create")  # the kill -9 test's gap: created, not recorded
     await bots.set_machine(deps.pool, bot.id, machine.id, status="running")
     await _publish(bot, "provisioned", launch_id, deps, status="running", reason=f"machine {machine.id}")
     log.info("hosting.launched", machine_id=machine.id)

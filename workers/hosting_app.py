@@ -20,6 +20,7 @@ from events.topology import HOSTING
 from fly.client import FlyMachines
 from fly.settings import FlySettings
 from workers import hosting
+from workers.failpoints import Failpoints
 from workers.machine_identity import machine_tokens_for
 from workers.settings import WorkerSettings
 
@@ -37,7 +38,12 @@ class HostedBots:
 
 
 def build_hosting_deps(
-    settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, http: httpx.AsyncClient
+    settings: WorkerSettings,
+    *,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    http: httpx.AsyncClient,
+    failpoints: Failpoints | None = None,
 ) -> hosting.HostingDeps:
     fly_settings = FlySettings()
     assert settings.bot_api_url is not None
@@ -52,10 +58,13 @@ def build_hosting_deps(
             nats_url=settings.bot_nats_url or settings.nats_url,
             replay_pace=settings.hosted_replay_pace,
         ),
+        failpoints=failpoints or Failpoints(),
     )
 
 
-def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> HostedBots | None:
+def start_hosting(
+    settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, failpoints: Failpoints | None = None
+) -> HostedBots | None:
     if FlySettings().api_token is None or not settings.bot_api_url:
         log.warning(
             "hosting.disabled",
@@ -63,7 +72,7 @@ def start_hosting(settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus) -> 
         )
         return None
     http = httpx.AsyncClient(timeout=60)
-    deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http)
+    deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http, failpoints=failpoints)
     puller = BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
     puller.start()
     return HostedBots(puller=puller, http=http)

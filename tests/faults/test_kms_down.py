@@ -3,10 +3,6 @@ message and store or publish nothing; the same calls work once it is back, with 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,49 +15,22 @@ import pytest
 from api.app import create_app
 from api.settings import ApiSettings
 from events.bus import Bus
-from stack.kms_child import free_port, wait_kms_ready
 from tests.busutil import count_on_subject
 from tests.conftest import signup_and_login, wait_for
+from tests.controlplane import KmsProcess
 from tests.vaultutil import alpaca, connect, create_bot, machine_headers
-from vault.emulator.server import DEFAULT_KEY_NAME
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-class EmulatorProcess:
-    """``hmmtrade kms-emulator`` as a child process on a fixed port and key file."""
-
-    def __init__(self, key_file: Path) -> None:
-        self.key_file = key_file
-        self.port = free_port(0)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        argv = [sys.executable, "-m", "stack.cli", "kms-emulator", "--port", str(self.port)]
-        argv += ["--key-file", str(self.key_file), "--key", DEFAULT_KEY_NAME]
-        self.process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_kms_ready(self.endpoint, DEFAULT_KEY_NAME)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
-def kms_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    emulator = EmulatorProcess(tmp_path / "kms-process" / "keys.json")
+def kms_process(tmp_path: Path) -> Iterator[KmsProcess]:
+    emulator = KmsProcess(tmp_path / "kms-process" / "keys.json")
     emulator.start()
     yield emulator
     emulator.kill()
 
 
 @pytest.fixture
-async def api_on_process(api_settings: ApiSettings, kms_process: EmulatorProcess) -> AsyncIterator[httpx.AsyncClient]:
+async def api_on_process(api_settings: ApiSettings, kms_process: KmsProcess) -> AsyncIterator[httpx.AsyncClient]:
     settings = api_settings.model_copy(update={"kms_endpoint": kms_process.endpoint, "kms_timeout_s": 1.0})
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -72,7 +41,7 @@ async def api_on_process(api_settings: ApiSettings, kms_process: EmulatorProcess
 
 async def test_kms_outage_refuses_connect_and_broker_token_then_recovers_without_restart(
     api_on_process: httpx.AsyncClient,
-    kms_process: EmulatorProcess,
+    kms_process: KmsProcess,
     workers: Any,
     db: asyncpg.Connection,
     bus: Bus,

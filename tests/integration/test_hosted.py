@@ -4,7 +4,6 @@ running the real boot entrypoint, the trader, the bus and audit ingest, all on l
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -24,23 +23,21 @@ from fly.emulator import FlyEmulator
 from store import bots
 from store.pool import create_pool
 from tests.apiserver import serve_api
-from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_for
+from tests.conftest import TEST_ACK_WAIT_S, intent_settled, wait_for
+from tests.hostedutil import (
+    HOSTED_PROFILE,
+    SLEEPING_PROFILE,
+    TOKEN,
+    audit_records,
+    audit_through,
+    bot_view,
+    hosted_user,
+    machines_of,
+)
 from workers import hosting
 from workers.app import WorkerRuntime, start_workers
 from workers.hosting_app import build_hosting_deps
 from workers.settings import WorkerSettings
-
-TOKEN = "test-fly-token-not-a-secret"
-
-HOSTED_PROFILE: dict[str, Any] = copy.deepcopy(VALID_PROFILE)
-HOSTED_PROFILE["basics"] = {"name": "Hosted test bot", "surface": "hosted", "mode": "paper"}
-HOSTED_PROFILE["model"] = {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 150}
-HOSTED_PROFILE["strategy"] = {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50, "max_daily_loss_pct": 10}
-HOSTED_PROFILE["schedule"] = {"run": "every_bar", "confirmed": True}  # runs on (after_close scales to zero)
-SLEEPING_PROFILE: dict[str, Any] = {
-    **copy.deepcopy(HOSTED_PROFILE),
-    "schedule": {"run": "after_close", "confirmed": True},
-}
 
 
 @pytest.fixture
@@ -88,40 +85,22 @@ async def cloud(
                 await runtime.stop()
 
 
-async def _user(api: httpx.AsyncClient, db: asyncpg.Connection, tier: str) -> dict[str, str]:
-    email = f"hosted-{uuid.uuid4().hex[:10]}@example.com"
-    creds = {"email": email, "password": "correct horse battery"}
-    assert (await api.post("/api/v1/auth/signup", json=creds)).status_code == 201
-    await db.execute("UPDATE users SET tier = $2 WHERE email = $1", email, tier)
-    login = await api.post("/api/v1/auth/login", json=creds)
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
-async def _bot(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str) -> dict[str, Any]:
-    return dict((await api.get(f"/api/v1/bots/{bot_id}", headers=auth)).json())
-
-
-async def _audit(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str) -> list[dict[str, Any]] | None:
-    response = await api.get(f"/api/v1/bots/{bot_id}/audit?limit=1000", headers=auth)
-    return list(response.json()["records"]) or None if response.status_code == 200 else None
-
-
 async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_destroyed_on_delete(
     cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, emulator: FlyEmulator
 ) -> None:
     api = cloud.api
-    auth = await _user(api, db, "pro")
+    auth = await hosted_user(api, db, "pro")
     created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
     assert created.status_code == 202, created.text
     bot_id = created.json()["bot_id"]
 
     async def running() -> dict[str, Any] | None:
-        bot = await _bot(api, auth, bot_id)
+        bot = await bot_view(api, auth, bot_id)
         return bot if bot["status"] == "running" else None
 
     await wait_for(running, timeout_s=60, what="the bot to run on a machine")
     [machine] = await fly.list(metadata={"bot_id": bot_id})
-    records = await wait_for(lambda: _audit(api, auth, bot_id), timeout_s=240, what="the first audit record")
+    records = await wait_for(lambda: audit_records(api, auth, bot_id), timeout_s=240, what="the first audit record")
     assert records[0]["seq"] == 1
 
     stop = await api.post(f"/api/v1/bots/{bot_id}/stop", headers=auth)
@@ -129,10 +108,10 @@ async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_
     await fly.wait(machine.id, "stopped", timeout_s=90)
     log = emulator.log_path(machine.id).read_text()
     assert "SIGTERM received" in log and "stop requested" in log
-    assert (await _bot(api, auth, bot_id))["status"] == "stopped"
+    assert (await bot_view(api, auth, bot_id))["status"] == "stopped"
     last_logged = max(int(line.split("seq=")[1].split()[0]) for line in log.splitlines() if "seq=" in line)
     audit = await wait_for(
-        lambda: _audit_through(api, auth, bot_id, last_logged), timeout_s=30, what="the flushed audit in Postgres"
+        lambda: audit_through(api, auth, bot_id, last_logged), timeout_s=30, what="the flushed audit in Postgres"
     )
     assert [r["seq"] for r in audit] == list(range(1, len(audit) + 1))
 
@@ -146,29 +125,36 @@ async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_
     assert live == 0
 
 
-async def test_a_free_tier_hosted_bot_fails_with_a_reason_and_no_machine(
-    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines
+async def test_a_free_tier_hosted_bot_is_refused_up_front_and_a_downgraded_launch_fails_with_the_reason(
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, pg_dsn: str
 ) -> None:
-    api = cloud.api
-    auth = await _user(api, db, "free")
-    created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
-    if created.status_code != 202:  # the API may refuse it up front (billing limits): also a clear answer
-        assert created.status_code in (402, 403, 409) and "plan" in created.text
-        return
-    bot_id = created.json()["bot_id"]
+    api, settings = cloud.api, cloud.settings
+    free = await hosted_user(api, db, "free")
+    refused = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=free)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["errors"][0]["field"] == "basics.surface" and "plan" in refused.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM bots b JOIN users u ON u.id = b.user_id"
+                             " WHERE u.email LIKE 'hosted-%' AND u.tier = 'free'") == 0  # fmt: skip
 
-    async def failed() -> dict[str, Any] | None:
-        bot = await _bot(api, auth, bot_id)
-        return bot if bot["status"] == "failed" else None
-
-    bot = await wait_for(failed, timeout_s=60, what="the bot to fail")
-    assert "pro or team plan" in bot["status_reason"]
-    assert await fly.list(metadata={"bot_id": bot_id}) == []
-
-
-async def _audit_through(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str, seq: int) -> list[Any] | None:
-    records = await _audit(api, auth, bot_id)
-    return records if records and records[-1]["seq"] >= seq else None
+    # The workers check again: a launch for a user who is no longer on a paid plan fails, with the reason.
+    auth = await hosted_user(api, db, "pro")
+    bot_id = (await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)).json()["bot_id"]
+    [machine] = await wait_for(lambda: machines_of(fly, bot_id), timeout_s=60, what="the machine")
+    await db.execute("UPDATE users SET tier = 'free' FROM bots WHERE bots.user_id = users.id AND bots.id = $1",
+                     uuid.UUID(bot_id))  # fmt: skip
+    pool = await create_pool(pg_dsn, max_size=2)
+    bus = Bus(settings.nats_url, name="test-hosting-tier")
+    await bus.start(wait_s=5)
+    async with httpx.AsyncClient() as http:
+        row = await bots.get_bot(pool, uuid.UUID(bot_id))
+        assert row is not None
+        assert await hosting.launch(row, "a-start-after-the-downgrade", build_hosting_deps(
+            settings, pool=pool, bus=bus, http=http)) is None  # fmt: skip
+    await bus.close()
+    await pool.close()
+    bot = await bot_view(api, auth, bot_id)
+    assert bot["status"] == "failed" and "pro or team plan" in bot["status_reason"]
+    assert [m.id for m in await fly.list(metadata={"bot_id": bot_id})] == [machine.id]  # no new machine
 
 
 async def _gone(fly: FlyMachines, bot_id: str) -> bool:
@@ -180,10 +166,10 @@ async def test_a_redelivered_launch_finds_its_machine_and_a_new_launch_replaces_
 ) -> None:
     """A worker killed between the Fly create call and its ack gets the event again: still one machine."""
     api, settings = cloud.api, cloud.settings
-    auth = await _user(api, db, "pro")
+    auth = await hosted_user(api, db, "pro")
     created = await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)
     bot_id = created.json()["bot_id"]
-    [first] = await wait_for(lambda: _machines(fly, bot_id), timeout_s=60, what="the first machine")
+    [first] = await wait_for(lambda: machines_of(fly, bot_id), timeout_s=60, what="the first machine")
     pool = await create_pool(pg_dsn, max_size=2)
     bus = Bus(settings.nats_url, name="test-hosting")
     await bus.start(wait_s=5)
@@ -203,47 +189,13 @@ async def test_a_redelivered_launch_finds_its_machine_and_a_new_launch_replaces_
     await pool.close()
 
 
-async def test_a_hosted_bot_keeps_trading_while_the_workers_are_down_and_its_audit_lands_once(
-    cloud: Cloud,
-    db: asyncpg.Connection,
-    fly: FlyMachines,
-    emulator: FlyEmulator,
-) -> None:
-    api, settings = cloud.api, cloud.settings
-    auth = await _user(api, db, "pro")
-    bot_id = (await api.post("/api/v1/bots", json=HOSTED_PROFILE, headers=auth)).json()["bot_id"]
-    await wait_for(lambda: _audit(api, auth, bot_id), timeout_s=240, what="the first audit record")
-    [machine] = await fly.list(metadata={"bot_id": bot_id})
-    await cloud.workers[-1].stop()  # the control plane's workers die; the machine does not
-    stored_before = await db.fetchval("SELECT max(seq) FROM audit_events WHERE bot_id = $1", uuid.UUID(bot_id))
-    ticked = await wait_for(
-        lambda: _logged_seq_above(emulator, machine.id, stored_before + 20), timeout_s=120, what="ticks without workers"
-    )
-    assert await db.fetchval("SELECT max(seq) FROM audit_events WHERE bot_id = $1", uuid.UUID(bot_id)) == stored_before
-    cloud.workers.append(await start_workers(settings))
-    audit = await wait_for(
-        lambda: _audit_through(api, auth, bot_id, ticked), timeout_s=60, what="the audit to catch up"
-    )
-    assert [r["seq"] for r in audit] == list(range(1, len(audit) + 1))
-
-
-async def _machines(fly: FlyMachines, bot_id: str) -> list[Any] | None:
-    return await fly.list(metadata={"bot_id": bot_id}) or None
-
-
-async def _logged_seq_above(emulator: FlyEmulator, machine_id: str, seq: int) -> int | None:
-    log = emulator.log_path(machine_id).read_text()
-    seqs = [int(line.split("seq=")[1].split()[0]) for line in log.splitlines() if "seq=" in line]
-    return max(seqs) if seqs and max(seqs) > seq else None
-
-
 async def test_a_scale_to_zero_bot_woken_three_times_takes_one_new_bar_each_time_and_carries_its_state(
     cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines, pg_dsn: str
 ) -> None:
     api, settings = cloud.api, cloud.settings
-    auth = await _user(api, db, "pro")
+    auth = await hosted_user(api, db, "pro")
     bot_id = (await api.post("/api/v1/bots", json=SLEEPING_PROFILE, headers=auth)).json()["bot_id"]
-    [first] = await wait_for(lambda: _machines(fly, bot_id), timeout_s=60, what="the first machine")
+    [first] = await wait_for(lambda: machines_of(fly, bot_id), timeout_s=60, what="the first machine")
     assert first.config.env["HMMTRADE_RUN_ONCE"] == "1" and first.config.restart.policy == "no"
     await fly.wait(first.id, "stopped", timeout_s=240)  # one run: warm-up, one decision, exit 0
     pool = await create_pool(pg_dsn, max_size=2)
@@ -279,5 +231,5 @@ async def test_a_scale_to_zero_bot_woken_three_times_takes_one_new_bar_each_time
 
 
 async def _audit_count(api: httpx.AsyncClient, auth: dict[str, str], bot_id: str, n: int) -> list[Any] | None:
-    records = await _audit(api, auth, bot_id)
+    records = await audit_records(api, auth, bot_id)
     return records if records and len(records) >= n else None
