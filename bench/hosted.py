@@ -40,7 +40,7 @@ PROFILE: dict[str, Any] = {
     "market": {"symbols": ["SPY"], "bar_interval": "1d", "asset_class": "stock", "data_source": "sp500"},
     "model": {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 252},
     "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 60, "max_daily_loss_pct": 20},
-    "schedule": {"confirmed": True},
+    "schedule": {"run": "every_bar", "confirmed": True},  # runs on (after_close would scale to zero)
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +35,7 @@ from trader.engine import Engine
 from trader.feeds import Feed, feed_for
 from trader.instance import Instance
 from trader.outbox import Outbox, audit_envelope
+from trader.pacing import Pacer
 from trader.state_store import FileStateStore, KvStateStore, MirroredStateStore, StateStore
 
 log = structlog.get_logger(__name__)
@@ -88,6 +90,7 @@ class BotRunner:
         self._last_seq = engine.state.seq
         summary = RunSummary(last_seq=engine.state.seq)
         heartbeat = asyncio.create_task(self._heartbeat_forever())
+        pacer = Pacer(self.options.pace) if self.options.pace > 0 and not self.options.once else None
         await self._say("running")
         next_bar = start
         try:
@@ -114,9 +117,9 @@ class BotRunner:
                 summary.last_seq = self._last_seq = record["seq"]
                 await self._emit(record, engine)
                 await self._save(engine, next_bar, bars)
-                if self.options.pace > 0 and not self.options.once:
+                if pacer is not None:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), 1 / self.options.pace)
+                        await asyncio.wait_for(self.stop.wait(), pacer.delay(time.monotonic()))
                 else:
                     await asyncio.sleep(0)
             else:

@@ -96,7 +96,7 @@ async def broker_token(
         raise
     if row is not None:
         await connections.touch(db, row.id)
-    await _tell_owner(state, bot, machine, "booted", "running", f"booted on machine token {machine.jti}")
+    await _tell_owner(state, bot, machine, "booted", "running", "the machine received its broker credentials")
     response.headers["Cache-Control"] = "no-store"
     ttl = timedelta(seconds=min(security.settings.broker_token_ttl_s, 900))
     return BrokerToken(
