@@ -116,7 +116,9 @@ async def start_workers(
     broker_puller.start()
     hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints)
     stripe_settings = stripe or StripeSettings()
-    billing_deps = BillingDeps(pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings)
+    billing_deps = BillingDeps(
+        pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints
+    )
     billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
     consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable, BILLING_STRIPE.durable, BILLING.durable]
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))

@@ -70,12 +70,14 @@ async def handle(msg: Msg, deps: BillingDeps) -> None:
     tier = None
     if outcome is None:
         outcome, replay, tier = await _apply(intent, deps)
+    await deps.failpoints.hit("billing.before_publish")  # committed (tier, ledger), stops not yet sent
     await asyncio.gather(
         *(
             deps.bus.publish_raw(e["subject"], e["payload"].encode(), headers={MSG_ID: e["id"], TYPE_HEADER: e["type"]})
             for e in outcome
         )
     )
+    await deps.failpoints.hit("billing.before_ack")  # everything done but the ack
     log.info("billing.intent_handled", kind=intent.type, tier=tier, stops=len(outcome), replay=replay)
 
 

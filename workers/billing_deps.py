@@ -13,6 +13,7 @@ from billing.plans import PAST_DUE_GRACE
 from billing.settings import StripeSettings
 from contracts.envelope import utc_now
 from events.bus import Bus
+from workers.failpoints import Failpoints
 
 Clock = Callable[[], datetime]
 
@@ -25,3 +26,4 @@ class BillingDeps:
     stripe: StripeSettings
     clock: Clock = field(default=utc_now)
     grace: timedelta = PAST_DUE_GRACE
+    failpoints: Failpoints = field(default_factory=Failpoints)
