@@ -26,6 +26,9 @@ RUN /opt/hmmtrade/bin/pip install --no-deps .
 FROM python:3.12-slim
 ENV PATH=/opt/hmmtrade/bin:$PATH PYTHONUNBUFFERED=1 HMMTRADE_ENV=production HMMTRADE_LOG_JSON=1
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin hmmtrade
+# compose.yaml mounts the machine-keys volume here (HMMTRADE_MACHINE_JWT_KEY_DIR): a fresh named volume takes
+# this folder's owner and mode, so the unprivileged user can create the first signing key in it.
+RUN install -d -o hmmtrade -m 0700 /var/lib/hmmtrade/machine-keys
 COPY --from=build /opt/hmmtrade /opt/hmmtrade
 USER hmmtrade
 EXPOSE 8000

@@ -1,10 +1,12 @@
 """Benchmark: installed size of the hosted bot's dependency set (fly/requirements.lock) against the 250 MB target.
 
-Docker does not run here, so this measures what fly/Dockerfile's build stage installs: a fresh venv
-(ideally on Python 3.12, the image's), the hash-checked bot lock installed into it, then the bytes
-of every distribution's files. The empty venv is measured first, in the same run, as the baseline.
-Also prints what the obvious cuts would save: the test suites that numpy/scipy/pandas/... ship,
-and ``arch`` (used only for its bundled S&P 500 / NASDAQ CSVs) with everything only it needs.
+Docker does not run here, so this re-enacts what fly/Dockerfile's build stage does: a fresh venv
+(ideally on Python 3.12, the image's), the hash-checked bot lock installed into it, the test suites
+the wheels ship deleted; and the arch wheel alone (fly/bundled-data.lock, --no-deps) installed into a
+scratch folder only to copy out the bundled S&P 500 / NASDAQ CSVs and arch's licence. It sums the
+bytes of every distribution's files plus the data folder, against the target. The empty venv is
+measured first, in the same run, as the baseline. The stripped venv (which has neither pandas nor
+arch) then imports the bot's modules, loads both bundled series from the data folder and fits an HMM.
 
     ./dev bench hosted_image [--python python3.12] [--top 12]
 """
@@ -24,8 +26,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MB = 250.0
-ROOTS = ("numpy", "hmmlearn", "arch", "pydantic", "nats-py", "pyyaml", "httpx", "structlog")
 MB = 1024 * 1024
+
+
+def _roots() -> tuple[str, ...]:
+    """The bot's direct dependencies: the requirement lines of fly/requirements.in."""
+    lines = (REPO / "fly" / "requirements.in").read_text().splitlines()
+    return tuple(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
 
 # Run inside the measured venv: sizes per distribution, and its requirements (markers evaluated there).
 _MEASURE = r"""
@@ -58,17 +66,21 @@ json.dump({"python": sys.version.split()[0], "dists": out}, sys.stdout)
 """
 
 
-# Run inside the measured venv after its test suites were deleted: the bot's code still imports and fits.
+# Run inside the measured venv after its test suites were deleted, with HMMTRADE_BUNDLED_DATA_DIR set:
+# the bot's code imports (boot, the trader's CLI and runner) and fits on the data folder's bars.
 _SMOKE = r"""
+import importlib.util
 import httpx, nats, pydantic, structlog, yaml
+import fly.boot, trader.cli, trader.runner
 from trader import features
 from trader.bars import load_bundled
 from trader.model import FitOptions, fit
-bars = load_bundled("sp500")
-X = features.compute(bars, ["log_return", "realized_vol"])
+absent = [name for name in ("pandas", "arch", "statsmodels") if importlib.util.find_spec(name) is None]
+sp500, nasdaq = load_bundled("sp500"), load_bundled("nasdaq")
+X = features.compute(sp500, ["log_return", "realized_vol"])
 start = features.first_complete_row(X)
 model = fit(X[start : start + 504], FitOptions(n_states=3, restarts=1))
-print(f"{len(bars)} bars, fit ok")
+print(f"{len(sp500)} + {len(nasdaq)} bars, fit ok; not installed: {', '.join(absent)}")
 """
 
 
@@ -105,32 +117,39 @@ def _closure(dists: dict[str, Any], roots: list[str]) -> set[str]:
 
 
 def _needed_by(dists: dict[str, Any], name: str) -> str:
-    users = [root for root in ROOTS if root != name and name in _closure(dists, [root])]
-    return "root" if name in ROOTS else ", ".join(users) or "?"
+    roots = _roots()
+    users = [root for root in roots if root != name and name in _closure(dists, [root])]
+    return "root" if name in roots else ", ".join(users) or "?"
 
 
-def measure(python: str, lock: Path) -> dict[str, Any]:
+def _pip_install(venv_python: Path, *args: str) -> None:
+    quiet = ["--quiet", "--disable-pip-version-check", "--require-hashes"]
+    subprocess.run([str(venv_python), "-m", "pip", "install", *quiet, *args], check=True)
+
+
+def _extract_bundled_data(venv_python: Path, data_lock: Path, scratch: Path, out: Path) -> int:
+    """fly/Dockerfile's data step: the arch wheel alone into ``scratch``, its two CSVs and licence to ``out``."""
+    _pip_install(venv_python, "--no-deps", "--target", str(scratch), "-r", str(data_lock))
+    out.mkdir()
+    for name in ("sp500", "nasdaq"):
+        shutil.copy(scratch / "arch" / "data" / name / f"{name}.csv.gz", out)
+    [licence] = scratch.glob("arch-*.dist-info/licenses/LICENSE.md")
+    shutil.copy(licence, out / "arch-LICENSE.md")
+    shutil.rmtree(scratch)
+    return sum(path.stat().st_size for path in out.iterdir())
+
+
+def measure(python: str, lock: Path, data_lock: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hosted-image-") as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
         venv_python = venv / "bin" / "python"
         baseline = _measure(venv_python)
         started = time.perf_counter()
-        subprocess.run(
-            [
-                str(venv_python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "-r",
-                str(lock),
-            ],
-            check=True,
-        )
+        _pip_install(venv_python, "-r", str(lock))
         install_s = time.perf_counter() - started
+        data_dir = Path(tmp) / "trader-data"
+        data_bytes = _extract_bundled_data(venv_python, data_lock, Path(tmp) / "arch", data_dir)
         installed = _measure(venv_python)
         _strip_tests(venv)
         smoke = subprocess.run(
@@ -138,7 +157,7 @@ def measure(python: str, lock: Path) -> dict[str, Any]:
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), "HMMTRADE_BUNDLED_DATA_DIR": str(data_dir)},
         )
     empty = set(baseline["dists"])  # pip (and setuptools on old Pythons): the image uninstalls pip
     dists = {name: info for name, info in installed["dists"].items() if name not in empty}
@@ -147,6 +166,7 @@ def measure(python: str, lock: Path) -> dict[str, Any]:
         "install_s": install_s,
         "baseline": baseline["dists"],
         "dists": dists,
+        "data_bytes": data_bytes,
         "smoke": smoke.stdout.strip() if smoke.returncode == 0 else f"FAILED: {smoke.stderr.strip()[-500:]}",
     }
 
@@ -156,7 +176,7 @@ def _mb(value: float) -> str:
 
 
 def _row(label: str, size: float, *, ratio: bool = True) -> str:
-    return f"{label:<44}{_mb(size)}" + (f"  {size / MB / TARGET_MB:9.2f}" if ratio else "")
+    return f"{label:<48}{_mb(size)}" + (f"  {size / MB / TARGET_MB:9.2f}" if ratio else "")
 
 
 def report(result: dict[str, Any], top: int) -> str:
@@ -165,21 +185,18 @@ def report(result: dict[str, Any], top: int) -> str:
     total = sum(info["bytes"] for info in dists.values())
     tests = sum(info["tests"] for info in dists.values())
     pyc = sum(info["pyc"] for info in dists.values())
-    without_arch = _closure(dists, [r for r in ROOTS if r != "arch"])
-    cut = sum(dists[name]["bytes"] for name in without_arch)
-    cut_tests = sum(dists[name]["tests"] for name in without_arch)
+    data = result["data_bytes"]
     lines = [
         f"Python {result['python']}, {len(dists)} distributions, install {result['install_s']:.0f} s; "
         f"empty venv (baseline, not counted): {baseline_bytes / MB:.1f} MB",
         "",
-        f"{'variant':<44}{'MB':>8}  {'vs 250 MB':>9}",
+        f"{'variant':<48}{'MB':>8}  {'vs 250 MB':>9}",
         _row("bot dependency set as installed", total),
-        _row("  of which test suites", tests, ratio=False),
+        _row("  of which test suites (the image deletes them)", tests, ratio=False),
         _row("  of which .pyc bytecode", pyc, ratio=False),
-        _row("as installed, test suites removed (image)", total - tests),
-        f"  stripped set imports the bot and fits an HMM: {result['smoke']}",
-        _row("without arch (bundled data as CSV)", cut),
-        _row("without arch, test suites removed", cut - cut_tests),
+        _row("bundled data (arch's 2 CSVs + licence)", data, ratio=False),
+        _row("image: set without test suites, plus the data", total - tests + data),
+        f"  the image's set runs the bot: {result['smoke']}",
         "",
         f"{'largest packages':<22}{'MB':>8}{'tests MB':>10}{'share':>7}  needed by",
     ]
@@ -187,7 +204,7 @@ def report(result: dict[str, Any], top: int) -> str:
     for name, info in ranked[:top]:
         lines.append(
             f"{name:<22}{_mb(info['bytes'])}{info['tests'] / MB:10.1f}{info['bytes'] / total:7.1%}  "
-            f"{_needed_by(dists, name)}{'' if name in without_arch else '  (only for arch)'}"
+            f"{_needed_by(dists, name)}"
         )
     rest = sum(info["bytes"] for _, info in ranked[top:])
     lines.append(f"{f'{len(ranked) - top} others':<22}{_mb(rest)}")
@@ -198,10 +215,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=None, help="interpreter for the venv (default: python3.12 if it runs)")
     parser.add_argument("--lock", type=Path, default=REPO / "fly" / "requirements.lock")
+    parser.add_argument("--data-lock", type=Path, default=REPO / "fly" / "bundled-data.lock")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
     python = _python(args.python)
-    result = measure(python, args.lock)
+    result = measure(python, args.lock, args.data_lock)
     print(report(result, args.top))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)

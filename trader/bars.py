@@ -1,14 +1,23 @@
 """Daily OHLCV bars: the bundled S&P 500 / NASDAQ series, or a CSV or Parquet file, validated.
 
 A bad file is refused with one line naming the file, the row and the problem.
+
+The bundled series are the two gzipped CSVs the ``arch`` package ships. They are read here
+with the standard library, never through arch (whose loader needs pandas): from the folder
+``HMMTRADE_BUNDLED_DATA_DIR`` names when it is set (the hosted bot image, whose build copies
+the two files out of the pinned arch wheel), else from the installed arch package's folder.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import importlib.util
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +25,8 @@ from numpy.typing import NDArray
 
 BUNDLED = ("sp500", "nasdaq")
 COLUMNS = ("date", "open", "high", "low", "close", "volume")
+BUNDLED_DATA_DIR_ENV = "HMMTRADE_BUNDLED_DATA_DIR"
+_BUNDLED_COLUMNS = ("Open", "High", "Low", "Close", "Volume")  # arch's header; "Adj Close" is not used
 
 
 class BarDataError(ValueError):
@@ -49,20 +60,53 @@ class Bars:
         )
 
 
-def load_bundled(name: str) -> Bars:
-    """S&P 500 or NASDAQ daily bars 1999-2018, as shipped by the ``arch`` package."""
+def bundled_file(name: str, *, environ: Mapping[str, str] | None = None) -> Path:
+    """The gzipped CSV of a bundled series: in ``HMMTRADE_BUNDLED_DATA_DIR`` if set, else in arch's package.
+
+    arch is located without importing it: its ``__init__`` would pull in pandas.
+    """
     if name not in BUNDLED:
         raise BarDataError(f"unknown bundled data {name!r}: choose one of {', '.join(BUNDLED)}")
-    from arch.data import nasdaq, sp500  # imported here: loading pulls in pandas
+    folder = (os.environ if environ is None else environ).get(BUNDLED_DATA_DIR_ENV)
+    if folder:
+        return Path(folder) / f"{name}.csv.gz"
+    spec = importlib.util.find_spec("arch")
+    if spec is None or not spec.submodule_search_locations:
+        raise BarDataError(
+            f"bundled:{name}: the bundled data needs the arch package installed, or {BUNDLED_DATA_DIR_ENV} "
+            f"naming a folder that holds {name}.csv.gz"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name / f"{name}.csv.gz"
 
-    frame = (sp500 if name == "sp500" else nasdaq).load()
-    return _validated(
-        f"bundled:{name}",
-        [
-            (ts.date(), float(r["Open"]), float(r["High"]), float(r["Low"]), float(r["Close"]), float(r["Volume"]))
-            for ts, r in frame.iterrows()
-        ],
-    )
+
+def load_bundled(name: str, *, environ: Mapping[str, str] | None = None) -> Bars:
+    """S&P 500 or NASDAQ daily bars 1999-2018, exactly the values the ``arch`` package ships."""
+    return read_bundled_file(name, bundled_file(name, environ=environ))
+
+
+def read_bundled_file(name: str, path: Path) -> Bars:
+    """One of arch's ``<name>.csv.gz`` files (Date as M/D/YYYY, then OHLC, Adj Close, Volume), validated."""
+    source = f"bundled:{name}"
+    rows: list[tuple[date, float, float, float, float, float]] = []
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("Date", *_BUNDLED_COLUMNS) if c not in (reader.fieldnames or [])]
+            if missing:
+                raise BarDataError(f"{source}: {path}: missing column(s) {', '.join(missing)}")
+            for line, record in enumerate(reader, start=2):
+                try:
+                    day = datetime.strptime(record["Date"], "%m/%d/%Y").date()
+                    o, h, lo, c, v = (float(record[column]) for column in _BUNDLED_COLUMNS)
+                except (TypeError, ValueError) as exc:
+                    raise BarDataError(f"{source}: {path}: row {line}: cannot read it ({exc})") from None
+                rows.append((day, o, h, lo, c, v))
+    except OSError as exc:  # missing file, unreadable, or not gzip (BadGzipFile)
+        hint = f" (is {BUNDLED_DATA_DIR_ENV} the folder holding {name}.csv.gz?)"
+        raise BarDataError(f"{source}: cannot read {path}: {exc.strerror or exc}{hint}") from None
+    except EOFError:
+        raise BarDataError(f"{source}: {path} is truncated") from None
+    return _validated(source, rows)
 
 
 def load_file(path: Path) -> Bars:
@@ -72,7 +116,10 @@ def load_file(path: Path) -> Bars:
 
 def load_parquet(path: Path) -> Bars:
     """A Parquet file with columns date, open, high, low, close, volume (any case)."""
-    from fastparquet import ParquetFile  # imported here: it pulls in pandas
+    try:
+        from fastparquet import ParquetFile  # imported here: it pulls in pandas
+    except ModuleNotFoundError:  # the hosted bot image has neither: a hosted bot reads no files
+        raise BarDataError(f"{path}: reading Parquet needs fastparquet, which is not installed here") from None
 
     try:
         frame = ParquetFile(str(path)).to_pandas()

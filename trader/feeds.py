@@ -28,7 +28,7 @@ class Feed(Protocol):
 
 
 class BundledReplay:
-    """The S&P 500 or NASDAQ daily bars shipped by ``arch``, loaded once."""
+    """The S&P 500 or NASDAQ daily bars that ``arch`` ships (see ``trader.bars.bundled_file``), loaded once."""
 
     def __init__(self, series: str) -> None:
         self.name = f"bundled:{series}"

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from billing.settings import StripeSettings
+from fly.settings import FlySettings
 from stack.cli import _parser
 from workers.settings import WorkerSettings
 
@@ -33,7 +34,8 @@ def dockerfile() -> str:
 
 def _env_names_the_code_reads() -> set[str]:
     names = {"HMMTRADE_LOG_LEVEL", "HMMTRADE_LOG_JSON"}  # read by stack/logging.py and stack/cli.py
-    for settings in (ApiSettings, WorkerSettings, StripeSettings):
+    names.add("GOOGLE_APPLICATION_CREDENTIALS")  # read by google-auth when vault/gcp.py builds a Cloud KMS client
+    for settings in (ApiSettings, WorkerSettings, StripeSettings, FlySettings):
         for field in settings.model_fields.values():
             alias = field.validation_alias
             names.update(getattr(alias, "choices", []) or ([alias] if isinstance(alias, str) else []))
@@ -111,8 +113,91 @@ def test_image_contains_every_package_and_runs_unprivileged(dockerfile: str) -> 
 def test_production_api_gets_its_signing_key_from_a_secret(compose: dict[str, Any]) -> None:
     api = compose["services"]["api"]
     assert api["environment"]["HMMTRADE_ENV"] == "production"
-    [secret] = api["secrets"]
-    assert api["environment"]["HMMTRADE_JWT_PRIVATE_KEY_FILE"] == f"/run/secrets/{secret['source']}"
-    assert secret["source"] in compose["secrets"]
+    assert api["environment"]["HMMTRADE_JWT_PRIVATE_KEY_FILE"] == "/run/secrets/jwt_signing_key"
+    assert {"source": "jwt_signing_key"} in api["secrets"] and "jwt_signing_key" in compose["secrets"]
     with pytest.raises(ValidationError, match="HMMTRADE_JWT_PRIVATE_KEY_FILE must be set in production"):
         ApiSettings(HMMTRADE_ENV="production")
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR:-default}`` / ``${VAR:?message}`` substitution, for the forms compose.yaml uses."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, text = match.groups()
+        if env.get(name):
+            return env[name]
+        if kind == "-":
+            return text
+        raise AssertionError(f"{name} is required: {text}")
+
+    return _VARIABLE.sub(one, value)
+
+
+# What an operator exports for `docker compose up` (the `${VAR:?...}` ones must be set).
+DEPLOY_ENV = {
+    "STRIPE_SECRET_KEY": "sk_test_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "STRIPE_PRICE_PRO": "price_pro",
+    "STRIPE_PRICE_TEAM": "price_team",
+    "KMS_KEY_NAME": "projects/acme/locations/europe-west1/keyRings/hmmtrade/cryptoKeys/broker-secrets",
+    "FLY_API_TOKEN": "fo1_x",
+    "HMMTRADE_BOT_API_URL": "https://hmmtrade.example.com",
+    "HMMTRADE_BOT_NATS_URL": "nats://bus.hmmtrade.example.com:4222",
+}
+HOSTING_SECRETS_REQUIRED = {
+    "api": ("KMS_KEY_NAME",),
+    "workers": ("FLY_API_TOKEN", "HMMTRADE_BOT_API_URL", "HMMTRADE_BOT_NATS_URL"),
+}
+
+
+def _service_env(compose: dict[str, Any], name: str, env: dict[str, str]) -> dict[str, str]:
+    return {key: _interpolate(str(value), env) for key, value in compose["services"][name]["environment"].items()}
+
+
+@pytest.mark.parametrize("service", sorted(HOSTING_SECRETS_REQUIRED))
+def test_deploy_time_settings_of_kms_and_fly_are_required_with_a_message(compose: dict[str, Any], service: str) -> None:
+    environment = compose["services"][service]["environment"]
+    for name in HOSTING_SECRETS_REQUIRED[service]:
+        assert re.fullmatch(rf"\$\{{{name}:\?set {name} \(.+\)\}}", environment[name]), environment[name]
+        with pytest.raises(AssertionError, match=f"{name} is required: set {name}"):
+            _service_env(compose, service, {k: v for k, v in DEPLOY_ENV.items() if k != name})
+
+
+def test_the_deployed_api_and_workers_can_launch_hosted_bots(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("KMS_ENDPOINT", "FLY_APP_NAME", "FLY_API_HOSTNAME", "FLY_BOT_IMAGE"):
+        monkeypatch.delenv(name, raising=False)  # only compose's environment counts
+    api_env = _service_env(compose, "api", DEPLOY_ENV)
+    workers_env = _service_env(compose, "workers", DEPLOY_ENV)
+    api, workers, fly = ApiSettings(**api_env), WorkerSettings(**workers_env), FlySettings(**workers_env)
+    assert api.kms_key_name == DEPLOY_ENV["KMS_KEY_NAME"] and api.kms_endpoint is None  # Google's Cloud KMS
+    # what workers/hosting_app.py needs before it launches anything
+    assert fly.api_token is not None and fly.api_token.get_secret_value() == DEPLOY_ENV["FLY_API_TOKEN"]
+    assert (workers.bot_api_url, workers.bot_nats_url) == (
+        DEPLOY_ENV["HMMTRADE_BOT_API_URL"],
+        DEPLOY_ENV["HMMTRADE_BOT_NATS_URL"],
+    )
+    defaults = {name: FlySettings.model_fields[name].default for name in ("app_name", "api_hostname", "bot_image")}
+    assert {"app_name": fly.app_name, "api_hostname": fly.api_hostname, "bot_image": fly.bot_image} == defaults
+    # the workers mint machine JWTs the API verifies: the same key folder, on one shared volume
+    assert api.machine_jwt_key_dir is not None and api.machine_jwt_key_dir == workers.machine_jwt_key_dir
+    mounts = {name: compose["services"][name]["volumes"] for name in ("api", "workers")}
+    assert mounts["api"] == mounts["workers"] == [f"machine-keys:{api.machine_jwt_key_dir}"]
+    assert "machine-keys" in compose["volumes"]
+
+
+def test_the_api_reads_kms_credentials_from_a_secret_file(compose: dict[str, Any]) -> None:
+    api = compose["services"]["api"]
+    assert api["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/run/secrets/gcp_kms_credentials"
+    assert {"source": "gcp_kms_credentials"} in api["secrets"]
+    assert compose["secrets"]["gcp_kms_credentials"]["file"].startswith("./secrets/")
+
+
+def test_the_image_prepares_the_key_folder_for_its_unprivileged_user(compose: dict[str, Any], dockerfile: str) -> None:
+    key_dir = compose["services"]["workers"]["environment"]["HMMTRADE_MACHINE_JWT_KEY_DIR"]
+    user = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)[-1]
+    assert re.search(rf"^RUN install -d -o {user} -m 0700 {re.escape(key_dir)}$", dockerfile, flags=re.MULTILINE)
