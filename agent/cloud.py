@@ -1,4 +1,4 @@
-"""The cloud API as the agent uses it: login, bot list, create, delete, step validation, audit.
+"""The cloud API as the agent uses it: login, bot list, create, delete, step validation, plan, audit.
 
 An adapter over an injected ``httpx.AsyncClient``. Failures surface as two errors:
 ``CloudUnreachable`` (network, timeouts, 5xx: try again later, quietly) and
@@ -107,6 +107,10 @@ class CloudClient:
                 return exc.errors or [{"field": "body", "msg": exc.detail}]
             raise
         return []
+
+    async def billing(self) -> dict[str, Any]:
+        """The account's plan, its limits and what is used of them (``GET /api/v1/billing``)."""
+        return dict((await self._request("GET", "/api/v1/billing")).json())
 
     async def audit(self, bot_id: str, *, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
         response = await self._request("GET", f"/api/v1/bots/{bot_id}/audit", params={"after": after, "limit": limit})

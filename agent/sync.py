@@ -129,7 +129,7 @@ class CloudSync:
             self.status, self.message = "online", f"sync incomplete: {exc.detail}"
             log.warning("sync.rejected", error=str(exc))
         else:
-            self.status, self.message = "online", f"synced with {login.api_url}"
+            self.status, self.message = "online", f"synced with {login.api_url} as {login.email}"
         finally:
             await http.aclose()
         # tokens may have been refreshed; the cloud answered, so the grace restarts now

@@ -13,8 +13,9 @@ import httpx
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from tests.conftest import VALID_PROFILE
+from tests.hostedstack import FLY_TOKEN
 
-TOKEN = "test-fly-token-not-a-secret"
+TOKEN = FLY_TOKEN
 
 HOSTED_PROFILE: dict[str, Any] = copy.deepcopy(VALID_PROFILE)
 HOSTED_PROFILE["basics"] = {"name": "Hosted test bot", "surface": "hosted", "mode": "paper"}

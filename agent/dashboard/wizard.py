@@ -1,6 +1,10 @@
-"""New bot wizard: the six profile steps, each checked by its contracts model (and by the
-cloud's ``POST /api/v1/bots/validate?step=N`` when logged in), a review, then deploy
-locally (instance yaml + 0600 .env) or hosted (the cloud API, paid tiers)."""
+"""New bot wizard: the six profile steps, a review, then deploy locally (instance yaml + 0600
+.env) or hosted (``POST /api/v1/bots``, paid tiers).
+
+Each step is checked by the cloud's ``POST /api/v1/bots/validate?step=N`` when logged in (its
+verdict, naming the field, is what create will hold the bot to; a hosted bot in step 1 is also
+checked against the plan's limits) and by the same contracts model here, which alone decides
+when logged out or offline."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 import panel as pn
 from pydantic import ValidationError
 
-from agent.cloud import CloudError
+from agent.cloud import CloudRejected, CloudUnreachable
 from agent.dashboard.common import page
 from agent.dashboard.context import AgentContext
 from agent.instances import write_instance
@@ -45,10 +49,28 @@ def errors_text(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(map(str, e['loc'])) or 'step'}: {e['msg']}" for e in exc.errors()]
 
 
+def hosted_refusal(billing: dict[str, Any]) -> list[str]:
+    """Why the account's plan cannot take one more hosted bot (``GET /api/v1/billing``), if it cannot."""
+    plan, limits, usage = billing["plan"], billing["limits"], billing["usage"]
+    if not limits["hosted_allowed"]:
+        return [
+            f"basics.surface: your {plan} plan runs bots on your own machine only: hosted bots need the pro "
+            "or team plan. Choose 'local' to run it on this agent, or upgrade your plan."
+        ]
+    if usage["hosted_bots"] >= limits["max_hosted_bots"]:
+        return [
+            f"basics.surface: your {plan} plan allows {limits['max_hosted_bots']} hosted bots and you have "
+            f"{usage['hosted_bots']}: delete one, choose 'local', or upgrade."
+        ]
+    return []
+
+
 def wizard_page(ctx: AgentContext) -> pn.Column:
     w: dict[str, Any] = {
         "name": pn.widgets.TextInput(name="Bot name", value="My first regime bot", css_classes=["wiz-name"]),
-        "surface": pn.widgets.Select(name="Runs on", options=["local", "hosted"], value="local"),
+        "surface": pn.widgets.Select(
+            name="Runs on", options=["local", "hosted"], value="local", css_classes=["wiz-surface"]
+        ),
         "mode": pn.widgets.Select(name="Mode", options=["paper", "live"], value="paper"),
         "connection": pn.widgets.TextInput(name="Broker connection ('paper' or a connection id)", value="paper"),
         "api_key": pn.widgets.PasswordInput(name="Broker API key (local bots: stays in the local .env)", value=""),
@@ -72,10 +94,14 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
             name="Exposure per regime (low to high)", value="0, 0.5, 1", css_classes=["wiz-exposure"]
         ),
         "max_position_pct": pn.widgets.FloatInput(name="Max position % of equity", value=100),
-        "max_daily_loss_pct": pn.widgets.FloatInput(name="Max daily loss %", value=3),
-        "max_drawdown_pct": pn.widgets.FloatInput(name="Max drawdown % (kill switch)", value=20),
+        "max_daily_loss_pct": pn.widgets.FloatInput(name="Max daily loss %", value=3, css_classes=["wiz-daily-loss"]),
+        "max_drawdown_pct": pn.widgets.FloatInput(
+            name="Max drawdown % (kill switch)", value=20, css_classes=["wiz-drawdown"]
+        ),
         "stop_loss_pct": pn.widgets.TextInput(name="Stop loss % (empty: none)", value=""),
-        "run": pn.widgets.Select(name="Run", options=["after_close", "every_bar"], value="after_close"),
+        "run": pn.widgets.Select(
+            name="Run", options=["after_close", "every_bar"], value="after_close", css_classes=["wiz-run"]
+        ),
         "timezone": pn.widgets.TextInput(name="Time zone", value="America/New_York"),
         "starting_cash": pn.widgets.FloatInput(name="Starting cash", value=100_000),
         "confirmed": pn.widgets.Checkbox(
@@ -159,33 +185,43 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         messages.object = "**Fix these before going on:**\n\n" + "\n".join(f"- {html.escape(line)}" for line in lines)
         messages.visible = bool(lines)
 
-    async def cloud_check(step: int, body: dict[str, Any]) -> list[str]:
+    async def cloud_check(step: int, body: dict[str, Any]) -> list[str] | None:
+        """The cloud's verdict on a step when logged in (it is what create will hold the bot to,
+        and may be newer than this agent); ``None`` when there is no cloud to ask."""
         login = ctx.sync.store.load()
         if login is None:
-            return []
+            return None
         client, http = ctx.sync.client(login)
         try:
             errors = await client.validate_step(step, body)
-        except CloudError:
-            return []  # offline: the local check above is the same model
+            lines = [f"cloud: {e.get('field', 'step')}: {e.get('msg', '')}" for e in errors]
+            if step == 1 and body.get("surface") == "hosted" and not lines:
+                lines = hosted_refusal(await client.billing())
+        except CloudRejected as exc:
+            return [f"cloud: {exc.detail}"]
+        except CloudUnreachable:
+            return None  # offline: the local check is the same contracts model
         finally:
             await http.aclose()
-        return [f"cloud: {e.get('field', 'step')}: {e.get('msg', '')}" for e in errors]
+        return lines
+
+    def local_check(step: int, body: dict[str, Any]) -> list[str]:
+        try:
+            WIZARD_STEPS[step].model_validate(body)
+        except ValidationError as exc:
+            return errors_text(exc)
+        return []
 
     async def on_next(_event: object) -> None:
         step = current["step"]
         try:
             body = section(step)
-            WIZARD_STEPS[step].model_validate(body)
         except FieldError as exc:
             show_errors([str(exc)])
             return
-        except ValidationError as exc:
-            show_errors(errors_text(exc))
-            return
-        cloud_errors = await cloud_check(step, body)
-        if cloud_errors:
-            show_errors(cloud_errors)
+        errors = await cloud_check(step, body) or local_check(step, body)
+        if errors:
+            show_errors(errors)
             return
         if step == 6:
             try:
@@ -225,18 +261,28 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         if login is None:
             show_errors(["log in on the Cloud page to deploy hosted bots"])
             return
-        body = BotProfile.model_validate(profile_body()).model_dump(mode="json", exclude_none=True)
+        profile = BotProfile.model_validate(profile_body())
+        if profile.basics.surface != "hosted":
+            show_errors(["basics.surface: choose 'hosted' in step 1 to run this bot in the cloud"])
+            return
         client, http = ctx.sync.client(login)
         try:
-            bot_id = await client.create_bot(body, idempotency_key=f"wizard:{session_key}")
-        except CloudError as exc:
-            show_errors([f"the cloud did not take the bot: {exc}"])
+            bot_id = await client.create_bot(
+                profile.model_dump(mode="json", exclude_none=True), idempotency_key=f"wizard:{session_key}"
+            )
+        except CloudRejected as exc:
+            show_errors([f"the cloud refused the bot: {exc.detail}"])
+            return
+        except CloudUnreachable as exc:
+            # the create may have landed before the answer was lost: the same key makes a retry create it once
+            show_errors([f"the cloud did not answer ({exc}): press Deploy hosted again shortly"])
             return
         finally:
             await http.aclose()
+        show_errors([])
         done.object = (
-            f'<p class="wiz-created" data-bot="{bot_id}">Submitted to the cloud as {bot_id}: '
-            'see the <a href="./cloud">Cloud</a> page.</p>'
+            f'<p class="wiz-created" data-bot="{bot_id}">Submitted <b>{html.escape(profile.basics.name)}</b> '
+            f'to the cloud as {bot_id}: follow it on the <a href="./cloud">Cloud</a> page.</p>'
         )
 
     back.on_click(on_back)

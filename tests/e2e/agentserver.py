@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from agent.dashboard.context import AgentContext
 from agent.runtime import AgentSettings, run_agent
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 60_000  # for page waits: a bot's first tick follows its warm-up fit
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -86,3 +87,14 @@ def artifacts_dir(repo: Path) -> Path:
     folder = repo / "test-artifacts" / "e2e"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def open_page(page: Page, agent: AgentThread, slug: str) -> None:
+    page.goto(f"{agent.base}/{slug}")
+    page.locator(".hmm-nav").wait_for()
+
+
+def fill(page: Page, css: str, value: str) -> None:
+    field = page.locator(f"{css} input").first
+    field.fill(value)
+    field.press("Enter")  # Bokeh text inputs commit their value on change

@@ -13,10 +13,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from agent.instances import write_instance
 from agent.runtime import AgentSettings
@@ -25,11 +24,10 @@ from contracts.profile import BotProfile
 from events.embedded import NatsServer, free_port
 from tests.agentutil import processes_running
 from tests.bars_data import small_profile, write_bars_csv
-from tests.e2e.agentserver import AgentThread, artifacts_dir, chromium
+from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = artifacts_dir(REPO)
-TIMEOUT_MS = 60_000
 expect.set_options(timeout=TIMEOUT_MS)  # a bot's first tick follows its warm-up fit
 
 
@@ -64,42 +62,6 @@ def agent(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[Ag
     yield thread
     thread.stop()
     nats.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
-
-
-@pytest.fixture
-def page(browser: Browser, agent: AgentThread) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    hosts: set[str] = set()
-    tab.on("request", lambda request: hosts.add(_host(request.url)))
-    yield tab
-    context.close()
-    assert hosts <= {"127.0.0.1"}, f"the dashboard fetched from elsewhere: {hosts}"
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme in ("blob", "data"):  # made inside the page; never leaves the browser
-        return urlsplit(parts.path).hostname or "127.0.0.1" if parts.scheme == "blob" else "127.0.0.1"
-    return parts.hostname or url
-
-
-def open_page(page: Page, agent: AgentThread, slug: str) -> None:
-    page.goto(f"{agent.base}/{slug}")
-    page.locator(".hmm-nav").wait_for()
-
-
-def fill(page: Page, css: str, value: str) -> None:
-    field = page.locator(f"{css} input").first
-    field.fill(value)
-    field.press("Enter")  # Bokeh text inputs commit their value on change
 
 
 def test_every_page_renders_from_the_agent_alone(page: Page, agent: AgentThread) -> None:

@@ -3,11 +3,9 @@ running the real boot entrypoint, the trader, the bus and audit ingest, all on l
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,8 @@ from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from store import bots
 from store.pool import create_pool
-from tests.apiserver import serve_api
-from tests.conftest import TEST_ACK_WAIT_S, intent_settled, wait_for
+from tests.conftest import intent_settled, wait_for
+from tests.hostedstack import Cloud, hosted_cloud
 from tests.hostedutil import (
     HOSTED_PROFILE,
     SLEEPING_PROFILE,
@@ -35,9 +33,7 @@ from tests.hostedutil import (
     machines_of,
 )
 from workers import hosting
-from workers.app import WorkerRuntime, start_workers
 from workers.hosting_app import build_hosting_deps
-from workers.settings import WorkerSettings
 
 
 @pytest.fixture
@@ -53,36 +49,13 @@ async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
                           retry=RetryPolicy(base_delay_s=0.05))  # fmt: skip
 
 
-@dataclass
-class Cloud:
-    api: httpx.AsyncClient  # over a real port: the machines call it too
-    settings: WorkerSettings
-    workers: list[WorkerRuntime]  # the running one last; a test may stop it and start another
-
-
 @pytest.fixture
 async def cloud(
     api_settings: ApiSettings, emulator: FlyEmulator, machine_key_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Cloud]:
     """The API on a real port (machines call it) and workers that launch hosted bots on the emulator."""
-    monkeypatch.setenv("FLY_API_TOKEN", TOKEN)
-    monkeypatch.setenv("FLY_API_HOSTNAME", emulator.url)
-    monkeypatch.setenv("FLY_APP_NAME", emulator.app_name)
-    async with serve_api(api_settings) as url:
-        settings = WorkerSettings(
-            NATS_URL=api_settings.nats_url,
-            DATABASE_URL=api_settings.database_url,
-            HMMTRADE_ACK_WAIT_S=TEST_ACK_WAIT_S,
-            HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
-            HMMTRADE_BOT_API_URL=url,
-            HMMTRADE_HOSTED_REPLAY_PACE=25,
-        )
-        runtimes = [await start_workers(settings)]
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Cloud(client, settings, runtimes)
-        for runtime in runtimes:
-            with contextlib.suppress(Exception):
-                await runtime.stop()
+    async with hosted_cloud(api_settings, emulator, machine_key_dir, monkeypatch) as running:
+        yield running
 
 
 async def test_a_hosted_bot_boots_on_its_machine_trades_stops_on_sigterm_and_is_destroyed_on_delete(
