@@ -33,6 +33,7 @@ from agent.tokens import TokenStore
 from events.bus import connect
 from events.embedded import NatsServer
 from events.topology import ensure_topology
+from trader.threads import limit_math_threads
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +147,7 @@ async def _wait_for_signal() -> None:
 
 
 def main(settings: AgentSettings) -> int:
+    limit_math_threads()  # the dashboard runs walk-forward backtests in this process
     try:
         asyncio.run(run_agent(settings))
     except AgentLocked as exc:

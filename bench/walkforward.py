@@ -18,6 +18,7 @@ from trader.engine import EngineConfig
 from trader.model import FitOptions
 from trader.risk import RiskLimits
 from trader.strategy import StrategyConfig
+from trader.threads import limit_math_threads
 
 CONFIG = EngineConfig(
     bot_id="bench",
@@ -32,6 +33,7 @@ CONFIG = EngineConfig(
 
 
 def main() -> None:
+    limit_math_threads()  # as the bot runner, the backtest CLI and the agent do
     bars = load_bundled("sp500")
     rows = []
     for label, warm in (("warm refits", True), ("cold refits", False)):

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from trader.report import BacktestInputError, Window, load_bars, load_profile, run_backtest
 from trader.report_html import METRIC_ROWS
+from trader.threads import limit_math_threads
 
 
 class ProgressBar:
@@ -40,6 +41,7 @@ def run_backtest_command(
     start: date | None,
     end: date | None,
 ) -> int:
+    limit_math_threads()
     try:
         metrics = run_backtest(
             load_profile(profile_path),

@@ -17,11 +17,13 @@ from trader.checkpoint import CheckpointError
 from trader.feeds import FeedError
 from trader.instance import Instance, InstanceError, load_instance
 from trader.runner import RunOptions, RunSummary, describe, run_instance
+from trader.threads import limit_math_threads
 
 
 def run_bot_command(
     config: Path, *, once: bool, max_bars: int | None, pace: float | None, max_decisions: int | None = None
 ) -> int:
+    limit_math_threads()
     try:
         instance = load_instance(config)
         if pace is None:

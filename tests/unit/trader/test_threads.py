@@ -1,0 +1,19 @@
+"""The trader's processes run their linear algebra on one thread (see trader/threads.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_a_bot_process_caps_every_blas_pool_at_one_thread() -> None:
+    probe = (
+        "from threadpoolctl import threadpool_info\n"
+        "from trader.threads import limit_math_threads\n"
+        "limit_math_threads()\n"
+        "pools = threadpool_info()\n"
+        "assert pools, 'no BLAS pool loaded'\n"
+        "print(sorted({p['num_threads'] for p in pools}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[1]"
