@@ -138,10 +138,13 @@ class WakeScheduler:
 
     async def _wake_if_due(self, bot: SleepingBot, now: datetime) -> bool:
         close = due_close(bot, now, self.delay)
+        if close is None:  # (also when another scheduler recorded the wake meanwhile: forget any retry)
+            self._retry_at.pop(bot.bot_id, None)
+            self._next_at[bot.bot_id] = next_close(bot.exchange, bot.last_close or bot.since) + self.delay
+            return False
         retry_at = self._retry_at.get(bot.bot_id)
-        if close is None or (retry_at is not None and retry_at > now):
-            floor = bot.last_close or bot.since
-            self._next_at[bot.bot_id] = retry_at or next_close(bot.exchange, floor) + self.delay
+        if retry_at is not None and retry_at > now:
+            self._next_at[bot.bot_id] = retry_at
             return False
         wake_id = wake_id_for(bot.bot_id, close)
         try:

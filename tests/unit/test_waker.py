@@ -145,6 +145,20 @@ async def test_a_failed_launch_is_retried_later_and_not_recorded_as_a_wake() -> 
     assert [(close, at) for _, close, _, at in roster.wakes] == [(ny(2024, 3, 5, 16), ny(2024, 3, 5, 16, 25))]
 
 
+async def test_a_retry_made_moot_by_a_recorded_wake_is_dropped_and_the_loop_sleeps_till_the_next_close() -> None:
+    clock = FakeClock(ny(2024, 3, 5, 16, 15))
+    roster, launcher = FakeRoster(), FakeLauncher(clock, failures_left=1)
+    roster.add(SleepingBot("bot-1", since=LONG_AGO, last_close=ny(2024, 3, 4, 16)))
+    waker = scheduler(clock, roster, launcher)
+    assert await waker.tick() == []  # the launch failed: a retry is pending
+    await roster.record_wake("bot-1", ny(2024, 3, 5, 16), "wake:bot-1:20240305T2100Z", clock.now())  # another replica
+    clock.current = ny(2024, 3, 5, 17)  # past the retry time
+
+    assert await waker.tick() == []
+    assert waker.seconds_until_next_tick() == 3600  # the next close is a day away: sleep a full poll, don't spin
+    assert launcher.launched == []
+
+
 async def test_one_failing_bot_does_not_hold_up_the_others() -> None:
     clock = FakeClock(ny(2024, 3, 5, 16, 15))
     roster, launcher = FakeRoster(), FakeLauncher(clock, failures_left=1)
