@@ -114,7 +114,7 @@ async def start_workers(
         bus, BROKERS, partial(brokers.handle_batch, deps=brokers.BrokerDeps(pool=pool, bus=bus))
     )
     broker_puller.start()
-    hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints)
+    hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints, clock=clock)
     stripe_settings = stripe or StripeSettings()
     billing_deps = BillingDeps(
         pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints

@@ -3,11 +3,16 @@
 Hosted bots are launched only when the workers know where the Machines API is
 (``FLY_API_TOKEN``) and how machines reach the control plane (``HMMTRADE_BOT_API_URL``);
 otherwise the consumer is not started and hosted bots' events wait in the stream.
+With hosting enabled, the scale-to-zero scheduler (``workers.waker``) runs beside it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 
 import asyncpg
@@ -23,6 +28,9 @@ from workers import hosting
 from workers.failpoints import Failpoints
 from workers.machine_identity import machine_tokens_for
 from workers.settings import WorkerSettings
+from workers.wake_launcher import HostingLauncher
+from workers.wake_roster import PostgresRoster
+from workers.waker import SystemClock, WakeScheduler, WallClock
 
 log = structlog.get_logger(__name__)
 
@@ -31,8 +39,22 @@ log = structlog.get_logger(__name__)
 class HostedBots:
     puller: BatchPuller
     http: httpx.AsyncClient
+    scheduler: WakeScheduler | None = None
+    _scheduler_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _scheduler_task: asyncio.Task[None] | None = None
+
+    def start_scheduler(self, scheduler: WakeScheduler) -> None:
+        """Run the scale-to-zero scheduler until :meth:`stop`."""
+        self.scheduler = scheduler
+        self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop), name="wake-scheduler")
 
     async def stop(self) -> None:
+        self._scheduler_stop.set()
+        if self._scheduler_task is not None:
+            # cancelled even mid-wake: a launched but unrecorded wake is launched again (a no-op) next time
+            self._scheduler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler_task
         await self.puller.stop()
         await self.http.aclose()
 
@@ -62,8 +84,27 @@ def build_hosting_deps(
     )
 
 
+def build_wake_scheduler(
+    settings: WorkerSettings, deps: hosting.HostingDeps, *, clock: Callable[[], datetime] | None = None
+) -> WakeScheduler:
+    """The scale-to-zero scheduler over Postgres and ``hosting.wake``; ``clock`` gives "now" (tests move it)."""
+    return WakeScheduler(
+        launcher=HostingLauncher(deps),
+        roster=PostgresRoster(deps.pool),
+        clock=SystemClock() if clock is None else WallClock(clock),
+        delay=timedelta(minutes=settings.wake_delay_minutes),
+        poll_s=settings.wake_poll_s,
+        retry_s=settings.wake_poll_s,
+    )
+
+
 def start_hosting(
-    settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, failpoints: Failpoints | None = None
+    settings: WorkerSettings,
+    *,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    failpoints: Failpoints | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> HostedBots | None:
     if FlySettings().api_token is None or not settings.bot_api_url:
         log.warning(
@@ -75,4 +116,6 @@ def start_hosting(
     deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http, failpoints=failpoints)
     puller = BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
     puller.start()
-    return HostedBots(puller=puller, http=http)
+    hosted = HostedBots(puller=puller, http=http)
+    hosted.start_scheduler(build_wake_scheduler(settings, deps, clock=clock))
+    return hosted

@@ -58,3 +58,17 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_HOSTED_REPLAY_PACE"),
         description="Decision bars per second for hosted bots replaying bundled data (a visible pace for demos).",
     )
+    wake_delay_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=24 * 60,
+        validation_alias=AliasChoices("HMMTRADE_WAKE_DELAY_MINUTES"),
+        description="Scale-to-zero bots are woken this long after their exchange's session close.",
+    )
+    wake_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_WAKE_POLL_S"),
+        description="The wake scheduler looks for new sleeping bots at least this often.",
+    )

@@ -56,6 +56,20 @@ def next_close(exchange: str, after: datetime) -> datetime:
     raise RuntimeError(f"{code} has no session close within {_LOOKAHEAD_DAYS} days after {moment.isoformat()}")
 
 
+def previous_close(exchange: str, at: datetime) -> datetime:
+    """The last session close of ``exchange`` at or before ``at``, in UTC."""
+    moment = _utc(at)
+    code = resolve_exchange(exchange)
+    start = moment.date() - timedelta(days=_LOOKAHEAD_DAYS)
+    end = moment.date() + timedelta(days=1)
+    closes = _calendar(code, end.year).schedule.loc[str(start) : str(end), "close"]
+    for close in reversed(list(closes)):
+        when: datetime = close.to_pydatetime().astimezone(UTC)
+        if when <= moment:
+            return when
+    raise RuntimeError(f"{code} has no session close within {_LOOKAHEAD_DAYS} days before {moment.isoformat()}")
+
+
 def next_wake(exchange: str, after: datetime, *, delay: timedelta = DEFAULT_DELAY) -> datetime:
     """The first (session close + ``delay``) strictly after ``after``, in UTC."""
     return next_close(exchange, _utc(after) - delay) + delay

@@ -1,41 +1,61 @@
-"""The scale-to-zero scheduler: starts each sleeping bot's machine after its market's close.
+"""The scale-to-zero scheduler: wakes each sleeping bot once per session close of its exchange.
 
-A woken bot restores its checkpoint, runs ``--once`` over the bars that are due, exits 0, and
-its machine stops (restart policy ``on-failure``). The scheduler only starts machines, so a
-wake is idempotent: a duplicate wake finds no new bars, and a missed one (the scheduler was
-down) is caught up by a single wake that processes every bar since the last.
+A wake is *for* a session close: ``delay`` after the close, the scheduler asks the
+``BotLauncher`` to launch the bot under the wake id ``wake:<bot id>:<close>``; the bot
+restores its checkpoint from JetStream KV, runs ``--once`` over the bars that are due, exits,
+and its machine stops. The wake is then recorded (bot, close) by the ``BotRoster``.
 
-Ports: ``MachineStarter`` (the Fly client, via :class:`FlyStarter`), ``BotRoster`` (which bots
-sleep, and when each was last woken: Postgres in the workers, a fake in tests), ``Clock``.
+Idempotent and restart-safe: the roster's record says which close a bot was last woken for,
+so a restarted scheduler neither repeats a wake nor forgets one; a wake launched but not yet
+recorded (a crash in between) is launched again under the same wake id, which the launcher
+treats as a no-op. A scheduler that was down across several closes wakes the bot once, for
+the latest close (``--once`` takes every bar that is due). A failed launch is retried
+``retry_s`` later without holding up the other bots.
+
+Ports: ``BotLauncher`` (``workers.hosting.wake`` in the workers, see ``wake_launcher``),
+``BotRoster`` (Postgres, see ``wake_roster``), ``Clock``; fakes in unit tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
 
-from fly.port import Machines
-from workers.wake_schedule import DEFAULT_DELAY, DEFAULT_EXCHANGE, next_wake
+from workers.wake_schedule import DEFAULT_DELAY, DEFAULT_EXCHANGE, next_close, previous_close
 
 log = structlog.get_logger(__name__)
 
 
-class MachineStarter(Protocol):
-    async def start_machine(self, machine_id: str) -> None:
-        """Boot the machine; any exception means "not started" and the wake is retried later."""
+@dataclass(frozen=True)
+class SleepingBot:
+    """A bot that scales to zero, as the roster sees it."""
+
+    bot_id: str
+    since: datetime  # its first run (on creation) took the bars up to here: the first wake is after it
+    exchange: str = DEFAULT_EXCHANGE
+    last_close: datetime | None = None  # the session close of its last recorded wake
+
+
+class BotLauncher(Protocol):
+    async def wake(self, bot_id: str, wake_id: str) -> bool:
+        """Launch the bot's run for ``wake_id`` (a repeated id is a no-op).
+
+        ``False``: the bot no longer sleeps (stopped or deleted meanwhile), nothing to record.
+        Any exception means "not launched": the wake is retried later.
+        """
 
 
 class BotRoster(Protocol):
     async def sleeping_bots(self) -> Sequence[SleepingBot]:
-        """The hosted bots that scale to zero (see ``wake_schedule.wakes_on_schedule``), with their machines."""
+        """The running hosted bots that scale to zero, each with the close of its last wake."""
 
-    async def record_wake(self, bot_id: str, at: datetime) -> None:
+    async def record_wake(self, bot_id: str, session_close: datetime, wake_id: str, woken_at: datetime) -> None:
         """Remember the wake, so a restarted scheduler neither repeats nor forgets it."""
 
 
@@ -43,14 +63,6 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
     async def sleep(self, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class SleepingBot:
-    bot_id: str
-    machine_id: str
-    exchange: str = DEFAULT_EXCHANGE
-    last_woken_at: datetime | None = None
 
 
 class SystemClock:
@@ -62,64 +74,101 @@ class SystemClock:
 
 
 @dataclass(frozen=True)
-class FlyStarter:
-    """MachineStarter over the Fly Machines port (the real client, or the emulator through it)."""
+class WallClock:
+    """Real sleeps, but "now" from a callable: the workers' injectable clock (tests move it)."""
 
-    fly: Machines
+    now_fn: Callable[[], datetime]
 
-    async def start_machine(self, machine_id: str) -> None:
-        await self.fly.start(machine_id)
+    def now(self) -> datetime:
+        return self.now_fn()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def wake_id_for(bot_id: str, session_close: datetime) -> str:
+    """The launch id of a bot's wake for one close: the same every time, so a repeat is a no-op.
+
+    Within ``MessageId`` (letters, digits, ``_.:-``; at most 128) once hosting appends its suffix.
+    """
+    return f"wake:{bot_id}:{session_close.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def due_close(bot: SleepingBot, now: datetime, delay: timedelta) -> datetime | None:
+    """The close to wake ``bot`` for at ``now``, or None if none is due.
+
+    Due once the first close after its last wake (or its creation) is ``delay`` old; the wake
+    is then for the latest close that old, so closes missed while the scheduler was down
+    collapse into one.
+    """
+    floor = bot.last_close or bot.since
+    if next_close(bot.exchange, floor) + delay > now:
+        return None
+    return previous_close(bot.exchange, now - delay)
 
 
 @dataclass
 class WakeScheduler:
-    """Wakes due bots on each :meth:`tick`; :meth:`run` ticks until stopped.
+    """Wakes due bots on each :meth:`tick`; :meth:`run` ticks until stopped."""
 
-    A bot never woken before is due at the first wake after it is first seen; after a wake the
-    next one is the first wake after now. A failed start is retried ``retry_s`` later.
-    """
-
-    starter: MachineStarter
+    launcher: BotLauncher
     roster: BotRoster
     clock: Clock = field(default_factory=SystemClock)
     delay: timedelta = DEFAULT_DELAY
     poll_s: float = 60.0
     retry_s: float = 60.0
-    _due: dict[str, datetime] = field(default_factory=dict)
+    ticks: int = 0  # completed ticks (tests wait on it)
+    _retry_at: dict[str, datetime] = field(default_factory=dict)
+    _next_at: dict[str, datetime] = field(default_factory=dict)
 
     async def tick(self) -> list[str]:
-        """Start every bot that is due; returns the ids of the bots woken."""
+        """Wake every bot that is due; returns the ids of the bots woken."""
         now = self.clock.now()
         bots = await self.roster.sleeping_bots()
         known = {bot.bot_id for bot in bots}
-        for gone in set(self._due) - known:
-            del self._due[gone]
+        for table in (self._retry_at, self._next_at):
+            for gone in set(table) - known:
+                del table[gone]
         woken: list[str] = []
         for bot in bots:
-            due = self._due.get(bot.bot_id)
-            if due is None:
-                due = self._due[bot.bot_id] = next_wake(bot.exchange, bot.last_woken_at or now, delay=self.delay)
-            if due > now:
-                continue
-            try:
-                await self.starter.start_machine(bot.machine_id)
-            except Exception as exc:  # noqa: BLE001 (any port failure: retry later, keep waking the others)
-                self._due[bot.bot_id] = now + timedelta(seconds=self.retry_s)
-                log.warning("wake.start_failed", bot_id=bot.bot_id, machine_id=bot.machine_id, error=str(exc))
-                continue
-            await self.roster.record_wake(bot.bot_id, now)
-            self._due[bot.bot_id] = next_wake(bot.exchange, now, delay=self.delay)
-            woken.append(bot.bot_id)
-            log.info("wake.started", bot_id=bot.bot_id, machine_id=bot.machine_id, next_wake=self._due[bot.bot_id])
+            if await self._wake_if_due(bot, now):
+                woken.append(bot.bot_id)
+        self.ticks += 1
         return woken
+
+    async def _wake_if_due(self, bot: SleepingBot, now: datetime) -> bool:
+        close = due_close(bot, now, self.delay)
+        if close is None:  # (also when another scheduler recorded the wake meanwhile: forget any retry)
+            self._retry_at.pop(bot.bot_id, None)
+            self._next_at[bot.bot_id] = next_close(bot.exchange, bot.last_close or bot.since) + self.delay
+            return False
+        retry_at = self._retry_at.get(bot.bot_id)
+        if retry_at is not None and retry_at > now:
+            self._next_at[bot.bot_id] = retry_at
+            return False
+        wake_id = wake_id_for(bot.bot_id, close)
+        try:
+            launched = await self.launcher.wake(bot.bot_id, wake_id)
+        except Exception as exc:  # noqa: BLE001 (any port failure: retry later, keep waking the others)
+            self._retry_at[bot.bot_id] = self._next_at[bot.bot_id] = now + timedelta(seconds=self.retry_s)
+            log.warning("wake.launch_failed", bot_id=bot.bot_id, wake_id=wake_id, error=str(exc))
+            return False
+        self._retry_at.pop(bot.bot_id, None)
+        if not launched:
+            self._next_at.pop(bot.bot_id, None)
+            log.info("wake.skipped", bot_id=bot.bot_id, wake_id=wake_id, reason="the bot no longer sleeps")
+            return False
+        await self.roster.record_wake(bot.bot_id, close, wake_id, now)
+        self._next_at[bot.bot_id] = next_close(bot.exchange, close) + self.delay
+        log.info("wake.launched", bot_id=bot.bot_id, wake_id=wake_id, next_wake=self._next_at[bot.bot_id].isoformat())
+        return True
 
     def seconds_until_next_tick(self) -> float:
         """Until the earliest due wake, but at most ``poll_s`` (new bots join the roster meanwhile)."""
-        now = self.clock.now()
-        soonest = min(self._due.values(), default=None)
+        soonest = min(self._next_at.values(), default=None)
         if soonest is None:
             return self.poll_s
-        return max(0.0, min(self.poll_s, (soonest - now).total_seconds()))
+        return max(0.0, min(self.poll_s, (soonest - self.clock.now()).total_seconds()))
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -1,9 +1,9 @@
-"""Hand-written fakes of the wake scheduler's ports: a clock that jumps, a roster, a machine starter."""
+"""Hand-written fakes of the wake scheduler's ports: a clock that jumps, a roster, a launcher."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workers.waker import SleepingBot
@@ -27,7 +27,7 @@ class FakeClock:
 @dataclass
 class FakeRoster:
     bots: dict[str, SleepingBot] = field(default_factory=dict)
-    wakes: list[tuple[str, datetime]] = field(default_factory=list)
+    wakes: list[tuple[str, datetime, str, datetime]] = field(default_factory=list)  # bot, close, wake id, at
 
     def add(self, bot: SleepingBot) -> None:
         self.bots[bot.bot_id] = bot
@@ -35,20 +35,23 @@ class FakeRoster:
     async def sleeping_bots(self) -> Sequence[SleepingBot]:
         return list(self.bots.values())
 
-    async def record_wake(self, bot_id: str, at: datetime) -> None:
-        self.wakes.append((bot_id, at))
-        bot = self.bots[bot_id]
-        self.bots[bot_id] = SleepingBot(bot.bot_id, bot.machine_id, bot.exchange, last_woken_at=at)
+    async def record_wake(self, bot_id: str, session_close: datetime, wake_id: str, woken_at: datetime) -> None:
+        self.wakes.append((bot_id, session_close, wake_id, woken_at))
+        self.bots[bot_id] = replace(self.bots[bot_id], last_close=session_close)
 
 
 @dataclass
-class FakeStarter:
+class FakeLauncher:
     clock: FakeClock
-    started: list[tuple[str, datetime]] = field(default_factory=list)
+    launched: list[tuple[str, str, datetime]] = field(default_factory=list)  # bot, wake id, at
     failures_left: int = 0
+    stopped: set[str] = field(default_factory=set)  # bots stopped since the roster listed them
 
-    async def start_machine(self, machine_id: str) -> None:
+    async def wake(self, bot_id: str, wake_id: str) -> bool:
         if self.failures_left:
             self.failures_left -= 1
             raise ConnectionError("Fly is down")
-        self.started.append((machine_id, self.clock.now()))
+        if bot_id in self.stopped:
+            return False
+        self.launched.append((bot_id, wake_id, self.clock.now()))
+        return True

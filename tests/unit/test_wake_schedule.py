@@ -9,7 +9,14 @@ import pytest
 
 from contracts.profile import BotProfile
 from tests.conftest import VALID_PROFILE
-from workers.wake_schedule import UnknownExchange, next_close, next_wake, resolve_exchange, wakes_on_schedule
+from workers.wake_schedule import (
+    UnknownExchange,
+    next_close,
+    next_wake,
+    previous_close,
+    resolve_exchange,
+    wakes_on_schedule,
+)
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -43,6 +50,20 @@ def test_nyse_wakes(now: datetime, wake: datetime, why: str) -> None:
 def test_the_close_is_in_utc_and_follows_daylight_saving_time() -> None:
     assert next_close("XNYS", ny(2024, 1, 16, 9)) == datetime(2024, 1, 16, 21, 0, tzinfo=UTC)  # EST
     assert next_close("XNYS", ny(2024, 7, 16, 9)) == datetime(2024, 7, 16, 20, 0, tzinfo=UTC)  # EDT
+
+
+@pytest.mark.parametrize(
+    ("at", "close", "why"),
+    [
+        (ny(2024, 3, 5, 16), ny(2024, 3, 5, 16), "exactly at a close: that close"),
+        (ny(2024, 3, 5, 15, 59), ny(2024, 3, 4, 16), "before today's close: yesterday's"),
+        (ny(2024, 3, 11, 9), ny(2024, 3, 8, 16), "Monday morning: Friday's, over the weekend"),
+        (ny(2024, 11, 29, 20), ny(2024, 11, 29, 13), "the day after Thanksgiving closed at 13:00"),
+        (ny(2026, 1, 2, 9), ny(2025, 12, 31, 16), "New Year's Day, back across a year boundary"),
+    ],
+)
+def test_the_previous_close(at: datetime, close: datetime, why: str) -> None:
+    assert previous_close("XNYS", at) == close.astimezone(UTC), why
 
 
 def test_the_delay_after_the_close_is_configurable() -> None:
