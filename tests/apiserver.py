@@ -19,7 +19,16 @@ async def serve_api(settings: ApiSettings) -> AsyncIterator[str]:
     """Run the API until the block ends; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # Longer than any pause in a test: with uvicorn's 5 s default, a test's client could reuse
+            # a keep-alive connection at the moment the server closed it (httpcore.ReadError).
+            timeout_keep_alive=300,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -178,8 +178,10 @@ class WakeScheduler:
                 log.warning("wake.tick_failed", error=str(exc))
             sleeper = asyncio.ensure_future(self.clock.sleep(self.seconds_until_next_tick()))
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for pending in (sleeper, stopper):
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+            try:
+                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this task is cancelled: leave no sleeper pending on the loop
+                for pending in (sleeper, stopper):
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pending
