@@ -22,9 +22,13 @@ from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from events.bus import Bus
 from events.embedded import NatsServer
+from fly.backoff import RetryPolicy
+from fly.client import FlyMachines
+from fly.emulator import FlyEmulator
 from stack.logging import configure_logging
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
+from tests.flyutil import TOKEN as FLY_TOKEN
 from vault.emulator import KmsEmulator
 from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
@@ -193,3 +197,18 @@ async def intent_settled(
         return None
 
     return await wait_for(probe, timeout_s=timeout_s, what=f"intent {intent_id} to settle")
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
+    """The Fly Machines emulator (bearer token ``FLY_TOKEN``), its state in the test's tmp dir."""
+    async with FlyEmulator(token=FLY_TOKEN, data_dir=tmp_path / "fly") as emu:
+        yield emu
+
+
+@pytest.fixture
+async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
+    """The real Machines client against ``emulator``, with short retry delays."""
+    async with httpx.AsyncClient() as http:
+        retry = RetryPolicy(base_delay_s=0.05)
+        yield FlyMachines(http, app_name=emulator.app_name, token=FLY_TOKEN, base_url=emulator.url, retry=retry)

@@ -16,11 +16,9 @@ import pytest
 from api.settings import ApiSettings
 from fly.emulator import FlyEmulator
 from tests.apiserver import serve_api
-from tests.conftest import TEST_ACK_WAIT_S
+from tests.conftest import FLY_TOKEN, TEST_ACK_WAIT_S
 from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
-
-FLY_TOKEN = "test-fly-token-not-a-secret"
 
 
 @dataclass

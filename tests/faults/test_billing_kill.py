@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -18,8 +17,9 @@ from contracts.intents import BillingCanceled
 from events.bus import Bus
 from events.embedded import NatsServer
 from events.topology import intent_subject
+from tests.billingutil import canceled_user_with_hosted_bots
 from tests.busutil import messages_on
-from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, wait_for
+from tests.conftest import TEST_ACK_WAIT_S, wait_for
 from tests.controlplane import ControlPlane, control_plane_env
 from workers import billing
 
@@ -32,41 +32,12 @@ def plane(nats_server: NatsServer, pg_dsn: str, tmp_path: Path) -> Iterator[Cont
     control.kill_all()
 
 
-async def _pro_user_with_hosted_bots(db: asyncpg.Connection, count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    """A pro user whose subscription Stripe reports canceled, with ``count`` running hosted bots."""
-    user_id = uuid.uuid4()
-    await db.execute(
-        "INSERT INTO users (id, email, password_hash, tier) VALUES ($1, $2, 'x', 'pro')",
-        user_id,
-        f"kill-{user_id.hex[:12]}@example.com",
-    )
-    await db.execute(
-        "INSERT INTO subscriptions (id, user_id, customer_id, plan, stripe_status, state, last_event_id)"
-        " VALUES ($1, $2, 'cus_kill', 'pro', 'canceled', 'canceled', 'evt_kill')",
-        f"sub_{user_id.hex[:12]}",
-        user_id,
-    )
-    profile = json.dumps({**VALID_PROFILE, "basics": {**VALID_PROFILE["basics"], "surface": "hosted"}})
-    bots = [uuid.uuid4() for _ in range(count)]
-    for n, bot_id in enumerate(bots):
-        await db.execute(
-            "INSERT INTO bots (id, user_id, name, surface, mode, status, profile, created_at)"
-            " VALUES ($1, $2, $3, 'hosted', 'paper', 'running', $4::jsonb, $5)",
-            bot_id,
-            user_id,
-            f"hosted {n}",
-            profile,
-            datetime(2026, 1, 1 + n, tzinfo=UTC),
-        )
-    return user_id, bots
-
-
 @pytest.mark.parametrize("failpoint", ["billing.before_publish", "billing.before_ack"])
 async def test_a_cancel_survives_a_sigkill_of_its_worker_and_stops_each_bot_once(
     failpoint: str, plane: ControlPlane, db: asyncpg.Connection, bus: Bus
 ) -> None:
     doomed = await plane.start_workers(f"{failpoint}=pause")
-    user_id, bots = await _pro_user_with_hosted_bots(db, 2)
+    user_id, bots = await canceled_user_with_hosted_bots(db, 2)
     intent = BillingCanceled(id=f"evt_kill_{uuid.uuid4().hex[:8]}:billing.canceled", user_id=user_id,
                              subscription_id=f"sub_{user_id.hex[:12]}")  # fmt: skip
     await bus.publish(intent_subject(intent.type), intent)

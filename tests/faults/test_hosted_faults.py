@@ -19,7 +19,6 @@ import pytest
 
 from events.bus import Bus
 from events.embedded import NatsServer, free_port
-from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from tests.busutil import count_on_subject
@@ -36,19 +35,6 @@ from tests.hostedutil import (
     machines_of,
 )
 from tests.vaultutil import alpaca, connect
-
-
-@pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
-    async with FlyEmulator(token=TOKEN, data_dir=tmp_path / "fly") as emu:
-        yield emu
-
-
-@pytest.fixture
-async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
-    async with httpx.AsyncClient() as http:
-        yield FlyMachines(http, app_name=emulator.app_name, token=TOKEN, base_url=emulator.url,
-                          retry=RetryPolicy(base_delay_s=0.05))  # fmt: skip
 
 
 @pytest.fixture

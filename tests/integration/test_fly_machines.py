@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from fly.errors import FlyAuthError, FlyBadRequest, FlyConflict, FlyNotFound, FlyWaitTimeout
 from fly.models import Guest, InitConfig, bot_machine_config
 from tests.conftest import wait_for
 from tests.flyutil import BOOT_S, GRACEFUL, STUBBORN, TOKEN, alive, boots, exits_with, machine_config
-
-
-@pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
-    async with FlyEmulator(token=TOKEN, data_dir=tmp_path / "fly") as emu:
-        yield emu
-
-
-@pytest.fixture
-async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
-    async with httpx.AsyncClient() as http:
-        yield FlyMachines(
-            http, app_name=emulator.app_name, token=TOKEN, base_url=emulator.url, retry=RetryPolicy(base_delay_s=0.05)
-        )
 
 
 async def test_a_created_machine_boots_and_stops_gracefully_on_sigterm(fly: FlyMachines, emulator: FlyEmulator) -> None:

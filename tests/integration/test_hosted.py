@@ -15,7 +15,6 @@ import pytest
 
 from api.settings import ApiSettings
 from events.bus import Bus
-from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from store import bots
@@ -25,7 +24,6 @@ from tests.hostedstack import Cloud, hosted_cloud
 from tests.hostedutil import (
     HOSTED_PROFILE,
     SLEEPING_PROFILE,
-    TOKEN,
     audit_records,
     audit_through,
     bot_view,
@@ -34,19 +32,6 @@ from tests.hostedutil import (
 )
 from workers import hosting
 from workers.hosting_app import build_hosting_deps
-
-
-@pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
-    async with FlyEmulator(token=TOKEN, data_dir=tmp_path / "fly") as emu:
-        yield emu
-
-
-@pytest.fixture
-async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
-    async with httpx.AsyncClient() as http:
-        yield FlyMachines(http, app_name=emulator.app_name, token=TOKEN, base_url=emulator.url,
-                          retry=RetryPolicy(base_delay_s=0.05))  # fmt: skip
 
 
 @pytest.fixture

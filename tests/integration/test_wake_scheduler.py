@@ -18,20 +18,18 @@ import httpx
 import pytest
 
 from api.settings import ApiSettings
-from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
 from fly.models import Machine
 from store import wakes
 from tests.apiserver import serve_api
-from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_for
+from tests.conftest import FLY_TOKEN, TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_for
 from workers import hosting
 from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
 from workers.wake_schedule import next_close
 from workers.waker import WakeScheduler, wake_id_for
 
-TOKEN = "test-fly-token-not-a-secret"
 RUN_S = 240.0  # one --once run on a loaded 2-core machine: boot, warm-up, one decision, exit
 AFTER_WAKE_TIME = timedelta(minutes=16)  # the scheduler wakes 15 minutes after the close
 
@@ -74,19 +72,6 @@ class Cloud:
 
 
 @pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
-    async with FlyEmulator(token=TOKEN, data_dir=tmp_path / "fly") as emu:
-        yield emu
-
-
-@pytest.fixture
-async def fly(emulator: FlyEmulator) -> AsyncIterator[FlyMachines]:
-    async with httpx.AsyncClient() as http:
-        yield FlyMachines(http, app_name=emulator.app_name, token=TOKEN, base_url=emulator.url,
-                          retry=RetryPolicy(base_delay_s=0.05))  # fmt: skip
-
-
-@pytest.fixture
 async def cloud(
     api_settings: ApiSettings,
     emulator: FlyEmulator,
@@ -95,7 +80,7 @@ async def cloud(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Cloud]:
     """The API on a real port and workers, on a clock the test moves, that launch hosted bots on the emulator."""
-    monkeypatch.setenv("FLY_API_TOKEN", TOKEN)
+    monkeypatch.setenv("FLY_API_TOKEN", FLY_TOKEN)
     monkeypatch.setenv("FLY_API_HOSTNAME", emulator.url)
     monkeypatch.setenv("FLY_APP_NAME", emulator.app_name)
     # The session's Postgres still holds earlier tests' hosted bots as running; moving this clock

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -16,8 +13,8 @@ from billing.stripe_gateway import StripeClientGateway
 from contracts.intents import BillingCanceled
 from events.bus import Bus, BusUnavailable
 from store.pool import create_pool
+from tests.billingutil import canceled_user_with_hosted_bots
 from tests.busutil import messages_on
-from tests.conftest import VALID_PROFILE
 from tests.fakes.nats_msg import FakeDelivery
 from workers import billing
 from workers.billing_deps import BillingDeps
@@ -37,40 +34,13 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await p.close()
 
 
-async def _canceled_user_with_hosted_bots(db: asyncpg.Connection, count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    user_id = uuid.uuid4()
-    await db.execute(
-        "INSERT INTO users (id, email, password_hash, tier) VALUES ($1, $2, 'x', 'pro')",
-        user_id,
-        f"{user_id.hex[:12]}@example.com",
-    )
-    await db.execute(
-        "INSERT INTO subscriptions (id, user_id, customer_id, plan, stripe_status, state, last_event_id)"
-        " VALUES ($1, $2, 'cus_x', 'pro', 'canceled', 'canceled', 'evt_x')",
-        f"sub_{user_id.hex[:12]}",
-        user_id,
-    )
-    profile = json.dumps({**VALID_PROFILE, "basics": {**VALID_PROFILE["basics"], "surface": "hosted"}})
-    bots = [uuid.uuid4() for _ in range(count)]
-    for n, bot_id in enumerate(bots):
-        await db.execute(
-            "INSERT INTO bots (id, user_id, name, surface, mode, status, profile, created_at)"
-            " VALUES ($1, $2, 'b', 'hosted', 'paper', 'starting', $3::jsonb, $4)",
-            bot_id,
-            user_id,
-            profile,
-            datetime(2026, 1, 1 + n, tzinfo=UTC),
-        )
-    return user_id, bots
-
-
 async def test_a_cancel_applied_before_a_crash_still_stops_every_bot_once_on_redelivery(
     pool: asyncpg.Pool, db: asyncpg.Connection, bus: Bus, nats_server: Any
 ) -> None:
     from events.topology import ensure_topology
 
     await ensure_topology(bus.js)
-    user_id, bots = await _canceled_user_with_hosted_bots(db, 2)
+    user_id, bots = await canceled_user_with_hosted_bots(db, 2)
     intent = BillingCanceled(
         id="evt_crash:billing.canceled", user_id=user_id, subscription_id=f"sub_{user_id.hex[:12]}"
     )
