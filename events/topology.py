@@ -104,7 +104,7 @@ BOT_STATE_BUCKET = "bot_state"
 # ---- subjects -------------------------------------------------------------------------
 
 
-def _token(value: object) -> str:
+def subject_token(value: object) -> str:
     text = str(value)
     if not text or any(ch in text for ch in ". *>\t\r\n"):
         raise ValueError(f"{text!r} cannot be a subject token")
@@ -118,15 +118,15 @@ def intent_subject(kind: str) -> str:
 
 def bot_subject(bot_id: object, what: str) -> str:
     """Subjects a running bot publishes on: ``bots.<id>.{audit,tick,status,log}``."""
-    return f"bots.{_token(bot_id)}.{what}"
+    return f"bots.{subject_token(bot_id)}.{what}"
 
 
 def bot_event_subject(bot_id: object, what: str) -> str:
-    return f"events.bot.{_token(bot_id)}.{what}"
+    return f"events.bot.{subject_token(bot_id)}.{what}"
 
 
 def intent_event_subject(intent_id: str, outcome: str) -> str:
-    return f"events.intent.{_token(intent_id)}.{outcome}"
+    return f"events.intent.{subject_token(intent_id)}.{outcome}"
 
 
 def stripe_subject(event_type: str) -> str:
