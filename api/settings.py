@@ -35,7 +35,25 @@ class ApiSettings(BaseSettings):
         default=2.0, gt=0, le=30, validation_alias=AliasChoices("HMMTRADE_PUBLISH_TIMEOUT_S")
     )
     login_attempts_per_minute: int = Field(
-        default=10, ge=1, le=10_000, validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE")
+        default=10,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE"),
+        description="Login attempts per minute for one email from one client address.",
+    )
+    login_attempts_per_address_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE"),
+        description="Login attempts per minute from one client address, any email. Unset: 10x the per-email budget.",
+    )
+    signups_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("HMMTRADE_SIGNUPS_PER_HOUR"),
+        description="Accounts one client address may create per hour.",
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
     # ---- broker secrets (KMS) and machine identity -------------------------------------
@@ -65,6 +83,10 @@ class ApiSettings(BaseSettings):
     broker_token_ttl_s: int = Field(
         default=900, ge=30, le=900, validation_alias=AliasChoices("HMMTRADE_BROKER_TOKEN_TTL_S")
     )
+
+    @property
+    def login_attempts_per_address(self) -> int:
+        return self.login_attempts_per_address_per_minute or self.login_attempts_per_minute * 10
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> ApiSettings:
