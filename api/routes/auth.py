@@ -66,7 +66,11 @@ async def refresh(body: RefreshRequest, state: State, db: Db) -> TokenPair:
     except (InvalidToken, ValueError) as exc:
         raise ProblemError(401, "The refresh token is invalid or expired; log in again.") from exc
     async with db.acquire() as conn, conn.transaction():
-        outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id)
+        outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id, now=datetime.now(UTC))
+    if outcome == "reused":
+        # the burn must stop this replica's access tokens now, not when the cached row expires;
+        # other replicas see it within their cache's TTL (5 s)
+        state.users.forget(user_id)
     if outcome != "ok":
         detail = (
             "This refresh token was already used; every session was signed out for safety. Log in again."
