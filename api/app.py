@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
-from api.ratelimit import RateLimiter
 from api.routes import auth, billing, bots, brokers, health, intents, internal
 from api.security import build_security
 from api.settings import ApiSettings
@@ -49,8 +49,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
                 access_ttl_s=settings.access_ttl_s,
                 refresh_ttl_s=settings.refresh_ttl_s,
             ),
-            login_limiter=RateLimiter(settings.login_attempts_per_minute),
-            ip_limiter=RateLimiter(settings.login_attempts_per_minute * 10),
+            limits=AuthLimits.from_settings(settings),
         )
         app.state.api = state
         app.state.security = build_security(settings)

@@ -55,6 +55,12 @@ async def get_current_user(
         if user is None:
             raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
         state.users.put(user)
+    if user.tokens_valid_after is not None and claims.iat < user.tokens_valid_after.timestamp():
+        raise ProblemError(
+            401,
+            "This session was signed out because a refresh token was used twice; log in again.",
+            headers=unauthorized,
+        )
     return user
 
 

@@ -1,4 +1,4 @@
-"""A token-bucket limiter for login attempts, per email and per client address.
+"""A token-bucket limiter, keyed by any string (see ``api/authlimits.py`` for the keys).
 
 In-process: each API replica limits on its own, which bounds an attacker at
 replicas x rate. Time is a parameter for tests.
@@ -12,11 +12,16 @@ from collections import OrderedDict
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, *, burst: int | None = None, max_keys: int = 100_000) -> None:
+    def __init__(self, per_minute: float, *, burst: int | None = None, max_keys: int = 100_000) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(burst if burst is not None else per_minute)
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    @classmethod
+    def per_hour(cls, count: int, *, max_keys: int = 100_000) -> RateLimiter:
+        """``count`` at once, refilling one every ``3600 / count`` seconds."""
+        return cls(count / 60.0, burst=count, max_keys=max_keys)
 
     def acquire(self, key: str, *, now: float | None = None) -> float:
         """Take one token for ``key``; return 0 when allowed, else seconds until allowed."""

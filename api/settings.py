@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,7 +36,33 @@ class ApiSettings(BaseSettings):
         default=2.0, gt=0, le=30, validation_alias=AliasChoices("HMMTRADE_PUBLISH_TIMEOUT_S")
     )
     login_attempts_per_minute: int = Field(
-        default=10, ge=1, le=10_000, validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE")
+        default=10,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE"),
+        description="Login attempts per minute for one email from one client address.",
+    )
+    login_attempts_per_address_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("HMMTRADE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE"),
+        description="Login attempts per minute from one client address, any email. Unset: 10x the per-email budget.",
+    )
+    signups_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("HMMTRADE_SIGNUPS_PER_HOUR"),
+        description="Accounts one client address may create per hour.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("HMMTRADE_FORWARDED_ALLOW_IPS"),
+        description=(
+            "Comma-separated addresses or CIDR networks of the reverse proxies whose X-Forwarded-For is "
+            "believed (the client address that rate limits key on). Empty: believe no one."
+        ),
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
     # ---- broker secrets (KMS) and machine identity -------------------------------------
@@ -66,8 +93,27 @@ class ApiSettings(BaseSettings):
         default=900, ge=30, le=900, validation_alias=AliasChoices("HMMTRADE_BROKER_TOKEN_TTL_S")
     )
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry in ("", "*"):
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def login_attempts_per_address(self) -> int:
+        return self.login_attempts_per_address_per_minute or self.login_attempts_per_minute * 10
+
     @model_validator(mode="after")
     def _safe_in_production(self) -> ApiSettings:
         if self.environment == "production" and self.jwt_private_key_file is None:
             raise ValueError("HMMTRADE_JWT_PRIVATE_KEY_FILE must be set in production")
+        if self.environment == "production" and "*" in {p.strip() for p in self.forwarded_allow_ips.split(",")}:
+            # '*' lets any client pick the address its rate limits are counted under
+            raise ValueError("HMMTRADE_FORWARDED_ALLOW_IPS='*' is refused in production: name your proxies")
         return self

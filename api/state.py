@@ -13,7 +13,7 @@ import asyncpg
 import structlog
 
 from api.acceptlog import AcceptLog
-from api.ratelimit import RateLimiter
+from api.authlimits import AuthLimits
 from api.settings import ApiSettings
 from api.tokens import TokenService
 from api.usercache import UserCache
@@ -32,8 +32,7 @@ class ApiState:
     settings: ApiSettings
     bus: Bus
     tokens: TokenService
-    login_limiter: RateLimiter
-    ip_limiter: RateLimiter
+    limits: AuthLimits
     users: UserCache = field(default_factory=UserCache)
     accept_log: AcceptLog = field(init=False)
     _pool: asyncpg.Pool | None = None

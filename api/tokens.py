@@ -6,6 +6,7 @@ claims we rely on, as PyJWT's docs advise. Time is a parameter for tests.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -31,6 +32,7 @@ class Claims:
     jti: str
     exp: int
     use: TokenUse
+    iat: float  # issue time in milliseconds' precision, compared with a user's ``tokens_valid_after``
 
 
 class TokenService:
@@ -57,14 +59,19 @@ class TokenService:
         self._verified_max = 50_000
 
     def mint(self, subject: str, use: TokenUse, *, now: float | None = None) -> tuple[str, Claims]:
-        issued = int(now if now is not None else time.time())
+        current = now if now is not None else time.time()
+        issued = int(current)
+        # iat to the millisecond (RFC 7519 allows a fractional NumericDate), rounded down so a
+        # token never looks younger than it is: whole seconds could not tell a token minted
+        # just before a session burn from one minted just after it in the same second.
+        issued_at = math.floor(current * 1000) / 1000
         ttl = self.access_ttl_s if use == "access" else self.refresh_ttl_s
-        claims = Claims(sub=subject, jti=str(uuid.uuid4()), exp=issued + ttl, use=use)
+        claims = Claims(sub=subject, jti=str(uuid.uuid4()), exp=issued + ttl, use=use, iat=issued_at)
         payload: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
-            "iat": issued,
+            "iat": issued_at,
             "nbf": issued,
             "exp": claims.exp,
             "jti": claims.jti,
@@ -104,4 +111,9 @@ class TokenService:
             raise InvalidToken(str(exc)) from exc
         if payload.get("use") != use:
             raise InvalidToken(f"wrong token type: {use} token expected")
-        return Claims(sub=str(payload["sub"]), jti=str(payload["jti"]), exp=int(payload["exp"]), use=use)
+        iat = payload["iat"]
+        if isinstance(iat, bool) or not isinstance(iat, int | float):
+            raise InvalidToken("iat is not a number")
+        return Claims(
+            sub=str(payload["sub"]), jti=str(payload["jti"]), exp=int(payload["exp"]), use=use, iat=float(iat)
+        )

@@ -35,3 +35,7 @@ class UserCache:
         self._rows.move_to_end(row.id)
         while len(self._rows) > self.max_entries:
             self._rows.popitem(last=False)
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        """Drop the row now, for changes that must not wait ``ttl_s`` (a session burn)."""
+        self._rows.pop(user_id, None)

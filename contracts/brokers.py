@@ -6,17 +6,33 @@ up in a log line or an error shows ``**********``; only the vault reveals them, 
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, StrictBool
+from pydantic import AfterValidator, Field, SecretStr, StrictBool
 
 from contracts.base import Contract
 from contracts.profile import BotProfile
 
 BrokerKind = Literal["paper", "alpaca", "exchange"]
-Secret = Annotated[SecretStr, Field(min_length=1, max_length=512)]
+
+# Control characters (C0, DEL, C1) and the Unicode line/paragraph separators. A hosted bot
+# gets its credentials as KEY=VALUE lines in a .env file, read back with str.splitlines(),
+# which also splits on \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029: any of them in a value
+# would add lines (settings) of the sender's choosing. No broker issues keys containing them.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+def _no_control_characters(value: SecretStr) -> SecretStr:
+    if any(unicodedata.category(char) in _LINE_BREAKING for char in value.get_secret_value()):
+        # the message never includes the value: it is a secret
+        raise ValueError("must not contain control characters or line breaks (copy the key again, without them)")
+    return value
+
+
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=512), AfterValidator(_no_control_characters)]
 Label = Annotated[str, Field(min_length=1, max_length=64, description="Your name for this connection.")]
 
 

@@ -5,18 +5,25 @@ Postgres and the API.
 
 Idempotent: the user is logged into if it exists, and the bots are created with fixed
 ``Idempotency-Key`` headers so every ``up`` finds the same bots.
+
+Its password is in this file, so the demo user exists only where nobody else can reach
+it: an API bound to a loopback address, outside production (``demo_skip_reason``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from typing import Any
 
 import asyncpg
 import httpx
+import structlog
 
 from store import users
+
+log = structlog.get_logger(__name__)
 
 DEMO_EMAIL = "demo@hmmtrade.dev"
 DEMO_PASSWORD = "demo-password-123"
@@ -38,6 +45,37 @@ HOSTED_DEMO_PROFILE = {
     "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50},
     "schedule": {"run": "every_bar", "confirmed": True},  # ticks continuously, so the demo shows a stream
 }
+
+
+def demo_skip_reason(api_host: str, environment: str) -> str | None:
+    """Why no demo user may be created for an API bound to ``api_host``; None when it may."""
+    if environment.strip().lower() == "production":
+        return "HMMTRADE_ENV=production: an account whose password is published must not exist in production"
+    if not _is_loopback(api_host):
+        return (
+            f"the API listens on {api_host}, reachable from other machines, and the demo password is public;"
+            " bind it to 127.0.0.1 (the default --api-host) for a demo"
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything, so it is not known to be private
+
+
+def seed_demo_if_safe(api_host: str, base_url: str, database_url: str, *, environment: str) -> str:
+    """Seed the demo when ``demo_skip_reason`` allows it; the line ``hmmtrade up`` prints either way."""
+    reason = demo_skip_reason(api_host, environment)
+    if reason is not None:
+        log.warning("demo.skipped", reason=reason)
+        return f"no demo user: {reason}"
+    email, password, bot_id, hosted_id = seed_demo(base_url, database_url)
+    return f"log in as {email} / {password}  (local bot {bot_id}, hosted bot {hosted_id})"
 
 
 def seed_demo(base_url: str, database_url: str, *, timeout_s: float = 30.0) -> tuple[str, str, str, str]:

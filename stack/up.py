@@ -24,7 +24,7 @@ import structlog
 from api.tokens import load_or_create_key_file
 from events.embedded import NatsServer, port_is_free, stop_process
 from stack import kms_child
-from stack.demo import seed_demo
+from stack.demo import seed_demo_if_safe
 from stack.fly_local import fly_target, wait_emulator_ready
 from stack.stripe_cmd import stripe_for_up
 from store.embedded import start_embedded_postgres
@@ -188,8 +188,8 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
         _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing  (logs: {logs})")
         if demo:
-            email, password, bot_id, hosted_id = seed_demo(base, database_url)
-            _say("demo", f"log in as {email} / {password}  (local bot {bot_id}, hosted bot {hosted_id})")
+            environment = env.get("HMMTRADE_ENV", "development")
+            _say("demo", seed_demo_if_safe(api_host, base, database_url, environment=environment))
         print("Ready. Press Ctrl-C to stop.", flush=True)
         while not stop_requested:
             for child in children:

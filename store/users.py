@@ -22,6 +22,7 @@ class UserRow:
     password_hash: str
     tier: str
     created_at: datetime
+    tokens_valid_after: datetime | None = None  # access tokens issued earlier are refused
 
 
 def _user(row: asyncpg.Record | None) -> UserRow | None:
@@ -61,10 +62,12 @@ async def store_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUI
     )
 
 
-async def use_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUID) -> str:
+async def use_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUID, now: datetime) -> str:
     """Mark a refresh token used. Returns ``ok``, ``reused`` or ``unknown``.
 
-    A reused token means two parties hold it; every token of that user is then burnt.
+    A reused token means two parties hold it; every token of that user is then burnt: the
+    refresh tokens, and the access tokens issued before ``now`` (``tokens_valid_after``).
+    ``now`` is the API's clock, the one that stamps ``iat`` on access tokens, so the two compare.
     """
     row = await db.fetchrow(
         "UPDATE refresh_tokens SET used_at = now()"
@@ -78,6 +81,11 @@ async def use_refresh_token(db: Executor, *, jti: uuid.UUID, user_id: uuid.UUID)
     known = await db.fetchval("SELECT used_at IS NOT NULL FROM refresh_tokens WHERE jti = $1", jti)
     if known:
         await db.execute("UPDATE refresh_tokens SET used_at = coalesce(used_at, now()) WHERE user_id = $1", user_id)
+        await db.execute(
+            "UPDATE users SET tokens_valid_after = greatest(tokens_valid_after, $2), updated_at = now() WHERE id = $1",
+            user_id,
+            now,
+        )
         return "reused"
     return "unknown"
 

@@ -128,6 +128,7 @@ def api_settings(
         DATABASE_URL=pg_dsn,
         HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
         HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
+        HMMTRADE_SIGNUPS_PER_HOUR=1000,
         HMMTRADE_PUBLISH_TIMEOUT_S=1.0,
     )
 

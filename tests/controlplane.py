@@ -105,6 +105,7 @@ def control_plane_env(**settings: str | Path) -> dict[str, str]:
     """This process's environment plus the given settings, with JSON logs (tests grep them)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HMMTRADE_", "FLY_", "KMS_"))}
     env.update({"HMMTRADE_LOG_JSON": "1", "HMMTRADE_ENV": "test", "HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
+    env.update({"HMMTRADE_SIGNUPS_PER_HOUR": "1000"})
     env.update({key: str(value) for key, value in settings.items()})
     return env
 

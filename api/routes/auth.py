@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, status
 
+from api.authlimits import client_address
 from api.deps import CurrentUser, Db, State
 from api.passwords import hash_password, needs_rehash, verify_password
 from api.problems import ProblemError, problem_responses
@@ -30,10 +31,11 @@ async def _token_pair(state: State, db: Db, user_id: uuid.UUID) -> TokenPair:
     "/auth/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=SignupResponse,
-    responses=problem_responses(400, 409, 413, 422, 503),
+    responses=problem_responses(400, 409, 413, 422, 429, 503),
 )
-async def signup(body: SignupRequest, db: Db) -> SignupResponse:
+async def signup(body: SignupRequest, request: Request, state: State, db: Db) -> SignupResponse:
     """Create an account. Passwords are stored only as argon2id hashes."""
+    state.limits.check_signup(client_address(request))
     user_id = uuid.uuid4()
     password_hash = await hash_password(body.password)
     try:
@@ -46,17 +48,7 @@ async def signup(body: SignupRequest, db: Db) -> SignupResponse:
 @router.post("/auth/login", response_model=TokenPair, responses=problem_responses(400, 401, 413, 422, 429, 503))
 async def login(body: LoginRequest, request: Request, state: State, db: Db) -> TokenPair:
     """Exchange email and password for an access token and a refresh token."""
-    client = request.client.host if request.client else "unknown"
-    wait = max(
-        state.login_limiter.acquire(f"email:{str(body.email).lower()}"),
-        state.ip_limiter.acquire(f"ip:{client}"),
-    )
-    if wait > 0:
-        raise ProblemError(
-            429,
-            "Too many login attempts; wait before trying again.",
-            headers=state.login_limiter.retry_after_header(wait),
-        )
+    state.limits.check_login(client_address(request), str(body.email))
     user = await users.user_by_email(db, str(body.email))
     if not await verify_password(user.password_hash if user else None, body.password) or user is None:
         raise ProblemError(401, "Wrong email or password.", headers={"WWW-Authenticate": "Bearer"})
@@ -74,7 +66,11 @@ async def refresh(body: RefreshRequest, state: State, db: Db) -> TokenPair:
     except (InvalidToken, ValueError) as exc:
         raise ProblemError(401, "The refresh token is invalid or expired; log in again.") from exc
     async with db.acquire() as conn, conn.transaction():
-        outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id)
+        outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id, now=datetime.now(UTC))
+    if outcome == "reused":
+        # the burn must stop this replica's access tokens now, not when the cached row expires;
+        # other replicas see it within their cache's TTL (5 s)
+        state.users.forget(user_id)
     if outcome != "ok":
         detail = (
             "This refresh token was already used; every session was signed out for safety. Log in again."

@@ -45,8 +45,10 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 
 _KEY_NS = uuid.UUID("0b6c55c1-8f7e-4a7d-9d43-6f0f3c1e2a90")
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-_EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+){0,5}$")
+# Checked with fullmatch: with ``match`` and ``$``, "evt_1\n" passed (``$`` also matches
+# before a trailing newline) and then broke the bus message (500) or its subject.
+_EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,128}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+){0,5}")
 
 
 def _provider_problem(exc: BillingError) -> ProblemError:
@@ -205,8 +207,10 @@ async def stripe_webhook(
         log.warning("stripe.webhook_refused", reason=str(exc))
         raise ProblemError(400, f"Webhook refused: {exc}.") from exc
     event_id, event_type = event["id"], event["type"]
-    if not _EVENT_ID.match(event_id) or not _EVENT_TYPE.match(event_type):
-        raise ProblemError(400, "Webhook refused: the event id or type has an unexpected form.")
+    if not _EVENT_ID.fullmatch(event_id):
+        raise ProblemError(400, "Webhook refused: the event id is not of the form evt_… (letters, digits, _).")
+    if not _EVENT_TYPE.fullmatch(event_type):
+        raise ProblemError(400, "Webhook refused: the event type is not of the form noun.verb (a-z, 0-9, _, dots).")
     structlog.contextvars.bind_contextvars(stripe_event_id=event_id)
     created = event.get("created")
     message = StripeEventReceived(

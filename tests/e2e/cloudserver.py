@@ -62,6 +62,7 @@ class CloudThread:
             DATABASE_URL=self.pg_dsn,
             HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
             HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
+            HMMTRADE_SIGNUPS_PER_HOUR=1000,
             HMMTRADE_PUBLISH_TIMEOUT_S=1.0,
         )
 

@@ -62,6 +62,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
         "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key),
         "HMMTRADE_ENV": "test",
         "HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+        "HMMTRADE_SIGNUPS_PER_HOUR": "100000",
         "HMMTRADE_LOG_LEVEL": "WARNING",
         "STRIPE_API_BASE": stripe.url,
         "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_only",
