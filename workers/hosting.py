@@ -4,9 +4,9 @@ It follows ``events.bot.<id>.{created,started,stopped,deleted}`` (what the lifec
 projection committed) and does the side effects on Fly, so the projection stays fast and
 a Fly outage only delays machines, never the API:
 
-- created / started: check the user's tier; mint a machine JWT (tokens die when a bot
-  stops); create the machine tagged ``bot_id`` + the launching event's id, replacing an
-  older one; record its id; publish ``events.bot.<id>.provisioned``.
+- created / started: check the user's tier; mint a machine JWT, revoking the tokens of any
+  machine it replaces (tokens also die when a bot stops); create the machine tagged
+  ``bot_id`` + the launching event's id, replacing an older one; record its id; publish ``events.bot.<id>.provisioned``.
 - stopped: stop the machine with SIGTERM (the boot entrypoint flushes the audit) and
   wait until it is stopped; the machine and its state are kept.
 - deleted: destroy the machine (the lifecycle already revoked the JWT).
@@ -47,7 +47,7 @@ from store import bots, users
 from store.bots import BotRow
 from vault.machine_jwt import MachineTokens
 from workers.failpoints import Failpoints
-from workers.machine_identity import issue_machine_token
+from workers.machine_identity import replace_machine_token
 
 log = structlog.get_logger(__name__)
 
@@ -133,9 +133,11 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
         # run it twice.
         machine = existing
     else:
-        if existing is not None:  # launched for an earlier start: its token is revoked, replace it
+        if existing is not None:  # launched for an earlier start or wake: replace it
             await deps.fly.delete(existing.id, force=True, missing_ok=True)
-        token = await issue_machine_token(deps.pool, deps.tokens, bot.id)
+        # one live token per bot: the replaced machine's token (a wake's predecessor is still
+        # live, its bot never stopped) dies with the new one's issue
+        token = await replace_machine_token(deps.pool, deps.tokens, bot.id)
         settings = deps.machines
         env = {
             "BOT_ID": str(bot.id),

@@ -3,12 +3,16 @@
 A token is usable only while its ``jti`` row in ``machine_tokens`` is live, so
 ``issue_machine_token`` records it before handing it out and ``revoke_machine_tokens``
 (called on bot stop and delete, inside the projection's transaction) ends every token
-of the bot at once.
+of the bot at once. ``replace_machine_token`` is what a launch uses: a bot runs on one
+machine at a time, so a relaunch (a wake, a start, a recreated machine) ends the replaced
+machine's token in the same transaction that records the new one.
 """
 
 from __future__ import annotations
 
 import uuid
+
+import asyncpg
 
 from store import machine_tokens
 from store.types import Executor
@@ -40,6 +44,15 @@ async def issue_machine_token(
         expires_at=claims.expires_at,
     )
     return token
+
+
+async def replace_machine_token(
+    pool: asyncpg.Pool, tokens: MachineTokens, bot_id: uuid.UUID, *, reason: str = "machine replaced"
+) -> str:
+    """Revoke every live token of ``bot_id`` and mint its one new token, atomically; returns the token."""
+    async with pool.acquire() as conn, conn.transaction():
+        await machine_tokens.revoke_for_bot(conn, bot_id, reason)
+        return await issue_machine_token(conn, tokens, bot_id)
 
 
 async def revoke_machine_tokens(db: Executor, bot_id: uuid.UUID, reason: str) -> int:
