@@ -38,6 +38,15 @@ from trader.instance import write_instance
 
 EXIT_FINAL = 3  # the control plane refused this machine for good: restarting will not help
 
+BOOT_ONLY_ENV = ("HMMTRADE_MACHINE_TOKEN",)
+"""Boot's own credentials: the trader never calls the control plane, so it never gets them
+(a child's environment is readable in ``/proc/<pid>/environ`` and ends up in crash reports)."""
+
+
+def trader_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Our environment minus boot's credentials, for the trader child."""
+    return {name: value for name, value in environ.items() if name not in BOOT_ONLY_ENV}
+
 
 class BootRefused(Exception):
     """The control plane said no for good (401/403/404/409/422); the message says why."""
@@ -172,7 +181,7 @@ async def run_trader(settings: BootSettings, config: Path, bus: Bus | None, stop
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ},
+        env=trader_environment(os.environ),
         preexec_fn=_terminate_with_parent,
     )
     assert child.stdout is not None and child.stderr is not None
