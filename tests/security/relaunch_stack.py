@@ -15,6 +15,7 @@ from events.bus import Bus
 from fly.client import FlyMachines
 from fly.emu_images import ImageSpec, ImageTable
 from fly.emulator import FlyEmulator
+from fly.models import Machine
 from store.pool import create_pool
 from tests.conftest import FLY_TOKEN
 from tests.vaultutil import machine_tokens
@@ -22,6 +23,20 @@ from workers import hosting
 
 # Waits for SIGTERM (a stop) or SIGKILL (a forced delete); Python's default SIGTERM action exits.
 SLEEPER = ImageSpec(entrypoint=("python", "-c", "import signal\nwhile True: signal.pause()"))
+
+
+async def exchange(api: httpx.AsyncClient, bot_id: str, bootstrap: str) -> httpx.Response:
+    """What a booting machine does first: its bootstrap for its machine JWT."""
+    return await api.post(
+        "/api/v1/internal/machine_token", json={"bot_id": bot_id}, headers={"Authorization": f"Bearer {bootstrap}"}
+    )
+
+
+async def machine_jwt(api: httpx.AsyncClient, machine: Machine) -> str:
+    """The JWT the machine's boot would hold, from the bootstrap in its config."""
+    answer = await exchange(api, machine.config.metadata["bot_id"], machine.config.env["HMMTRADE_MACHINE_BOOTSTRAP"])
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
 
 
 @contextlib.asynccontextmanager

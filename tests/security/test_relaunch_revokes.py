@@ -13,9 +13,8 @@ import pytest
 from api.settings import ApiSettings
 from events.bus import Bus
 from fly.emulator import FlyEmulator
-from fly.models import Machine
 from store import bots
-from tests.security.relaunch_stack import hosting_deps, sleeper_emulator
+from tests.security.relaunch_stack import exchange, hosting_deps, machine_jwt, sleeper_emulator
 from tests.vaultutil import create_bot
 from workers import hosting
 from workers.app import WorkerRuntime
@@ -25,10 +24,6 @@ from workers.app import WorkerRuntime
 async def sleepers(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
     async with sleeper_emulator(tmp_path / "fly") as emu:
         yield emu
-
-
-def machine_jwt(machine: Machine) -> str:
-    return machine.config.env["HMMTRADE_MACHINE_TOKEN"]
 
 
 async def get_bot(api: httpx.AsyncClient, bot_id: str, token: str) -> int:
@@ -50,15 +45,24 @@ async def test_a_relaunch_revokes_the_replaced_machines_token_and_a_redelivery_k
         assert row is not None
         first = await hosting.launch(row, "start-1", deps)
         assert first is not None
-        old = machine_jwt(first)
+        old = await machine_jwt(api, first)
         assert await get_bot(api, bot_id, old) == 200
 
         woken = await hosting.launch(row, "wake-2", deps)  # what a wake and a start both do
         assert woken is not None and woken.id != first.id
-        new = machine_jwt(woken)
+        new = await machine_jwt(api, woken)
         assert await get_bot(api, bot_id, old) == 401
         assert await get_bot(api, bot_id, new) == 200
 
         again = await hosting.launch(row, "wake-2", deps)  # a redelivered launch: the same machine
         assert again is not None and again.id == woken.id
         assert await get_bot(api, bot_id, new) == 200
+
+        # a machine replaced before its boot exchanged its bootstrap: that bootstrap is dead too
+        third = await hosting.launch(row, "start-3", deps)
+        assert third is not None
+        assert await get_bot(api, bot_id, new) == 401
+        fourth = await hosting.launch(row, "wake-4", deps)
+        assert fourth is not None
+        assert (await exchange(api, bot_id, third.config.env["HMMTRADE_MACHINE_BOOTSTRAP"])).status_code == 401
+        assert await get_bot(api, bot_id, await machine_jwt(api, fourth)) == 200
