@@ -12,7 +12,7 @@ from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
-from api.routes import auth, billing, bots, brokers, health, intents, internal
+from api.routes import auth, billing, bots, brokers, health, intents, internal, internal_bootstrap
 from api.security import build_security
 from api.settings import ApiSettings
 from api.state import ApiState
@@ -79,6 +79,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         brokers.router,
         internal.router,
         internal.jwks_router,
+        internal_bootstrap.router,
         billing.router,
     ):
         app.include_router(router)

@@ -115,6 +115,20 @@ class BrokerTokenRequest(Contract):
     bot_id: uuid.UUID
 
 
+class MachineTokenRequest(Contract):
+    """A booting machine's exchange of its single-use bootstrap (sent as the bearer) for its JWT."""
+
+    bot_id: uuid.UUID
+
+
+class MachineToken(Contract):
+    """The machine JWT for the internal API; kept in the boot process's memory only."""
+
+    bot_id: uuid.UUID
+    token: str
+    expires_at: datetime
+
+
 class BrokerToken(Contract):
     """Broker credentials for one bot, to be used until ``expires_at`` and then fetched again."""
 

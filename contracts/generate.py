@@ -66,6 +66,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     brokers.InternalBot,
     brokers.BrokerTokenRequest,
     brokers.BrokerToken,
+    brokers.MachineTokenRequest,
+    brokers.MachineToken,
 )
 
 

@@ -1,6 +1,9 @@
 """``python -m fly.boot``: what a hosted bot's VM runs (DESIGN.md, "Hosted bot boot").
 
-1. ``BOT_ID`` and the machine JWT (``HMMTRADE_MACHINE_TOKEN``) from the environment;
+1. ``BOT_ID`` and the single-use bootstrap (``HMMTRADE_MACHINE_BOOTSTRAP``) from the
+   environment, exchanged once at ``POST /api/v1/internal/machine_token`` for the machine JWT,
+   which stays in this process's memory (``HMMTRADE_MACHINE_TOKEN`` instead gives the JWT
+   directly, for running boot by hand);
 2. ``GET /api/v1/internal/bots/<id>``: the profile and connection metadata;
 3. ``POST /api/v1/internal/broker_token``: short-lived broker credentials;
 4. write ``config/instances/<id>.yaml`` and ``<id>.env`` under ``HMMTRADE_HOME``, the
@@ -38,6 +41,15 @@ from trader.instance import write_instance
 
 EXIT_FINAL = 3  # the control plane refused this machine for good: restarting will not help
 
+BOOT_ONLY_ENV = ("HMMTRADE_MACHINE_TOKEN", "HMMTRADE_MACHINE_BOOTSTRAP")
+"""Boot's own credentials: the trader never calls the control plane, so it never gets them
+(a child's environment is readable in ``/proc/<pid>/environ`` and ends up in crash reports)."""
+
+
+def trader_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Our environment minus boot's credentials, for the trader child."""
+    return {name: value for name, value in environ.items() if name not in BOOT_ONLY_ENV}
+
 
 class BootRefused(Exception):
     """The control plane said no for good (401/403/404/409/422); the message says why."""
@@ -46,7 +58,8 @@ class BootRefused(Exception):
 @dataclass(frozen=True)
 class BootSettings:
     bot_id: uuid.UUID
-    machine_token: str
+    machine_token: str | None  # the JWT given directly; None: exchange ``bootstrap`` for it
+    bootstrap: str | None
     api_url: str
     nats_url: str | None
     home: Path
@@ -56,7 +69,9 @@ class BootSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BootSettings:
-        missing = [name for name in ("BOT_ID", "HMMTRADE_MACHINE_TOKEN", "HMMTRADE_API_URL") if not env.get(name)]
+        missing = [name for name in ("BOT_ID", "HMMTRADE_API_URL") if not env.get(name)]
+        if not env.get("HMMTRADE_MACHINE_BOOTSTRAP") and not env.get("HMMTRADE_MACHINE_TOKEN"):
+            missing.append("HMMTRADE_MACHINE_BOOTSTRAP (or HMMTRADE_MACHINE_TOKEN)")
         if missing:
             raise BootRefused(f"missing environment variable(s): {', '.join(missing)}")
         try:
@@ -65,7 +80,8 @@ class BootSettings:
             raise BootRefused(f"BOT_ID {env['BOT_ID']!r} is not a UUID") from None
         return cls(
             bot_id=bot_id,
-            machine_token=env["HMMTRADE_MACHINE_TOKEN"],
+            machine_token=env.get("HMMTRADE_MACHINE_TOKEN") or None,
+            bootstrap=env.get("HMMTRADE_MACHINE_BOOTSTRAP") or None,
             api_url=env["HMMTRADE_API_URL"].rstrip("/"),
             nats_url=env.get("NATS_URL") or None,
             home=Path(env.get("HMMTRADE_HOME") or "bot-home"),
@@ -116,6 +132,22 @@ def _credential_env(bundle: Mapping[str, Any]) -> dict[str, str]:
     for name, value in (bundle.get("credentials") or {}).items():
         env[f"BROKER_{name.upper()}"] = str(value)
     return env
+
+
+async def machine_jwt(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> str:
+    """Step 1: the JWT given, or the one the bootstrap is exchanged for (once: a second try is refused)."""
+    if settings.machine_token is not None:
+        return settings.machine_token
+    answer = await _call(
+        http,
+        "POST",
+        "/api/v1/internal/machine_token",
+        stop,
+        json={"bot_id": str(settings.bot_id)},
+        headers={"Authorization": f"Bearer {settings.bootstrap}"},
+    )
+    say(f"machine token received, valid until {answer.get('expires_at')}")
+    return str(answer["token"])
 
 
 async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> Path:
@@ -172,7 +204,7 @@ async def run_trader(settings: BootSettings, config: Path, bus: Bus | None, stop
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ},
+        env=trader_environment(os.environ),
         preexec_fn=_terminate_with_parent,
     )
     assert child.stdout is not None and child.stderr is not None
@@ -201,10 +233,11 @@ async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
     if settings.nats_url:
         bus = Bus(settings.nats_url, name=f"boot-{settings.bot_id}")
         await bus.start(wait_s=5)
-    headers = {"Authorization": f"Bearer {settings.machine_token}"}
     try:
-        async with httpx.AsyncClient(base_url=settings.api_url, headers=headers, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
             try:
+                token = await machine_jwt(settings, http, stop)
+                http.headers["Authorization"] = f"Bearer {token}"
                 config = await prepare(settings, http, stop)
             except BootRefused as exc:
                 say(f"error: {exc}")

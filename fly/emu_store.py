@@ -20,9 +20,14 @@ STATE_VERSION = 1
 
 
 def save_state(path: Path, records: list[dict[str, Any]]) -> None:
+    """Owner-only (0600): a machine's config env carries its boot credential."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": STATE_VERSION, "machines": records}, indent=1, sort_keys=True))
+    data = json.dumps({"version": STATE_VERSION, "machines": records}, indent=1, sort_keys=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)  # a leftover .tmp from a crash keeps its old mode through O_CREAT
+        out.write(data)
     os.replace(tmp, path)
 
 

@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--email", required=True, help="the customer (an HMM Trade user's email)")
     tr.add_argument("--plan", default="pro", choices=["pro", "team"])
     tr.add_argument("--emulator", help="the emulator's URL (default: STRIPE_API_BASE or port 12111)")
+    tr.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="`hmmtrade up`'s data dir, for the emulator's key when STRIPE_SECRET_KEY is unset",
+    )
 
     ag = sub.add_parser("agent", help="the local agent: supervisor of your bots and the dashboard")
     ag.add_argument("--port", type=int, default=5006, help="dashboard port on 127.0.0.1")
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         from stack.stripe_cmd import run_emulator, trigger
 
         if args.emulator_command == "trigger":
-            return trigger(args.event, args.email, args.plan, args.emulator)
+            return trigger(args.event, args.email, args.plan, args.emulator, data_dir=args.data_dir)
         return run_emulator(args.host, args.port, args.webhook_url, args.state_file)
 
     if args.command == "agent":

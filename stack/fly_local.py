@@ -56,11 +56,12 @@ def fly_target(data_dir: Path, environ: Mapping[str, str] | None = None) -> FlyT
     return FlyTarget(url=f"http://127.0.0.1:{port}", app_name=app_name, token=token, argv=argv)
 
 
-def load_or_create_token(path: Path) -> str:
+def load_or_create_token(path: Path, make: Callable[[], str] | None = None) -> str:
+    """The token kept in ``path`` (created 0600 with ``make()``, default 256 random bits, if missing)."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = make() if make is not None else secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(token)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from stack.fly_local import load_or_create_token
+
 DEFAULT_PORT = 12111  # stripe-mock's port: Stripe tooling people know it
 
 
@@ -55,7 +57,7 @@ def stripe_for_up(
 
     webhook_url = f"{api_base_url}/api/v1/stripe/webhook"
     key = os.environ.get("STRIPE_SECRET_KEY")
-    if os.environ.get("STRIPE_API_BASE") or (key and key != EMULATOR_SECRET_KEY):
+    if os.environ.get("STRIPE_API_BASE") or (key and not key.startswith(EMULATOR_SECRET_KEY)):
         where = os.environ.get("STRIPE_API_BASE") or "api.stripe.com"
         return {"HMMTRADE_PUBLIC_URL": api_base_url}, None, f"{where} (external; webhooks: {webhook_url})"
     secret_file = data_dir / "keys" / "stripe-webhook-secret"
@@ -63,11 +65,16 @@ def stripe_for_up(
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         secret_file.write_text(f"whsec_{secrets.token_hex(24)}")
         secret_file.chmod(0o600)
+    # a key of this data dir's own, not the well-known default: it also guards the emulator's
+    # controls (a web page that guessed the default could still not send it: no CORS)
+    secret_key = load_or_create_token(
+        emulator_key_file(data_dir), lambda: f"{EMULATOR_SECRET_KEY}_{secrets.token_hex(16)}"
+    )
     port = DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port()
     emulator_url = f"http://127.0.0.1:{port}"
     env = {
         "STRIPE_API_BASE": emulator_url,
-        "STRIPE_SECRET_KEY": EMULATOR_SECRET_KEY,
+        "STRIPE_SECRET_KEY": secret_key,
         "STRIPE_WEBHOOK_SECRET": secret_file.read_text().strip(),
         "HMMTRADE_PUBLIC_URL": api_base_url,
     }
@@ -84,12 +91,29 @@ def stripe_for_up(
     return env, argv, f"{emulator_url}  (emulator; webhooks to {webhook_url}; logs: {log_path})"
 
 
-def trigger(event: str, email: str, plan: str, emulator_url: str | None) -> int:
-    """Like ``stripe trigger EVENT``: the emulator brings the event about for that customer."""
+def emulator_key_file(data_dir: Path) -> Path:
+    return data_dir / "keys" / "stripe-emulator-secret-key"
+
+
+def trigger(event: str, email: str, plan: str, emulator_url: str | None, data_dir: Path | None = None) -> int:
+    """Like ``stripe trigger EVENT``: the emulator brings the event about for that customer.
+
+    Authenticated with ``STRIPE_SECRET_KEY``, else the key ``hmmtrade up`` keeps in ``data_dir``,
+    else the emulator's default key.
+    """
+    from billing.settings import EMULATOR_SECRET_KEY
+
     base = (emulator_url or os.environ.get("STRIPE_API_BASE") or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
+    key_file = emulator_key_file(data_dir) if data_dir is not None else None
+    key = os.environ.get("STRIPE_SECRET_KEY") or (
+        key_file.read_text().strip() if key_file is not None and key_file.exists() else EMULATOR_SECRET_KEY
+    )
     try:
         response = httpx.post(
-            f"{base}/_emulator/trigger", json={"event": event, "email": email, "plan": plan}, timeout=10
+            f"{base}/_emulator/trigger",
+            json={"event": event, "email": email, "plan": plan},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
         )
     except httpx.HTTPError as exc:
         print(

@@ -4,9 +4,10 @@ It follows ``events.bot.<id>.{created,started,stopped,deleted}`` (what the lifec
 projection committed) and does the side effects on Fly, so the projection stays fast and
 a Fly outage only delays machines, never the API:
 
-- created / started: check the user's tier; mint a machine JWT (tokens die when a bot
-  stops); create the machine tagged ``bot_id`` + the launching event's id, replacing an
-  older one; record its id; publish ``events.bot.<id>.provisioned``.
+- created / started: check the user's tier; record a single-use bootstrap that the machine's
+  boot exchanges for its JWT, revoking the credentials of any machine it replaces (they
+  also die when a bot stops); create the machine tagged
+  ``bot_id`` + the launching event's id, replacing an older one; record its id; publish ``events.bot.<id>.provisioned``.
 - stopped: stop the machine with SIGTERM (the boot entrypoint flushes the audit) and
   wait until it is stopped; the machine and its state are kept.
 - deleted: destroy the machine (the lifecycle already revoked the JWT).
@@ -45,9 +46,10 @@ from fly.errors import FlyPermanentError, FlyTransientError
 from fly.models import Machine, RestartPolicy, bot_machine_config
 from store import bots, users
 from store.bots import BotRow
+from vault.machine_bootstrap import DEFAULT_TTL_S
 from vault.machine_jwt import MachineTokens
 from workers.failpoints import Failpoints
-from workers.machine_identity import issue_machine_token
+from workers.machine_identity import replace_machine_credential
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +69,7 @@ class BotMachineSettings:
     nats_url: str  # the bus as the machines reach it
     replay_pace: float = 0.0  # decision bars per second for replayed data (demos)
     stop_timeout_s: int = 30
+    bootstrap_ttl_s: int = DEFAULT_TTL_S  # how long a new machine has to exchange its bootstrap
 
 
 @dataclass(frozen=True)
@@ -133,13 +136,15 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
         # run it twice.
         machine = existing
     else:
-        if existing is not None:  # launched for an earlier start: its token is revoked, replace it
+        if existing is not None:  # launched for an earlier start or wake: replace it
             await deps.fly.delete(existing.id, force=True, missing_ok=True)
-        token = await issue_machine_token(deps.pool, deps.tokens, bot.id)
+        # one live credential per bot: the replaced machine's token (a wake's predecessor is
+        # still live, its bot never stopped) dies as the new machine's bootstrap is recorded
+        bootstrap = await replace_machine_credential(deps.pool, bot.id, ttl_s=deps.machines.bootstrap_ttl_s)
         settings = deps.machines
         env = {
             "BOT_ID": str(bot.id),
-            "HMMTRADE_MACHINE_TOKEN": token,
+            "HMMTRADE_MACHINE_BOOTSTRAP": bootstrap,  # single-use; boot exchanges it for the JWT
             "HMMTRADE_API_URL": settings.api_url,
             "NATS_URL": settings.nats_url,
             "HMMTRADE_REPLAY_PACE": str(settings.replay_pace),

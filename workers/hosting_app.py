@@ -79,6 +79,7 @@ def build_hosting_deps(
             api_url=settings.bot_api_url,
             nats_url=settings.bot_nats_url or settings.nats_url,
             replay_pace=settings.hosted_replay_pace,
+            bootstrap_ttl_s=settings.machine_bootstrap_ttl_s,
         ),
         failpoints=failpoints or Failpoints(),
     )

@@ -3,15 +3,25 @@
 A token is usable only while its ``jti`` row in ``machine_tokens`` is live, so
 ``issue_machine_token`` records it before handing it out and ``revoke_machine_tokens``
 (called on bot stop and delete, inside the projection's transaction) ends every token
-of the bot at once.
+of the bot at once, and its bootstraps not yet exchanged.
+
+A launch hands the machine no JWT but a single-use bootstrap (``vault.machine_bootstrap``)
+that its boot exchanges through the API for the JWT. ``replace_machine_credential`` is what
+a launch uses: a bot runs on one machine at a time, so a relaunch (a wake, a start, a
+recreated machine) ends the replaced machine's token and bootstrap in the same transaction
+that records the new bootstrap.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from store import machine_tokens
+import asyncpg
+
+from store import machine_bootstraps, machine_tokens
 from store.types import Executor
+from vault.machine_bootstrap import DEFAULT_TTL_S, new_bootstrap
 from vault.machine_jwt import MachineTokens, open_machine_tokens
 from workers.settings import WorkerSettings
 
@@ -42,6 +52,24 @@ async def issue_machine_token(
     return token
 
 
+async def replace_machine_credential(
+    pool: asyncpg.Pool,
+    bot_id: uuid.UUID,
+    *,
+    ttl_s: int = DEFAULT_TTL_S,
+    now: datetime | None = None,
+    reason: str = "machine replaced",
+) -> str:
+    """Revoke every credential of ``bot_id`` and record one new bootstrap, atomically; returns it."""
+    bootstrap, token_hash = new_bootstrap()
+    expires_at = (now or datetime.now(UTC)) + timedelta(seconds=ttl_s)
+    async with pool.acquire() as conn, conn.transaction():
+        await revoke_machine_tokens(conn, bot_id, reason)
+        await machine_bootstraps.record(conn, token_hash=token_hash, bot_id=bot_id, expires_at=expires_at)
+    return bootstrap
+
+
 async def revoke_machine_tokens(db: Executor, bot_id: uuid.UUID, reason: str) -> int:
-    """Revoke every live machine token of ``bot_id``; returns how many were live."""
+    """Revoke every live machine token of ``bot_id`` and its open bootstraps; returns how many tokens were live."""
+    await machine_bootstraps.revoke_open_for_bot(db, bot_id, reason)
     return await machine_tokens.revoke_for_bot(db, bot_id, reason)

@@ -41,6 +41,13 @@ class WorkerSettings(BaseSettings):
     machine_token_ttl_s: int = Field(
         default=86_400, ge=300, le=30 * 86_400, validation_alias=AliasChoices("HMMTRADE_MACHINE_TOKEN_TTL_S")
     )
+    machine_bootstrap_ttl_s: int = Field(
+        default=600,
+        ge=30,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_MACHINE_BOOTSTRAP_TTL_S"),
+        description="How long a new machine has to exchange its single-use bootstrap for its machine JWT.",
+    )
     bot_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("HMMTRADE_BOT_API_URL"),

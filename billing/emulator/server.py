@@ -12,8 +12,10 @@ Stripe routes (``Authorization: Bearer <secret key>``, form-encoded bodies, an
 Pages a browser (or a test) visits: ``GET /checkout/{id}`` shows the payment page and
 ``POST /checkout/{id}`` pays (then redirects to ``success_url``); ``GET /portal/{id}``
 lists the subscriptions and ``POST /portal/{id}/cancel?subscription=…`` cancels one.
-Controls (no key, loopback only): ``POST /_emulator/trigger {"event", "email", "plan"}``,
-``GET /_emulator/deliveries``.
+Controls (the same ``Authorization: Bearer <secret key>``): ``POST /_emulator/trigger
+{"event", "email", "plan"}``, ``GET /_emulator/deliveries``. They need the key because
+loopback is no boundary for a browser: any page a developer visits can send a ``text/plain``
+POST here without a CORS preflight, but not one with an ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -238,6 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._checkout_page(method, url.path.split("/")[2])
             elif url.path.startswith("/portal/"):
                 self._portal_page(method, url.path.split("/"), parse_qs(url.query))
+            elif url.path.startswith("/_emulator/") and not self._has_key():
+                raise EmulatorError(401, "The emulator's controls need 'Authorization: Bearer <its secret key>'.")
             elif url.path == "/_emulator/trigger" and method == "POST":
                 request = json.loads(body or "{}")
                 ids = self.emulator.state.trigger(
@@ -257,10 +261,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError) as exc:
             self._json(400, EmulatorError(400, f"Invalid request: {exc}").body())
 
-    def _api(self, method: str, path: str, query: str, body: str) -> None:
+    def _sent_key(self) -> str:
         auth = self.headers.get("Authorization", "")
-        key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-        if not secrets.compare_digest(key.encode(), self.emulator.secret_key.encode()):
+        return auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+
+    def _has_key(self) -> bool:
+        return secrets.compare_digest(self._sent_key().encode(), self.emulator.secret_key.encode())
+
+    def _api(self, method: str, path: str, query: str, body: str) -> None:
+        if not self._has_key():
+            key = self._sent_key()
             shown = f"{key[:8]}{'*' * 4}" if key else "(none)"
             raise EmulatorError(401, f"Invalid API Key provided: {shown}")
         params = decode_form(query if method in ("GET", "DELETE") and not body else body)
