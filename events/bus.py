@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError, NoServersError, OutboundBufferLimitError
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError, TooManyStalledMsgsError
 
 from contracts.envelope import Envelope
+from events.auth import jwt
+from events.auth.tls import client_ssl_context
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +44,48 @@ def envelope_headers(message: Envelope) -> dict[str, str]:
     return {MSG_ID: message.id, TYPE_HEADER: message.type, CORRELATION_HEADER: message.correlation_id}
 
 
-async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> NatsClient:
+def connect_options(creds: str | Path | None = None, ca_file: str | Path | None = None) -> dict[str, Any]:
+    """nats-py options for our identity: credentials, their private inbox, TLS trust.
+
+    ``creds`` defaults to ``NATS_CREDS`` and ``ca_file`` to ``NATS_CA`` (the names NATS's
+    own tools use). The credentials file is re-read at every reconnect, so a refreshed
+    file (a bot's renewed credentials) takes effect without a restart.
+    """
+    creds = creds or os.environ.get("NATS_CREDS") or None
+    ca_file = ca_file or os.environ.get("NATS_CA") or None
+    options: dict[str, Any] = {}
+    if creds is not None:
+        path = Path(creds)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise BusUnavailable(f"cannot read the bus credentials {path}: {exc.strerror or exc}") from exc
+        options["user_credentials"] = str(path)
+        prefix = inbox_prefix_of(text)
+        if prefix is not None:
+            options["inbox_prefix"] = prefix
+    if ca_file is not None:
+        options["tls"] = client_ssl_context(ca_file)
+    return options
+
+
+def inbox_prefix_of(creds_text: str) -> str | None:
+    """The private reply inbox the credentials were issued with (``_INBOX.<who>``), if any."""
+    claims = jwt.claims_of(jwt.jwt_of_creds(creds_text))
+    for subject in claims.get("nats", {}).get("sub", {}).get("allow", []):
+        if isinstance(subject, str) and subject.startswith("_INBOX.") and subject.endswith(".>"):
+            return subject[:-2]
+    return None
+
+
+async def connect(
+    url: str,
+    *,
+    name: str,
+    connect_timeout: float = 2.0,
+    creds: str | Path | None = None,
+    ca_file: str | Path | None = None,
+) -> NatsClient:
     """Connect with unlimited reconnects and no reconnect buffer (see module docstring)."""
     return await nats.connect(
         url,
@@ -48,6 +95,7 @@ async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> NatsC
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         pending_size=0,
+        **connect_options(creds, ca_file),
     )
 
 
@@ -59,9 +107,19 @@ class Bus:
     the server is not reachable.
     """
 
-    def __init__(self, url: str, *, name: str, publish_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        publish_timeout_s: float = 2.0,
+        creds: str | Path | None = None,
+        ca_file: str | Path | None = None,
+    ) -> None:
         self._url = url
         self._name = name
+        self._creds = creds
+        self._ca_file = ca_file
         self._publish_timeout_s = publish_timeout_s
         self._nc: NatsClient | None = None
         self._connector: asyncio.Task[None] | None = None
@@ -103,8 +161,8 @@ class Bus:
         delay = 0.2
         while self._nc is None:
             try:
-                self._nc = await connect(self._url, name=self._name)
-            except (NoServersError, OSError, NatsTimeoutError, TimeoutError) as exc:
+                self._nc = await connect(self._url, name=self._name, creds=self._creds, ca_file=self._ca_file)
+            except (NoServersError, OSError, NatsTimeoutError, TimeoutError, NatsError) as exc:
                 log.warning("bus.connect_failed", url=self._url, error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -16,6 +16,9 @@ import sysconfig
 import time
 from pathlib import Path
 
+from events.auth.keys import BusKeys
+from events.auth.tls import ServerTls
+
 
 class NatsServerNotFound(RuntimeError):
     pass
@@ -65,24 +68,53 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
 
 
 class NatsServer:
-    """A nats-server subprocess whose JetStream data lives under ``store_dir``."""
+    """A nats-server subprocess whose JetStream data lives under ``store_dir``.
 
-    def __init__(self, store_dir: Path, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    It always authenticates: it trusts the operator of ``keys`` (decentralized JWT auth,
+    see ``events.auth``), so only holders of credentials those keys signed can connect.
+    With ``tls`` it also requires TLS (its certificate and key files).
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        keys: BusKeys,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        tls: ServerTls | None = None,
+    ) -> None:
         self.store_dir = Path(store_dir)
+        self.keys = keys
         self.host = host
         self.port = port or free_port(host)
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://{self.host}:{self.port}"
+
+    def write_config(self) -> Path:
+        """The server's config file: operator trust, the JWT resolver and (optionally) TLS."""
+        config = self.keys.server_config(self.store_dir / "jwt")
+        if self.tls is not None:
+            config += self.tls.config_block()
+        path = self.store_dir / "nats-server.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(config)
+        return path
 
     def start(self, timeout_s: float = 10.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.write_config()
         log_file = (self.store_dir / "nats-server.log").open("ab")
         self.process = subprocess.Popen(
             [
                 find_nats_server(),
+                "-c",
+                str(config),
                 "-js",
                 "-sd",
                 str(self.store_dir),

@@ -17,7 +17,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import NotFoundError
 
 DAY = 24 * 3600.0
 
@@ -152,9 +152,17 @@ async def ensure_topology(js: JetStreamContext, *, ack_wait_s: float | None = No
     for consumer in CONSUMERS:
         # add_consumer is create-or-update for a durable with the same filter.
         await js.add_consumer(consumer.stream, consumer.config(ack_wait_s))
+    # Direct gets name the key in the request subject, which lets a bot's credentials be
+    # scoped to its own key (events.auth.roles.bot_permissions).
     try:
-        await js.key_value(BOT_STATE_BUCKET)
-    except BucketNotFoundError:
+        info = await js.stream_info(f"KV_{BOT_STATE_BUCKET}")
+    except NotFoundError:
         from nats.js.api import KeyValueConfig
 
-        await js.create_key_value(KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE))
+        await js.create_key_value(
+            KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE, direct=True)
+        )
+    else:
+        if not info.config.allow_direct:
+            info.config.allow_direct = True
+            await js.update_stream(info.config)

@@ -66,9 +66,7 @@ ROLE_PERMISSIONS: dict[Role, Permissions] = {
         publish=("events.>", "intents.>", "dlq.>", *TOPOLOGY, *CONSUME),
         subscribe=(_inbox("workers"), "$JS.EVENT.ADVISORY.>"),
     ),
-    Role.AGENT: Permissions(
-        publish=(*TOPOLOGY, *CONSUME, f"$KV.{BOT_STATE_BUCKET}.>"), subscribe=(_inbox("agent"),)
-    ),
+    Role.AGENT: Permissions(publish=(*TOPOLOGY, *CONSUME, f"$KV.{BOT_STATE_BUCKET}.>"), subscribe=(_inbox("agent"),)),
     Role.DASHBOARD: Permissions(
         publish=(), subscribe=(_inbox("dashboard"), *(f"bots.*.{what}" for what in BOT_OUTPUTS), "events.>")
     ),
