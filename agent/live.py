@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from nats.aio.client import Client as NatsClient
@@ -48,8 +49,8 @@ class LiveFeed:
         self._listeners: set[Listener] = set()
         self._nc: NatsClient | None = None
 
-    async def start(self, url: str) -> None:
-        self._nc = await connect(url, name="hmmtrade-agent-live")
+    async def start(self, url: str, *, creds: Path | None = None) -> None:
+        self._nc = await connect(url, name="hmmtrade-agent-live", creds=creds)
         for what in ("tick", "audit", "status"):
             await self._nc.subscribe(f"bots.*.{what}", cb=self._on_msg)
 

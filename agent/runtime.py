@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from agent.backtests import Backtests
+from agent.bus_access import BotBusAccess
 from agent.dashboard.app import make_server
 from agent.dashboard.context import AgentContext
 from agent.home import AgentHome
@@ -30,6 +31,8 @@ from agent.live import LiveFeed
 from agent.supervisor import Supervisor
 from agent.sync import CloudSync, utc_now
 from agent.tokens import TokenStore
+from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
+from events.auth.roles import Role
 from events.bus import connect
 from events.embedded import NatsServer
 from events.topology import ensure_topology
@@ -87,15 +90,25 @@ async def run_agent(
     stack = contextlib.AsyncExitStack()
     try:
         url = settings.nats_url
+        bus_access: BotBusAccess | None = None
+        agent_creds = dashboard_creds = None  # an external bus: NATS_CREDS from the environment
         if not url:
-            nats = NatsServer(home.root / "nats").start()
+            # The agent's own server trusts keys only this home holds; each role and bot
+            # gets its own credentials (agent.bus_access).
+            keys = BusKeys.load_or_create(home.root / "keys" / KEY_FILE_NAME)
+            nats = NatsServer(home.root / "nats", keys=keys).start()
             url = nats.url
-        nc = await connect(url, name="hmmtrade-agent")
+            creds_dir = home.root / "keys" / "bus"
+            agent_creds = write_creds(creds_dir / "agent.creds", keys.role_creds(Role.AGENT))
+            dashboard_creds = write_creds(creds_dir / "dashboard.creds", keys.role_creds(Role.DASHBOARD))
+            bus_access = BotBusAccess(home, keys, url)
+            stack.push_async_callback(bus_access.close)
+        nc = await connect(url, name="hmmtrade-agent", creds=agent_creds)
         await ensure_topology(nc.jetstream())
         await nc.close()
 
         live = LiveFeed()
-        await live.start(url)
+        await live.start(url, creds=dashboard_creds)
         stack.push_async_callback(live.close)
 
         env = {"NATS_URL": url, "HMMTRADE_REPLAY_PACE": os.environ.get("HMMTRADE_REPLAY_PACE", DEFAULT_PACE)}
@@ -105,6 +118,7 @@ async def run_agent(
             env={**env, **settings.bot_env},
             last_status=live.last_status,
             on_deleted=lambda bot_id: syncs[0].forget_local(bot_id) if syncs else None,
+            bus_access=bus_access,
         )
         sync = CloudSync(
             home,

@@ -25,6 +25,7 @@ from typing import Literal
 import structlog
 
 from agent import procs
+from agent.bus_access import BotBusAccess
 from agent.home import AgentHome
 from agent.instances import delete_instance, list_instances
 
@@ -73,8 +74,10 @@ class Supervisor:
         last_status: Callable[[str], str | None] = lambda _bot_id: None,
         stop_timeout_s: float = 15.0,
         on_deleted: Callable[[str], None] = lambda _bot_id: None,
+        bus_access: BotBusAccess | None = None,
     ) -> None:
         self.home = home
+        self._bus_access = bus_access
         self._env = dict(env)
         self._command = command
         self._clock = clock
@@ -118,6 +121,15 @@ class Supervisor:
         if bot is not None:
             await self._terminate(bot)
             bot.state, bot.reason = "stopped", "stopped on request"
+        await self._revoke_bus(bot_id)
+
+    async def _revoke_bus(self, bot_id: str) -> None:
+        if self._bus_access is None:
+            return
+        try:
+            await self._bus_access.revoke(bot_id)
+        except Exception as exc:  # noqa: BLE001 - the stop stands; the credentials still expire
+            log.error("supervisor.bus_revoke_failed", bot_id=bot_id, error=f"{type(exc).__name__}: {exc}")
 
     async def start_bot(self, bot_id: str) -> None:
         """Start a stopped, finished or failed bot now."""
@@ -139,6 +151,7 @@ class Supervisor:
         bot = self.bots.get(bot_id)
         if bot is not None:
             await self._terminate(bot)
+        await self._revoke_bus(bot_id)
         delete_instance(self.home, bot_id)
         self.bots.pop(bot_id, None)
         shutil.rmtree(self.home.state_dir(bot_id), ignore_errors=True)
@@ -175,6 +188,8 @@ class Supervisor:
                 continue
             if bot.pid is None and bot.state == "backoff" and now >= bot.next_start_at:
                 self._spawn(bot, instance.path, now)
+            elif bot.pid is not None and self._bus_access is not None:
+                self._bus_access.renew_if_due(bot_id)
 
     def _adopt(self, bot: BotProcess, config: Path) -> None:
         pid = procs.running_bot_pid(config, self.home.pid_path(bot.bot_id))
@@ -230,6 +245,8 @@ class Supervisor:
             "HMMTRADE_STATE_DIR": str(self.home.state_dir(bot.bot_id)),
             "PYTHONUNBUFFERED": "1",  # the log file shows each line as it happens, and nothing is lost on a kill
         }
+        if self._bus_access is not None:
+            env["NATS_CREDS"] = str(self._bus_access.issue(bot.bot_id))
         with log_path.open("ab") as sink:
             child = subprocess.Popen(
                 self._command(config),

@@ -12,7 +12,7 @@ from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
-from api.routes import auth, billing, bots, brokers, health, intents, internal, internal_bootstrap
+from api.routes import auth, billing, bots, brokers, health, intents, internal, internal_bootstrap, internal_bus
 from api.security import build_security
 from api.settings import ApiSettings
 from api.state import ApiState
@@ -41,7 +41,13 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState(
             settings=settings,
-            bus=Bus(settings.nats_url, name="hmmtrade-api", publish_timeout_s=settings.publish_timeout_s),
+            bus=Bus(
+                settings.nats_url,
+                name="hmmtrade-api",
+                publish_timeout_s=settings.publish_timeout_s,
+                creds=settings.nats_creds,
+                ca_file=settings.nats_ca,
+            ),
             tokens=TokenService(
                 _signing_key(settings),
                 issuer=settings.jwt_issuer,
@@ -80,6 +86,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         internal.router,
         internal.jwks_router,
         internal_bootstrap.router,
+        internal_bus.router,
         billing.router,
     ):
         app.include_router(router)

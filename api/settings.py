@@ -20,6 +20,21 @@ class ApiSettings(BaseSettings):
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=AliasChoices("DATABASE_URL")
     )
+    nats_creds: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_CREDS"),
+        description="This service's bus credentials (a NATS .creds file). Written per data dir by `hmmtrade up`.",
+    )
+    nats_ca: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_CA"),
+        description="CA certificate the bus's TLS certificate is checked against (tls:// URLs).",
+    )
+    bus_key_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_BUS_KEY_FILE"),
+        description="The bus signing keys (bus-keys.json): they sign each hosted bot's own bus credentials.",
+    )
     jwt_private_key_file: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("HMMTRADE_JWT_PRIVATE_KEY_FILE"),
@@ -113,6 +128,8 @@ class ApiSettings(BaseSettings):
     def _safe_in_production(self) -> ApiSettings:
         if self.environment == "production" and self.jwt_private_key_file is None:
             raise ValueError("HMMTRADE_JWT_PRIVATE_KEY_FILE must be set in production")
+        if self.environment == "production" and self.nats_creds is None:
+            raise ValueError("NATS_CREDS must be set in production: the bus refuses anonymous connections")
         if self.environment == "production" and "*" in {p.strip() for p in self.forwarded_allow_ips.split(",")}:
             # '*' lets any client pick the address its rate limits are counted under
             raise ValueError("HMMTRADE_FORWARDED_ALLOW_IPS='*' is refused in production: name your proxies")

@@ -30,10 +30,11 @@ from typing import Any
 from agent.home import AgentHome
 from agent.instances import write_instance
 from agent.runtime import AgentSettings
+from bench.localbus import start_admin_bus
 from contracts.events import Tick
 from contracts.profile import BotProfile
 from events.bus import Bus, connect
-from events.embedded import NatsServer, free_port
+from events.embedded import free_port
 from events.topology import bot_subject
 from tests.bars_data import small_profile, write_bars_csv
 from tests.e2e.agentserver import AgentThread, chromium
@@ -161,7 +162,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        nats = NatsServer(root / "nats").start()
+        nats = start_admin_bus(root / "nats")
         home = AgentHome.at(root / "home")
         agent = AgentThread(
             AgentSettings(

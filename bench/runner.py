@@ -20,9 +20,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.localbus import start_admin_bus
 from contracts.profile import BotProfile
 from events.bus import Bus
-from events.embedded import NatsServer
 from events.topology import ensure_topology
 from trader import backtest
 from trader.bars import load_bundled, load_file, write_csv
@@ -68,7 +68,7 @@ def main() -> None:
         result = backtest.run(engine_config(profile, bot_id="bench"), bars)
         rows = [("engine alone (backtest)", time.perf_counter() - started, len(result.records))]
         rows.append(("runner, file checkpoints", *asyncio.run(_runner(root / "local", data, None))))
-        server = NatsServer(root / "nats").start()
+        server = start_admin_bus(root / "nats")
         try:
 
             async def with_bus() -> tuple[float, int]:

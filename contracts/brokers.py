@@ -137,3 +137,19 @@ class BrokerToken(Contract):
     kind: BrokerKind
     credentials: dict[str, Any]
     expires_at: datetime
+
+
+class BusCredentialsRequest(Contract):
+    bot_id: uuid.UUID
+
+
+class BusCredentials(Contract):
+    """A hosted bot's own bus identity: a NATS ``.creds`` file, valid until ``expires_at``.
+
+    It may publish ``bots.<bot_id>.>`` and read/write the bot's own checkpoint key, nothing
+    else; stopping or deleting the bot revokes it on the bus.
+    """
+
+    bot_id: uuid.UUID
+    creds: str
+    expires_at: datetime

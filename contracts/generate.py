@@ -66,6 +66,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     brokers.InternalBot,
     brokers.BrokerTokenRequest,
     brokers.BrokerToken,
+    brokers.BusCredentialsRequest,
+    brokers.BusCredentials,
     brokers.MachineTokenRequest,
     brokers.MachineToken,
 )

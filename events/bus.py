@@ -18,6 +18,7 @@ from typing import Any
 import nats
 import structlog
 from nats.aio.client import Client as NatsClient
+from nats.aio.client import RawCredentials
 from nats.errors import ConnectionClosedError, NoServersError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -44,7 +45,9 @@ def envelope_headers(message: Envelope) -> dict[str, str]:
     return {MSG_ID: message.id, TYPE_HEADER: message.type, CORRELATION_HEADER: message.correlation_id}
 
 
-def connect_options(creds: str | Path | None = None, ca_file: str | Path | None = None) -> dict[str, Any]:
+def connect_options(
+    creds: str | Path | RawCredentials | None = None, ca_file: str | Path | None = None
+) -> dict[str, Any]:
     """nats-py options for our identity: credentials, their private inbox, TLS trust.
 
     ``creds`` defaults to ``NATS_CREDS`` and ``ca_file`` to ``NATS_CA`` (the names NATS's
@@ -54,7 +57,12 @@ def connect_options(creds: str | Path | None = None, ca_file: str | Path | None 
     creds = creds or os.environ.get("NATS_CREDS") or None
     ca_file = ca_file or os.environ.get("NATS_CA") or None
     options: dict[str, Any] = {}
-    if creds is not None:
+    if isinstance(creds, RawCredentials):  # held in memory, never written to disk
+        options["user_credentials"] = creds
+        prefix = inbox_prefix_of(creds.data)
+        if prefix is not None:
+            options["inbox_prefix"] = prefix
+    elif creds is not None:
         path = Path(creds)
         try:
             text = path.read_text()
@@ -83,7 +91,7 @@ async def connect(
     *,
     name: str,
     connect_timeout: float = 2.0,
-    creds: str | Path | None = None,
+    creds: str | Path | RawCredentials | None = None,
     ca_file: str | Path | None = None,
 ) -> NatsClient:
     """Connect with unlimited reconnects and no reconnect buffer (see module docstring)."""

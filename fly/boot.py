@@ -35,6 +35,7 @@ import httpx
 
 from contracts.events import BotLogLine
 from contracts.profile import BotProfile
+from events.auth.keys import write_creds
 from events.bus import Bus, BusUnavailable
 from events.topology import bot_subject
 from trader.instance import write_instance
@@ -47,8 +48,12 @@ BOOT_ONLY_ENV = ("HMMTRADE_MACHINE_TOKEN", "HMMTRADE_MACHINE_BOOTSTRAP")
 
 
 def trader_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Our environment minus boot's credentials, for the trader child."""
-    return {name: value for name, value in environ.items() if name not in BOOT_ONLY_ENV}
+    """Our environment minus boot's credentials, for the trader child.
+
+    An inherited ``NATS_CREDS`` goes too: the trader uses the bot's own credentials, which
+    the instance's ``.env`` names (the environment would override it).
+    """
+    return {name: value for name, value in environ.items() if name not in (*BOOT_ONLY_ENV, "NATS_CREDS")}
 
 
 class BootRefused(Exception):
@@ -150,6 +155,19 @@ async def machine_jwt(settings: BootSettings, http: httpx.AsyncClient, stop: asy
     return str(answer["token"])
 
 
+def bus_creds_path(settings: BootSettings) -> Path:
+    return settings.home / "state" / str(settings.bot_id) / "bus.creds"
+
+
+async def bus_credentials(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> Path | None:
+    """Step 1b: this bot's own bus identity (publishes only ``bots.<id>.>``), as a 0600 file."""
+    if not settings.nats_url:
+        return None
+    answer = await _call(http, "POST", "/api/v1/internal/bus_credentials", stop, json={"bot_id": str(settings.bot_id)})
+    say(f"bus credentials received, valid until {answer.get('expires_at')}")
+    return write_creds(bus_creds_path(settings), str(answer["creds"]))
+
+
 async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> Path:
     """Steps 2-4: ask the control plane, write the instance files; the instance YAML's path."""
     bot = await _call(http, "GET", f"/api/v1/internal/bots/{settings.bot_id}", stop)
@@ -160,6 +178,7 @@ async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio
     env = _credential_env(bundle)
     if settings.nats_url:
         env["NATS_URL"] = settings.nats_url
+        env["NATS_CREDS"] = str(bus_creds_path(settings))
     if settings.pace:
         env["HMMTRADE_REPLAY_PACE"] = settings.pace
     return write_instance(settings.home, settings.bot_id, profile, env)
@@ -230,14 +249,15 @@ async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
         return EXIT_FINAL
     say(f"bot {settings.bot_id} on machine {env.get('FLY_MACHINE_ID', '?')} ({env.get('FLY_REGION', '?')})")
     bus: Bus | None = None
-    if settings.nats_url:
-        bus = Bus(settings.nats_url, name=f"boot-{settings.bot_id}")
-        await bus.start(wait_s=5)
     try:
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
             try:
                 token = await machine_jwt(settings, http, stop)
                 http.headers["Authorization"] = f"Bearer {token}"
+                creds = await bus_credentials(settings, http, stop)
+                if settings.nats_url and creds is not None:
+                    bus = Bus(settings.nats_url, name=f"boot-{settings.bot_id}", creds=creds)
+                    await bus.start(wait_s=5)
                 config = await prepare(settings, http, stop)
             except BootRefused as exc:
                 say(f"error: {exc}")

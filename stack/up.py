@@ -22,6 +22,8 @@ import httpx
 import structlog
 
 from api.tokens import load_or_create_key_file
+from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
+from events.auth.roles import Role
 from events.embedded import NatsServer, port_is_free, stop_process
 from stack import kms_child
 from stack.demo import seed_demo_if_safe
@@ -98,6 +100,28 @@ def _wait_ready(url: str, child: Child, timeout_s: float) -> None:
     raise RuntimeError(f"the api was not ready at {url} after {timeout_s}s; see {child.log_path}")
 
 
+@dataclass(frozen=True)
+class BusIdentities:
+    folder: Path
+    key_file: Path
+    keys: BusKeys
+    creds: dict[Role, Path]
+
+
+def bus_identities(data_dir: Path) -> BusIdentities:
+    """The local bus's signing keys and each service's credentials (0600, under ``keys/bus``).
+
+    Keys are made once per data dir; credentials are re-issued at every start (they carry
+    the role's current permissions). An external bus (``NATS_URL``) brings its own
+    ``NATS_CREDS``/``HMMTRADE_BUS_KEY_FILE``: the environment wins over these files.
+    """
+    folder = data_dir / "keys" / "bus"
+    key_file = Path(os.environ.get("HMMTRADE_BUS_KEY_FILE") or folder / KEY_FILE_NAME)
+    keys = BusKeys.load_or_create(key_file)
+    creds = {role: write_creds(folder / f"{role.value}.creds", keys.role_creds(role)) for role in Role}
+    return BusIdentities(folder, key_file, keys, creds)
+
+
 def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
@@ -116,10 +140,11 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
     print(f"HMM Trade starting (data in {data_dir})", flush=True)
     try:
         nats_url = os.environ.get("NATS_URL")
+        bus = bus_identities(data_dir)
         if not nats_url:
-            nats = NatsServer(data_dir / "nats", port=4222 if port_is_free(4222) else 0).start()
+            nats = NatsServer(data_dir / "nats", keys=bus.keys, port=4222 if port_is_free(4222) else 0).start()
             nats_url = nats.url
-        _say("nats", f"{nats_url}{'' if nats else ' (external)'}")
+        _say("nats", f"{nats_url}{'' if nats else ' (external)'}  (authenticated; credentials in {bus.folder})")
 
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
@@ -152,6 +177,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             "DATABASE_URL": database_url,
             "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(key_file),
             "HMMTRADE_LOG_JSON": "1",
+            "HMMTRADE_BUS_KEY_FILE": str(bus.key_file),
             **fly.service_env(),
         }
         # ---- KMS (the emulator unless KMS_ENDPOINT is set) and machine-JWT keys ----------
@@ -179,8 +205,10 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             stripe.start()
             children.append(stripe)
         _say("stripe", stripe_line)
-        api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], env, logs / "api.log")
-        workers = Child("workers", [*cli, "workers"], env, logs / "workers.log")
+        api_env = {**env, "NATS_CREDS": str(bus.creds[Role.API])}
+        workers_env = {**env, "NATS_CREDS": str(bus.creds[Role.WORKERS])}
+        api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], api_env, logs / "api.log")
+        workers = Child("workers", [*cli, "workers"], workers_env, logs / "workers.log")
         children = [*children, workers, api]
         for child in (workers, api):
             child.start()

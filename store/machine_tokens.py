@@ -47,3 +47,25 @@ async def revoke(db: Executor, jti: uuid.UUID, reason: str) -> bool:
         reason,
     )
     return bool(status.split()[-1] != "0")
+
+
+async def mark_bus_creds_issued(db: Executor, jti: uuid.UUID) -> None:
+    """Bus credentials went out for this token: its revocation must reach the bus too."""
+    await db.execute(
+        "UPDATE machine_tokens SET bus_creds_issued_at = coalesce(bus_creds_issued_at, now()) WHERE jti = $1", jti
+    )
+
+
+async def bus_revocations_due(db: Executor, *, limit: int = 500) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(bot id, jti) of revoked, unexpired tokens whose bus credentials are not revoked on the bus yet."""
+    rows = await db.fetch(
+        "SELECT bot_id, jti FROM machine_tokens"
+        " WHERE bus_creds_issued_at IS NOT NULL AND revoked_at IS NOT NULL AND bus_revoked_at IS NULL"
+        " AND expires_at > now() ORDER BY revoked_at LIMIT $1",
+        limit,
+    )
+    return [(row["bot_id"], row["jti"]) for row in rows]
+
+
+async def mark_bus_revoked(db: Executor, jtis: list[uuid.UUID]) -> None:
+    await db.execute("UPDATE machine_tokens SET bus_revoked_at = now() WHERE jti = ANY($1::uuid[])", jtis)

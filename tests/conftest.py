@@ -20,6 +20,7 @@ import pytest
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
+from events.auth.roles import Role
 from events.bus import Bus
 from events.embedded import NatsServer
 from fly.backoff import RetryPolicy
@@ -28,6 +29,7 @@ from fly.emulator import FlyEmulator
 from stack.logging import configure_logging
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
+from tests.busauth import BUS_KEY_FILE, BUS_KEYS, creds_file, use_admin_by_default
 from tests.flyutil import TOKEN as FLY_TOKEN
 from vault.emulator import KmsEmulator
 from workers.app import WorkerRuntime, start_workers
@@ -36,6 +38,7 @@ from workers.settings import WorkerSettings
 T = TypeVar("T")
 
 configure_logging(level="WARNING", json_lines=False, service="tests")
+use_admin_by_default()
 
 # Redeliveries after a killed worker wait this long; short so fault tests are quick.
 TEST_ACK_WAIT_S = 2.0
@@ -91,7 +94,7 @@ async def set_tier(api: httpx.AsyncClient, headers: dict[str, str], tier: str) -
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats").start()
+    server = NatsServer(tmp_path / "nats", keys=BUS_KEYS).start()
     yield server
     server.stop()
 
@@ -125,6 +128,8 @@ def api_settings(
         HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
         HMMTRADE_ENV="test",
         NATS_URL=nats_server.url,
+        NATS_CREDS=creds_file(Role.API),
+        HMMTRADE_BUS_KEY_FILE=BUS_KEY_FILE,
         DATABASE_URL=pg_dsn,
         HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
         HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,
@@ -135,7 +140,13 @@ def api_settings(
 
 @pytest.fixture
 def worker_settings(nats_server: NatsServer, pg_dsn: str) -> WorkerSettings:
-    return WorkerSettings(NATS_URL=nats_server.url, DATABASE_URL=pg_dsn, HMMTRADE_ACK_WAIT_S=TEST_ACK_WAIT_S)
+    return WorkerSettings(
+        NATS_URL=nats_server.url,
+        NATS_CREDS=creds_file(Role.WORKERS),
+        HMMTRADE_BUS_KEY_FILE=BUS_KEY_FILE,
+        DATABASE_URL=pg_dsn,
+        HMMTRADE_ACK_WAIT_S=TEST_ACK_WAIT_S,
+    )
 
 
 @pytest.fixture

@@ -229,7 +229,12 @@ async def run_instance(
         finally:
             for sink in sinks:
                 sink.close()
-    bus = Bus(instance.nats_url, name=f"bot-{instance.bot_id}")
+    bus = Bus(
+        instance.nats_url,
+        name=f"bot-{instance.bot_id}",
+        creds=instance.env.get("NATS_CREDS") or None,
+        ca_file=instance.env.get("NATS_CA") or None,
+    )
     await bus.start(wait_s=5)
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()

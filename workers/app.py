@@ -21,7 +21,8 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 from billing.settings import StripeSettings
 from billing.stripe_gateway import StripeClientGateway
-from events.bus import Bus
+from events.auth.keys import BusKeys
+from events.bus import Bus, connect_options
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
@@ -30,6 +31,7 @@ from store.pool import create_pool
 from workers import audit_ingest, brokers, lifecycle
 from workers.billing import BillingRuntime, start_billing
 from workers.billing_deps import BillingDeps, Clock
+from workers.bus_revoker import BusRevoker
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
 from workers.lifecycle_batch import handle_batch
@@ -38,9 +40,14 @@ from workers.settings import WorkerSettings
 log = structlog.get_logger(__name__)
 
 
-def build_broker(nats_url: str, audit_deps: audit_ingest.AuditDeps) -> NatsBroker:
+def build_broker(settings: WorkerSettings, audit_deps: audit_ingest.AuditDeps) -> NatsBroker:
+    options = connect_options(settings.nats_creds, settings.nats_ca)
+    # The pull subscription's inbox must sit under the workers' private one (FastStream
+    # passes its own default per subscriber otherwise, which the bus refuses).
+    inbox = f"{options.get('inbox_prefix', '_INBOX')}.".encode()
     broker = NatsBroker(
-        nats_url,
+        settings.nats_url,
+        **options,
         name="hmmtrade-workers",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -55,6 +62,7 @@ def build_broker(nats_url: str, audit_deps: audit_ingest.AuditDeps) -> NatsBroke
         durable=AUDIT_INGEST.durable,
         pull_sub=PullSub(batch_size=500, timeout=0.5, batch=True),
         ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=inbox,
         title="audit-ingest",
         description="Stores bots' audit records in Postgres, once per (bot, seq).",
     )
@@ -76,8 +84,11 @@ class WorkerRuntime:
     brokers: BatchPuller | None = None
     hosting: HostedBots | None = None
     billing: BillingRuntime | None = None
+    revoker: BusRevoker | None = None
 
     async def stop(self) -> None:
+        if self.revoker is not None:
+            await self.revoker.stop()
         if self.billing is not None:
             await self.billing.stop()
         await self.lifecycle.stop()
@@ -98,7 +109,7 @@ async def start_workers(
     clock: Clock | None = None,
 ) -> WorkerRuntime:
     install_fetch_timeout_fix()
-    bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher")
+    bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher", creds=settings.nats_creds, ca_file=settings.nats_ca)
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
     await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
@@ -107,7 +118,7 @@ async def start_workers(
     failpoints = failpoints or Failpoints.from_env()
     lifecycle_deps = lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints)
     puller = BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=lifecycle_deps))
-    broker = build_broker(settings.nats_url, audit_ingest.AuditDeps(pool=pool, bus=bus))
+    broker = build_broker(settings, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
     puller.start()
     broker_puller = BatchPuller(
@@ -120,10 +131,26 @@ async def start_workers(
         pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints
     )
     billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
+    revoker = None
+    if settings.bus_key_file is not None:
+        revoker = BusRevoker(pool, BusKeys.load(settings.bus_key_file), settings.nats_url, ca_file=settings.nats_ca)
+        revoker.start()
+    else:
+        log.warning(
+            "workers.no_bus_revoker",
+            why="HMMTRADE_BUS_KEY_FILE is not set: stopped bots' bus credentials live until they expire",
+        )
     consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable, BILLING_STRIPE.durable, BILLING.durable]
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
     return WorkerRuntime(
-        broker=broker, lifecycle=puller, bus=bus, pool=pool, brokers=broker_puller, hosting=hosted, billing=billing
+        broker=broker,
+        lifecycle=puller,
+        bus=bus,
+        pool=pool,
+        brokers=broker_puller,
+        hosting=hosted,
+        billing=billing,
+        revoker=revoker,
     )
 
 

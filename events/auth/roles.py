@@ -9,12 +9,15 @@ message) for the workers.
 
 | role | publishes | subscribes |
 |---|---|---|
-| api | ``intents.>``, ``stripe.events.>``, topology | its inbox |
+| api | ``intents.>``, ``stripe.events.>``, boot reports (1), topology | its inbox |
 | workers | ``events.>``, ``intents.>``, ``dlq.>``, topology, consume | its inbox, JetStream advisories |
 | agent | topology, consume, ``$KV.bot_state.>`` | its inbox |
 | dashboard | nothing | ``bots.*.{audit,tick,status,log}``, ``events.>`` |
 | bot ``<id>`` | ``bots.<id>.>``, its ``bot_state`` key | its inbox |
 | admin | everything (operators, tests, benchmarks) | everything |
+
+(1) ``events.bot.*.boot_waiting`` and ``events.bot.*.booted`` only: the API alone sees a
+machine's boot (it answers its ``broker_token`` call); every other event is the workers'.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ def _inbox(role: str) -> str:
 
 
 ROLE_PERMISSIONS: dict[Role, Permissions] = {
-    Role.API: Permissions(publish=("intents.>", "stripe.events.>", *TOPOLOGY), subscribe=(_inbox("api"),)),
+    Role.API: Permissions(
+        publish=("intents.>", "stripe.events.>", "events.bot.*.boot_waiting", "events.bot.*.booted", *TOPOLOGY),
+        subscribe=(_inbox("api"),),
+    ),
     Role.WORKERS: Permissions(
         publish=("events.>", "intents.>", "dlq.>", *TOPOLOGY, *CONSUME),
         subscribe=(_inbox("workers"), "$JS.EVENT.ADVISORY.>"),

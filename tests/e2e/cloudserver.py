@@ -14,8 +14,10 @@ import pytest
 
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
+from events.auth.roles import Role
 from events.embedded import NatsServer
 from fly.emulator import FlyEmulator
+from tests.busauth import BUS_KEY_FILE, BUS_KEYS, creds_file
 from tests.hostedstack import FLY_TOKEN, Cloud, hosted_cloud
 from vault.emulator import KmsEmulator
 
@@ -43,7 +45,7 @@ class CloudThread:
         return self.cloud.url
 
     def start(self, timeout_s: float = 60) -> Cloud:
-        self._nats = NatsServer(self.root / "nats").start()
+        self._nats = NatsServer(self.root / "nats", keys=BUS_KEYS).start()
         self._kms = KmsEmulator(self.root / "kms" / "keys.json").start()
         self._thread.start()
         if not self._ready.wait(timeout_s) or self.cloud is None:
@@ -59,6 +61,8 @@ class CloudThread:
             HMMTRADE_MACHINE_JWT_KEY_DIR=self.root / "machine-keys",
             HMMTRADE_ENV="test",
             NATS_URL=self._nats.url,
+            NATS_CREDS=creds_file(Role.API),
+            HMMTRADE_BUS_KEY_FILE=BUS_KEY_FILE,
             DATABASE_URL=self.pg_dsn,
             HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
             HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE=1000,

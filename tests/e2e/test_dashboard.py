@@ -24,6 +24,7 @@ from contracts.profile import BotProfile
 from events.embedded import NatsServer, free_port
 from tests.agentutil import processes_running
 from tests.bars_data import small_profile, write_bars_csv
+from tests.busauth import BUS_KEYS
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def clock() -> Clock:
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[AgentThread]:
     root = tmp_path_factory.mktemp("agent")
-    nats = NatsServer(root / "nats").start()
+    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()
     settings = AgentSettings(
         home=root / "home",
         port=free_port(),

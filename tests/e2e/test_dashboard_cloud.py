@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from agent.runtime import AgentSettings
 from events.embedded import NatsServer, free_port
+from tests.busauth import BUS_KEYS
 from tests.conftest import set_tier, signup_and_login
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
 from tests.e2e.cloudserver import CloudThread
@@ -42,7 +43,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[Clo
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory, cloud: CloudThread) -> Iterator[AgentThread]:
     root = tmp_path_factory.mktemp("agent")
-    nats = NatsServer(root / "nats").start()  # the laptop's own bus, apart from the cloud's
+    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()  # the laptop's own bus, apart from the cloud's
     settings = AgentSettings(
         home=root / "home",
         port=free_port(),

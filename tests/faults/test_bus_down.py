@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 
 from events.embedded import NatsServer
+from tests.busauth import BUS_KEYS
 from tests.conftest import VALID_PROFILE, intent_settled, wait_for
 
 
@@ -26,7 +27,7 @@ async def test_bot_creation_answers_503_while_the_bus_is_down_and_recovers_witho
     assert ready.status_code == 503 and ready.json()["checks"]["bus"] == "unreachable"
 
     # the same server comes back on the same port with the same JetStream store
-    revived = NatsServer(nats_server.store_dir, port=nats_server.port).start()
+    revived = NatsServer(nats_server.store_dir, keys=BUS_KEYS, port=nats_server.port).start()
     nats_server.process = revived.process  # so the fixture stops the new server at the end
 
     async def accepted() -> httpx.Response | None:

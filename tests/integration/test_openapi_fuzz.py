@@ -32,6 +32,7 @@ from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from billing.emulator import StripeEmulator
 from events.embedded import NatsServer, free_port
+from tests.busauth import BUS_KEYS
 from tests.conftest import VALID_PROFILE
 from vault.emulator import KmsEmulator
 
@@ -49,7 +50,7 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[str]:
     home = tmp_path_factory.mktemp("fuzz")
-    nats = NatsServer(home / "nats").start()
+    nats = NatsServer(home / "nats", keys=BUS_KEYS).start()
     kms = KmsEmulator(home / "kms" / "keys.json").start()  # so broker routes are fuzzed past the KMS
     key = home / "jwt.pem"
     load_or_create_key_file(key)

@@ -13,6 +13,7 @@ from events.embedded import NatsServer, free_port
 from events.topology import BOT_STATE_BUCKET, BOTS, ensure_topology
 from tests.bars_data import make_instance, write_bars_csv
 from tests.botproc import BotProcess
+from tests.busauth import BUS_KEYS
 from tests.busutil import messages_on
 from tests.conftest import wait_for
 from trader.instance import load_instance
@@ -62,7 +63,7 @@ async def test_audit_ticks_and_checkpoint_reach_the_bus_and_a_fresh_machine_resu
 
 
 async def test_audit_written_while_the_bus_is_down_is_delivered_once_when_it_returns(tmp_path: Path) -> None:
-    server = NatsServer(tmp_path / "nats", port=free_port())  # not started yet: the bus is down
+    server = NatsServer(tmp_path / "nats", keys=BUS_KEYS, port=free_port())  # not started yet: the bus is down
     data = write_bars_csv(tmp_path / "bars.csv", 260)
     bot_id, config = make_instance(tmp_path / "home", data)
     run = asyncio.create_task(_run(config, server.url, pace=40.0))

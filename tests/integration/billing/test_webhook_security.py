@@ -13,6 +13,7 @@ from billing.emulator import StripeEmulator
 from billing.webhooks import compute_signature, signature_header
 from events.bus import Bus
 from events.embedded import NatsServer
+from tests.busauth import BUS_KEYS
 from tests.conftest import signup_and_login, wait_for
 from tests.integration.billing.conftest import WEBHOOK_SECRET, wait_for_plan
 
@@ -107,7 +108,7 @@ async def test_webhooks_get_503_while_the_bus_is_down_and_stripe_retries_until_t
 
     # generous deadlines: every client's reconnect errors are logged with tracebacks meanwhile
     await wait_for(refused, timeout_s=60, what="a webhook answered 503 while the bus is down")
-    revived = NatsServer(nats_server.store_dir, port=nats_server.port).start()
+    revived = NatsServer(nats_server.store_dir, keys=BUS_KEYS, port=nats_server.port).start()
     nats_server.process = revived.process
 
     await wait_for_plan(live_api, auth, "pro", "active", timeout_s=60)
