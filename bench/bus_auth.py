@@ -60,6 +60,7 @@ class Side:
     pid: int
     creds_dir: Path | None  # None: the plain server, anonymous connections
     keys: BusKeys | None = None
+    fixed_creds: Path | None = None  # the control: every connection with these (admin) credentials
     connect_ms: list[float] = field(default_factory=list)
     first_ack_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
@@ -67,7 +68,9 @@ class Side:
     server_us_per_msg: list[float] = field(default_factory=list)
 
     def bot_creds(self, bot_id: uuid.UUID) -> Path | None:
-        """A fresh bot's credentials file (auth side), or None (anonymous)."""
+        """A fresh bot's credentials file (auth side), the control's fixed file, or None (anonymous)."""
+        if self.fixed_creds is not None:
+            return self.fixed_creds
         if self.keys is None or self.creds_dir is None:
             return None
         text = self.keys.bot_creds(bot_id, uuid.uuid4().hex, expires_at=int(time.time()) + 3600)
@@ -166,17 +169,15 @@ async def publish_batch(side: Side, payload: bytes, count: int, *, record: bool 
         side.server_us_per_msg.append(cpu / count * 1e6)
 
 
-def alternate(rep: int, sides: tuple[Side, Side]) -> tuple[Side, Side]:
-    return sides if rep % 2 == 0 else (sides[1], sides[0])
+def alternate(rep: int, sides: tuple[Side, ...]) -> tuple[Side, ...]:
+    return sides if rep % 2 == 0 else sides[::-1]
 
 
-async def run(args: argparse.Namespace, plain: Side, auth: Side) -> None:
+async def run(args: argparse.Namespace, plain: Side, auth: Side, admin: Side) -> None:
     await prepare(plain.url, None)
-    assert auth.keys is not None and auth.creds_dir is not None
-    admin_creds = write_creds(auth.creds_dir / "admin.creds", auth.keys.role_creds(Role.ADMIN))
-    await prepare(auth.url, admin_creds)
+    await prepare(auth.url, admin.fixed_creds)
     payload = b"x" * args.size
-    sides = (plain, auth)
+    sides = (plain, auth, admin)
     for side in sides:  # warm-up, not recorded: first connections, stream files created
         await connect_and_first_ack(side, payload)
         await publish_batch(side, payload, min(args.count, 2000), record=False)
@@ -191,7 +192,8 @@ async def run(args: argparse.Namespace, plain: Side, auth: Side) -> None:
         for side in alternate(rep, sides):
             await publish_batch(side, payload, args.count)
         print(
-            f"batch {rep + 1}/{args.batches}: no auth {plain.rates[-1]:,.0f} msg/s, auth {auth.rates[-1]:,.0f} msg/s",
+            f"batch {rep + 1}/{args.batches}: no auth {plain.rates[-1]:,.0f} msg/s, "
+            f"auth {auth.rates[-1]:,.0f} msg/s, auth admin {admin.rates[-1]:,.0f} msg/s",
             flush=True,
         )
 
@@ -205,10 +207,18 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def summarise(args: argparse.Namespace, plain: Side, auth: Side, load: tuple[float, float]) -> dict[str, Any]:
+def summarise(
+    args: argparse.Namespace, plain: Side, auth: Side, admin: Side, load: tuple[float, float]
+) -> dict[str, Any]:
     def both(values: Any) -> dict[str, float]:
-        a, b = values(plain), values(auth)
-        return {"no_auth": round(a, 3), "auth": round(b, 3), "ratio": round(b / a, 3)}
+        a, b, c = values(plain), values(auth), values(admin)
+        return {
+            "no_auth": round(a, 3),
+            "auth": round(b, 3),
+            "ratio": round(b / a, 3),
+            "auth_admin": round(c, 3),
+            "admin_ratio": round(c / a, 3),
+        }
 
     rate_ratio = median(auth.rates) / median(plain.rates)
     # Batches run in alternating pairs: each pair's ratio cancels the load of its moment.
@@ -237,7 +247,7 @@ def summarise(args: argparse.Namespace, plain: Side, auth: Side, load: tuple[flo
         "goal_met": rate_ratio >= GOAL_RATIO,
         "raw": {
             side.name: {"total_ms": side.total_ms, "rates": side.rates, "server_us_per_msg": side.server_us_per_msg}
-            for side in (plain, auth)
+            for side in (plain, auth, admin)
         },
     }
 
@@ -258,12 +268,16 @@ def print_table(result: dict[str, Any]) -> None:
         ("publish_async msg/s (max)", "publish_max_per_s", 0),
         ("nats-server CPU us/msg (p50)", "server_cpu_us_per_msg", 2),
     ]
-    print(f"{'':30}{'no auth':>12}{'auth':>12}{'auth/no-auth':>14}")
+    print(f"{'':30}{'no auth':>10}{'auth bot':>10}{'ratio':>8}{'|':>3}{'auth admin':>11}{'ratio':>8}")
     for title, key, digits in rows:
         row = result[key]
-        print(f"{title:30}{row['no_auth']:>12,.{digits}f}{row['auth']:>12,.{digits}f}{row['ratio']:>14.3f}")
+        print(
+            f"{title:30}{row['no_auth']:>10,.{digits}f}{row['auth']:>10,.{digits}f}{row['ratio']:>8.3f}"
+            f"{'|':>3}{row['auth_admin']:>11,.{digits}f}{row['admin_ratio']:>8.3f}"
+        )
+    print("ratio: over no auth; auth admin: the same authenticated server, admin credentials (the control)")
     print(
-        f"publish rate, auth/no-auth per alternating pair: p50 {result['paired_ratio_p50']:.3f} "
+        f"publish rate, auth bot/no auth per alternating pair: p50 {result['paired_ratio_p50']:.3f} "
         f"(p25 {result['paired_ratio_p25']:.3f}, p75 {result['paired_ratio_p75']:.3f})"
     )
     verdict = "met" if result["goal_met"] else "NOT met"
@@ -298,10 +312,12 @@ def main() -> None:
             with plain_server(root / "plain") as (plain_url, plain_pid):
                 plain = Side("no_auth", plain_url, plain_pid, None)
                 auth = Side("auth", server.url, server.process.pid, root / "creds", keys)
-                asyncio.run(run(args, plain, auth))
+                admin_creds = write_creds(root / "creds" / "admin.creds", keys.role_creds(Role.ADMIN))
+                admin = Side("auth_admin", server.url, server.process.pid, None, fixed_creds=admin_creds)
+                asyncio.run(run(args, plain, auth, admin))
         finally:
             server.stop()
-    result = summarise(args, plain, auth, (load_before, os.getloadavg()[0]))
+    result = summarise(args, plain, auth, admin, (load_before, os.getloadavg()[0]))
     print_table(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
