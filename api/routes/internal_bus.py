@@ -29,18 +29,20 @@ def _keys(path: Path) -> BusKeys:
     return BusKeys.load(path)
 
 
-@router.post("/bus_credentials", response_model=BusCredentials, responses=problem_responses(401, 404, 409, 422, 503))
+@router.post("/bus_credentials", response_model=BusCredentials, responses=problem_responses(401, 404, 422, 503))
 async def bus_credentials(
     body: BusCredentialsRequest, machine: CurrentMachine, db: Db, state: State, response: Response
 ) -> BusCredentials:
-    """Credentials that publish only this bot's subjects and touch only its checkpoint."""
+    """Credentials that publish only this bot's subjects and touch only its checkpoint.
+
+    Whether the bot may run is the machine token's liveness (a stop revokes it), as for
+    the other internal routes.
+    """
     if state.settings.bus_key_file is None:
         raise ProblemError(503, "This control plane hands out no bus credentials (HMMTRADE_BUS_KEY_FILE is not set).")
     bot = await bots.get_bot(db, body.bot_id) if body.bot_id == machine.bot_id else None
     if bot is None or bot.status == "deleted":
         raise ProblemError(404, f"No bot {body.bot_id} for this machine token.")
-    if bot.status == "stopped":
-        raise ProblemError(409, "The bot is stopped; start it again to get bus credentials.")
     keys = _keys(state.settings.bus_key_file)
     # Recorded first: a crash after this line leaves a revocation that is merely unneeded.
     await machine_tokens.mark_bus_creds_issued(db, machine.jti)
