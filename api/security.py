@@ -45,7 +45,12 @@ class SecurityState:
                     raise KmsUnavailable(
                         "KMS_ENDPOINT is not set: run `hmmtrade kms-emulator` (or `hmmtrade up`) and point it there"
                     )
-                self._kms = GoogleKms.from_endpoint(endpoint, timeout_s=self.settings.kms_timeout_s)
+                token = self.settings.kms_emulator_token
+                self._kms = GoogleKms.from_endpoint(
+                    endpoint,
+                    emulator_token=token.get_secret_value() if token else None,
+                    timeout_s=self.settings.kms_timeout_s,
+                )
             return self._kms
 
 

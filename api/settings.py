@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +85,14 @@ class ApiSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("KMS_ENDPOINT"),
         description="Cloud KMS REST endpoint; `http://127.0.0.1:PORT` for the emulator. Unset: Google Cloud KMS.",
+    )
+    kms_emulator_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KMS_EMULATOR_TOKEN"),
+        description=(
+            "Bearer token the local KMS emulator accepts; used only when KMS_ENDPOINT is `http://` "
+            "(`hmmtrade up` generates it per data dir)."
+        ),
     )
     kms_key_name: str = Field(
         default="projects/hmmtrade-local/locations/global/keyRings/hmmtrade/cryptoKeys/broker-secrets",

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,9 @@ def _emulator_crypto(emulator: KmsEmulator) -> Callable[[], None]:
     return run
 
 
-def _raw_http(endpoint: str) -> Callable[[], None]:
+def _raw_http(endpoint: str, token: str) -> Callable[[], None]:
     session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
     base = f"{endpoint}/v1/{DEFAULT_KEY_NAME}"
 
     def run() -> None:
@@ -123,20 +125,22 @@ def main() -> None:
         # share this process's GIL with the client and blur the rows)
         port = free_port(0)
         argv = [sys.executable, "-m", "stack.cli", "kms-emulator", "--port", str(port)]
+        token = secrets.token_urlsafe(32)
         server = subprocess.Popen(
             [*argv, "--key-file", str(Path(folder) / "keys.json"), "--key", DEFAULT_KEY_NAME],
+            env={**os.environ, "KMS_EMULATOR_TOKEN": token},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         endpoint = f"http://127.0.0.1:{port}"
         try:
-            wait_kms_ready(endpoint, DEFAULT_KEY_NAME)
+            wait_kms_ready(endpoint, DEFAULT_KEY_NAME, token)
             local = KmsEmulator(Path(folder) / "local-keys.json")  # not served: its key store only
-            adapter = GoogleKms.from_endpoint(endpoint)
+            adapter = GoogleKms.from_endpoint(endpoint, emulator_token=token)
             rows = [
                 ("aes-gcm only", _rate(_aes_only, args.seconds)),
                 ("emulator crypto", _rate(_emulator_crypto(local), args.seconds)),
-                ("raw HTTP", _rate(_raw_http(endpoint), args.seconds)),
+                ("raw HTTP", _rate(_raw_http(endpoint, token), args.seconds)),
                 ("google client", _rate(_client(adapter), args.seconds)),
                 ("vault, 1 task", asyncio.run(_vault_rate(adapter, args.seconds, 1))),
                 ("vault, 4 tasks", asyncio.run(_vault_rate(adapter, args.seconds, 4))),

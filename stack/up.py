@@ -185,11 +185,12 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         kms_key_name = env.get("KMS_KEY_NAME") or kms_child.DEFAULT_KEY_NAME
         if not env.get("KMS_ENDPOINT"):
             kms_port = kms_child.free_port()
+            env["KMS_EMULATOR_TOKEN"] = kms_child.emulator_token(data_dir)  # the emulator's and the API's
             kms = Child("kms", kms_child.emulator_argv(data_dir, kms_port, kms_key_name), env, logs / "kms.log")
             kms.start()
             children.append(kms)
             env["KMS_ENDPOINT"] = f"http://127.0.0.1:{kms_port}"
-            kms_child.wait_kms_ready(env["KMS_ENDPOINT"], kms_key_name)
+            kms_child.wait_kms_ready(env["KMS_ENDPOINT"], kms_key_name, env["KMS_EMULATOR_TOKEN"])
         env["KMS_KEY_NAME"] = kms_key_name
         _say("kms", f"{env['KMS_ENDPOINT']}{'' if children else ' (external)'}  (key {kms_key_name})")
         base = f"http://{api_host}:{api_port}"

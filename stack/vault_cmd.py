@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,16 @@ log = structlog.get_logger(__name__)
 
 
 def run_kms_emulator(key_file: Path, *, host: str, port: int, keys: list[str]) -> int:
-    emulator = KmsEmulator(key_file, host=host, port=port, ensure_keys=tuple(keys))
+    """``hmmtrade kms-emulator``: serve until SIGINT, accepting only ``KMS_EMULATOR_TOKEN``."""
+    token = os.environ.get("KMS_EMULATOR_TOKEN", "").strip()
+    if not token:
+        print(
+            "error: set KMS_EMULATOR_TOKEN: the emulator accepts exactly that bearer token, and the API "
+            "needs the same value (any long random string will do locally)",
+            file=sys.stderr,
+        )
+        return 2
+    emulator = KmsEmulator(key_file, token=token, host=host, port=port, ensure_keys=tuple(keys))
     emulator.bind()
     print(f"KMS emulator on {emulator.endpoint} (keys in {key_file})", flush=True)
     for name in keys:
@@ -77,7 +88,12 @@ def run_rewrap(settings: ApiSettings) -> int:
     async def main() -> RewrapReport:
         pool = await create_pool(settings.database_url, max_size=2)
         try:
-            kms = GoogleKms.from_endpoint(settings.kms_endpoint, timeout_s=settings.kms_timeout_s)
+            token = settings.kms_emulator_token
+            kms = GoogleKms.from_endpoint(
+                settings.kms_endpoint,
+                emulator_token=token.get_secret_value() if token else None,
+                timeout_s=settings.kms_timeout_s,
+            )
             return await rewrap_all(pool, kms, settings.kms_key_name)
         finally:
             await pool.close()

@@ -125,6 +125,7 @@ def api_settings(
 ) -> ApiSettings:
     return ApiSettings(
         KMS_ENDPOINT=kms_emulator.endpoint,
+        KMS_EMULATOR_TOKEN=kms_emulator.token,
         HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
         HMMTRADE_ENV="test",
         NATS_URL=nats_server.url,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -117,6 +118,7 @@ class KmsProcess:
     def __init__(self, key_file: Path) -> None:
         self.key_file = key_file
         self.port = free_port()
+        self.token = secrets.token_urlsafe(32)  # kept across restarts, as `hmmtrade up` keeps its data dir's
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -126,8 +128,9 @@ class KmsProcess:
     def start(self) -> None:
         argv = [sys.executable, "-m", "stack.cli", "kms-emulator", "--port", str(self.port)]
         argv += ["--key-file", str(self.key_file), "--key", DEFAULT_KEY_NAME]
-        self.process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_kms_ready(self.endpoint, DEFAULT_KEY_NAME)
+        env = {**os.environ, "KMS_EMULATOR_TOKEN": self.token}
+        self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_kms_ready(self.endpoint, DEFAULT_KEY_NAME, self.token)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

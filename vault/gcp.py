@@ -2,13 +2,13 @@
 
 Does the end-to-end integrity checks Google documents for Encrypt/Decrypt: send
 ``plaintext_crc32c`` / ``ciphertext_crc32c``, require ``verified_plaintext_crc32c``, and
-check the CRC32C of what comes back. Pointed at the local emulator by endpoint alone
-(``http://127.0.0.1:PORT``, anonymous credentials); with no endpoint it is real Cloud
-KMS with Application Default Credentials.
+check the CRC32C of what comes back. Pointed at the local emulator by an ``http://`` endpoint
+and the emulator's token (sent as ``Authorization: Bearer``); with no endpoint it is real
+Cloud KMS with Application Default Credentials.
 
 The client is synchronous (``requests``); calls run in a worker thread. Vendor
-exceptions stop here: unreachable/timeouts/5xx -> ``KmsUnavailable``, other API errors
-and failed integrity checks -> ``KmsRejected``.
+exceptions stop here: unreachable/timeouts/5xx -> ``KmsUnavailable``, other API errors,
+refused credentials and failed integrity checks -> ``KmsRejected``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import GoogleAuthError
+from google.auth.exceptions import TransportError as GoogleTransportError
 from google.cloud import kms
+from google.oauth2.credentials import Credentials
 
 from vault.errors import KmsRejected, KmsUnavailable
 from vault.kms import Wrapped
@@ -44,14 +46,20 @@ def crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
-def make_client(endpoint: str | None) -> kms.KeyManagementServiceClient:
-    """A REST client: ``http://host:port`` is an emulator (anonymous); anything else is Cloud KMS
-    (Application Default Credentials), at ``endpoint`` if given."""
+def make_client(endpoint: str | None, *, emulator_token: str | None = None) -> kms.KeyManagementServiceClient:
+    """A REST client: ``http://host:port`` is an emulator (``emulator_token`` as its bearer token);
+    anything else is Cloud KMS (Application Default Credentials), at ``endpoint`` if given."""
     if endpoint and endpoint.startswith("http://"):  # plain HTTP is only ever an emulator
+        # A static access token: the REST transport sends it as ``Authorization: Bearer``. With no
+        # refresh token, the emulator's 401 surfaces as RefreshError (mapped in ``_call``). Without
+        # a token the emulator answers 401 naming KMS_EMULATOR_TOKEN, which is the message we want.
+        credentials = (
+            Credentials(token=emulator_token)  # type: ignore[no-untyped-call]
+            if emulator_token
+            else AnonymousCredentials()  # type: ignore[no-untyped-call]
+        )
         return kms.KeyManagementServiceClient(
-            transport="rest",
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": endpoint},
+            transport="rest", credentials=credentials, client_options={"api_endpoint": endpoint}
         )
     options = {"api_endpoint": endpoint} if endpoint else None
     return kms.KeyManagementServiceClient(transport="rest", client_options=options)
@@ -73,9 +81,11 @@ class GoogleKms:
         )
 
     @classmethod
-    def from_endpoint(cls, endpoint: str | None, *, timeout_s: float = 3.0) -> GoogleKms:
+    def from_endpoint(
+        cls, endpoint: str | None, *, emulator_token: str | None = None, timeout_s: float = 3.0
+    ) -> GoogleKms:
         try:
-            return cls(make_client(endpoint), timeout_s=timeout_s)
+            return cls(make_client(endpoint, emulator_token=emulator_token), timeout_s=timeout_s)
         except GoogleAuthError as exc:
             raise KmsUnavailable(f"no credentials for Cloud KMS ({type(exc).__name__})") from None
 
@@ -112,3 +122,12 @@ class GoogleKms:
             raise KmsUnavailable(f"the key management service is unreachable ({type(exc).__name__})") from None
         except gexc.GoogleAPICallError as exc:
             raise KmsRejected(f"the key management service refused: {exc.code} {exc.message}") from None
+        except GoogleTransportError as exc:  # fetching a fresh access token failed on the wire
+            raise KmsUnavailable(f"no access token for the key management service ({type(exc).__name__})") from None
+        except GoogleAuthError:
+            # A 401 makes google-auth refresh the credentials: a static token (RefreshError) or
+            # anonymous credentials (InvalidOperation) cannot be, so this is the server saying no.
+            raise KmsRejected(
+                "the key management service refused our credentials (401): for the emulator, "
+                "KMS_EMULATOR_TOKEN must be the token it was started with"
+            ) from None

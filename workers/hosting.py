@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -117,17 +118,22 @@ async def handle(msg: Msg, deps: HostingDeps) -> None:
     except FlyTransientError as exc:
         raise TransientError(f"Fly Machines: {exc}") from exc
     except FlyPermanentError as exc:
-        await _fail(bot, f"the hosting provider refused: {exc}", deps)
+        await fail_bot(bot, f"the hosting provider refused: {exc}", deps)
         raise PermanentError(str(exc)) from exc
 
 
-async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | None:
-    """Make sure the bot runs on a machine launched for ``launch_id``; None if its tier forbids it."""
+async def launch(
+    bot: BotRow, launch_id: str, deps: HostingDeps, *, metadata: Mapping[str, str] | None = None
+) -> Machine | None:
+    """Make sure the bot runs on a machine launched for ``launch_id``; None if its tier forbids it.
+
+    ``metadata`` is added to a new machine's (the relaunch watch counts its relaunches there).
+    """
     if bot.status == "deleted":
         return None
     user = await users.user_by_id(deps.pool, bot.user_id)
     if user is None or user.tier not in HOSTED_TIERS:
-        await _fail(bot, FREE_TIER_REASON, deps)
+        await fail_bot(bot, FREE_TIER_REASON, deps)
         return None
     existing = await deps.fly.find_by_bot(str(bot.id))
     if existing is not None and existing.config.metadata.get(LAUNCH_KEY) == launch_id:
@@ -157,7 +163,7 @@ async def launch(bot: BotRow, launch_id: str, deps: HostingDeps) -> Machine | No
         config = bot_machine_config(
             bot_id=str(bot.id), image=settings.image, env=env, restart=restart, stop_timeout_s=settings.stop_timeout_s
         )
-        config = config.model_copy(update={"metadata": {**config.metadata, LAUNCH_KEY: launch_id}})
+        config = config.model_copy(update={"metadata": {**config.metadata, **(metadata or {}), LAUNCH_KEY: launch_id}})
         machine = await deps.fly.create(config)
         await deps.failpoints.hit("hosting.after_create")  # the kill -9 test's gap: created, not recorded
     await bots.set_machine(deps.pool, bot.id, machine.id, status="running")
@@ -207,7 +213,7 @@ async def destroy(bot: BotRow, deps: HostingDeps) -> None:
         log.info("hosting.destroyed", machine_id=machine.id)
 
 
-async def _fail(bot: BotRow, reason: str, deps: HostingDeps) -> None:
+async def fail_bot(bot: BotRow, reason: str, deps: HostingDeps) -> None:
     await bots.set_status(deps.pool, bot.id, "failed", reason)
     await _publish(bot, "failed", f"hosting:{bot.id}:{uuid.uuid4()}", deps, status="failed", reason=reason)
 

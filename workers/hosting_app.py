@@ -3,7 +3,8 @@
 Hosted bots are launched only when the workers know where the Machines API is
 (``FLY_API_TOKEN``) and how machines reach the control plane (``HMMTRADE_BOT_API_URL``);
 otherwise the consumer is not started and hosted bots' events wait in the stream.
-With hosting enabled, the scale-to-zero scheduler (``workers.waker``) runs beside it.
+With hosting enabled, the scale-to-zero scheduler (``workers.waker``) and the relaunch watch
+(``workers.hosting_watch``: machines refused at boot get a fresh bootstrap) run beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fly.client import FlyMachines
 from fly.settings import FlySettings
 from workers import hosting
 from workers.failpoints import Failpoints
+from workers.hosting_watch import watch_refused_machines
 from workers.machine_identity import machine_tokens_for
 from workers.settings import WorkerSettings
 from workers.wake_launcher import HostingLauncher
@@ -42,19 +44,26 @@ class HostedBots:
     scheduler: WakeScheduler | None = None
     _scheduler_stop: asyncio.Event = field(default_factory=asyncio.Event)
     _scheduler_task: asyncio.Task[None] | None = None
+    _watch_task: asyncio.Task[None] | None = None
 
     def start_scheduler(self, scheduler: WakeScheduler) -> None:
         """Run the scale-to-zero scheduler until :meth:`stop`."""
         self.scheduler = scheduler
         self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop), name="wake-scheduler")
 
+    def start_relaunch_watch(self, deps: hosting.HostingDeps, *, every_s: float, max_relaunches: int) -> None:
+        """Relaunch bots whose machine was refused at boot, until :meth:`stop`."""
+        watch = watch_refused_machines(deps, self._scheduler_stop, every_s=every_s, max_relaunches=max_relaunches)
+        self._watch_task = asyncio.create_task(watch, name="relaunch-watch")
+
     async def stop(self) -> None:
         self._scheduler_stop.set()
-        if self._scheduler_task is not None:
-            # cancelled even mid-wake: a launched but unrecorded wake is launched again (a no-op) next time
-            self._scheduler_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler_task
+        # cancelled even mid-wake or mid-relaunch: a launch not yet recorded is found again next time
+        for task in (self._scheduler_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.puller.stop()
         await self.http.aclose()
 
@@ -119,4 +128,5 @@ def start_hosting(
     puller.start()
     hosted = HostedBots(puller=puller, http=http)
     hosted.start_scheduler(build_wake_scheduler(settings, deps, clock=clock))
+    hosted.start_relaunch_watch(deps, every_s=settings.machine_watch_s, max_relaunches=settings.machine_relaunches)
     return hosted

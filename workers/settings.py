@@ -87,6 +87,20 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_WAKE_DELAY_MINUTES"),
         description="Scale-to-zero bots are woken this long after their exchange's session close.",
     )
+    machine_watch_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_MACHINE_WATCH_S"),
+        description="How often the hosting worker looks for machines whose boot was refused (exit 3) to relaunch.",
+    )
+    machine_relaunches: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        validation_alias=AliasChoices("HMMTRADE_MACHINE_RELAUNCHES"),
+        description="Relaunches in a row of a bot whose machines keep being refused at boot, before it is failed.",
+    )
     wake_poll_s: float = Field(
         default=60.0,
         gt=0,

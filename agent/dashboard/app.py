@@ -12,6 +12,7 @@ from agent.dashboard.backtests import backtests_page
 from agent.dashboard.bots import bots_page
 from agent.dashboard.cloud import cloud_page
 from agent.dashboard.context import AgentContext
+from agent.dashboard.hosts import refuse_unexpected_hosts
 from agent.dashboard.live import live_page
 from agent.dashboard.wizard import wizard_page
 
@@ -33,9 +34,13 @@ def _bind(build: Callable[[AgentContext], Any], ctx: AgentContext) -> Callable[[
 
 
 def make_server(ctx: AgentContext, *, port: int, address: str = "127.0.0.1") -> Any:
-    """A Bokeh/Panel server on the running event loop (call ``.start()``; ``.stop()`` at the end)."""
+    """A Bokeh/Panel server on the running event loop (call ``.start()``; ``.stop()`` at the end).
+
+    Only its own host names are served (see :mod:`agent.dashboard.hosts`); the websocket's
+    ``Origin`` is checked by Bokeh against the same names.
+    """
     pn.extension("tabulator", design=None, inline=False)
-    return pn.serve(
+    server = pn.serve(
         {"": routes(ctx)["bots"], **routes(ctx)},
         port=port,
         address=address,
@@ -44,3 +49,5 @@ def make_server(ctx: AgentContext, *, port: int, address: str = "127.0.0.1") -> 
         title="HMM Trade agent",
         websocket_origin=[f"{address}:{port}", f"localhost:{port}"],
     )
+    refuse_unexpected_hosts(server, address=address)
+    return server

@@ -34,7 +34,7 @@ _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="internal-bootstrap"'}
 _REFUSED = "The bootstrap is invalid, expired or already used: relaunch the bot (stop and start it)."
 
 
-@router.post("/machine_token", response_model=MachineToken, responses=problem_responses(401, 422))
+@router.post("/machine_token", response_model=MachineToken, responses=problem_responses(400, 401, 413, 422, 503))
 async def machine_token(
     body: MachineTokenRequest,
     db: Db,

@@ -58,6 +58,7 @@ class CloudThread:
         load_or_create_key_file(key_file)
         return ApiSettings(
             KMS_ENDPOINT=self._kms.endpoint,
+            KMS_EMULATOR_TOKEN=self._kms.token,
             HMMTRADE_MACHINE_JWT_KEY_DIR=self.root / "machine-keys",
             HMMTRADE_ENV="test",
             NATS_URL=self._nats.url,

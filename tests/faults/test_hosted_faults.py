@@ -61,6 +61,7 @@ def plane(
         DATABASE_URL=pg_dsn,
         HMMTRADE_JWT_PRIVATE_KEY_FILE=key_file,
         KMS_ENDPOINT=kms.endpoint,
+        KMS_EMULATOR_TOKEN=kms.token,
         KMS_TIMEOUT_S="1",
         HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
         HMMTRADE_ACK_WAIT_S=str(TEST_ACK_WAIT_S),

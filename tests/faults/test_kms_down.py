@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -31,7 +32,8 @@ def kms_process(tmp_path: Path) -> Iterator[KmsProcess]:
 
 @pytest.fixture
 async def api_on_process(api_settings: ApiSettings, kms_process: KmsProcess) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings.model_copy(update={"kms_endpoint": kms_process.endpoint, "kms_timeout_s": 1.0})
+    kms = {"kms_endpoint": kms_process.endpoint, "kms_emulator_token": SecretStr(kms_process.token)}
+    settings = api_settings.model_copy(update={**kms, "kms_timeout_s": 1.0})
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

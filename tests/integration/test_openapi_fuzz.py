@@ -68,6 +68,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterato
         "STRIPE_API_BASE": stripe.url,
         "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_only",
         "KMS_ENDPOINT": kms.endpoint,
+        "KMS_EMULATOR_TOKEN": kms.token,
         "HMMTRADE_MACHINE_JWT_KEY_DIR": str(home / "machine-keys"),
     }
     log = (home / "api.log").open("wb")

@@ -67,7 +67,7 @@ async def test_rewrap_then_disable_the_old_version_and_every_connection_still_de
     stale_id = bots[0][3]
     stale = before[stale_id]  # a copy of the row as it was (a backup, say), wrapped under version 1
 
-    adapter = GoogleKms.from_endpoint(kms_emulator.endpoint)
+    adapter = GoogleKms.from_endpoint(kms_emulator.endpoint, emulator_token=kms_emulator.token)
     new_version = _rotate(adapter.client)
     pool = await create_pool(pg_dsn, max_size=2)
     try:
@@ -125,7 +125,7 @@ def test_the_rewrap_command_reports_what_it_did(
     database = f"rewrap_{uuid.uuid4().hex[:12]}"  # its own database: every row in it is this test's
     dsn = urlunsplit(urlsplit(pg_dsn)._replace(path=f"/{database}"))
     try:
-        adapter = GoogleKms.from_endpoint(emulator.endpoint)
+        adapter = GoogleKms.from_endpoint(emulator.endpoint, emulator_token=emulator.token)
 
         async def seed() -> uuid.UUID:
             user_id, connection_id = uuid.uuid4(), uuid.uuid4()
@@ -157,6 +157,7 @@ def test_the_rewrap_command_reports_what_it_did(
         # this test: keep the session's logging as it is
         monkeypatch.setattr("stack.cli.configure_logging", lambda **_: None)
         monkeypatch.setenv("KMS_ENDPOINT", emulator.endpoint)
+        monkeypatch.setenv("KMS_EMULATOR_TOKEN", emulator.token)
         monkeypatch.setenv("DATABASE_URL", dsn)
         assert main(["vault", "rewrap"]) == 0
         assert "re-wrapped" in capsys.readouterr().out

@@ -7,6 +7,13 @@ key and key-version resources (create, get, list, enable/disable via PATCH,
 ``{"error": {"code", "message", "status"}}`` bodies with the matching HTTP status, which
 the client maps to its exceptions (400 -> ``BadRequest``, 404 -> ``NotFound``, …).
 
+Every request must carry ``Authorization: Bearer <token>`` (the emulator's own token, compared
+in constant time); anything else is a 401 ``UNAUTHENTICATED`` that touches nothing. The header
+is the point: a web page can make a browser send a cross-origin ``text/plain`` POST to a
+loopback port without a CORS preflight, but not one with an ``Authorization`` header, and the
+emulator answers no preflight. The body is parsed as JSON whatever its content type, so without
+the token any page a developer visited could encrypt, decrypt or destroy local key versions.
+
 Request checksums are verified as Cloud KMS does (``plaintextCrc32c``,
 ``ciphertextCrc32c``) and responses carry theirs. ``faults`` lets a test make the
 server lie, to prove the client side checks them.
@@ -17,8 +24,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hmac
 import json
 import re
+import secrets
 import socket
 import threading
 from dataclasses import dataclass
@@ -218,12 +227,25 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.untrack(self.connection)
 
+    def _authorized(self) -> bool:
+        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+        expected = self.server.token.encode()
+        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), expected)
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         path, query = unquote(url.path), parse_qs(url.query)
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.rfile.read(length) if length else b""  # read even when refused: keeps keep-alive in step
         try:
+            if not self._authorized():
+                log.warning("kms_emulator.unauthenticated", method=method, path=path)
+                raise KmsApiError(
+                    401,
+                    "UNAUTHENTICATED",
+                    "Missing or wrong 'Authorization: Bearer <token>': send the emulator's token "
+                    "(KMS_EMULATOR_TOKEN; `hmmtrade up` keeps it in <data dir>/keys/kms-emulator-token).",
+                )
             body = json.loads(raw) if raw else {}
             if not isinstance(body, dict):
                 raise KmsApiError(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
@@ -288,9 +310,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: _Api) -> None:
+    def __init__(self, address: tuple[str, int], api: _Api, token: str) -> None:
         super().__init__(address, _Handler)
         self.api = api
+        self.token = token
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -312,16 +335,24 @@ class _Server(ThreadingHTTPServer):
 
 
 class KmsEmulator:
-    """The emulator on ``host:port`` (0 = a free port), keys in ``key_file``."""
+    """The emulator on ``host:port`` (0 = a free port), keys in ``key_file``.
+
+    It accepts exactly ``token`` as a bearer token; without one it makes up a random token
+    (``self.token``), so an emulator is never open to every local caller by default.
+    """
 
     def __init__(
         self,
         key_file: Path,
         *,
+        token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         ensure_keys: tuple[str, ...] = (DEFAULT_KEY_NAME,),
     ) -> None:
+        if token is not None and not token.strip():
+            raise ValueError("the KMS emulator's token must not be empty")
+        self.token = token if token is not None else secrets.token_urlsafe(32)
         self.key_file = key_file
         self.host = host
         self.port = port
@@ -337,7 +368,7 @@ class KmsEmulator:
         return f"http://{self.host}:{self.port}"
 
     def bind(self) -> _Server:
-        self._server = _Server((self.host, self.port), _Api(self.store, self.faults))
+        self._server = _Server((self.host, self.port), _Api(self.store, self.faults), self.token)
         self.port = self._server.server_address[1]
         return self._server
 
