@@ -14,7 +14,7 @@ from events.topology import bot_subject
 from tests.conftest import VALID_PROFILE, intent_settled, wait_for
 
 
-def _record(bot_id: uuid.UUID, seq: int) -> AuditRecord:
+def audit_record(bot_id: uuid.UUID, seq: int) -> AuditRecord:
     return AuditRecord(
         id=f"{bot_id}:{seq}",
         bot_id=bot_id,
@@ -35,9 +35,9 @@ async def test_audit_records_are_stored_once_and_served_in_seq_order(
     await intent_settled(api, auth, created.json()["intent_id"])
 
     for seq in [3, 1, 2, *range(4, 251)]:
-        await bus.publish(bot_subject(bot_id, "audit"), _record(bot_id, seq))
+        await bus.publish(bot_subject(bot_id, "audit"), audit_record(bot_id, seq))
     for seq in (1, 2, 3):  # a bot replaying its buffer after an outage: new msg ids, same seqs
-        record = _record(bot_id, seq)
+        record = audit_record(bot_id, seq)
         await bus.publish_raw(
             bot_subject(bot_id, "audit"),
             record.model_dump_json().encode(),
