@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded Postgres location when DATABASE_URL is unset"
     )
 
+    bus = sub.add_parser("bus", help="the bus's identities for a deployment")
+    bus_sub = bus.add_subparsers(dest="bus_command", required=True)
+    bus_init = bus_sub.add_parser("init", help="signing keys, server config and role credentials (compose.yaml)")
+    bus_init.add_argument("--dir", type=Path, default=Path("secrets/bus"), help="where to write (default secrets/bus)")
+    bus_init.add_argument(
+        "--tls-host", action="append", default=[], help="make a private CA and a certificate for this name (repeat)"
+    )
     sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
 
     bt = sub.add_parser("backtest", help="walk-forward backtest of a bot profile; writes audit.jsonl and metrics.json")
@@ -218,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.login_cmd import login_command
 
         return login_command(args.api_url, args.email, password_stdin=args.password_stdin)
+    if args.command == "bus":
+        from stack.bus_cmd import run_bus_init
+
+        return run_bus_init(args.dir, args.tls_host)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -18,6 +18,7 @@ import asyncpg
 import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats.security import NatsCredentials, NatsSecurity
 
 from billing.settings import StripeSettings
 from billing.stripe_gateway import StripeClientGateway
@@ -45,9 +46,15 @@ def build_broker(settings: WorkerSettings, audit_deps: audit_ingest.AuditDeps) -
     # The pull subscription's inbox must sit under the workers' private one (FastStream
     # passes its own default per subscriber otherwise, which the bus refuses).
     inbox = f"{options.get('inbox_prefix', '_INBOX')}.".encode()
+    security: NatsSecurity | None = None
+    if "user_credentials" in options:
+        security = NatsCredentials(options["user_credentials"], ssl_context=options.get("tls"))
+    elif "tls" in options:
+        security = NatsSecurity(ssl_context=options["tls"])
     broker = NatsBroker(
         settings.nats_url,
-        **options,
+        security=security,
+        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
         name="hmmtrade-workers",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,

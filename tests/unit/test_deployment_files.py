@@ -68,8 +68,12 @@ def test_urls_point_at_the_compose_services(compose: dict[str, Any]) -> None:
         )
         if "NATS_URL" in env:
             bus = urlparse(env["NATS_URL"])
-            assert (bus.scheme, bus.hostname, bus.port) == ("nats", "nats", 4222)
+            assert (bus.scheme, bus.hostname, bus.port) == ("tls", "nats", 4222), "the bus is reached over TLS"
+            assert env["NATS_CREDS"] == f"/run/secrets/bus/{name}.creds", f"{name} connects as itself"
+            assert env["NATS_CA"].startswith("/run/secrets/bus/")
     assert "-js" in services["nats"]["command"], "JetStream must be on"
+    assert services["nats"]["command"][:2] == ["-c", "/etc/nats/nats.conf"], "the server runs the bus init config"
+    assert not any("8222" in port for port in services["nats"]["ports"]), "monitoring stays private"
     assert "js-enabled-only=true" in " ".join(services["nats"]["healthcheck"]["test"])
 
 
@@ -186,7 +190,15 @@ def test_the_deployed_api_and_workers_can_launch_hosted_bots(
     # the workers mint machine JWTs the API verifies: the same key folder, on one shared volume
     assert api.machine_jwt_key_dir is not None and api.machine_jwt_key_dir == workers.machine_jwt_key_dir
     mounts = {name: compose["services"][name]["volumes"] for name in ("api", "workers")}
-    assert mounts["api"] == mounts["workers"] == [f"machine-keys:{api.machine_jwt_key_dir}"]
+    assert (
+        mounts["api"]
+        == mounts["workers"]
+        == [
+            f"machine-keys:{api.machine_jwt_key_dir}",
+            "./secrets/bus:/run/secrets/bus:ro",  # `hmmtrade bus init`: their credentials and the bus keys
+        ]
+    )
+    assert api.bus_key_file == workers.bus_key_file == Path("/run/secrets/bus/bus-keys.json")
     assert "machine-keys" in compose["volumes"]
 
 
