@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
+from nats.errors import Error as NatsError
 
 from events.embedded import free_port
 from tests.conftest import VALID_PROFILE
@@ -52,6 +55,15 @@ def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     return tmp_path / "data", free_port()
 
 
+async def _anonymous_refused(url: str) -> bool:
+    try:
+        client = await nats.connect(url, allow_reconnect=False, connect_timeout=2)
+    except NatsError as exc:
+        return "authorization violation" in str(exc).lower()
+    await client.close()
+    return False
+
+
 def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int], tmp_path: Path) -> None:
     data_dir, port = up_dirs
     first = Up(data_dir, port, tmp_path / "up-1.log")
@@ -60,6 +72,8 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
         printed = first.out.read_text()
         for service in ("nats", "postgres", "migrate", "fly", "stripe", "api", "workers", "demo"):
             assert f"  {service} " in printed, service
+        nats_url = next(line.split()[1] for line in printed.splitlines() if line.startswith("  nats "))
+        assert asyncio.run(_anonymous_refused(nats_url)), "the bus of hmmtrade up took an anonymous client"
         with httpx.Client(base_url=first.base, timeout=10) as http:
             creds = {"email": "persist@example.com", "password": "correct horse battery"}
             assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
