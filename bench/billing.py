@@ -80,7 +80,7 @@ async def measure_webhooks(stack: LocalStack, secret: str, events: int, clients:
     await asyncio.gather(*(client(bodies[i::clients]) for i in range(clients)))
     rate = events / (time.perf_counter() - started)
 
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_options())
     js = nc.jetstream()
     started = time.perf_counter()
     for body in bodies:

@@ -136,7 +136,7 @@ class Fleet:
 async def run(stack: LocalStack, *, first: int, step: int, most: int, window_s: float, pace: float) -> dict[str, Any]:
     conn = Http1Connection(stack.api_host, stack.api_port)
     fleet = Fleet(conn)
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_options())
 
     async def on_tick(msg: Any) -> None:
         fleet.on_tick(msg.subject.split(".")[1])
@@ -180,7 +180,7 @@ async def run(stack: LocalStack, *, first: int, step: int, most: int, window_s: 
     await db.close()
     await nc.close()
     await conn.close()
-    ceiling, _ = await measure_publish_ceiling(stack.nats_url, int(sample), count=5_000)
+    ceiling, _ = await measure_publish_ceiling(stack, int(sample), count=5_000)
     sustained = [s for s in steps if s["kept_pace"]]
     return {
         "first": first,

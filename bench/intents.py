@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ import nats
 
 from bench.http1 import Http1Connection
 from bench.stack import LocalStack, local_stack
+from events.embedded import find_nats_server, free_port, port_is_free, stop_process
 
 PROFILE: dict[str, Any] = {
     "basics": {"name": "Bench bot", "surface": "local", "mode": "paper"},
@@ -137,7 +142,7 @@ async def _client(
 
 async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run:
     run = Run(clients=clients, duration_s=duration_s)
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_options())
 
     async def on_done(msg: Any) -> None:
         run.done_at[msg.subject.split(".")[2]] = time.perf_counter()
@@ -164,9 +169,9 @@ async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run
     return run
 
 
-async def measure_publish_ceiling(nats_url: str, payload_size: int, count: int = 20_000) -> tuple[float, float]:
+async def measure_publish_ceiling(stack: LocalStack, payload_size: int, count: int = 20_000) -> tuple[float, float]:
     """(publish_async msg/s, sequential publish msg/s) from one Python process."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_options())
     js = nc.jetstream()
     payload = b"x" * payload_size
     started = time.perf_counter()
@@ -206,6 +211,7 @@ def summarise(run: Run, ceiling: float, sequential: float) -> dict[str, Any]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     columns = [
+        ("bus auth", "bus_auth"),
         ("clients", "clients"),
         ("accepted/s", "accepted_per_s"),
         ("req p50 ms", "request_p50_ms"),
@@ -223,6 +229,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("  ".join(title.rjust(w) for (title, _), w in zip(columns, widths, strict=True)))
     for row in rows:
         print("  ".join(str(row[key]).rjust(w) for (_, key), w in zip(columns, widths, strict=True)))
+    for clients in sorted({row["clients"] for row in rows}):
+        by_auth = {row["bus_auth"]: row for row in rows if row["clients"] == clients}
+        if {"on", "off"} <= by_auth.keys() and by_auth["off"]["accepted_per_s"]:
+            ratio = by_auth["on"]["accepted_per_s"] / by_auth["off"]["accepted_per_s"]
+            print(f"{clients} clients: accepted/s with bus auth / without = {ratio:.3f} (goal >= 0.95)")
     print(
         f"goal: accepted/s >= {GOALS['accepted_per_s']:.0f}, req p99 < {GOALS['request_p99_ms']:.0f} ms, "
         f"done p99 < {GOALS['done_p99_ms']:.0f} ms; ratio = accepted/s over the raw publish_async ceiling"
@@ -231,15 +242,37 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
-    env = {"HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000"}
+    env = {"HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000", "HMMTRADE_SIGNUPS_PER_HOUR": "100000"}
     payload_size = len(json.dumps(PROFILE)) + 400  # the envelope and ids around the profile
-    with local_stack(env) as stack:
-        for clients in args.clients:
-            run = await measure_api(stack, clients, args.duration)
-            ceiling, sequential = await measure_publish_ceiling(stack.nats_url, payload_size)
-            rows.append(summarise(run, ceiling, sequential))
-            print(json.dumps(rows[-1]), flush=True)
+    for auth in args.bus_auth:
+        with contextlib.ExitStack() as outside:
+            stack_env = dict(env)
+            if auth == "off":
+                # The baseline: the same stack on a bus without auth (the services' credentials are
+                # ignored by a server that asks for none). Only the benchmark can run this way.
+                stack_env["NATS_URL"] = outside.enter_context(plain_nats_server())
+            with local_stack(stack_env) as stack:
+                for clients in args.clients:
+                    run = await measure_api(stack, clients, args.duration)
+                    ceiling, sequential = await measure_publish_ceiling(stack, payload_size)
+                    rows.append({"bus_auth": auth, **summarise(run, ceiling, sequential)})
+                    print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+@contextlib.contextmanager
+def plain_nats_server() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="hmmtrade-bench-noauth-") as tmp:
+        port = free_port()
+        argv = [find_nats_server(), "-js", "-sd", tmp, "-a", "127.0.0.1", "-p", str(port)]
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while port_is_free(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            stop_process(process, 10)
 
 
 def main() -> None:
@@ -247,6 +280,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--out", type=Path, default=Path("bench/results/intents.json"))
+    parser.add_argument(
+        "--bus-auth",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on", "off"],
+        help="bus auth on (the product), off (baseline)",
+    )
     args = parser.parse_args()
     rows = asyncio.run(main_async(args))
     print_table(rows)

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from events.bus import connect_options
 from events.embedded import free_port
 
 
@@ -25,6 +27,11 @@ class LocalStack:
     nats_url: str
     data_dir: Path
 
+    def nats_options(self) -> dict[str, Any]:
+        """Connect as the stack's admin (its bus admits no anonymous client)."""
+        creds = self.data_dir / "keys" / "bus" / "admin.creds"
+        return connect_options(creds if creds.exists() else None)
+
 
 @contextmanager
 def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 120) -> Iterator[LocalStack]:
@@ -32,7 +39,7 @@ def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 1
     with tempfile.TemporaryDirectory(prefix="hmmtrade-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "NATS_CREDS", "DATABASE_URL")}
         env.update({"HMMTRADE_LOG_LEVEL": "WARNING", **(extra_env or {})})
         out_path = Path(tmp) / "up.out"
         hmmtrade = Path(sys.executable).parent / "hmmtrade"
