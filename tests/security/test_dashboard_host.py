@@ -4,14 +4,17 @@ loopback names keep working."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
+import nats
 import pytest
+from nats.errors import Error as NatsError
 
 from agent.dashboard.hosts import allowed_hosts
 from agent.runtime import AgentSettings
-from events.embedded import NatsServer, free_port
+from events.embedded import free_port
 from tests.e2e.agentserver import AgentThread
 
 PAGE_MARKER = "HMM Trade agent"  # the page title Panel renders into the HTML
@@ -20,15 +23,20 @@ PAGE_MARKER = "HMM Trade agent"  # the page title Panel renders into the HTML
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
     root = tmp_path_factory.mktemp("agent")
-    nats = NatsServer(root / "nats").start()
-    settings = AgentSettings(
-        home=root / "home", port=free_port(), nats_url=nats.url, sync_interval_s=3600, config_dir=root / "config"
-    )
+    # No nats_url: the agent runs its own (authenticated) bus, as on a user's laptop.
+    settings = AgentSettings(home=root / "home", port=free_port(), sync_interval_s=3600, config_dir=root / "config")
     thread = AgentThread(settings)
     thread.start()
     yield thread
     thread.stop()
-    nats.stop()
+
+
+async def test_the_agents_own_bus_refuses_an_anonymous_client(agent: AgentThread) -> None:
+    log = (agent.settings.home / "nats" / "nats-server.log").read_text()
+    match = re.search(r"Listening for client connections on (\S+)", log)
+    assert match is not None, log[-2000:]
+    with pytest.raises(NatsError, match=r"(?i)authorization violation"):
+        await nats.connect(f"nats://{match.group(1)}", allow_reconnect=False, connect_timeout=2)
 
 
 def _get(agent: AgentThread, path: str, host: str, **headers: str) -> httpx.Response:
