@@ -31,11 +31,7 @@ def init_bus(folder: Path, *, tls_hosts: tuple[str, ...], resolver_dir: str = "/
         make_local_ca(folder / "tls", tls_hosts)
     config = keys.server_config(Path(resolver_dir))
     config += (
-        "tls {\n"
-        '  cert_file: "/etc/nats/tls/server.pem"\n'
-        '  key_file: "/etc/nats/tls/server-key.pem"\n'
-        "  timeout: 5\n"
-        "}\n"
+        'tls {\n  cert_file: "/etc/nats/tls/server.pem"\n  key_file: "/etc/nats/tls/server-key.pem"\n  timeout: 5\n}\n'
     )
     written.append(write_creds(folder / "nats.conf", config))
     for role in (Role.API, Role.WORKERS, Role.DASHBOARD, Role.ADMIN):
