@@ -122,6 +122,7 @@ async def test_a_bot_reaches_only_its_own_subjects_and_checkpoint(
     assert await attacker.refused("subscription", "events.>")
     forged = {
         "intents.bot.delete": b'{"bot_id": "x"}',
+        "intents.broker.revoke": b'{"connection_id": "x"}',
         f"bots.{bot_b}.audit": b"{}",
         f"$KV.bot_state.{bot_b}": b"overwritten",
         f"$JS.API.DIRECT.GET.KV_bot_state.$KV.bot_state.{bot_b}": b"",
@@ -133,6 +134,7 @@ async def test_a_bot_reaches_only_its_own_subjects_and_checkpoint(
     assert (await admin_kv.get(bot_b)).value == b"b's checkpoint"
     assert await count_on_subject(bus.js, "BOTS", f"bots.{bot_b}.audit") == 0
     assert await count_on_subject(bus.js, "INTENTS", "intents.bot.delete") == 0
+    assert await count_on_subject(bus.js, "INTENTS", "intents.broker.revoke") == 0
 
 
 async def test_the_api_cannot_publish_events_and_the_workers_cannot_publish_stripe_events(
