@@ -170,7 +170,7 @@ class Bus:
         while self._nc is None:
             try:
                 self._nc = await connect(self._url, name=self._name, creds=self._creds, ca_file=self._ca_file)
-            except (NoServersError, OSError, NatsTimeoutError, TimeoutError, NatsError) as exc:
+            except (NoServersError, OSError, NatsTimeoutError, TimeoutError, NatsError, BusUnavailable) as exc:
                 log.warning("bus.connect_failed", url=self._url, error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
