@@ -19,6 +19,7 @@ import httpx
 
 from events.embedded import free_port
 from stack.kms_child import wait_kms_ready
+from tests.busauth import BUS_KEY_FILE
 from vault.emulator.server import DEFAULT_KEY_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +108,8 @@ def control_plane_env(**settings: str | Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HMMTRADE_", "FLY_", "KMS_"))}
     env.update({"HMMTRADE_LOG_JSON": "1", "HMMTRADE_ENV": "test", "HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
     env.update({"HMMTRADE_SIGNUPS_PER_HOUR": "1000"})
+    # The session's bus keys: the API signs hosted bots' bus credentials, the workers revoke them.
+    env.update({"HMMTRADE_BUS_KEY_FILE": str(BUS_KEY_FILE)})
     env.update({key: str(value) for key, value in settings.items()})
     return env
 
