@@ -57,19 +57,20 @@ def connect_options(
     creds = creds or os.environ.get("NATS_CREDS") or None
     ca_file = ca_file or os.environ.get("NATS_CA") or None
     options: dict[str, Any] = {}
-    if isinstance(creds, RawCredentials):  # held in memory, never written to disk
-        options["user_credentials"] = creds
-        prefix = inbox_prefix_of(creds.data)
-        if prefix is not None:
-            options["inbox_prefix"] = prefix
-    elif creds is not None:
-        path = Path(creds)
+    if creds is not None:
+        if isinstance(creds, RawCredentials):  # held in memory, never written to disk
+            text, options["user_credentials"] = creds.data, creds
+        else:
+            try:
+                text = Path(creds).read_text()
+            except OSError as exc:
+                raise BusUnavailable(f"cannot read the bus credentials {creds}: {exc.strerror or exc}") from exc
+            options["user_credentials"] = str(creds)
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise BusUnavailable(f"cannot read the bus credentials {path}: {exc.strerror or exc}") from exc
-        options["user_credentials"] = str(path)
-        prefix = inbox_prefix_of(text)
+            prefix = inbox_prefix_of(text)
+        except ValueError as exc:
+            where = "given in memory" if isinstance(creds, RawCredentials) else f"in {creds}"  # never the secret
+            raise BusUnavailable(f"the bus credentials {where} are not a NATS .creds file") from exc
         if prefix is not None:
             options["inbox_prefix"] = prefix
     if ca_file is not None:
