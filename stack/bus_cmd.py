@@ -20,7 +20,7 @@ from pathlib import Path
 
 from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
 from events.auth.roles import Role
-from events.auth.tls import make_local_ca
+from stack.local_ca import make_local_ca
 
 
 def init_bus(folder: Path, *, tls_hosts: tuple[str, ...], resolver_dir: str = "/data/jwt") -> list[Path]:

@@ -29,7 +29,9 @@ def _keys(path: Path) -> BusKeys:
     return BusKeys.load(path)
 
 
-@router.post("/bus_credentials", response_model=BusCredentials, responses=problem_responses(401, 404, 422, 503))
+@router.post(
+    "/bus_credentials", response_model=BusCredentials, responses=problem_responses(400, 401, 404, 413, 422, 503)
+)
 async def bus_credentials(
     body: BusCredentialsRequest, machine: CurrentMachine, db: Db, state: State, response: Response
 ) -> BusCredentials:

@@ -10,9 +10,9 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
+from stack.local_ca import make_local_ca
 
 from events.auth.roles import Role
-from events.auth.tls import make_local_ca
 from events.embedded import NatsServer
 from tests.busauth import BUS_KEYS, creds_file
 from tests.conftest import VALID_PROFILE, intent_settled
