@@ -17,12 +17,14 @@ import asyncpg
 import httpx
 import pytest
 
+from agent.live import LiveFeed
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import load_or_create_key_file
 from events.auth.roles import Role
 from events.bus import Bus
 from events.embedded import NatsServer
+from events.topology import ensure_topology
 from fly.backoff import RetryPolicy
 from fly.client import FlyMachines
 from fly.emulator import FlyEmulator
@@ -97,6 +99,19 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats", keys=BUS_KEYS).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def feed(nats_server: NatsServer) -> AsyncIterator[LiveFeed]:
+    """The agent's live view of the test bus (topology declared first)."""
+    client = Bus(nats_server.url, name="test-topology")
+    await client.start(wait_s=5)
+    await ensure_topology(client.js)
+    await client.close()
+    live = LiveFeed()
+    await live.start(nats_server.url)
+    yield live
+    await live.close()
 
 
 @pytest.fixture

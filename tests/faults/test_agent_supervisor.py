@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from agent.live import LiveFeed
 from agent.supervisor import Supervisor
-from events.bus import connect
 from events.embedded import NatsServer
-from events.topology import ensure_topology
 from tests.agentutil import audit_on_bus, home_with_bots, processes_running
 from tests.conftest import wait_for
-
-
-@pytest.fixture
-async def feed(nats_server: NatsServer) -> AsyncIterator[LiveFeed]:
-    nc = await connect(nats_server.url, name="test-topology")
-    await ensure_topology(nc.jetstream())
-    await nc.close()
-    live = LiveFeed()
-    await live.start(nats_server.url)
-    yield live
-    await live.close()
 
 
 def _supervisor(home, nats_server: NatsServer, feed: LiveFeed, pace: str = "20") -> Supervisor:  # type: ignore[no-untyped-def]

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
-import pytest
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 
 from agent.bus_access import BotBusAccess
 from agent.live import LiveFeed
 from agent.supervisor import Supervisor
-from events.bus import connect, connect_options
+from events.bus import connect_options
 from events.embedded import NatsServer
-from events.topology import ensure_topology
 from tests.agentutil import home_with_bots
 from tests.busauth import BUS_KEYS
 from tests.conftest import wait_for
-
-
-@pytest.fixture
-async def feed(nats_server: NatsServer) -> AsyncIterator[LiveFeed]:
-    nc = await connect(nats_server.url, name="test-topology")
-    await ensure_topology(nc.jetstream())
-    await nc.close()
-    live = LiveFeed()
-    await live.start(nats_server.url)
-    yield live
-    await live.close()
 
 
 async def _refused(url: str, creds: Path) -> bool:
