@@ -16,15 +16,17 @@ import httpx
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.client import RawCredentials
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 
 from api.settings import ApiSettings
+from events.auth.revoke import revoke_users
 from events.auth.roles import Role
-from events.bus import MSG_ID, Bus, connect_options
+from events.bus import MSG_ID, Bus, connect, connect_options
 from events.embedded import NatsServer
 from events.topology import ensure_topology
-from tests.busauth import bot_creds_file, creds_file
+from tests.busauth import BUS_KEYS, bot_creds_file, creds_file
 from tests.busutil import count_on_subject
 from tests.conftest import intent_settled, wait_for
 from tests.hostedutil import hosted_user
@@ -226,3 +228,19 @@ async def test_an_audit_record_naming_another_bot_is_dead_lettered(
 
     assert await wait_for(parked, timeout_s=15, what="the forged record in the DLQ") == 1
     assert await db.fetchval("SELECT count(*) FROM audit_events WHERE bot_id = $1", bot_b) == 0
+
+
+async def test_a_revocation_survives_a_server_restart(nats_server: NatsServer) -> None:
+    creds = bot_creds_file("restarted-bot", "launch-1")
+    system = await connect(nats_server.url, name="test-revoker", creds=RawCredentials(BUS_KEYS.system_creds()))
+    try:
+        await revoke_users(system, BUS_KEYS, [BUS_KEYS.bot_user_key("restarted-bot", "launch-1")])
+    finally:
+        await system.close()
+    nats_server.stop()
+    revived = NatsServer(nats_server.store_dir, keys=BUS_KEYS, port=nats_server.port).start()
+    try:
+        with pytest.raises(NatsError, match=r"(?i)authorization violation"):
+            await nats.connect(revived.url, allow_reconnect=False, connect_timeout=2, **connect_options(creds))
+    finally:
+        revived.stop()
