@@ -10,10 +10,10 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
-from stack.local_ca import make_local_ca
 
 from events.auth.roles import Role
 from events.embedded import NatsServer
+from stack.local_ca import make_local_ca
 from tests.busauth import BUS_KEYS, creds_file
 from tests.conftest import VALID_PROFILE, intent_settled
 from workers.app import WorkerRuntime
