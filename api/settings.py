@@ -7,19 +7,33 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
-
-from events.settings import BusSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ApiSettings(BusSettings):
+class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias=AliasChoices("HMMTRADE_ENV")
     )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL"))
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=AliasChoices("DATABASE_URL")
+    )
+    nats_creds: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_CREDS"),
+        description="This service's bus credentials (a NATS .creds file). Written per data dir by `hmmtrade up`.",
+    )
+    nats_ca: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_CA"),
+        description="CA certificate the bus's TLS certificate is checked against (tls:// URLs).",
+    )
+    bus_key_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_BUS_KEY_FILE"),
+        description="The bus signing keys (bus-keys.json): they sign each hosted bot's own bus credentials.",
     )
     jwt_private_key_file: Path | None = Field(
         default=None,
