@@ -1,7 +1,9 @@
-"""Brokers. ``PaperBroker`` simulates fills; live adapters implement the same port later.
+"""The bot's book and simulated execution. ``PaperBroker`` fills at the next open; live venues fill for real.
 
 Orders are placed at a bar's close and filled at the next bar's open, with slippage and
-commission in basis points. Client order ids are derived from (bot, bar, leg), and a
+commission in basis points. A live bot keeps the same book, but takes the pending orders
+out (``take_pending``) for ``trader.execution`` to send, and books the venue's fills with
+``apply``: the engine cannot tell the difference. Client order ids are derived from (bot, bar, leg), and a
 broker refuses an id it has seen, so a restarted bot can never send the same order twice.
 """
 
@@ -68,18 +70,28 @@ class PaperBroker:
         self.pending.append(order)
 
     def fill_pending(self, open_price: float, bar_time: str) -> list[Fill]:
+        """Simulated execution: every pending order fills at this bar's open, with slippage."""
         fills = []
         for order in self.pending:
             sign = 1.0 if order.side == "buy" else -1.0
             price = open_price * (1 + sign * self.slippage_bps / 10_000)
             commission = abs(order.quantity * price) * self.commission_bps / 10_000
-            self.cash -= sign * order.quantity * price + commission
-            self.position += sign * order.quantity
-            fills.append(
-                Fill(order.client_order_id, order.symbol, order.side, order.quantity, price, commission, bar_time)
-            )
+            fill = Fill(order.client_order_id, order.symbol, order.side, order.quantity, price, commission, bar_time)
+            self.apply(fill)
+            fills.append(fill)
         self.pending = []
         return fills
+
+    def apply(self, fill: Fill) -> None:
+        """Book one fill (simulated here, or reported by a venue): cash and position move together."""
+        sign = 1.0 if fill.side == "buy" else -1.0
+        self.cash -= sign * fill.quantity * fill.price + fill.commission
+        self.position += sign * fill.quantity
+
+    def take_pending(self) -> list[Order]:
+        """Venue execution: hand the orders to the runner, which sends them; fills come back from the venue."""
+        orders, self.pending = self.pending, []
+        return orders
 
     def equity(self, price: float) -> float:
         return self.cash + self.position * price

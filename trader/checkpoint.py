@@ -15,6 +15,7 @@ import numpy as np
 
 from trader.broker import Order, PaperBroker
 from trader.engine import EngineState
+from trader.live_state import LiveState
 from trader.model import RegimeModel
 from trader.risk import RiskState
 from trader.strategy import RegimeTracker
@@ -32,6 +33,7 @@ class Checkpoint:
     bars_seen: int  # bars of the feed consumed, warm-up included
     last_bar_date: str | None
     last_bar_close: float | None
+    live: LiveState | None = None  # a live bot's orders at its venue (None for simulated execution)
 
     @property
     def seq(self) -> int:
@@ -109,6 +111,7 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "risk": _risk_to_json(state.risk),
         "broker": _broker_to_json(state.broker),
         "warnings": list(state.warnings),
+        "live": None if checkpoint.live is None else checkpoint.live.to_json(),
     }
 
 
@@ -129,6 +132,7 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
             warnings=list(data["warnings"]),
         )
         last = data["last_bar"]
-        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"])
+        live = None if data.get("live") is None else LiveState.from_json(data["live"])
+        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"], live)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"the checkpoint is damaged ({type(exc).__name__}: {exc})") from None

@@ -18,6 +18,7 @@ from trader.feeds import FeedError
 from trader.instance import Instance, InstanceError, load_instance
 from trader.runner import RunOptions, RunSummary, describe, run_instance
 from trader.threads import limit_math_threads
+from trader.venue import VenueError
 
 
 def run_bot_command(
@@ -31,7 +32,7 @@ def run_bot_command(
         summary = asyncio.run(
             _run(instance, RunOptions(once=once, max_bars=max_bars, max_decisions=max_decisions, pace=pace))
         )
-    except (InstanceError, FeedError, BarDataError, CheckpointError, ValueError) as exc:
+    except (InstanceError, FeedError, BarDataError, CheckpointError, VenueError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(describe(summary, instance.state_dir), file=sys.stderr)

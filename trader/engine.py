@@ -9,6 +9,7 @@ t, and a refit never sees the bar it is about to judge, so every decision is out
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 
 from trader import features
 from trader.bars import Bars
-from trader.broker import Order, PaperBroker, client_order_id
+from trader.broker import Fill, Order, PaperBroker, client_order_id
 from trader.filter import OnlineFilter
 from trader.model import DegenerateFit, FitOptions, RegimeModel, fit
 from trader.risk import RiskLimits, RiskState, check
@@ -101,11 +102,19 @@ class Engine:
         self.state.model, self.state.fitted_at, self._filter = model, t, online
         return notes
 
-    def on_bar(self, bars: Bars, t: int) -> dict[str, Any] | None:
-        """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up."""
+    def on_bar(self, bars: Bars, t: int, fills: list[Fill] | None = None) -> dict[str, Any] | None:
+        """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up.
+
+        ``fills`` is None for simulated execution (the pending orders fill at this bar's open);
+        a live bot passes the fills its venue reported since the last bar instead.
+        """
         cfg = self.config
         day = bars.dates[t]
-        fills = self.broker.fill_pending(float(bars.open[t]), str(day))
+        if fills is None:
+            fills = self.broker.fill_pending(float(bars.open[t]), str(day))
+        else:
+            for fill in fills:
+                self.broker.apply(fill)
         X = self._features_until(bars, t)
         first = features.first_complete_row(X) if not np.isnan(X[-1]).any() else t + 1
         if t - first < cfg.training_window:
@@ -127,7 +136,7 @@ class Engine:
             self.state.risk,
             target=decision.target,
             regime=decision.regime,
-            day=day,
+            day=day.date() if isinstance(day, datetime) else day,  # intraday bars: the daily limit is per date
             equity=equity,
             price=close,
             exposure_now=exposure_now,

@@ -22,7 +22,7 @@ class FeedError(ValueError):
 class Feed(Protocol):
     name: str
 
-    def available(self) -> Bars:
+    async def available(self) -> Bars:
         """Every bar that has closed so far, oldest first."""
         ...
 
@@ -35,7 +35,7 @@ class BundledReplay:
         self._series = series
         self._bars: Bars | None = None
 
-    def available(self) -> Bars:
+    async def available(self) -> Bars:
         if self._bars is None:
             self._bars = load_bundled(self._series)
         return self._bars
@@ -48,7 +48,7 @@ class FileFeed:
         self.name = str(path)
         self._path = path
 
-    def available(self) -> Bars:
+    async def available(self) -> Bars:
         return load_file(self._path)
 
 

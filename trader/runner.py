@@ -32,11 +32,16 @@ from trader.bars import Bars
 from trader.checkpoint import Checkpoint, CheckpointError
 from trader.config import engine_config
 from trader.engine import Engine
+from trader.execution import OrderJournal
 from trader.feeds import Feed, feed_for
 from trader.instance import Instance
+from trader.live_feed import VenueFeed
+from trader.live_session import ADOPT_ENV, LiveSession, poll_seconds
+from trader.live_state import LiveState
 from trader.outbox import Outbox, audit_envelope
 from trader.pacing import Pacer
 from trader.state_store import FileStateStore, KvStateStore, MirroredStateStore, StateStore
+from trader.venues.connect import venue_from_env
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +54,12 @@ class RunOptions:
     pace: float = 0.0  # decision bars per second in a continuous replay; 0 = as fast as possible
     heartbeat_s: float = 5.0
     drain_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class _Ended:
+    next_bar: int
+    reason: str | None
 
 
 @dataclass
@@ -73,6 +84,7 @@ class BotRunner:
         bus: Bus | None = None,
         stop: asyncio.Event | None = None,
         out: TextIO | None = None,
+        live: LiveSession | None = None,
     ) -> None:
         self.instance, self.options = instance, options
         self._feed, self._store, self._sinks, self._bus = feed, store, sinks, bus
@@ -81,49 +93,41 @@ class BotRunner:
         self._config = engine_config(instance.profile, bot_id=str(instance.bot_id))
         self._models_dir = instance.state_dir / "models"
         self._last_seq = 0
+        self._live = LiveState()
+        self._session = live
 
     async def run(self) -> RunSummary:
-        bars = self._feed.available()
+        bars = await self._feed.available()
         checkpoint = await self._store.load()
         start = 0 if checkpoint is None else self._check_resume(checkpoint, len(bars), bars)
         engine = Engine(self._config, checkpoint.state if checkpoint else None)
+        self._live = (checkpoint.live if checkpoint else None) or LiveState()
         self._last_seq = engine.state.seq
         summary = RunSummary(last_seq=engine.state.seq)
+        if self._session is not None:
+            halt = await self._session.start(engine, bars.head(start), self._live)
+            if halt is not None:
+                await self._halt(engine, bars, start, halt, summary)
+                return summary
         heartbeat = asyncio.create_task(self._heartbeat_forever())
         pacer = Pacer(self.options.pace) if self.options.pace > 0 and not self.options.once else None
         await self._say("running")
         next_bar = start
         try:
-            while next_bar < len(bars):
-                if self.stop.is_set():
+            while True:
+                ended = await self._run_bars(engine, bars, next_bar, summary, pacer)
+                next_bar = ended.next_bar
+                if ended.reason is not None:
+                    summary.ended_by = ended.reason
+                    break
+                if self._session is None or self.options.once:
+                    summary.ended_by = "all due bars processed" if self.options.once else "end of data"
+                    break
+                more = await self._session.next_bars(len(bars), self.stop)
+                if more is None:
                     summary.ended_by = "stop requested"
                     break
-                if self.options.max_bars is not None and summary.bars_processed >= self.options.max_bars:
-                    summary.ended_by = f"--max-bars {self.options.max_bars} reached"
-                    break
-                if self.options.max_decisions is not None and summary.decisions >= self.options.max_decisions:
-                    summary.ended_by = f"--max-decisions {self.options.max_decisions} reached"
-                    break
-                # The engine gets the bars up to this one only: the runner cannot look ahead.
-                record = engine.on_bar(bars.head(next_bar + 1), next_bar)
-                next_bar += 1
-                summary.bars_processed += 1
-                if record is None:
-                    if summary.bars_processed % 256 == 0:
-                        await asyncio.sleep(0)  # let the heartbeat and the outbox run during warm-up
-                    continue
-                summary.decisions += 1
-                summary.first_seq = summary.first_seq or record["seq"]
-                summary.last_seq = self._last_seq = record["seq"]
-                await self._emit(record, engine)
-                await self._save(engine, next_bar, bars)
-                if pacer is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), pacer.delay(time.monotonic()))
-                else:
-                    await asyncio.sleep(0)
-            else:
-                summary.ended_by = "all due bars processed" if self.options.once else "end of data"
+                bars = more
             if next_bar > start:
                 await self._save(engine, next_bar, bars)
         finally:
@@ -135,6 +139,81 @@ class BotRunner:
         summary.warnings = list(engine.state.warnings)
         await self._say("stopped")
         return summary
+
+    async def _run_bars(
+        self, engine: Engine, bars: Bars, next_bar: int, summary: RunSummary, pacer: Pacer | None
+    ) -> _Ended:
+        """The bars from ``next_bar`` on; where it stopped, and why if it must not continue."""
+        while next_bar < len(bars):
+            if self.stop.is_set():
+                return _Ended(next_bar, "stop requested")
+            if self.options.max_bars is not None and summary.bars_processed >= self.options.max_bars:
+                return _Ended(next_bar, f"--max-bars {self.options.max_bars} reached")
+            if self.options.max_decisions is not None and summary.decisions >= self.options.max_decisions:
+                return _Ended(next_bar, f"--max-decisions {self.options.max_decisions} reached")
+            fills = None
+            if self._session is not None:
+                fills = await self._session.fills_before(str(bars.dates[next_bar]))
+            # The engine gets the bars up to this one only: the runner cannot look ahead.
+            record = engine.on_bar(bars.head(next_bar + 1), next_bar, fills=fills)
+            if record is not None and self._session is not None:
+                record["executions"] = await self._session.send(engine, bars, next_bar)
+            next_bar += 1
+            summary.bars_processed += 1
+            if record is None:
+                if summary.bars_processed % 256 == 0:
+                    await asyncio.sleep(0)  # let the heartbeat and the outbox run during warm-up
+                continue
+            summary.decisions += 1
+            summary.first_seq = summary.first_seq or record["seq"]
+            summary.last_seq = self._last_seq = record["seq"]
+            await self._emit(record, engine)
+            await self._save(engine, next_bar, bars)
+            if pacer is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), pacer.delay(time.monotonic()))
+            else:
+                await asyncio.sleep(0)
+        return _Ended(next_bar, None)
+
+    async def _halt(self, engine: Engine, bars: Bars, bars_seen: int, reason: str, summary: RunSummary) -> None:
+        """Record why a live bot will not trade (once per halt), keep its state, and return."""
+        summary.ended_by = f"halted: {reason}"
+        print(f"halted: {reason}", flush=True)
+        if self._live.halt_recorded or bars_seen == 0:
+            return
+        engine.state.seq += 1
+        last = bars_seen - 1
+        close = float(bars.close[last])
+        record = {
+            "seq": engine.state.seq,
+            "event": "halt",
+            "bar": {
+                "date": str(bars.dates[last]),
+                "open": float(bars.open[last]),
+                "high": float(bars.high[last]),
+                "low": float(bars.low[last]),
+                "close": close,
+                "volume": float(bars.volume[last]),
+            },
+            "probabilities": [],
+            "regime": None,
+            "confidence": None,
+            "target": 0.0,
+            "risk": {"status": "halted", "approved": 0.0, "reasons": [reason]},
+            "orders": [],
+            "fills": [],
+            "cash": engine.broker.cash,
+            "position": engine.broker.position,
+            "equity": engine.broker.equity(close),
+            "model_id": engine.state.model.model_id() if engine.state.model else None,
+            "notes": [reason],
+        }
+        self._live.halt_recorded = True
+        summary.last_seq = self._last_seq = record["seq"]
+        summary.first_seq = record["seq"]
+        await self._emit(record, engine)
+        await self._save(engine, bars_seen, bars)
 
     def _check_resume(self, checkpoint: Checkpoint, available: int, bars: Bars) -> int:
         seen = checkpoint.bars_seen
@@ -175,7 +254,13 @@ class BotRunner:
         for sink in self._sinks:
             sink.flush()
         last = bars_seen - 1
-        await self._store.save(Checkpoint(engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last])))
+        live = None
+        if self._session is not None:
+            live = self._live
+            live.journaled = self._session.journaled
+        await self._store.save(
+            Checkpoint(engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last]), live)
+        )
 
     async def _publish_tick(self, record: dict[str, Any]) -> None:
         if self._bus is None or not self._bus.is_connected:
@@ -219,11 +304,53 @@ async def run_instance(
     """Wire the adapters an instance asks for (file only, or file + bus) and run it."""
     state_dir = instance.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
-    feed = feed_for(instance.profile, base_dir=instance.config_path.parent)
+    session = live_session_for(instance)
+    feed: Feed = session.feed if session else feed_for(instance.profile, base_dir=instance.config_path.parent)
+    try:
+        return await _run_with_sinks(instance, options, stop, out=out, feed=feed, session=session)
+    finally:
+        if session is not None:
+            await session.close()
+
+
+def live_session_for(instance: Instance) -> LiveSession | None:
+    """The venue session of a ``data_source: broker`` bot (None for replayed data)."""
+    profile = instance.profile
+    if profile.market.data_source != "broker":
+        return None
+    venue = venue_from_env(instance.env, profile)
+    symbol, interval = profile.market.symbols[0], profile.market.bar_interval
+    crypto = profile.market.asset_class == "crypto"
+    feed = VenueFeed(
+        venue, symbol, interval, instance.state_dir, warmup_bars=profile.model.training_window, crypto=crypto
+    )
+    return LiveSession(
+        venue,
+        feed,
+        OrderJournal(instance.state_dir / "orders.jsonl"),
+        symbol=symbol,
+        crypto=crypto,
+        poll_s=poll_seconds(instance.env, interval),
+        adopt=instance.env.get(ADOPT_ENV, "").lower() in ("1", "true", "yes"),
+    )
+
+
+async def _run_with_sinks(
+    instance: Instance,
+    options: RunOptions,
+    stop: asyncio.Event | None,
+    *,
+    out: TextIO | None,
+    feed: Feed,
+    session: LiveSession | None,
+) -> RunSummary:
+    state_dir = instance.state_dir
     file_store = FileStateStore(state_dir / "checkpoint.json")
     sinks: list[AuditSink] = [JsonlSink(state_dir / "audit.jsonl", resume=True)]
     if instance.nats_url is None:
-        runner = BotRunner(instance, options, feed=feed, store=file_store, sinks=sinks, stop=stop, out=out)
+        runner = BotRunner(
+            instance, options, feed=feed, store=file_store, sinks=sinks, stop=stop, out=out, live=session
+        )
         try:
             return await runner.run()
         finally:
@@ -239,7 +366,9 @@ async def run_instance(
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()
     store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
-    runner = BotRunner(instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop, out=out)
+    runner = BotRunner(
+        instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop, out=out, live=session
+    )
     try:
         return await runner.run()
     finally:

@@ -1,0 +1,214 @@
+"""Orders to a live venue, exactly once, and the venue's fills back into the bot's book.
+
+Exactly once rests on three things:
+
+- client order ids are derived from (bot, bar, leg), so a re-run of a bar after a crash
+  sends an order with the same id as the run that crashed;
+- every venue we support refuses a second order with an id it has seen (Alpaca: forever;
+  our exchange path: the same), so a resend can at worst be refused;
+- before anything is resent after an error whose outcome is unknown (a timeout, a 5xx,
+  a rate limit — alpaca-py retries some of those *including order POSTs*, which is why the
+  adapter turns its retries off), the order is looked up by its client order id.
+
+The journal (``orders.jsonl``, fsync'd before each submit) names every order this bot may
+have sent, so a start after a crash can tell its own orders from someone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from events.failpoints import Failpoints
+from trader.broker import Fill, Order
+from trader.live_state import LiveState, Outstanding
+from trader.venue import (
+    DuplicateClientOrderId,
+    OrderRejected,
+    OrderRequest,
+    SymbolRules,
+    TimeInForce,
+    Venue,
+    VenueClock,
+    VenueError,
+    VenueOrder,
+    VenueUnavailable,
+)
+from trader.venues.order_rules import fit_quantity
+
+log = structlog.get_logger(__name__)
+
+
+class OrderJournal:
+    """Append-only record of the orders a bot is about to send; read back after a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, order: Order) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(asdict(order), separators=(",", ":")) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def orders(self) -> list[Order]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(Order(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # a torn last line: that order was never sent (the write precedes the submit)
+        return out
+
+
+async def place_once(
+    venue: Venue, request: OrderRequest, *, maybe_sent: bool, attempts: int = 5, wait_s: float = 0.25
+) -> VenueOrder:
+    """Submit ``request`` so that the venue holds exactly one order with its client order id."""
+    if maybe_sent:
+        found = await _lookup(venue, request)
+        if found is not None:
+            return found
+    last: VenueError | None = None
+    for attempt in range(attempts):
+        try:
+            return await venue.submit(request)
+        except DuplicateClientOrderId:
+            found = await _lookup(venue, request)
+            if found is not None:
+                return found
+            raise VenueError(
+                f"{venue.name} says order {request.client_order_id} already exists but cannot find it"
+            ) from None
+        except VenueUnavailable as exc:
+            last = exc
+            log.warning("order.outcome_unknown", client_order_id=request.client_order_id, error=str(exc))
+            await asyncio.sleep(wait_s * 2**attempt)
+            found = await _lookup(venue, request)
+            if found is not None:
+                return found
+    raise VenueUnavailable(f"{venue.name} did not take order {request.client_order_id} in {attempts} attempts: {last}")
+
+
+async def _lookup(venue: Venue, request: OrderRequest) -> VenueOrder | None:
+    try:
+        return await venue.order_by_client_id(request.client_order_id, request.symbol)
+    except VenueUnavailable:
+        return None  # unknown still: a resend is safe, the venue refuses a second order with this id
+
+
+def time_in_force(*, crypto: bool, clock: VenueClock) -> TimeInForce:
+    """Crypto never closes (and refuses ``day``); a stock order placed after the close is market-on-open."""
+    if crypto:
+        return "gtc"
+    return "day" if clock.is_open else "opg"
+
+
+class VenueExecution:
+    """Sends a bot's orders to its venue and turns the venue's order states into fills."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        journal: OrderJournal,
+        live: LiveState,
+        *,
+        symbol: str,
+        crypto: bool,
+        failpoints: Failpoints | None = None,
+    ) -> None:
+        self.venue, self.journal, self.live = venue, journal, live
+        self.symbol, self.crypto = symbol, crypto
+        self._failpoints = failpoints or Failpoints()
+        self._rules: SymbolRules | None = None
+        journaled = journal.orders()
+        self.journaled = len(journaled)  # saved in the checkpoint: later entries come from a crashed run
+        self._maybe_sent = {order.client_order_id for order in journaled}
+
+    async def collect_fills(self, at: str) -> list[Fill]:
+        """New fills of every outstanding order (partial ones included); finished orders are dropped."""
+        fills = []
+        for client_order_id, entry in list(self.live.outstanding.items()):
+            venue_order = await self.venue.order_by_client_id(client_order_id, entry.order.symbol)
+            if venue_order is None:
+                log.warning("order.not_at_venue", client_order_id=client_order_id, detail="it was never accepted")
+                del self.live.outstanding[client_order_id]
+                continue
+            fill = entry.fill_from(venue_order, at)
+            if fill is not None:
+                fills.append(fill)
+            if venue_order.done:
+                del self.live.outstanding[client_order_id]
+        return fills
+
+    async def send(self, orders: list[Order], *, price: float, fresh: bool) -> list[dict[str, Any]]:
+        """Send the engine's orders (fitted to the venue's filters); one audit entry each."""
+        if not orders:
+            return []
+        if not fresh:
+            return [
+                {
+                    **_describe(order),
+                    "status": "not sent",
+                    "reason": "the bar is no longer the latest: no trading on an old price",
+                }
+                for order in orders
+            ]
+        rules = self._rules = self._rules or await self.venue.rules(self.symbol)
+        clock = await self.venue.clock()
+        tif = time_in_force(crypto=self.crypto, clock=clock)
+        executions = []
+        for order in orders:
+            quantity, reason = fit_quantity(order.quantity, price, rules)
+            if reason is not None:
+                executions.append({**_describe(order), "status": "skipped", "reason": reason})
+                continue
+            fitted = Order(order.client_order_id, order.symbol, order.side, quantity, order.placed_at)
+            maybe_sent = fitted.client_order_id in self._maybe_sent
+            if not maybe_sent:
+                self.journal.record(fitted)
+                self.journaled += 1
+                self._maybe_sent.add(fitted.client_order_id)
+            request = OrderRequest(fitted.client_order_id, fitted.symbol, fitted.side, quantity, tif)
+            entry = Outstanding(fitted)
+            try:
+                venue_order = await place_once(self.venue, request, maybe_sent=maybe_sent)
+            except OrderRejected as exc:
+                executions.append({**_describe(fitted), "status": "rejected", "reason": str(exc)})
+                continue
+            except VenueUnavailable as exc:
+                self.live.outstanding[fitted.client_order_id] = entry  # looked up again at the next bar
+                executions.append({**_describe(fitted), "status": "unknown", "reason": str(exc)})
+                continue
+            self._failpoints.hit_sync("execution.after_ack")
+            entry.venue_order_id = venue_order.venue_order_id
+            self.live.outstanding[fitted.client_order_id] = entry
+            executions.append(
+                {
+                    **_describe(fitted),
+                    "venue_order_id": venue_order.venue_order_id,
+                    "status": venue_order.status,
+                    "time_in_force": tif,
+                }
+            )
+        return executions
+
+
+def _describe(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "quantity": order.quantity,
+    }

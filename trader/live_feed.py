@@ -1,0 +1,191 @@
+"""A live feed: a warm-up backfill from the venue, then each new closed bar, kept on disk.
+
+Bars come from the venue's REST bars endpoint, polled at each bar close — not from its
+stream. A poll is idempotent (the same request gives the same closed bars, and a bar
+already cached is never appended twice), while a stream re-delivers bars on every
+reconnect and Alpaca allows one data-stream connection per account, which ten bots on one
+account could not share. The cost is a poll interval of latency after each close.
+
+The bars a bot has seen are appended to ``bars-<symbol>-<interval>.csv`` in its state
+folder, so bar indices stay stable across restarts (the checkpoint counts bars) and a
+restart only asks for what is new. Daily stock bars are sessions of the XNYS calendar
+(``exchange-calendars``): a session's bar counts as closed at its close, early closes
+included. Intraday and crypto bars are closed at ``start + interval``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from trader.bars import Bars
+from trader.venue import Venue, VenueBar
+
+INTERVALS = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+NEW_YORK = ZoneInfo("America/New_York")
+WARMUP_MARGIN_BARS = 60  # features look back up to ~20 bars before the training window starts
+
+
+@cache
+def _xnys(year: int) -> Any:
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar("XNYS", start=f"{year - 6}-01-01", end=f"{year + 1}-12-31")
+
+
+@dataclass(frozen=True)
+class BarTimes:
+    """When bars close for one symbol and interval: the XNYS calendar for stocks, the clock for crypto."""
+
+    interval: str
+    crypto: bool
+
+    @property
+    def length(self) -> timedelta:
+        return INTERVALS[self.interval]
+
+    @property
+    def sessions(self) -> bool:
+        return not self.crypto and self.interval == "1d"
+
+    def label(self, bar: VenueBar) -> date | datetime:
+        """What the engine calls the bar: a session date for daily stock bars, else its start (UTC)."""
+        if self.sessions:
+            return bar.start.astimezone(NEW_YORK).date()
+        if self.interval == "1d":
+            return bar.start.astimezone(UTC).date()
+        return bar.start.astimezone(UTC)
+
+    def close_of(self, bar: VenueBar) -> datetime:
+        if self.sessions:
+            session = bar.start.astimezone(NEW_YORK).date()
+            return _xnys(session.year).session_close(session).to_pydatetime()
+        return bar.start + self.length
+
+    def next_close_after(self, close: datetime) -> datetime:
+        """When the bar after one that closed at ``close`` closes (skipping nights and holidays for stocks)."""
+        if self.sessions:
+            calendar = _xnys(close.year)
+            session = calendar.date_to_session(close.astimezone(NEW_YORK).date(), "next")
+            if calendar.session_close(session).to_pydatetime() <= close:
+                session = calendar.next_session(session)
+            return calendar.session_close(session).to_pydatetime()
+        following = close + self.length
+        if self.crypto:
+            return following
+        calendar = _xnys(close.year)
+        if calendar.is_open_on_minute(following - timedelta(minutes=1)):
+            return following
+        return calendar.next_open(following).to_pydatetime() + self.length
+
+    def backfill_start(self, now: datetime, bars: int) -> datetime:
+        days = bars * self.length / timedelta(days=1)
+        if not self.crypto:
+            days *= 7 / 5 * (24 / 6.5 if self.interval != "1d" else 1.0)
+        return now - timedelta(days=math.ceil(days * 1.05) + 7)
+
+
+class VenueFeed:
+    """``available()`` for the runner, plus the freshness facts only a live feed has."""
+
+    def __init__(self, venue: Venue, symbol: str, interval: str, cache_dir: Path, *, warmup_bars: int, crypto: bool):
+        self.venue, self.symbol = venue, symbol
+        self.times = BarTimes(interval, crypto)
+        self.name = f"{venue.name}:{symbol}:{interval}"
+        self._warmup = warmup_bars + WARMUP_MARGIN_BARS
+        safe = symbol.replace("/", "-")
+        self._path = cache_dir / f"bars-{safe}-{interval}.csv"
+        self._bars: list[VenueBar] = _read(self._path)
+        self.now: datetime | None = None
+
+    async def available(self) -> Bars:
+        clock = await self.venue.clock()
+        self.now = clock.now
+        start = self._bars[-1].start if self._bars else self.times.backfill_start(clock.now, self._warmup)
+        fetched = await self.venue.bars(self.symbol, self.times.interval, start)
+        last = self._bars[-1].start if self._bars else None
+        new = [
+            bar
+            for bar in sorted({bar.start: bar for bar in fetched}.values(), key=lambda b: b.start)
+            if (last is None or bar.start > last) and self.times.close_of(bar) <= clock.now
+        ]
+        if new:
+            _append(self._path, new)
+            self._bars.extend(new)
+        return self.as_bars()
+
+    def as_bars(self) -> Bars:
+        rows = self._bars
+        return Bars(
+            tuple(self.times.label(bar) for bar in rows),
+            np.array([bar.open for bar in rows], dtype=np.float64),
+            np.array([bar.high for bar in rows], dtype=np.float64),
+            np.array([bar.low for bar in rows], dtype=np.float64),
+            np.array([bar.close for bar in rows], dtype=np.float64),
+            np.array([bar.volume for bar in rows], dtype=np.float64),
+        )
+
+    def next_due(self) -> datetime | None:
+        """When the next bar closes (the venue's time), or None before the first bar."""
+        if not self._bars:
+            return None
+        return self.times.next_close_after(self.times.close_of(self._bars[-1]))
+
+    def is_fresh(self, index: int, now: datetime) -> bool:
+        """Bar ``index`` is the newest that has closed by ``now``: an order on its close is not on an old price."""
+        bar = self._bars[index]
+        return now < self.times.next_close_after(self.times.close_of(bar))
+
+    def stale_reason(self, now: datetime, grace: timedelta) -> str | None:
+        due = self.next_due()
+        if due is None or now <= due + grace:
+            return None
+        last = self._bars[-1]
+        return (
+            f"no new {self.times.interval} bar for {self.symbol} from {self.venue.name} since the one of "
+            f"{self.times.label(last)}: the next was due at {due:%Y-%m-%d %H:%M} UTC; nothing is traded on an old price"
+        )
+
+
+def _read(path: Path) -> list[VenueBar]:
+    if not path.exists():
+        return []
+    lines = path.read_text().split("\n")
+    out = []
+    for row in csv.reader(lines[:-1]):  # the last piece has no newline: empty, or torn by a crash (fetched again)
+        start, *values = row
+        out.append(VenueBar(datetime.fromisoformat(start), *map(float, values)))
+    return out
+
+
+def _append(path: Path, bars: list[VenueBar]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        for bar in bars:
+            writer.writerow(
+                [
+                    bar.start.isoformat(),
+                    repr(bar.open),
+                    repr(bar.high),
+                    repr(bar.low),
+                    repr(bar.close),
+                    repr(bar.volume),
+                ]
+            )
+        handle.flush()

@@ -1,0 +1,140 @@
+"""A bot's connection to its venue for one run: reconcile, fills in, orders out, wait for bars.
+
+The runner asks this object at four points of its loop (start, before a bar, after a
+bar, between bars); the engine in between is the backtester's, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from datetime import timedelta
+
+import structlog
+
+from events.failpoints import Failpoints
+from trader.bars import Bars
+from trader.broker import Fill
+from trader.engine import Engine
+from trader.execution import OrderJournal, VenueExecution
+from trader.live_feed import VenueFeed
+from trader.live_state import LiveState
+from trader.reconcile import reconcile
+from trader.venue import Venue, VenueAuthError, VenueError, VenueUnavailable
+
+log = structlog.get_logger(__name__)
+
+POLL_ENV = "HMMTRADE_LIVE_POLL_S"
+ADOPT_ENV = "HMMTRADE_ADOPT_VENUE_POSITION"
+
+
+class LiveSession:
+    def __init__(
+        self,
+        venue: Venue,
+        feed: VenueFeed,
+        journal: OrderJournal,
+        *,
+        symbol: str,
+        crypto: bool,
+        poll_s: float,
+        adopt: bool = False,
+    ) -> None:
+        self.venue, self.feed, self.journal = venue, feed, journal
+        self.symbol, self.crypto, self.poll_s, self.adopt = symbol, crypto, poll_s, adopt
+        self.live = LiveState()
+        self.execution = self._execution()
+        self.notes: list[str] = []
+        self._stale_announced = False
+
+    def _execution(self) -> VenueExecution:
+        failpoints = Failpoints.from_env()
+        return VenueExecution(
+            self.venue, self.journal, self.live, symbol=self.symbol, crypto=self.crypto, failpoints=failpoints
+        )
+
+    async def start(self, engine: Engine, bars: Bars, live: LiveState) -> str | None:
+        """Reconcile the checkpointed book with the venue; the reason to halt, or None to trade."""
+        self.live = live
+        self.execution = self._execution()
+        if self.live.halted:
+            return self.live.halted
+        price = float(bars.close[-1]) if len(bars) else 0.0
+        result = await reconcile(
+            self.venue,
+            engine.broker,
+            self.live,
+            self.journal,
+            symbol=self.symbol,
+            price=price,
+            adopt=self.adopt,
+        )
+        self.notes.extend(result.notes)
+        if result.halt:
+            self.live.halted = result.halt
+        return result.halt
+
+    async def fills_before(self, label: str) -> list[Fill]:
+        return await self.execution.collect_fills(label)
+
+    async def send(self, engine: Engine, bars: Bars, t: int) -> list[dict[str, object]]:
+        orders = engine.broker.take_pending()
+        now = self.feed.now
+        fresh = now is not None and self.feed.is_fresh(t, now)
+        return await self.execution.send(orders, price=float(bars.close[t]), fresh=fresh)
+
+    async def next_bars(self, have: int, stop: asyncio.Event) -> Bars | None:
+        """Wait until the feed has more than ``have`` bars (None if stopped); say so once when data is stale."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_s)
+            if stop.is_set():
+                return None
+            try:
+                bars = await self.feed.available()
+            except VenueAuthError:
+                raise
+            except VenueError as exc:  # an outage: keep polling, trade nothing meanwhile
+                log.warning("live.poll_failed", error=str(exc))
+                continue
+            if len(bars) > have:
+                self._stale_announced = False
+                return bars
+            await self._check_stale()
+        return None
+
+    async def _check_stale(self) -> None:
+        if self.feed.now is None or self._stale_announced:
+            return
+        reason = self.feed.stale_reason(self.feed.now, grace=_grace(self.feed.times.interval))
+        if reason is None:
+            return
+        self._stale_announced = True
+        canceled = 0
+        for entry in list(self.live.outstanding.values()):
+            found = await self.venue.order_by_client_id(entry.order.client_order_id, entry.order.symbol)
+            if found is not None and not found.done:
+                with contextlib.suppress(VenueUnavailable):
+                    await self.venue.cancel(found)
+                    canceled += 1
+        print(f"stale: {reason}; {canceled} open order(s) canceled; waiting for data", flush=True)
+        log.warning("live.stale", reason=reason, canceled=canceled)
+
+    @property
+    def journaled(self) -> int:
+        return self.execution.journaled
+
+    async def close(self) -> None:
+        await self.venue.close()
+
+
+def _grace(interval: str) -> timedelta:
+    return timedelta(minutes=30) if interval == "1d" else timedelta(minutes={"1m": 1, "5m": 5}.get(interval, 10))
+
+
+def poll_seconds(env: dict[str, str] | os._Environ[str], interval: str) -> float:
+    configured = env.get(POLL_ENV)
+    if configured:
+        return max(0.01, float(configured))
+    return 30.0 if interval == "1d" else 5.0

@@ -1,0 +1,1 @@
+"""Venue adapters: each SDK behind the ``trader.venue.Venue`` port."""
