@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+from trader.bars import BarDataError, Bars
+from trader.history import HistorySpec, Keys, load_history
 from trader.report import BacktestInputError, Window, load_bars, load_profile, run_backtest
 from trader.report_html import METRIC_ROWS
 from trader.threads import limit_math_threads
@@ -40,19 +43,23 @@ def run_backtest_command(
     walk_forward: bool,
     start: date | None,
     end: date | None,
+    key_id: str | None = None,
+    secret_key: str | None = None,
 ) -> int:
     limit_math_threads()
     try:
+        keys = history_keys(data, key_id, secret_key, dict(os.environ))
+        bars = venue_history(data, keys, start=start, end=end) if keys is not None else load_bars(data)
         metrics = run_backtest(
             load_profile(profile_path),
-            load_bars(data),
+            bars,
             out_dir,
             bot_id=bot_id,
             walk_forward=walk_forward,
             window=Window(start, end),
             progress=ProgressBar(sys.stderr),
         )
-    except BacktestInputError as exc:
+    except (BacktestInputError, BarDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     strategy, hold = metrics["strategy"], metrics["benchmark"]
@@ -64,3 +71,40 @@ def run_backtest_command(
     print(f"trades {strategy['trades']}, average exposure {strategy['average_exposure']:.0%}; written to {out_dir}/")
     print(f"report: {out_dir / 'report.html'}")
     return 0
+
+
+HISTORY_YEARS = 8  # the default span of a venue download: a 756-bar training window plus years to judge
+
+
+def history_keys(data: str, key: str | None, secret: str | None, environ: dict[str, str]) -> Keys | None:
+    """The venue keys for ``alpaca:``/``ccxt:`` data (flags, else Alpaca's own APCA_* variables); None otherwise."""
+    spec = HistorySpec.parse(data)
+    if spec is None:
+        return None
+    key = key or environ.get("APCA_API_KEY_ID") or environ.get("BROKER_API_KEY_ID") or environ.get("BROKER_API_KEY")
+    secret = (
+        secret
+        or environ.get("APCA_API_SECRET_KEY")
+        or environ.get("BROKER_API_SECRET_KEY")
+        or environ.get("BROKER_API_SECRET")
+    )
+    if not key or not secret:
+        raise BarDataError(
+            f"--data {data} downloads from the venue: pass --key-id and --secret-key "
+            "(or set APCA_API_KEY_ID and APCA_API_SECRET_KEY)"
+        )
+    return Keys(key, secret)
+
+
+def venue_history(data: str, keys: Keys, *, start: date | None, end: date | None) -> Bars:
+    from platformdirs import user_cache_dir
+
+    spec = HistorySpec.parse(data)
+    assert spec is not None
+    last = end or date.today()
+    first = date(last.year - HISTORY_YEARS, last.month, 1) if start is None else date(start.year - 4, 1, 1)
+    cache = Path(os.environ.get("HMMTRADE_BARS_CACHE") or Path(user_cache_dir("hmmtrade")) / "bars")
+    try:
+        return load_history(spec, keys, start=first, end=last, cache_dir=cache, env=os.environ)
+    except BarDataError as exc:
+        raise BacktestInputError(str(exc)) from None

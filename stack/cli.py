@@ -49,8 +49,13 @@ def _parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser("backtest", help="walk-forward backtest of a bot profile; writes audit.jsonl and metrics.json")
     bt.add_argument(
-        "--data", default="sp500", help="sp500, nasdaq, or a CSV/Parquet file (date,open,high,low,close,volume)"
+        "--data",
+        default="sp500",
+        help="sp500, nasdaq, a CSV/Parquet file (date,open,high,low,close,volume), or a venue's daily history: "
+        "alpaca:SPY, alpaca:BTC/USD, ccxt:binance:BTC/USDT (downloaded once, then cached)",
     )
+    bt.add_argument("--key-id", help="the venue's API key for alpaca:/ccxt: data (default: $APCA_API_KEY_ID)")
+    bt.add_argument("--secret-key", help="the venue's API secret (default: $APCA_API_SECRET_KEY)")
     bt.add_argument("--profile", type=Path, default=Path("examples/bot.json"), help="the wizard profile (JSON or YAML)")
     bt.add_argument(
         "--walk-forward", action="store_true", help="refit on the profile's schedule (default: fit once, then filter)"
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             walk_forward=args.walk_forward,
             start=args.start,
             end=args.end,
+            key_id=args.key_id,
+            secret_key=args.secret_key,
         )
     if args.command == "users":
         from stack.users_cmd import run_set_tier

@@ -130,9 +130,12 @@ class VenueFeed:
         return self.as_bars()
 
     def as_bars(self) -> Bars:
-        rows = self._bars
+        return self.bars_of(self._bars, self.times)
+
+    @staticmethod
+    def bars_of(rows: list[VenueBar], times: BarTimes) -> Bars:
         return Bars(
-            tuple(self.times.label(bar) for bar in rows),
+            tuple(times.label(bar) for bar in rows),
             np.array([bar.open for bar in rows], dtype=np.float64),
             np.array([bar.high for bar in rows], dtype=np.float64),
             np.array([bar.low for bar in rows], dtype=np.float64),
