@@ -41,7 +41,10 @@ def fit_quantity(quantity: float, price: float, rules: SymbolRules) -> tuple[flo
         )
     min_quantity = _dec(rules.min_quantity)
     if fitted < min_quantity:
-        return 0.0, f"skipped: {_qty(fitted)} {unit} is under the venue's minimum quantity of {_qty(min_quantity)} {unit}"
+        return (
+            0.0,
+            f"skipped: {_qty(fitted)} {unit} is under the venue's minimum quantity of {_qty(min_quantity)} {unit}",
+        )
     notional = fitted * _dec(price)
     min_notional = _dec(rules.min_notional)
     if notional < min_notional:

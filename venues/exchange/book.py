@@ -37,8 +37,8 @@ class Fill:
     price: str
     qty: str
     commission: str
-    commissionAsset: str  # noqa: N815 - Binance's field name, sent as is
-    tradeId: int  # noqa: N815
+    commissionAsset: str  # Binance's field names, sent as they are
+    tradeId: int
 
 
 @dataclass

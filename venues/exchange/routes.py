@@ -108,7 +108,7 @@ def _klines(emu: ExchangeEmulator, p: dict[str, str]) -> Any:
         start = end - tf * (limit + 1)
     bars = emu.market.bars(spec.symbol, tf, start, end)
     bars = bars[:limit] if start_ms is not None else bars[-limit:]
-    return [wire.kline(spec, b.start, b.open, b.high, b.low, b.close, b.volume, tf) for b in bars]
+    return [wire.kline(spec, b, tf) for b in bars]
 
 
 def _dt(ms: int) -> datetime:

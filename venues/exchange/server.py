@@ -61,9 +61,7 @@ class ExchangeEmulator:
         self.api_key, self.api_secret = api_key, api_secret
         self._state_file = data_dir / STATE_FILE if data_dir is not None else None
         saved = json.loads(self._state_file.read_text()) if self._state_file and self._state_file.exists() else None
-        self.clock = (
-            SimClock.from_json(saved["clock"]) if saved else SimClock(start or datetime.now(UTC), speed=speed)
-        )
+        self.clock = SimClock.from_json(saved["clock"]) if saved else SimClock(start or datetime.now(UTC), speed=speed)
         self.market = Market(source, self.clock, seed=seed)
         self.book = Book(
             symbols,

@@ -38,9 +38,10 @@ class SymbolSpec:
 
     def check(self, quantity: Decimal, price: Decimal | None, reference_price: Decimal) -> None:
         """Raise Binance's -1013 for the first filter the order fails (``price`` None: a market order)."""
-        if price is not None:
-            if price < self.min_price or price > self.max_price or (price - self.min_price) % self.tick_size != 0:
-                raise filter_failure("PRICE_FILTER")
+        if price is not None and (
+            price < self.min_price or price > self.max_price or (price - self.min_price) % self.tick_size != 0
+        ):
+            raise filter_failure("PRICE_FILTER")
         if quantity < self.min_qty or quantity > self.max_qty or (quantity - self.min_qty) % self.step_size != 0:
             raise filter_failure("LOT_SIZE")
         if quantity * (price if price is not None else reference_price) < self.min_notional:

@@ -8,12 +8,13 @@ asks for on spot). Queries and cancels use their own, slightly different field s
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from venues.exchange.book import Order
 from venues.exchange.symbols import SymbolSpec
+from venues.market import Bar
 
 Json = dict[str, Any]
 INTERVALS: dict[str, timedelta] = {
@@ -92,14 +93,15 @@ def balances(free: dict[str, Decimal], locked: dict[str, Decimal]) -> list[Json]
     return [{"asset": a, "free": num(free.get(a, 0)), "locked": num(locked.get(a, 0))} for a in assets]
 
 
-def kline(spec: SymbolSpec, start: datetime, o: float, h: float, low: float, c: float, v: float, tf: timedelta) -> list[Any]:
+def kline(spec: SymbolSpec, bar: Bar, tf: timedelta) -> list[Any]:
     """One ``klines`` row: open time, OHLC on the symbol's tick, volume, close time (last ms), …"""
-    open_ms = int(start.astimezone(UTC).timestamp() * 1000)
+    open_ms = int(bar.start.astimezone(UTC).timestamp() * 1000)
     close_ms = open_ms + int(tf.total_seconds() * 1000) - 1
 
     def px(x: float) -> str:
         return num(Decimal(str(x)).quantize(spec.tick_size, rounding=ROUND_HALF_EVEN))
 
-    volume = Decimal(str(v)).quantize(Decimal("0.00000001"))
-    quote_volume = volume * Decimal(str(c))
-    return [open_ms, px(o), px(h), px(low), px(c), num(volume), close_ms, num(quote_volume), 0, num(0), num(0), "0"]
+    volume = Decimal(str(bar.volume)).quantize(Decimal("0.00000001"))
+    quote_volume = volume * Decimal(str(bar.close))
+    row = [open_ms, px(bar.open), px(bar.high), px(bar.low), px(bar.close), num(volume), close_ms]
+    return [*row, num(quote_volume), 0, num(0), num(0), "0"]
