@@ -7,7 +7,7 @@ request at a time, ``stall_s`` stays until it is set back to 0.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 FAULT_FIELDS = ("http_429", "accept_then_504", "stall_s", "partial_fills")
@@ -30,4 +30,4 @@ class Faults:
             return True
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {"http_429": self.http_429, "accept_then_504": self.accept_then_504, "stall_s": self.stall_s}

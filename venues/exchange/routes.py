@@ -44,6 +44,7 @@ def _api(handler: Handler, *, signed: bool) -> Callable[[Request], Awaitable[Res
 
     async def endpoint(request: Request) -> Response:
         emulator: ExchangeEmulator = request.app.state.emulator
+        emulator.requests.append((request.method, request.url.path))
         faults = emulator.faults
         if faults.stall_s > 0:
             await asyncio.sleep(faults.stall_s)

@@ -73,6 +73,7 @@ class ExchangeEmulator:
         if saved:
             self.book.restore(saved["book"])
         self.faults = Faults()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every /api request, for tests
         self._persist_lock = threading.Lock()
         self._match_interval_s = match_interval_s
         app = Starlette(routes=ROUTES, lifespan=self._lifespan, exception_handlers={HTTPException: _http_error})
