@@ -242,6 +242,8 @@ class BotRunner:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(encode({**model.to_json(), "features": list(self._config.feature_names)}) + "\n")
         await self._publish_tick(record)
+        if record.get("event") == "halt":
+            return  # said on its own line by _halt
         risk = record["risk"]["status"]
         self._out.write(
             f"seq={record['seq']} bar={record['bar']['date']} regime={record['regime']} "
