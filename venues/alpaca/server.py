@@ -96,7 +96,9 @@ class AlpacaEmulator:
         app.add_exception_handler(404, _not_found)
         app.add_exception_handler(405, _not_found)
         app.state.emulator = self
-        config = uvicorn.Config(app, log_level="warning", ws="websockets", lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=2
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="alpaca-emulator", daemon=True)
 
@@ -157,6 +159,11 @@ class AlpacaEmulator:
     def release_stream(self, kind: str) -> None:
         with self._streams_lock:
             self._streams[kind] = 0
+
+    @property
+    def trade_update_listeners(self) -> int:
+        """How many ``trade_updates`` listeners are connected (tests wait for theirs)."""
+        return len(self._listeners)
 
     def listen_trade_updates(self) -> asyncio.Queue[Json]:
         queue: asyncio.Queue[Json] = asyncio.Queue()
