@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from stack.logging import configure_logging
@@ -94,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
         help="crypto key to create if missing (repeatable; default: KMS_KEY_NAME or the local default)",
     )
 
+    ex = sub.add_parser("exchange-emulator", help="run the local Binance-spot-compatible exchange emulator")
+    ex.add_argument("--host", default="127.0.0.1")
+    ex.add_argument("--port", type=int, required=True)
+    ex.add_argument("--api-key", required=True, help="the key clients send as X-MBX-APIKEY")
+    ex.add_argument("--api-secret", required=True, help="the HMAC secret requests are signed with")
+    ex.add_argument("--data-dir", type=Path, default=None, help="keeps balances, orders and the clock across restarts")
+    ex.add_argument("--source", default="synthetic", help="sp500, nasdaq, synthetic or a CSV file of daily bars")
+    ex.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second (0 freezes the clock)")
+    ex.add_argument("--start", type=_iso_datetime, default=None, help="sim start time, ISO 8601 UTC (default: now)")
+    ex.add_argument("--seed", type=int, default=7)
+    ex.add_argument("--balance", type=float, default=100_000, help="starting USDT balance")
+
     vault = sub.add_parser("vault", help="broker-secret and machine-identity maintenance (KMS_*, DATABASE_URL)")
     vault_sub = vault.add_subparsers(dest="vault_command", required=True)
     vault_sub.add_parser("rewrap", help="re-wrap every stored data key under the KMS key's primary version")
@@ -139,6 +151,15 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2008-09-15") from None
+
+
+def _iso_datetime(text: str) -> datetime:
+    from stack.exchange_cmd import iso_datetime
+
+    try:
+        return iso_datetime(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-03-02T12:00:00Z") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +218,21 @@ def main(argv: list[str] | None = None) -> int:
 
         keys = args.key or [ApiSettings().kms_key_name]
         return run_kms_emulator(args.key_file, host=args.host, port=args.port, keys=keys)
+    if args.command == "exchange-emulator":
+        from stack.exchange_cmd import run_exchange_emulator
+
+        return run_exchange_emulator(
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            api_secret=args.api_secret,
+            data_dir=args.data_dir,
+            source=args.source,
+            speed=args.speed,
+            start=args.start,
+            seed=args.seed,
+            balance=args.balance,
+        )
     if args.command == "vault":
         from api.settings import ApiSettings
         from stack.vault_cmd import run_rewrap, run_rotate_machine_key

@@ -120,7 +120,10 @@ def _ticker(emu: ExchangeEmulator, p: dict[str, str]) -> Any:
     """``ticker/24hr`` for one symbol or a JSON list (``symbols=["BTCUSDT",…]``), else all."""
     if p.get("symbol"):
         return _ticker_of(emu, p["symbol"])
-    names = json.loads(p["symbols"]) if p.get("symbols") else list(emu.book.symbols)
+    try:
+        names = json.loads(p["symbols"]) if p.get("symbols") else list(emu.book.symbols)
+    except json.JSONDecodeError:
+        raise bad_param("symbols") from None
     return [_ticker_of(emu, name) for name in names]
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -73,7 +74,8 @@ class ExchangeEmulator:
         if saved:
             self.book.restore(saved["book"])
         self.faults = Faults()
-        self.requests: list[tuple[str, str]] = []  # (method, path) of every /api request, for tests
+        # (method, path) of the latest /api requests, for tests; bounded for long-running emulators
+        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
         self._persist_lock = threading.Lock()
         self._match_interval_s = match_interval_s
         app = Starlette(routes=ROUTES, lifespan=self._lifespan, exception_handlers={HTTPException: _http_error})

@@ -34,7 +34,7 @@ MINUTE_MS = 60_000
 
 async def test_load_markets_is_one_call_and_carries_the_filters(emulator: ExchangeEmulator, binance: Any) -> None:
     markets = await binance.load_markets()
-    assert emulator.requests == [("GET", "/api/v3/exchangeInfo")]
+    assert list(emulator.requests) == [("GET", "/api/v3/exchangeInfo")]
     btc = markets["BTC/USDT"]
     assert btc["id"] == "BTCUSDT" and btc["active"] is True and btc["spot"] is True
     assert btc["precision"] == {"amount": 0.00001, "price": 0.01, "base": 1e-08, "quote": 1e-08}
