@@ -133,6 +133,18 @@ def _parser() -> argparse.ArgumentParser:
         help="`hmmtrade up`'s data dir, for the emulator's key when STRIPE_SECRET_KEY is unset",
     )
 
+    al = sub.add_parser("alpaca-emulator", help="run the local Alpaca (trading + market data REST, both streams)")
+    al.add_argument("--host", default="127.0.0.1")
+    al.add_argument("--port", type=int, default=8490, help="0 picks a free port (printed)")
+    al.add_argument("--key-id", required=True, help="the APCA-API-KEY-ID clients must send")
+    al.add_argument("--secret-key", required=True, help="the APCA-API-SECRET-KEY clients must send")
+    al.add_argument("--data-dir", type=Path, default=None, help="keeps orders, positions and the clock across restarts")
+    al.add_argument("--source", default="synthetic", help="sp500 | nasdaq | synthetic | a CSV file (date,o,h,l,c,v)")
+    al.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second; 0 freezes the clock")
+    al.add_argument("--start", default=None, help="sim start, ISO 8601 (default: the last XNYS session open)")
+    al.add_argument("--seed", type=int, default=7)
+    al.add_argument("--cash", type=float, default=100_000.0)
+
     ag = sub.add_parser("agent", help="the local agent: supervisor of your bots and the dashboard")
     ag.add_argument("--port", type=int, default=5006, help="dashboard port on 127.0.0.1")
     ag.add_argument("--home", type=Path, default=Path("."), help="holds config/instances/, state and logs")
@@ -250,6 +262,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.emulator_command == "trigger":
             return trigger(args.event, args.email, args.plan, args.emulator, data_dir=args.data_dir)
         return run_emulator(args.host, args.port, args.webhook_url, args.state_file)
+
+    if args.command == "alpaca-emulator":
+        from stack.venue_cmd import run_alpaca_emulator
+
+        return run_alpaca_emulator(
+            host=args.host,
+            port=args.port,
+            key_id=args.key_id,
+            secret_key=args.secret_key,
+            data_dir=args.data_dir,
+            source=args.source,
+            speed=args.speed,
+            start=args.start,
+            seed=args.seed,
+            cash=args.cash,
+        )
 
     if args.command == "agent":
         from agent.runtime import AgentSettings
