@@ -75,17 +75,25 @@ class OrderJournal:
 async def place_once(
     venue: Venue, request: OrderRequest, *, maybe_sent: bool, attempts: int = 5, wait_s: float = 0.25
 ) -> VenueOrder:
-    """Submit ``request`` so that the venue holds exactly one order with its client order id."""
+    """Submit ``request`` so that the venue holds exactly one order with its client order id.
+
+    After an unknown outcome nothing is resent until a lookup has answered "no such order":
+    Binance refuses a reused client id only while the first order is open, so a resend of an
+    order that already filled would be a second order there.
+    """
     if maybe_sent:
-        found = await _lookup(venue, request)
+        known, found = await _lookup(venue, request)
         if found is not None:
             return found
+        if not known:
+            raise VenueUnavailable(f"{venue.name} could not say whether order {request.client_order_id} exists")
     last: VenueError | None = None
-    for attempt in range(attempts):
+    attempt = 0
+    while attempt < attempts:
         try:
             return await venue.submit(request)
         except DuplicateClientOrderId:
-            found = await _lookup(venue, request)
+            known, found = await _lookup(venue, request)
             if found is not None:
                 return found
             raise VenueError(
@@ -94,18 +102,23 @@ async def place_once(
         except VenueUnavailable as exc:
             last = exc
             log.warning("order.outcome_unknown", client_order_id=request.client_order_id, error=str(exc))
+        while attempt < attempts:  # learn whether the order got in before anything is sent again
             await asyncio.sleep(wait_s * 2**attempt)
-            found = await _lookup(venue, request)
+            attempt += 1
+            known, found = await _lookup(venue, request)
             if found is not None:
                 return found
+            if known:
+                break  # the venue says it has no such order: sending it is safe
     raise VenueUnavailable(f"{venue.name} did not take order {request.client_order_id} in {attempts} attempts: {last}")
 
 
-async def _lookup(venue: Venue, request: OrderRequest) -> VenueOrder | None:
+async def _lookup(venue: Venue, request: OrderRequest) -> tuple[bool, VenueOrder | None]:
+    """(whether the venue answered, the order if it has one)."""
     try:
-        return await venue.order_by_client_id(request.client_order_id, request.symbol)
+        return True, await venue.order_by_client_id(request.client_order_id, request.symbol)
     except VenueUnavailable:
-        return None  # unknown still: a resend is safe, the venue refuses a second order with this id
+        return False, None
 
 
 def time_in_force(*, crypto: bool, clock: VenueClock) -> TimeInForce:

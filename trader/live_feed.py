@@ -38,7 +38,7 @@ INTERVALS = {
     "1d": timedelta(days=1),
 }
 NEW_YORK = ZoneInfo("America/New_York")
-WARMUP_MARGIN_BARS = 60  # features look back up to ~20 bars before the training window starts
+WARMUP_MARGIN_BARS = 30  # features look back up to ~20 bars before the training window starts
 
 
 @cache
@@ -124,6 +124,8 @@ class VenueFeed:
             for bar in sorted({bar.start: bar for bar in fetched}.values(), key=lambda b: b.start)
             if (last is None or bar.start > last) and self.times.close_of(bar) <= clock.now
         ]
+        if last is None:
+            new = new[-self._warmup :]  # a first start decides on the newest bars only, not on weeks of history
         if new:
             _append(self._path, new)
             self._bars.extend(new)

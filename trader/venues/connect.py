@@ -60,4 +60,5 @@ def venue_from_env(env: Mapping[str, str], profile: BotProfile) -> Venue:
         env.get("BROKER_PASSPHRASE") or None,
         base_url=env.get(EXCHANGE_URL_ENV) or None,
         sandbox=_flag(env.get("BROKER_SANDBOX", "")),
+        symbols=profile.market.symbols,
     )

@@ -29,11 +29,24 @@ async def test_an_order_accepted_before_an_outage_is_found_not_sent_again() -> N
     assert venue.submits == 1  # found by the lookup after the outage: no resend
 
 
-async def test_a_resend_refused_as_a_duplicate_returns_the_existing_order() -> None:
-    venue = FakeVenue(accept_then_fail=1, refuse_lookups=1)  # the first lookup fails too: a resend is the only way
+async def test_nothing_is_resent_until_a_lookup_has_answered() -> None:
+    venue = FakeVenue(accept_then_fail=1, refuse_lookups=2)  # the order got in; the first two lookups time out
     placed = await place_once(venue, OrderRequest("c1", "SPY", "buy", 10.0), maybe_sent=False, wait_s=0)
     assert placed.client_order_id == "c1" and len(venue.orders) == 1
-    assert venue.submits == 2
+    assert venue.submits == 1  # a venue that forgets filled ids (Binance) would otherwise take it twice
+
+
+async def test_an_order_the_venue_says_it_lacks_is_sent_again() -> None:
+    class LosesFirst(FakeVenue):
+        async def submit(self, order: OrderRequest) -> object:  # type: ignore[override]
+            if self.submits == 0:
+                self.submits += 1
+                raise VenueUnavailable("connection reset before the venue saw it")
+            return await super().submit(order)
+
+    venue = LosesFirst()
+    placed = await place_once(venue, OrderRequest("c1", "SPY", "buy", 10.0), maybe_sent=False, wait_s=0)
+    assert placed.client_order_id == "c1" and venue.submits == 2 and len(venue.orders) == 1
 
 
 async def test_a_journaled_order_is_looked_up_before_it_is_sent() -> None:
