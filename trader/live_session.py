@@ -58,8 +58,9 @@ class LiveSession:
         """Reconcile the checkpointed book with the venue; the reason to halt, or None to trade."""
         self.live = live
         self.execution = self._execution()
-        if self.live.halted:
+        if self.live.halted and not self.adopt:
             return self.live.halted
+        self.live.halted, self.live.halt_recorded = None, False  # adopting re-arms: reconcile decides again
         price = float(bars.close[-1]) if len(bars) else 0.0
         result = await reconcile(
             self.venue,

@@ -52,6 +52,8 @@ from trader.venue import (
 
 T = TypeVar("T")
 TIMEOUT_S = 10.0
+READ_ATTEMPTS = 5  # a 429 storm or a 504 on a read: back off and ask again (0.25 s, 0.5 s, 1 s, 2 s)
+READ_BACKOFF_S = 0.25
 QUOTES = ("USDT", "USDC", "USD", "BTC")
 TIMEFRAMES = {
     "1m": TimeFrame(1, TimeFrameUnit.Minute),
@@ -106,13 +108,20 @@ class AlpacaVenue:
         self._stocks = _harden(StockHistoricalDataClient(key_id, secret_key, url_override=base_url))
         self._crypto = _harden(CryptoHistoricalDataClient(key_id, secret_key, url_override=base_url))
 
-    async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except APIError as exc:
-            raise _mapped(exc, self.name, what) from None
-        except requests.RequestException as exc:
-            raise VenueUnavailable(f"{self.name} did not answer {what}: {type(exc).__name__}") from None
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, idempotent: bool = True) -> T:
+        """One SDK call in a thread; reads are retried through short outages, an order POST never is."""
+        for attempt in range(READ_ATTEMPTS if idempotent else 1):
+            if attempt:
+                await asyncio.sleep(READ_BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except APIError as exc:
+                error = _mapped(exc, self.name, what)
+            except requests.RequestException as exc:
+                error = VenueUnavailable(f"{self.name} did not answer {what}: {type(exc).__name__}")
+            if not isinstance(error, VenueUnavailable):
+                raise error from None
+        raise error from None
 
     async def account(self) -> Account:
         account = await self._call("the account request", self._trading.get_account)
@@ -167,7 +176,9 @@ class AlpacaVenue:
             if order.limit_price is None
             else LimitOrderRequest(**common, limit_price=order.limit_price)
         )
-        placed = await self._call(f"order {order.client_order_id}", self._trading.submit_order, request)
+        placed = await self._call(
+            f"order {order.client_order_id}", self._trading.submit_order, request, idempotent=False
+        )
         return _venue_order(placed)
 
     async def order_by_client_id(self, client_order_id: str, symbol: str) -> VenueOrder | None:

@@ -1,0 +1,161 @@
+"""A daily stock bot trading the Alpaca emulator through alpaca-py, as a real child process.
+
+The emulator's clock is frozen and moved a session at a time: each ``--once`` run is what
+a scale-to-zero wake after the close does. Orders placed after the close are
+market-on-open, filled at the next session's open, exactly as the backtester assumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.profile import BotProfile
+from trader.checkpoint import from_json
+from trader.instance import write_instance
+from venues.alpaca import AlpacaEmulator
+
+KEY, SECRET = "PKLIVETEST0123456789", "live-secret-0123456789abcdef"
+START = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # a Monday, after the close
+DAY = 86_400
+
+
+@pytest.fixture
+def alpaca(tmp_path: Path) -> Iterator[AlpacaEmulator]:
+    emulator = AlpacaEmulator(
+        key_id=KEY, secret_key=SECRET, data_dir=tmp_path / "alpaca", source="synthetic", speed=0.0, start=START
+    ).start()
+    yield emulator
+    emulator.stop()
+
+
+def _control(emulator: AlpacaEmulator, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    answer = httpx.request(method, f"{emulator.url}/_emulator/{path}", json=body, headers=headers, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _bot(home: Path, emulator: AlpacaEmulator, *, paper: str = "true", mode: str = "paper") -> Path:
+    profile = BotProfile.model_validate(
+        {
+            "basics": {"name": "spy daily", "surface": "local", "mode": mode},
+            "broker": {"connection": str(uuid.uuid4())},
+            "market": {"symbols": ["SPY"], "data_source": "broker", "bar_interval": "1d"},
+            "model": {"n_states": 2, "training_window": 120, "refit_every": 60},
+            "strategy": {"exposure_per_regime": [0.5, 0.9], "max_drawdown_pct": 90, "max_daily_loss_pct": 50},
+            "schedule": {"confirmed": True, "starting_cash": 50_000},
+        }
+    )
+    env = {
+        "BROKER_KIND": "alpaca",
+        "BROKER_API_KEY_ID": KEY,
+        "BROKER_API_SECRET_KEY": SECRET,
+        "BROKER_PAPER": paper,
+        "HMMTRADE_ALPACA_URL": emulator.url,
+    }
+    return write_instance(home, uuid.uuid4(), profile, env)
+
+
+def _run(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **env},
+    )
+
+
+def _state(config: Path) -> Path:
+    return config.parent.parent.parent / "state" / config.stem
+
+
+def _book_position(config: Path) -> float:
+    checkpoint = from_json(json.loads((_state(config) / "checkpoint.json").read_text()))
+    return checkpoint.state.broker.position if checkpoint.state.broker else 0.0
+
+
+def _orders(emulator: AlpacaEmulator) -> list[dict[str, Any]]:
+    answer = _control(emulator, "GET", "orders")
+    return answer["orders"] if isinstance(answer, dict) else answer
+
+
+def _venue_spy(emulator: AlpacaEmulator) -> float:
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    held = httpx.get(f"{emulator.url}/v2/positions", headers=headers, timeout=10).json()
+    return sum(float(p["qty"]) for p in held if p["symbol"] == "SPY")
+
+
+def _records(config: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (_state(config) / "audit.jsonl").read_text().splitlines() if line]
+
+
+def _next_session(emulator: AlpacaEmulator) -> None:
+    _control(emulator, "POST", "advance", {"seconds": DAY})
+
+
+def test_a_daily_bot_trades_market_on_open_and_its_book_equals_the_account(
+    tmp_path: Path, alpaca: AlpacaEmulator
+) -> None:
+    config = _bot(tmp_path / "home", alpaca)
+    first = _run(config)
+    assert first.returncode == 0, first.stderr
+    for _ in range(3):
+        _next_session(alpaca)
+        done = _run(config)
+        assert done.returncode == 0, done.stderr
+        assert "1 decision(s)" in done.stderr
+    records = _records(config)
+    sent = [e for r in records for e in r.get("executions", []) if e.get("venue_order_id")]
+    assert sent and all(e["time_in_force"] == "opg" for e in sent)  # decided after the close
+    assert all(e["quantity"] == int(e["quantity"]) for e in sent)  # whole shares
+    assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
+    assert any(r["fills"] for r in records)
+    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
+
+
+def test_504_after_accept_and_429_storms_place_exactly_one_order(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    config = _bot(tmp_path / "home", alpaca)
+    _control(alpaca, "POST", "faults", {"accept_then_504": 1})
+    assert _run(config).returncode == 0
+    _next_session(alpaca)
+    _control(alpaca, "POST", "faults", {"http_429": 3})
+    assert _run(config).returncode == 0
+    orders = _orders(alpaca)
+    assert orders and all(n == 1 for n in Counter(o["client_order_id"] for o in orders).values())
+    _next_session(alpaca)
+    assert _run(config).returncode == 0
+    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
+
+
+def test_a_position_changed_while_the_bot_was_down_halts_it(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    config = _bot(tmp_path / "home", alpaca)
+    assert _run(config).returncode == 0
+    _next_session(alpaca)
+    assert _run(config).returncode == 0
+    _control(alpaca, "POST", "positions", {"symbol": "SPY", "qty": _venue_spy(alpaca) + 7, "avg_entry_price": 100})
+    _next_session(alpaca)
+    halted = _run(config)
+    assert "halted:" in halted.stdout and "SPY" in halted.stdout
+    assert _records(config)[-1]["event"] == "halt"
+    adopted = _run(config, HMMTRADE_ADOPT_VENUE_POSITION="1")
+    assert adopted.returncode == 0 and "halted" not in adopted.stdout
+
+
+def test_a_live_bot_on_a_paper_account_sends_nothing(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    config = _bot(tmp_path / "home", alpaca, paper="true", mode="live")
+    refused = _run(config)
+    assert refused.returncode == 2 and "basics.mode is live" in refused.stderr
+    assert _orders(alpaca) == []
