@@ -48,6 +48,12 @@ def _xnys(year: int) -> Any:
     return exchange_calendars.get_calendar("XNYS", start=f"{year - 6}-01-01", end=f"{year + 1}-12-31")
 
 
+def _utc(timestamp: Any) -> datetime:
+    """A pandas Timestamp from exchange-calendars as a plain aware datetime."""
+    value: datetime = timestamp.to_pydatetime()
+    return value
+
+
 @dataclass(frozen=True)
 class BarTimes:
     """When bars close for one symbol and interval: the XNYS calendar for stocks, the clock for crypto."""
@@ -74,7 +80,7 @@ class BarTimes:
     def close_of(self, bar: VenueBar) -> datetime:
         if self.sessions:
             session = bar.start.astimezone(NEW_YORK).date()
-            return _xnys(session.year).session_close(session).to_pydatetime()
+            return _utc(_xnys(session.year).session_close(session))
         return bar.start + self.length
 
     def next_close_after(self, close: datetime) -> datetime:
@@ -84,14 +90,14 @@ class BarTimes:
             session = calendar.date_to_session(close.astimezone(NEW_YORK).date(), "next")
             if calendar.session_close(session).to_pydatetime() <= close:
                 session = calendar.next_session(session)
-            return calendar.session_close(session).to_pydatetime()
+            return _utc(calendar.session_close(session))
         following = close + self.length
         if self.crypto:
             return following
         calendar = _xnys(close.year)
         if calendar.is_open_on_minute(following - timedelta(minutes=1)):
             return following
-        return calendar.next_open(following).to_pydatetime() + self.length
+        return _utc(calendar.next_open(following)) + self.length
 
     def backfill_start(self, now: datetime, bars: int) -> datetime:
         days = bars * self.length / timedelta(days=1)

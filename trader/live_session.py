@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+from collections.abc import Mapping
 from datetime import timedelta
 
 import structlog
@@ -134,7 +134,7 @@ def _grace(interval: str) -> timedelta:
     return timedelta(minutes=30) if interval == "1d" else timedelta(minutes={"1m": 1, "5m": 5}.get(interval, 10))
 
 
-def poll_seconds(env: dict[str, str] | os._Environ[str], interval: str) -> float:
+def poll_seconds(env: Mapping[str, str], interval: str) -> float:
     configured = env.get(POLL_ENV)
     if configured:
         return max(0.01, float(configured))

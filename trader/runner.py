@@ -185,7 +185,7 @@ class BotRunner:
         engine.state.seq += 1
         last = bars_seen - 1
         close = float(bars.close[last])
-        record = {
+        record: dict[str, Any] = {
             "seq": engine.state.seq,
             "event": "halt",
             "bar": {
