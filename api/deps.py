@@ -65,3 +65,18 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[UserRow, Depends(get_current_user)]
+
+
+async def get_optional_user(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> UserRow | None:
+    """The caller when a bearer token is sent (checked as strictly as ``CurrentUser``), else None.
+
+    Anonymous requests touch no database: the pool is asked for only when there is a token.
+    """
+    if credentials is None:
+        return None
+    return await get_current_user(state, await get_db(state), credentials)
+
+
+OptionalUser = Annotated[UserRow | None, Depends(get_optional_user)]

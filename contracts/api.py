@@ -68,7 +68,10 @@ class BotPublic(Contract):
     name: str
     status: BotStatus
     surface: Literal["hosted", "local"]
-    mode: Literal["paper", "live"]
+    mode: Literal["paper", "live"] = Field(description="`live` trades real money; shown wherever the bot's status is.")
+    connection_kind: Literal["paper", "alpaca", "exchange"] | None = Field(
+        default=None, description="The kind of broker connection it trades through; null if that connection is gone."
+    )
     profile: BotProfile
     status_reason: str | None = None
     machine_id: str | None = None
@@ -108,7 +111,7 @@ class AuditPage(Contract):
 
 
 class StepValidation(Contract):
-    step: int
+    step: int = Field(description="The step checked; 0 for a whole profile.")
     valid: Literal[True] = True
     section: str
 

@@ -51,6 +51,23 @@ class ExchangeCredentials(Contract):
     api_key: Secret
     api_secret: Secret
     passphrase: Secret | None = None
+    sandbox: StrictBool = Field(
+        default=False,
+        description="True for the exchange's test network (ccxt's sandbox mode): such a connection counts as a "
+        "paper account. False (the default) is a real account that trades real money.",
+    )
+
+
+CREDENTIAL_MODELS: dict[str, type[Contract]] = {"alpaca": AlpacaCredentials, "exchange": ExchangeCredentials}
+
+
+def env_keys(kind: str) -> tuple[list[str], list[str]]:
+    """The ``.env`` names of a kind's credentials, (required, optional): ``BROKER_<FIELD>``,
+    the names a hosted bot's boot writes from its ``broker_token`` and a local bot reads."""
+    model = CREDENTIAL_MODELS[kind]
+    required = [f"BROKER_{name.upper()}" for name, info in model.model_fields.items() if info.is_required()]
+    optional = [f"BROKER_{name.upper()}" for name, info in model.model_fields.items() if not info.is_required()]
+    return required, optional
 
 
 class PaperConnectionCreate(Contract):
@@ -94,6 +111,12 @@ class BrokerConnectionPublic(Contract):
     id: uuid.UUID
     kind: BrokerKind
     label: str
+    paper: bool | None = Field(
+        default=None,
+        description="True for a paper (or exchange sandbox) account, false for a live account that trades real "
+        "money, null when unknown (connected before this was recorded: reconnect it).",
+    )
+    exchange: str | None = Field(default=None, description="The ccxt exchange id, for `exchange` connections.")
     created_at: datetime
     last_used_at: datetime | None = None
 

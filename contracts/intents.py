@@ -66,6 +66,10 @@ class ConnectBroker(Envelope):
     kind: Literal["paper", "alpaca", "exchange"]
     label: str = Field(min_length=1, max_length=64)
     sealed: SealedSecret | None = None
+    # Not secret, so stored in the clear beside the envelope: whether the account is a paper
+    # (or sandbox) one, and which exchange. Null on intents from before they were recorded.
+    paper: bool | None = None
+    exchange: str | None = Field(default=None, max_length=32)
 
 
 class RevokeBroker(Envelope):

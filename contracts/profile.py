@@ -11,10 +11,11 @@ import re
 import uuid
 from datetime import date
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.base import Contract
 
@@ -28,13 +29,35 @@ WindowKind = Literal["rolling", "expanding"]
 RunSchedule = Literal["after_close", "every_bar"]
 
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,19}$")
+_BROKER_STOCK = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")  # SPY, BRK.B: what Alpaca's stock endpoints take
+_BROKER_PAIR = re.compile(r"^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$")  # BTC/USD, ETH/USDT: BASE/QUOTE
 _NAME = re.compile(r"^[\w .,&'+#/()\-]+$")
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 
+LIVE_CONFIRMATION = "I understand this bot trades real money"
+"""What a trader types, exactly, to create a bot in ``live`` mode (``basics.live_confirmation``)."""
+
+
+def field_error(loc: tuple[str, ...], message: str, value: Any) -> ValidationError:
+    """A validation error located at one field, for checks that need several fields to decide.
+
+    Raised from a model validator, pydantic prefixes the enclosing path, so the API reports
+    ``market.symbols`` rather than the whole section; ``message`` is shown as written.
+    """
+    return ValidationError.from_exception_data(
+        "BotProfile", [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)]
+    )
+
 
 class Basics(Contract):
-    """Step 1: what the bot is called, where it runs and whether it trades real money."""
+    """Step 1: what the bot is called, where it runs and whether it trades real money.
+
+    ``live_confirmation`` sits here, beside ``mode``, rather than with step 6's review: the
+    trader types it at the moment they choose real money, the step-1 check refuses a live bot
+    without it, and the check needs no other step (so ``validate?step=1`` gives the same verdict
+    as create).
+    """
 
     name: str = Field(
         min_length=1,
@@ -42,7 +65,27 @@ class Basics(Contract):
         description="Shown on the dashboard; letters, digits, spaces and . , & ' + # / ( ) - _",
     )
     surface: Surface = Field(description="`hosted` runs on our cloud (paid tiers); `local` on your laptop's agent.")
-    mode: Mode = Field(default="paper", description="`paper` simulates fills; `live` sends real orders.")
+    mode: Mode = Field(
+        default="paper",
+        description="`paper` trades the built-in simulator or a broker's paper account; `live` sends real orders "
+        "with real money.",
+    )
+    live_confirmation: str | None = Field(
+        default=None,
+        max_length=100,
+        validate_default=True,
+        description=f"Required when mode is `live`: type exactly `{LIVE_CONFIRMATION}`. Cleared in paper mode.",
+    )
+
+    @field_validator("live_confirmation")
+    @classmethod
+    def _live_is_confirmed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        mode = info.data.get("mode")
+        if mode == "paper":
+            return None  # a stale confirmation from an earlier live choice confirms nothing
+        if mode == "live" and value != LIVE_CONFIRMATION:
+            raise ValueError(f"a live bot trades real money: type exactly '{LIVE_CONFIRMATION}' to confirm")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -107,7 +150,30 @@ class Market(Contract):
             raise ValueError("data_file is only used when data_source is 'file'")
         if self.data_source in ("sp500", "nasdaq") and self.bar_interval != "1d":
             raise ValueError(f"the bundled {self.data_source} data has daily bars: set bar_interval to '1d'")
+        if self.data_source == "broker":
+            self._broker_symbols()
         return self
+
+    def _broker_symbols(self) -> None:
+        """The broker's own symbol spelling: stocks as plain tickers, crypto as BASE/QUOTE pairs."""
+        if self.asset_class == "crypto":
+            wrong = [s for s in self.symbols if not _BROKER_PAIR.match(s)]
+            if wrong:
+                raise field_error(
+                    ("symbols",),
+                    f"{', '.join(wrong)}: broker crypto symbols are BASE/QUOTE pairs, "
+                    "e.g. BTC/USD on Alpaca or BTC/USDT on an exchange",
+                    self.symbols,
+                )
+        else:
+            wrong = [s for s in self.symbols if not _BROKER_STOCK.match(s)]
+            if wrong:
+                raise field_error(
+                    ("symbols",),
+                    f"{', '.join(wrong)}: broker stock symbols are plain tickers such as SPY or BRK.B "
+                    "(for a pair such as BTC/USD set asset_class to 'crypto')",
+                    self.symbols,
+                )
 
 
 class Model(Contract):
@@ -219,19 +285,39 @@ class BotProfile(Contract):
 
     @model_validator(mode="after")
     def _steps_agree(self) -> BotProfile:
-        if len(self.strategy.exposure_per_regime) != self.model.n_states:
-            raise ValueError(
-                f"strategy.exposure_per_regime has {len(self.strategy.exposure_per_regime)} values but "
-                f"model.n_states is {self.model.n_states}: give one exposure per regime"
+        """Checks spanning steps, each reported at the field to change."""
+        exposures = self.strategy.exposure_per_regime
+        if len(exposures) != self.model.n_states:
+            raise field_error(
+                ("strategy", "exposure_per_regime"),
+                f"strategy.exposure_per_regime has {len(exposures)} values but "
+                f"model.n_states is {self.model.n_states}: give one exposure per regime",
+                exposures,
             )
         if self.basics.mode == "live" and self.broker.connection == "paper":
-            raise ValueError("a live bot needs a broker connection: pick one in step 2 or switch to paper mode")
+            raise field_error(
+                ("basics", "mode"),
+                "a live bot needs a broker connection: pick one in step 2 or switch to paper mode",
+                self.basics.mode,
+            )
         if self.basics.mode == "live" and self.market.data_source in ("sp500", "nasdaq"):
-            raise ValueError("a live bot cannot trade on replayed historical data: choose data_source 'broker'")
+            raise field_error(
+                ("market", "data_source"),
+                "a live bot cannot trade on replayed historical data: choose data_source 'broker'",
+                self.market.data_source,
+            )
         if self.basics.surface == "hosted" and self.market.data_source == "file":
-            raise ValueError("a hosted bot cannot read a file from your laptop: choose another data_source")
+            raise field_error(
+                ("market", "data_source"),
+                "a hosted bot cannot read a file from your laptop: choose another data_source",
+                self.market.data_source,
+            )
         if self.market.asset_class == "stock" and any("/" in s for s in self.market.symbols):
-            raise ValueError("stock symbols cannot contain '/': did you mean asset_class 'crypto'?")
+            raise field_error(
+                ("market", "symbols"),
+                "stock symbols cannot contain '/': did you mean asset_class 'crypto'?",
+                self.market.symbols,
+            )
         return self
 
 

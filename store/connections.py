@@ -35,6 +35,8 @@ class ConnectionRow:
     last_used_at: datetime | None
     revoked_at: datetime | None
     sealed: SealedColumns | None
+    paper: bool | None = None  # None: connected before it was recorded (unknown)
+    exchange: str | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionRow(id={self.id}, kind={self.kind!r}, status={self.status!r})"
@@ -63,6 +65,8 @@ def _row(record: asyncpg.Record | None) -> ConnectionRow | None:
         last_used_at=record["last_used_at"],
         revoked_at=record["revoked_at"],
         sealed=sealed,
+        paper=record["paper"],
+        exchange=record["exchange"],
     )
 
 
@@ -74,12 +78,14 @@ async def insert_connection(
     kind: str,
     label: str,
     sealed: SealedColumns | None,
+    paper: bool | None = None,
+    exchange: str | None = None,
 ) -> bool:
     """Insert; ``False`` if a connection with that id already exists."""
     row = await db.fetchrow(
         "INSERT INTO broker_connections"
-        " (id, user_id, kind, label, ciphertext, wrapped_key, iv, tag, kms_key_id, scheme_version)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id",
+        " (id, user_id, kind, label, ciphertext, wrapped_key, iv, tag, kms_key_id, scheme_version, paper, exchange)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING id",
         connection_id,
         user_id,
         kind,
@@ -90,6 +96,8 @@ async def insert_connection(
         sealed.tag if sealed else None,
         sealed.kms_key_id if sealed else None,
         sealed.scheme_version if sealed else None,
+        paper,
+        exchange,
     )
     return row is not None
 
@@ -109,6 +117,12 @@ async def list_connections(db: Executor, user_id: uuid.UUID) -> list[ConnectionR
         "SELECT * FROM broker_connections WHERE user_id = $1 AND status = 'active' ORDER BY created_at, id", user_id
     )
     return [c for c in map(_row, rows) if c is not None]
+
+
+async def kinds_by_id(db: Executor, user_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """Every connection of the user (revoked too) by id -> kind, for listing bots."""
+    rows = await db.fetch("SELECT id, kind FROM broker_connections WHERE user_id = $1", user_id)
+    return {r["id"]: r["kind"] for r in rows}
 
 
 async def shred(db: Executor, connection_id: uuid.UUID) -> None:

@@ -81,6 +81,8 @@ async def _project(conn: Any, intent: ConnectBroker | RevokeBroker) -> None:
             kind=intent.kind,
             label=intent.label,
             sealed=_columns(intent),
+            paper=intent.paper,
+            exchange=intent.exchange,
         )
         if not inserted:
             existing = await connections.get_connection(conn, intent.connection_id)

@@ -71,6 +71,15 @@ class BotMachineSettings:
     replay_pace: float = 0.0  # decision bars per second for replayed data (demos)
     stop_timeout_s: int = 30
     bootstrap_ttl_s: int = DEFAULT_TTL_S  # how long a new machine has to exchange its bootstrap
+    # Operator-only venue overrides (the local emulators); None in production, and then absent
+    # from the machine's environment, so the bot uses the venue's real endpoints.
+    alpaca_url: str | None = None
+    exchange_url: str | None = None
+
+    def venue_env(self) -> dict[str, str]:
+        """The venue endpoint overrides a machine is told, only those that are set."""
+        overrides = {"HMMTRADE_ALPACA_URL": self.alpaca_url, "HMMTRADE_EXCHANGE_URL": self.exchange_url}
+        return {name: url for name, url in overrides.items() if url}
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,7 @@ async def launch(
             "HMMTRADE_API_URL": settings.api_url,
             "NATS_URL": settings.nats_url,
             "HMMTRADE_REPLAY_PACE": str(settings.replay_pace),
+            **settings.venue_env(),
         }
         restart = None
         if scales_to_zero(bot):

@@ -89,6 +89,8 @@ def build_hosting_deps(
             nats_url=settings.bot_nats_url or settings.nats_url,
             replay_pace=settings.hosted_replay_pace,
             bootstrap_ttl_s=settings.machine_bootstrap_ttl_s,
+            alpaca_url=settings.alpaca_url,
+            exchange_url=settings.exchange_url,
         ),
         failpoints=failpoints or Failpoints(),
     )

@@ -73,6 +73,18 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_BOT_NATS_URL"),
         description="The bus as hosted bots reach it (default: NATS_URL).",
     )
+    alpaca_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_ALPACA_URL"),
+        description="Operator only: point hosted bots' Alpaca clients at this base URL (the local Alpaca emulator). "
+        "Unset in production, where bots use Alpaca's own endpoints.",
+    )
+    exchange_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_EXCHANGE_URL"),
+        description="Operator only: point hosted bots' exchange (ccxt) clients at this base URL (the local exchange "
+        "emulator). Unset in production.",
+    )
     hosted_replay_pace: float = Field(
         default=0.0,
         ge=0,

@@ -8,12 +8,12 @@ from typing import Any
 
 import panel as pn
 
-from agent.dashboard.common import page, push_on_change, regime_color
+from agent.dashboard.common import mode_badge, page, push_on_change, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 
 
-def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float) -> dict[str, Any]:
+def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float, mode: str = "paper") -> dict[str, Any]:
     """What the Bots page shows for one bot (also used by the Cloud page and tests)."""
     proc = ctx.supervisor.bots.get(bot_id)
     live = ctx.live.bots.get(bot_id)
@@ -22,6 +22,7 @@ def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float)
     return {
         "bot_id": bot_id,
         "name": name,
+        "mode": mode,
         "status": proc.state if proc else "starting",
         "reason": proc.reason if proc else "",
         "restarts": proc.restarts if proc else 0,
@@ -44,8 +45,9 @@ def _row_html(s: dict[str, Any]) -> str:
     )
     reason = f'<div style="color:#777;font-size:12px">{html.escape(s["reason"])}</div>' if s["reason"] else ""
     return (
-        f'<div class="bot-row" data-bot="{s["bot_id"]}" data-status="{s["status"]}" data-ticks="{s["ticks"]}">'
-        f'<a href="./live?bot={s["bot_id"]}"><b>{html.escape(s["name"])}</b></a> '
+        f'<div class="bot-row" data-bot="{s["bot_id"]}" data-status="{s["status"]}" data-ticks="{s["ticks"]}"'
+        f' data-mode="{s["mode"]}">'
+        f'<a href="./live?bot={s["bot_id"]}"><b>{html.escape(s["name"])}</b></a> {mode_badge(s["mode"])} '
         f'<span style="color:#888;font-size:11px">{s["bot_id"][:8]}</span><br>'
         f'status <b class="bot-status">{s["status"]}</b> · health {s["health"]} · restarts {s["restarts"]} · '
         f"regime {regime} · confidence {_fmt(s['confidence'], '.2f')} · "
@@ -101,7 +103,9 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         ids = [i.bot_id for i in instances]
         empty.visible = not ids
         summaries = {
-            i.bot_id: bot_summary(ctx, i.bot_id, i.profile.basics.name, i.profile.schedule.starting_cash)
+            i.bot_id: bot_summary(
+                ctx, i.bot_id, i.profile.basics.name, i.profile.schedule.starting_cash, i.profile.basics.mode
+            )
             for i in instances
         }
         if ids != shown:

@@ -10,7 +10,7 @@ from typing import Any
 import panel as pn
 
 from agent.cloud import CloudError
-from agent.dashboard.common import CSS, page
+from agent.dashboard.common import CSS, mode_badge, page
 from agent.dashboard.context import AgentContext
 
 AUDIT_PAGE = 200  # records per API call
@@ -25,7 +25,7 @@ def bots_table(bots: list[dict[str, Any]]) -> str:
         return "<p>No bots in the cloud account yet.</p>"
     rows = "".join(
         f'<tr class="cloud-bot" data-bot="{b["id"]}" data-status="{b["status"]}">'
-        f"<td>{html.escape(b['name'])}</td><td>{b['surface']}</td><td>{b['mode']}</td>"
+        f"<td>{html.escape(b['name'])}</td><td>{b['surface']}</td><td>{mode_badge(b['mode'])}</td>"
         f'<td class="cloud-status">{b["status"]}</td>'
         f"<td>{html.escape(b.get('status_reason') or '')}</td><td>{b['id']}</td></tr>"
         for b in bots

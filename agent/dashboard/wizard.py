@@ -4,7 +4,12 @@
 Each step is checked by the cloud's ``POST /api/v1/bots/validate?step=N`` when logged in (its
 verdict, naming the field, is what create will hold the bot to; a hosted bot in step 1 is also
 checked against the plan's limits) and by the same contracts model here, which alone decides
-when logged out or offline."""
+when logged out or offline.
+
+Broker data: step 2 offers the cloud account's connections when logged in, or the local
+``config/instances/.env`` credentials for a bot on this agent (checked at Deploy locally:
+``BROKER_KIND`` and its keys must be there). Live mode asks for the typed confirmation in
+step 1, next to the choice it confirms."""
 
 from __future__ import annotations
 
@@ -15,13 +20,29 @@ from typing import Any
 import panel as pn
 from pydantic import ValidationError
 
+from agent.broker_env import local_broker_problems
 from agent.cloud import CloudRejected, CloudUnreachable
 from agent.dashboard.common import page
 from agent.dashboard.context import AgentContext
 from agent.instances import write_instance
-from contracts.profile import WIZARD_STEPS, BotProfile
+from contracts.profile import LIVE_CONFIRMATION, WIZARD_STEPS, BotProfile
+from trader.instance import InstanceError, read_env_file
 
 STEP_TITLES = ("Basics", "Broker", "Market", "Model", "Strategy & risk", "Schedule", "Review")
+BUILT_IN = "paper: built-in simulator (no market data)"
+LOCAL_ENV = "local: credentials from config/instances/.env"
+LOCAL_ENV_VALUE = "local-env"  # the picker's value; the profile says 'paper' (see connection_options)
+
+
+def connection_options(connections: list[dict[str, Any]]) -> dict[str, str]:
+    """Step 2's picker: label -> value. The local ``.env`` choice writes ``paper`` into the profile's
+    ``broker.connection``: a local bot's broker credentials come from its instance folder, not the cloud."""
+    options = {BUILT_IN: "paper", LOCAL_ENV: LOCAL_ENV_VALUE}
+    for c in connections:
+        account = "paper" if c.get("paper") else "LIVE" if c.get("paper") is False else "reconnect: paper or live?"
+        venue = f"{c['kind']} {c['exchange']}" if c.get("exchange") else c["kind"]
+        options[f"{c['label']} ({venue}, {account}) · {str(c['id'])[:8]}"] = str(c["id"])
+    return options
 
 
 class FieldError(ValueError):
@@ -71,14 +92,34 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         "surface": pn.widgets.Select(
             name="Runs on", options=["local", "hosted"], value="local", css_classes=["wiz-surface"]
         ),
-        "mode": pn.widgets.Select(name="Mode", options=["paper", "live"], value="paper"),
+        "mode": pn.widgets.Select(name="Mode", options=["paper", "live"], value="paper", css_classes=["wiz-mode"]),
+        "live_confirmation": pn.widgets.TextInput(
+            name=f"Live trading uses real money. Type exactly: {LIVE_CONFIRMATION}",
+            value="",
+            placeholder=LIVE_CONFIRMATION,
+            visible=False,
+            css_classes=["wiz-live-confirm"],
+        ),
+        "connection_pick": pn.widgets.Select(
+            name="Broker account", options=connection_options([]), value="paper", css_classes=["wiz-connection-pick"]
+        ),
         "connection": pn.widgets.TextInput(name="Broker connection ('paper' or a connection id)", value="paper"),
         "api_key": pn.widgets.PasswordInput(name="Broker API key (local bots: stays in the local .env)", value=""),
         "api_secret": pn.widgets.PasswordInput(name="Broker API secret", value=""),
-        "symbols": pn.widgets.TextInput(name="Symbols (comma-separated)", value="SPY", css_classes=["wiz-symbols"]),
+        "symbols": pn.widgets.TextInput(
+            name="Symbols (comma-separated; stocks SPY, crypto from a broker BTC/USD or BTC/USDT)",
+            value="SPY",
+            placeholder="SPY, QQQ · BTC/USD (Alpaca) · BTC/USDT (exchange)",
+            css_classes=["wiz-symbols"],
+        ),
         "bar_interval": pn.widgets.Select(name="Bar", options=["1d", "4h", "1h", "15m", "5m", "1m"], value="1d"),
         "asset_class": pn.widgets.Select(name="Asset class", options=["stock", "crypto"], value="stock"),
-        "data_source": pn.widgets.Select(name="Data", options=["sp500", "nasdaq", "broker", "file"], value="sp500"),
+        "data_source": pn.widgets.Select(
+            name="Data (broker: live bars from the account in step 2)",
+            options=["sp500", "nasdaq", "broker", "file"],
+            value="sp500",
+            css_classes=["wiz-data-source"],
+        ),
         "data_file": pn.widgets.TextInput(name="Bar file (data 'file')", value=""),
         "n_states": pn.widgets.IntInput(name="Regimes", value=3, start=1, end=9, css_classes=["wiz-states"]),
         "features": pn.widgets.MultiChoice(
@@ -109,8 +150,8 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         ),
     }
     steps_widgets = (
-        ("name", "surface", "mode"),
-        ("connection", "api_key", "api_secret"),
+        ("name", "surface", "mode", "live_confirmation"),
+        ("connection_pick", "connection", "api_key", "api_secret"),
         ("symbols", "bar_interval", "asset_class", "data_source", "data_file"),
         ("n_states", "features", "training_window", "refit_every", "min_persistence", "prob_threshold"),
         ("exposure", "max_position_pct", "max_daily_loss_pct", "max_drawdown_pct", "stop_loss_pct"),
@@ -120,11 +161,14 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
     def section(step: int) -> dict[str, Any]:
         v = {k: x.value for k, x in w.items()}
         if step == 1:
-            return {"name": v["name"], "surface": v["surface"], "mode": v["mode"]}
+            out: dict[str, Any] = {"name": v["name"], "surface": v["surface"], "mode": v["mode"]}
+            if v["mode"] == "live":
+                out["live_confirmation"] = v["live_confirmation"]
+            return out
         if step == 2:
             return {"connection": v["connection"].strip()}
         if step == 3:
-            out: dict[str, Any] = {
+            out = {
                 "symbols": [s for s in v["symbols"].split(",") if s.strip()],
                 "bar_interval": v["bar_interval"],
                 "asset_class": v["asset_class"],
@@ -170,6 +214,30 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         name="Deploy hosted", button_type="primary", visible=False, css_classes=["wiz-deploy-hosted"]
     )
     done = pn.pane.HTML("", css_classes=["wiz-done"])
+
+    def on_mode(event: Any) -> None:
+        w["live_confirmation"].visible = event.new == "live"
+        if event.new != "live":
+            w["live_confirmation"].value = ""  # asked again after any switch back to live
+
+    def on_pick(event: Any) -> None:
+        w["connection"].value = "paper" if event.new == LOCAL_ENV_VALUE else str(event.new)
+
+    w["mode"].param.watch(on_mode, "value")
+    w["connection_pick"].param.watch(on_pick, "value")
+
+    async def load_connections() -> None:
+        """Offer the cloud account's connections in step 2 (silently none when logged out or offline)."""
+        login = ctx.sync.store.load()
+        if login is None:
+            return
+        client, http = ctx.sync.client(login)
+        try:
+            w["connection_pick"].options = connection_options(await client.connections())
+        except (CloudRejected, CloudUnreachable):
+            return
+        finally:
+            await http.aclose()
 
     def render() -> None:
         step = current["step"]
@@ -233,6 +301,8 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
         show_errors([])
         current["step"] = step + 1
         render()
+        if current["step"] == 2:
+            await load_connections()
 
     def on_back(_event: object) -> None:
         current["step"] = max(1, current["step"] - 1)
@@ -249,6 +319,15 @@ def wizard_page(ctx: AgentContext) -> pn.Column:
             for k, name in (("api_key", "BROKER_API_KEY"), ("api_secret", "BROKER_API_SECRET"))
             if w[k].value
         }
+        try:
+            shared = read_env_file(ctx.home.instances_dir / ".env")
+        except InstanceError as exc:
+            show_errors([f"broker: {exc}"])
+            return
+        problems = local_broker_problems(profile, {**shared, **env})
+        if problems:
+            show_errors(problems)
+            return
         instance = write_instance(ctx.home, profile, env=env)
         ctx.supervisor.reconcile()
         done.object = (

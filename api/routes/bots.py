@@ -15,16 +15,17 @@ from fastapi import APIRouter, Body, Header, Query, status
 from pydantic import ValidationError
 
 from api.acceptlog import AcceptedIntent
-from api.deps import CurrentUser, Db, State
+from api.deps import CurrentUser, Db, OptionalUser, State, get_db
 from api.limits import enforce_create, enforce_start
 from api.problems import ProblemError, problem_responses
 from api.state import ApiState
+from api.venue_checks import connection_problems, paper_connection_problems, profile_problems, refuse
 from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
 from contracts.intents import CreateBot, DeleteBot, StartBot, StopBot
 from contracts.profile import WIZARD_STEPS, BotProfile
 from events.bus import BusUnavailable
 from events.topology import intent_subject
-from store import audit, bots
+from store import audit, bots, connections
 from store.bots import BotRow
 from store.users import UserRow
 
@@ -85,14 +86,17 @@ async def _owned_bot(db: Any, user: UserRow, bot_id: uuid.UUID, *, allow_deleted
     return bot
 
 
-def _public(bot: BotRow) -> BotPublic:
+def _public(bot: BotRow, kinds: dict[uuid.UUID, str]) -> BotPublic:
+    profile = BotProfile.model_validate(bot.profile)
+    reference = profile.broker.connection
     return BotPublic(
         id=bot.id,
         name=bot.name,
         status=bot.status,
         surface=bot.surface,
         mode=bot.mode,
-        profile=BotProfile.model_validate(bot.profile),
+        connection_kind="paper" if reference == "paper" else kinds.get(uuid.UUID(reference)),
+        profile=profile,
         status_reason=bot.status_reason,
         machine_id=bot.machine_id,
         created_at=bot.created_at,
@@ -109,7 +113,14 @@ def _public(bot: BotRow) -> BotPublic:
 async def create_bot(
     profile: BotProfile, user: CurrentUser, db: Db, state: State, idempotency_key: IdempotencyKey = None
 ) -> BotAccepted:
-    """Create a bot from a complete wizard profile. The bot appears once the intent is done."""
+    """Create a bot from a complete wizard profile. The bot appears once the intent is done.
+
+    The profile's broker connection must be one of yours and fit the bot: a live bot needs a live
+    account (and `basics.live_confirmation`), a paper bot a paper one; `data_source: broker` needs an
+    Alpaca or exchange connection; an exchange connection trades crypto only."""
+    problems = await profile_problems(db, user.id, profile)
+    if problems:
+        raise refuse(problems)
     intent = CreateBot(
         **_correlation(
             {
@@ -126,42 +137,69 @@ async def create_bot(
     return BotAccepted(bot_id=intent.bot_id, intent_id=intent.id)
 
 
-@router.post("/validate", response_model=StepValidation, responses=problem_responses(400, 413, 422))
+def _invalid(exc: ValidationError, what: str) -> ProblemError:
+    errors: list[dict[str, Any]] = [
+        {
+            "loc": ["body", *map(str, e["loc"])],
+            "field": ".".join(map(str, e["loc"])) or "body",
+            "msg": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors()
+    ]
+    fields = ", ".join(sorted({str(e["field"]) for e in errors}))
+    return ProblemError(422, f"{what} has invalid values for: {fields}.", errors=errors)
+
+
+@router.post("/validate", response_model=StepValidation, responses=problem_responses(400, 401, 413, 422, 503))
 async def validate_step(
-    step: Annotated[int, Query(ge=1, le=6, description="Wizard step 1-6.")],
-    section: Annotated[dict[str, Any], Body(description="The fields of that step.")],
+    section: Annotated[dict[str, Any], Body(description="The fields of that step, or the whole profile.")],
+    user: OptionalUser,
+    state: State,
+    step: Annotated[
+        int | None, Query(ge=1, le=6, description="Wizard step 1-6; omit to check a whole profile.")
+    ] = None,
 ) -> StepValidation:
-    """Check one wizard step on its own (cross-step checks run on create)."""
-    model = WIZARD_STEPS[step]
+    """Check one wizard step on its own, or (no `step`) a whole profile as create would.
+
+    With an access token, a broker connection id (step 2, or the whole profile) is checked against
+    your connections too; a whole profile naming a connection needs the token."""
+    model: type[Any] = BotProfile if step is None else WIZARD_STEPS[step]
     try:
-        model.model_validate(section)
+        checked = model.model_validate(section)
     except ValidationError as exc:
-        errors: list[dict[str, Any]] = [
-            {
-                "loc": ["body", *map(str, e["loc"])],
-                "field": ".".join(map(str, e["loc"])) or "body",
-                "msg": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        fields = ", ".join(sorted({str(e["field"]) for e in errors}))
-        raise ProblemError(
-            422, f"Step {step} ({model.__name__}) has invalid values for: {fields}.", errors=errors
-        ) from None
-    return StepValidation(step=step, section=model.__name__)
+        what = "The profile" if step is None else f"Step {step} ({model.__name__})"
+        raise _invalid(exc, what) from None
+    problems = []
+    if step is None:
+        if checked.broker.connection == "paper":
+            problems = paper_connection_problems(checked)
+        elif user is None:
+            raise ProblemError(
+                401,
+                "Log in (send your access token) to check a profile against your broker connections.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            problems = await profile_problems(await get_db(state), user.id, checked)
+    elif step == 2 and user is not None:
+        problems = await connection_problems(await get_db(state), user.id, checked.connection)
+    if problems:
+        raise refuse(problems)
+    return StepValidation(step=step or 0, section=model.__name__)
 
 
 @router.get("", response_model=BotList, responses=problem_responses(401, 503))
 async def list_bots(user: CurrentUser, db: Db) -> BotList:
-    """Your bots, oldest first (deleted bots are left out)."""
-    return BotList(bots=[_public(b) for b in await bots.list_bots(db, user.id)])
+    """Your bots, oldest first (deleted bots are left out), each with its mode and connection kind."""
+    kinds = await connections.kinds_by_id(db, user.id)
+    return BotList(bots=[_public(b, kinds) for b in await bots.list_bots(db, user.id)])
 
 
 @router.get("/{bot_id}", response_model=BotPublic, responses=problem_responses(401, 404, 422, 503))
 async def get_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db) -> BotPublic:
-    """One of your bots, with its profile and status."""
-    return _public(await _owned_bot(db, user, bot_id, allow_deleted=True))
+    """One of your bots, with its profile, mode, connection kind and status."""
+    return _public(await _owned_bot(db, user, bot_id, allow_deleted=True), await connections.kinds_by_id(db, user.id))
 
 
 async def _lifecycle(

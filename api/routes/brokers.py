@@ -22,10 +22,13 @@ from api.security import Security
 from api.state import ApiState
 from contracts.api import IntentAccepted
 from contracts.brokers import (
+    AlpacaConnectionCreate,
     BrokerConnectionAccepted,
     BrokerConnectionCreate,
     BrokerConnectionList,
     BrokerConnectionPublic,
+    ExchangeConnectionCreate,
+    PaperConnectionCreate,
     reveal,
 )
 from contracts.intents import ConnectBroker, RevokeBroker
@@ -43,9 +46,22 @@ def public(row: ConnectionRow) -> BrokerConnectionPublic:
         id=row.id,
         kind=row.kind,
         label=row.label,
+        paper=row.paper,
+        exchange=row.exchange,
         created_at=row.created_at,
         last_used_at=row.last_used_at,
     )
+
+
+def venue_facts(
+    body: PaperConnectionCreate | AlpacaConnectionCreate | ExchangeConnectionCreate,
+) -> tuple[bool, str | None]:
+    """(paper account?, ccxt exchange id) of a connection being made."""
+    if isinstance(body, AlpacaConnectionCreate):
+        return body.credentials.paper, None
+    if isinstance(body, ExchangeConnectionCreate):
+        return body.credentials.sandbox, body.credentials.exchange
+    return True, None
 
 
 async def _submit(state: ApiState, intent: ConnectBroker | RevokeBroker) -> None:
@@ -85,6 +101,9 @@ async def connect_broker(
     or `exchange` (`exchange`, `api_key`, `api_secret`, optional `passphrase`). The connection
     is listed once the intent is done; its secrets are never shown again."""
     connection_id = _derived_id(user, idempotency_key, "broker-connection")
+    # the non-secret facts, taken before sealing: they are stored in the clear so a bot's mode
+    # can be checked against the account without decrypting anything
+    paper, exchange = venue_facts(body)
     sealed = None
     if body.kind != "paper":
         sealed = await seal_credentials(
@@ -97,6 +116,8 @@ async def connect_broker(
         "kind": body.kind,
         "label": body.label,
         "sealed": sealed,
+        "paper": paper,
+        "exchange": exchange,
     }
     intent = ConnectBroker(**_correlation(fields))
     await _submit(state, intent)

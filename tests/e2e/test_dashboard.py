@@ -87,6 +87,38 @@ def test_wizard_rejects_bad_steps_with_the_field_named(page: Page, agent: AgentT
     page.screenshot(path=SHOTS / "wizard-error.png")
 
 
+def test_wizard_asks_for_the_live_confirmation_only_in_live_mode_and_refuses_broker_data_without_env_keys(
+    page: Page, agent: AgentThread
+) -> None:
+    open_page(page, agent, "wizard")
+    confirm = page.locator(".wiz-live-confirm input")
+    expect(confirm).to_be_hidden()
+    page.locator(".wiz-mode select").select_option("live")
+    expect(confirm).to_be_visible()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-errors")).to_contain_text("I understand this bot trades real money")
+    page.locator(".wiz-mode select").select_option("paper")
+    expect(confirm).to_be_hidden()
+
+    fill(page, ".wiz-name", "Broker data bot")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 2 of 7")
+    page.locator(".wiz-connection-pick select").select_option(label="local: credentials from config/instances/.env")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 3 of 7")
+    page.locator(".wiz-data-source select").select_option("broker")
+    for step in (3, 4, 5):
+        expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
+        page.get_by_role("button", name="Next").click()
+    page.locator(".wiz-confirm input").check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7")
+    page.get_by_role("button", name="Deploy locally").click()
+    expect(page.locator(".wiz-errors")).to_contain_text("BROKER_KIND is missing in config/instances/.env")
+    expect(page.locator(".wiz-created")).to_have_count(0)
+    page.screenshot(path=SHOTS / "wizard-broker-env.png", full_page=True)
+
+
 def _walk_wizard(page: Page, name: str) -> None:
     fill(page, ".wiz-name", name)
     page.get_by_role("button", name="Next").click()

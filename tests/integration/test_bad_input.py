@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.profile import LIVE_CONFIRMATION
 from tests.conftest import VALID_PROFILE
 
 
@@ -65,7 +66,10 @@ async def test_invalid_profile_is_rejected_naming_the_field(
     ("changes", "says"),
     [
         ({"strategy__exposure_per_regime": [0.0, 1.0]}, "has 2 values but model.n_states is 3"),
-        ({"basics__mode": "live"}, "a live bot needs a broker connection"),
+        (
+            {"basics__mode": "live", "basics__live_confirmation": LIVE_CONFIRMATION},
+            "a live bot needs a broker connection",
+        ),
         (
             {"basics__surface": "hosted", "market__data_source": "file", "market__data_file": "/tmp/bars.csv"},
             "a hosted bot cannot read a file from your laptop",

@@ -92,7 +92,7 @@ def profile(**market: str) -> BotProfile:
     data = {**VALID_PROFILE, "basics": {**VALID_PROFILE["basics"], "surface": "hosted"}}
     data["market"] = {**VALID_PROFILE["market"], **market}
     if market.get("asset_class") == "crypto":
-        data["market"]["symbols"] = ["BTC-USD"]
+        data["market"]["symbols"] = ["BTC/USD"]  # broker crypto is spelled BASE/QUOTE
     return BotProfile.model_validate(data)
 
 
