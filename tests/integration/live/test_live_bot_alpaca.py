@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.profile import BotProfile
+from contracts.profile import LIVE_CONFIRMATION, BotProfile
 from trader.checkpoint import from_json
 from trader.instance import write_instance
 from venues.alpaca import AlpacaEmulator
@@ -50,7 +50,8 @@ def _control(emulator: AlpacaEmulator, method: str, path: str, body: dict[str, A
 def _bot(home: Path, emulator: AlpacaEmulator, *, paper: str = "true", mode: str = "paper") -> Path:
     profile = BotProfile.model_validate(
         {
-            "basics": {"name": "spy daily", "surface": "local", "mode": mode},
+            "basics": {"name": "spy daily", "surface": "local", "mode": mode}
+            | ({"live_confirmation": LIVE_CONFIRMATION} if mode == "live" else {}),
             "broker": {"connection": str(uuid.uuid4())},
             "market": {"symbols": ["SPY"], "data_source": "broker", "bar_interval": "1d"},
             "model": {"n_states": 2, "training_window": 120, "refit_every": 60},
