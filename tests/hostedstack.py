@@ -37,6 +37,7 @@ async def hosted_cloud(
     monkeypatch: pytest.MonkeyPatch,
     *,
     replay_pace: float = 25,
+    alpaca_url: str | None = None,
 ) -> AsyncIterator[Cloud]:
     """Run the API and hosting workers until the block ends; ``emulator`` was made with ``FLY_TOKEN``."""
     monkeypatch.setenv("FLY_API_TOKEN", FLY_TOKEN)  # the workers read the Fly settings from the environment
@@ -50,6 +51,7 @@ async def hosted_cloud(
             HMMTRADE_MACHINE_JWT_KEY_DIR=machine_key_dir,
             HMMTRADE_BOT_API_URL=url,
             HMMTRADE_HOSTED_REPLAY_PACE=replay_pace,
+            HMMTRADE_ALPACA_URL=alpaca_url,
         )
         runtimes = [await start_workers(settings)]
         try:

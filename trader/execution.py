@@ -153,7 +153,11 @@ class VenueExecution:
         """New fills of every outstanding order (partial ones included); finished orders are dropped."""
         fills = []
         for client_order_id, entry in list(self.live.outstanding.items()):
-            venue_order = await self.venue.order_by_client_id(client_order_id, entry.order.symbol)
+            try:
+                venue_order = await self.venue.order_by_client_id(client_order_id, entry.order.symbol)
+            except VenueUnavailable as exc:  # still outstanding: its fills are booked at a later bar
+                log.warning("order.lookup_failed", client_order_id=client_order_id, error=str(exc))
+                continue
             if venue_order is None:
                 log.warning("order.not_at_venue", client_order_id=client_order_id, detail="it was never accepted")
                 del self.live.outstanding[client_order_id]
@@ -178,8 +182,11 @@ class VenueExecution:
                 }
                 for order in orders
             ]
-        rules = self._rules = self._rules or await self.venue.rules(self.symbol)
-        clock = await self.venue.clock()
+        try:
+            rules = self._rules = self._rules or await self.venue.rules(self.symbol)
+            clock = await self.venue.clock()
+        except VenueUnavailable as exc:  # nothing was sent: the next bar decides again on its own price
+            return [{**_describe(order), "status": "not sent", "reason": str(exc)} for order in orders]
         tif = time_in_force(crypto=self.crypto, clock=clock)
         executions = []
         for order in orders:

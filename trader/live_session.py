@@ -58,6 +58,7 @@ class LiveSession:
         """Reconcile the checkpointed book with the venue; the reason to halt, or None to trade."""
         self.live = live
         self.execution = self._execution()
+        await self.venue.rules(self.symbol)  # an unknown or untradable symbol stops here, before any order
         if self.live.halted and not self.adopt:
             return self.live.halted
         self.live.halted, self.live.halt_recorded = None, False  # adopting re-arms: reconcile decides again

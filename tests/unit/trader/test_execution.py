@@ -197,3 +197,19 @@ def test_live_state_round_trips_through_json() -> None:
 async def test_an_order_the_venue_never_heard_of_is_dropped(tmp_path: Path) -> None:
     execution = _execution(tmp_path, FakeVenue(), LiveState(outstanding={"c1": Outstanding(BUY)}))
     assert await execution.collect_fills("b") == [] and execution.live.outstanding == {}
+
+
+async def test_an_outage_at_send_time_sends_nothing_and_says_why(tmp_path: Path) -> None:
+    class NoClock(FakeVenue):
+        async def clock(self) -> VenueClock:
+            raise VenueUnavailable("alpaca answered 503 to the clock request")
+
+    venue = NoClock()
+    executions = await _execution(tmp_path, venue).send([BUY], price=100.0, fresh=True)
+    assert venue.submits == 0 and executions[0]["status"] == "not sent" and "503" in executions[0]["reason"]
+
+
+async def test_a_lookup_outage_keeps_the_order_outstanding(tmp_path: Path) -> None:
+    venue = FakeVenue(refuse_lookups=1)
+    execution = _execution(tmp_path, venue, LiveState(outstanding={"c1": Outstanding(BUY)}))
+    assert await execution.collect_fills("b") == [] and "c1" in execution.live.outstanding
