@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
 import uuid
@@ -159,4 +161,70 @@ def test_a_live_bot_on_a_paper_account_sends_nothing(tmp_path: Path, alpaca: Alp
     config = _bot(tmp_path / "home", alpaca, paper="true", mode="live")
     refused = _run(config)
     assert refused.returncode == 2 and "basics.mode is live" in refused.stderr
+    assert _orders(alpaca) == []
+
+
+def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    """Each session the bot is killed at a random moment (often mid-request, sometimes after the
+    venue took the order and before the answer arrived), then runs again to completion."""
+    config = _bot(tmp_path / "home", alpaca)
+    assert _run(config).returncode == 0
+    rng = random.Random(2026)
+    kills = 0
+    while kills < 20:
+        _next_session(alpaca)
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ | ({"HMMTRADE_FAILPOINTS": "execution.after_ack=crash"} if kills % 4 == 0 else {}),
+        )
+        try:
+            bot.wait(timeout=rng.uniform(0.5, 3.0))  # the run ends by itself, or crashes at the failpoint...
+        except subprocess.TimeoutExpired:
+            bot.send_signal(signal.SIGKILL)  # ...or is killed wherever it is
+            bot.wait()
+        kills += 1
+        done = _run(config)
+        assert done.returncode == 0, done.stderr
+        assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
+    _next_session(alpaca)
+    assert _run(config).returncode == 0
+    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
+    decided = [r["bar"]["date"] for r in _records(config) if "event" not in r]
+    assert len(decided) == len(set(decided))  # one decision per bar, however often it was killed
+
+
+def test_partial_fills_add_up_in_the_book_and_the_audit(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    config = _bot(tmp_path / "home", alpaca)
+    _control(alpaca, "POST", "faults", {"partial_fills": 3})
+    assert _run(config).returncode == 0
+    for _ in range(3):
+        _next_session(alpaca)
+        assert _run(config).returncode == 0
+    fills = [f for r in _records(config) for f in r["fills"]]
+    by_order = Counter(f["client_order_id"] for f in fills)
+    assert by_order  # (parts that land between two bars reach the bot as one cumulative fill; see test_execution)
+    orders = {o["client_order_id"]: o for o in _orders(alpaca)}
+    for client_order_id in by_order:
+        booked = sum(f["quantity"] for f in fills if f["client_order_id"] == client_order_id)
+        assert booked == pytest.approx(float(orders[client_order_id]["filled_qty"]))
+    signed = sum(f["quantity"] * (1 if f["side"] == "buy" else -1) for f in fills)
+    assert _book_position(config) == pytest.approx(signed)
+
+
+def test_an_unknown_symbol_and_wrong_keys_are_clear_errors_and_send_nothing(
+    tmp_path: Path, alpaca: AlpacaEmulator
+) -> None:
+    config = _bot(tmp_path / "a", alpaca)
+    text = config.read_text().replace("- SPY", "- NOSUCH")
+    config.write_text(text)
+    unknown = _run(config)
+    assert unknown.returncode == 2 and "NOSUCH" in unknown.stderr and "market.symbols" in unknown.stderr
+    wrong = _bot(tmp_path / "b", alpaca)
+    env_file = wrong.with_suffix(".env")
+    env_file.write_text(env_file.read_text().replace(SECRET, "not-the-secret"))
+    refused = _run(wrong)
+    assert refused.returncode == 2 and "refused the API keys" in refused.stderr
+    assert SECRET not in refused.stderr and "not-the-secret" not in refused.stderr
     assert _orders(alpaca) == []
