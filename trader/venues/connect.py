@@ -53,12 +53,21 @@ def venue_from_env(env: Mapping[str, str], profile: BotProfile) -> Venue:
 
     if profile.market.asset_class != "crypto":
         raise FeedError("market.asset_class must be 'crypto' for an exchange connection")
+    sandbox = _flag(env.get("BROKER_SANDBOX", ""))
+    if mode == "live" and sandbox:
+        raise FeedError(
+            "basics.mode is live but the connection is an exchange sandbox (test) account: nothing was sent"
+        )
+    if mode == "paper" and not sandbox:
+        raise FeedError(
+            "basics.mode is paper but the connection is a real exchange account (sandbox false): nothing was sent"
+        )
     return CcxtVenue.create(
         env["BROKER_EXCHANGE"],
         env["BROKER_API_KEY"],
         env["BROKER_API_SECRET"],
         env.get("BROKER_PASSPHRASE") or None,
         base_url=env.get(EXCHANGE_URL_ENV) or None,
-        sandbox=_flag(env.get("BROKER_SANDBOX", "")),
+        sandbox=sandbox,
         symbols=profile.market.symbols,
     )

@@ -7,8 +7,11 @@ The emulator's clock is frozen (speed 0) and moved bar by bar, so each run of th
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -75,6 +78,7 @@ def _bot(home: Path, emulator: ExchangeEmulator, *, key: str = KEY) -> Path:
         "BROKER_EXCHANGE": "binance",
         "BROKER_API_KEY": key,
         "BROKER_API_SECRET": SECRET,
+        "BROKER_SANDBOX": "true",  # a paper bot trades a test account
         "HMMTRADE_EXCHANGE_URL": emulator.url,
     }
     return write_instance(home, uuid.uuid4(), profile, env)
@@ -184,3 +188,75 @@ def test_wrong_keys_are_a_clear_error_not_a_retry_loop(tmp_path: Path, exchange:
     assert refused.returncode == 2
     assert "error:" in refused.stderr and "key" in refused.stderr.lower()
     assert sum(_orders_per_client_id(exchange).values()) == 0
+
+
+def _decisions(config: Path) -> list[str]:
+    path = _state(config) / "audit.jsonl"
+    return [r["bar"]["date"] for r in read_records(path) if "event" not in r] if path.exists() else []
+
+
+def _wait_decisions(config: Path, count: int, bot: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        decided = _decisions(config)
+        if len(decided) >= count:
+            return decided
+        assert bot.poll() is None, "the continuous bot exited"
+        time.sleep(0.05)
+    raise AssertionError(f"{len(_decisions(config))} decisions after {timeout_s}s, expected {count}")
+
+
+def test_a_continuous_bot_decides_each_bar_once_through_rate_limits_and_stalls(
+    tmp_path: Path, exchange: ExchangeEmulator
+) -> None:
+    config = _bot(tmp_path / "home", exchange)
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "trader.cli", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HMMTRADE_LIVE_POLL_S": "0.05"},
+    )
+    try:
+        decided = _wait_decisions(config, 1, bot, timeout_s=120)
+        faults = [{"http_429": 4}, {"stall_s": 0.3}, {"stall_s": 0}, {"http_429": 2}, {}]
+        for fault in faults:
+            if fault:
+                _control(exchange, "POST", "faults", fault)
+            _control(exchange, "POST", "advance", {"seconds": HOUR})
+            decided = _wait_decisions(config, len(decided) + 1, bot)
+        assert len(decided) == len(set(decided))  # never two decisions for one bar
+        bot.send_signal(signal.SIGTERM)
+        _, err = bot.communicate(timeout=60)
+        assert bot.returncode == 0, err
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.communicate()
+    assert all(count == 1 for count in _orders_per_client_id(exchange).values())
+
+
+def test_an_order_under_the_minimum_notional_is_skipped_with_the_reason(
+    tmp_path: Path, exchange: ExchangeEmulator
+) -> None:
+    config = _bot(tmp_path / "home", exchange)
+    text = config.read_text().replace("starting_cash: 10000", "starting_cash: 100")
+    assert text != config.read_text()
+    config.write_text(text)  # $100 at 90%: the small daily rebalances fall under the $5 minimum
+    assert _run(config).returncode == 0
+    for _ in range(4):
+        _control(exchange, "POST", "advance", {"seconds": HOUR})
+        assert _run(config).returncode == 0
+    executions = [e for r in read_records(_state(config) / "audit.jsonl") for e in r.get("executions", [])]
+    skipped = [e for e in executions if e["status"] == "skipped"]
+    assert skipped and all("minimum" in e["reason"] for e in skipped)
+    sent = {order for order in _orders_per_client_id(exchange)}
+    assert not sent & {e["client_order_id"] for e in skipped}  # never sent to be rejected
+
+
+def test_an_unknown_exchange_is_a_clear_error(tmp_path: Path, exchange: ExchangeEmulator) -> None:
+    config = _bot(tmp_path / "home", exchange)
+    env_file = config.with_suffix(".env")
+    env_file.write_text(env_file.read_text().replace("BROKER_EXCHANGE=binance", "BROKER_EXCHANGE=nosuchexchange"))
+    refused = _run(config)
+    assert refused.returncode == 2 and "nosuchexchange" in refused.stderr
