@@ -228,3 +228,28 @@ def test_an_unknown_symbol_and_wrong_keys_are_clear_errors_and_send_nothing(
     assert refused.returncode == 2 and "refused the API keys" in refused.stderr
     assert SECRET not in refused.stderr and "not-the-secret" not in refused.stderr
     assert _orders(alpaca) == []
+
+
+def test_live_decisions_equal_the_backtesters_on_the_same_bars(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    """Backtest/live parity: the bars a live bot saw, replayed through ``trader.backtest``,
+    give the same regimes, probabilities and targets bar for bar."""
+    from trader import backtest
+    from trader.config import engine_config
+    from trader.instance import load_instance
+    from trader.live_feed import BarTimes, VenueFeed, _read
+
+    config = _bot(tmp_path / "home", alpaca)
+    assert _run(config).returncode == 0
+    for _ in range(5):
+        _next_session(alpaca)
+        assert _run(config).returncode == 0
+    live = [r for r in _records(config) if "event" not in r]
+    [cache] = _state(config).glob("bars-*.csv")
+    bars = VenueFeed.bars_of(_read(cache), BarTimes("1d", crypto=False))
+    profile = load_instance(config).profile
+    replayed = {r["bar"]["date"]: r for r in backtest.run(engine_config(profile, bot_id=config.stem), bars).records}
+    assert len(live) >= 6
+    for record in live:
+        twin = replayed[record["bar"]["date"]]
+        assert (record["regime"], record["target"]) == (twin["regime"], twin["target"])
+        assert record["probabilities"] == twin["probabilities"]
