@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -19,8 +19,32 @@ from agent.dashboard.common import page, query_arg
 from agent.dashboard.context import AgentContext
 from contracts.events import AuditRecord
 
-PIPELINE = ("bar", "features", "probabilities", "regime", "confidence", "target", "risk", "orders", "fills")
-COLUMNS = ("bot", "seq", "bar_at", "kind", "regime", "confidence", "target", "risk", "orders", "fills", "equity")
+PIPELINE = (
+    "bar",
+    "features",
+    "probabilities",
+    "regime",
+    "confidence",
+    "target",
+    "risk",
+    "orders",
+    "executions",  # a live bot's orders at its venue: venue order id, status, or why not sent
+    "fills",
+)
+COLUMNS = (
+    "bot",
+    "seq",
+    "bar_at",
+    "kind",
+    "regime",
+    "confidence",
+    "target",
+    "risk",
+    "orders",
+    "sent",
+    "fills",
+    "equity",
+)
 
 
 def flat(bot_id: str, record: AuditRecord) -> dict[str, Any]:
@@ -29,16 +53,24 @@ def flat(bot_id: str, record: AuditRecord) -> dict[str, Any]:
     return {
         "bot": bot_id[:8],
         "seq": record.seq,
-        "bar_at": record.bar_at.date().isoformat(),
+        "bar_at": _bar_label(record.bar_at),
         "kind": record.kind,
         "regime": -1 if record.regime is None else record.regime,
         "confidence": detail.get("confidence"),
         "target": detail.get("target"),
         "risk": risk.get("status", ""),
         "orders": len(detail.get("orders") or []),
+        "sent": sum(1 for e in detail.get("executions") or [] if e.get("venue_order_id")),
         "fills": len(detail.get("fills") or []),
         "equity": record.equity,
     }
+
+
+def _bar_label(bar_at: datetime) -> str:
+    """A daily bar by its date; an intraday bar by its UTC start to the minute."""
+    if (bar_at.hour, bar_at.minute, bar_at.second) == (0, 0, 0):
+        return bar_at.date().isoformat()
+    return bar_at.strftime("%Y-%m-%d %H:%M")
 
 
 def pipeline_view(bot_id: str, record: AuditRecord) -> dict[str, Any]:
