@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.venue import FakeVenue
 from trader.live_feed import BarTimes, VenueFeed
 from trader.venue import VenueBar, VenueClock
@@ -20,7 +22,10 @@ class BarVenue(FakeVenue):
     now: datetime = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     served: list[VenueBar] = field(default_factory=list)
 
+    clock_calls: int = 0
+
     async def clock(self) -> VenueClock:
+        self.clock_calls += 1
         return VenueClock(self.now, True)
 
     async def bars(self, symbol: str, interval: str, start: datetime, end: datetime | None = None) -> list[VenueBar]:
@@ -91,3 +96,38 @@ def test_intraday_stock_bars_skip_the_night() -> None:
     times = BarTimes("1h", crypto=False)
     last_of_day = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # 16:00 ET close
     assert times.next_close_after(last_of_day) == datetime(2026, 3, 3, 15, 30, tzinfo=UTC)  # 09:30 ET open + 1h
+
+
+async def test_a_stale_feed_cancels_the_bots_open_orders_once_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from trader.broker import Order
+    from trader.execution import OrderJournal
+    from trader.live_session import LiveSession
+    from trader.live_state import LiveState, Outstanding
+    from trader.venue import OrderRequest
+
+    venue = BarVenue(now=T0 + 4 * HOUR, served=[_bar(T0 + i * HOUR) for i in range(4)])
+    feed = VenueFeed(venue, "BTC/USD", "1h", tmp_path, warmup_bars=5, crypto=True)
+    await feed.available()
+    await venue.submit(OrderRequest("c1", "BTC/USD", "buy", 1.0))
+    session = LiveSession(venue, feed, OrderJournal(tmp_path / "j"), symbol="BTC/USD", crypto=True, poll_s=0.01)
+    session.live = LiveState(outstanding={"c1": Outstanding(Order("c1", "BTC/USD", "buy", 1.0, "b"))})
+    venue.now = T0 + 6 * HOUR  # the 04:00 bar was due at 05:00 and never came
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(session.next_bars(4, stop))
+
+    async def canceled() -> None:
+        while venue.orders["c1"].status != "canceled":
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(canceled(), timeout=30)
+    polls = venue.clock_calls
+    while venue.clock_calls < polls + 5:  # five more polls: the stale state is still announced once
+        await asyncio.wait_for(asyncio.sleep(0.01), timeout=30)
+    stop.set()
+    assert await waiting is None
+    out = capsys.readouterr().out
+    assert out.count("stale:") == 1 and "1 open order(s) canceled" in out
