@@ -7,7 +7,6 @@ market-on-open, filled at the next session's open, exactly as the backtester ass
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from contracts.profile import LIVE_CONFIRMATION, BotProfile
-from trader.checkpoint import from_json
+from tests.livebot import audit, book_position, run_once, state_dir
 from trader.instance import write_instance
 from venues.alpaca import AlpacaEmulator
 
@@ -71,25 +70,6 @@ def _bot(home: Path, emulator: AlpacaEmulator, *, paper: str = "true", mode: str
     return write_instance(home, uuid.uuid4(), profile, env)
 
 
-def _run(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **env},
-    )
-
-
-def _state(config: Path) -> Path:
-    return config.parent.parent.parent / "state" / config.stem
-
-
-def _book_position(config: Path) -> float:
-    checkpoint = from_json(json.loads((_state(config) / "checkpoint.json").read_text()))
-    return checkpoint.state.broker.position if checkpoint.state.broker else 0.0
-
-
 def _orders(emulator: AlpacaEmulator) -> list[dict[str, Any]]:
     answer = _control(emulator, "GET", "orders")
     return answer["orders"] if isinstance(answer, dict) else answer
@@ -101,10 +81,6 @@ def _venue_spy(emulator: AlpacaEmulator) -> float:
     return sum(float(p["qty"]) for p in held if p["symbol"] == "SPY")
 
 
-def _records(config: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (_state(config) / "audit.jsonl").read_text().splitlines() if line]
-
-
 def _next_session(emulator: AlpacaEmulator) -> None:
     _control(emulator, "POST", "advance", {"seconds": DAY})
 
@@ -113,53 +89,53 @@ def test_a_daily_bot_trades_market_on_open_and_its_book_equals_the_account(
     tmp_path: Path, alpaca: AlpacaEmulator
 ) -> None:
     config = _bot(tmp_path / "home", alpaca)
-    first = _run(config)
+    first = run_once(config)
     assert first.returncode == 0, first.stderr
     for _ in range(3):
         _next_session(alpaca)
-        done = _run(config)
+        done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert "1 decision(s)" in done.stderr
-    records = _records(config)
+    records = audit(config)
     sent = [e for r in records for e in r.get("executions", []) if e.get("venue_order_id")]
     assert sent and all(e["time_in_force"] == "opg" for e in sent)  # decided after the close
     assert all(e["quantity"] == int(e["quantity"]) for e in sent)  # whole shares
     assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
     assert any(r["fills"] for r in records)
-    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
+    assert book_position(config) == pytest.approx(_venue_spy(alpaca))
 
 
 def test_504_after_accept_and_429_storms_place_exactly_one_order(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
     _control(alpaca, "POST", "faults", {"accept_then_504": 1})
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     _next_session(alpaca)
     _control(alpaca, "POST", "faults", {"http_429": 3})
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     orders = _orders(alpaca)
     assert orders and all(n == 1 for n in Counter(o["client_order_id"] for o in orders).values())
     _next_session(alpaca)
-    assert _run(config).returncode == 0
-    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
+    assert run_once(config).returncode == 0
+    assert book_position(config) == pytest.approx(_venue_spy(alpaca))
 
 
 def test_a_position_changed_while_the_bot_was_down_halts_it(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     _next_session(alpaca)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     _control(alpaca, "POST", "positions", {"symbol": "SPY", "qty": _venue_spy(alpaca) + 7, "avg_entry_price": 100})
     _next_session(alpaca)
-    halted = _run(config)
+    halted = run_once(config)
     assert "halted:" in halted.stdout and "SPY" in halted.stdout
-    assert _records(config)[-1]["event"] == "halt"
-    adopted = _run(config, HMMTRADE_ADOPT_VENUE_POSITION="1")
+    assert audit(config)[-1]["event"] == "halt"
+    adopted = run_once(config, HMMTRADE_ADOPT_VENUE_POSITION="1")
     assert adopted.returncode == 0 and "halted" not in adopted.stdout
 
 
 def test_a_live_bot_on_a_paper_account_sends_nothing(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca, paper="true", mode="live")
-    refused = _run(config)
+    refused = run_once(config)
     assert refused.returncode == 2 and "basics.mode is live" in refused.stderr
     assert _orders(alpaca) == []
 
@@ -168,7 +144,7 @@ def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: P
     """Each session the bot is killed at a random moment (often mid-request, sometimes after the
     venue took the order and before the answer arrived), then runs again to completion."""
     config = _bot(tmp_path / "home", alpaca)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     rng = random.Random(2026)
     kills = 0
     while kills < 20:
@@ -185,24 +161,24 @@ def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: P
             bot.send_signal(signal.SIGKILL)  # ...or is killed wherever it is
             bot.wait()
         kills += 1
-        done = _run(config)
+        done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
     _next_session(alpaca)
-    assert _run(config).returncode == 0
-    assert _book_position(config) == pytest.approx(_venue_spy(alpaca))
-    decided = [r["bar"]["date"] for r in _records(config) if "event" not in r]
+    assert run_once(config).returncode == 0
+    assert book_position(config) == pytest.approx(_venue_spy(alpaca))
+    decided = [r["bar"]["date"] for r in audit(config) if "event" not in r]
     assert len(decided) == len(set(decided))  # one decision per bar, however often it was killed
 
 
 def test_partial_fills_add_up_in_the_book_and_the_audit(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
     _control(alpaca, "POST", "faults", {"partial_fills": 3})
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     for _ in range(3):
         _next_session(alpaca)
-        assert _run(config).returncode == 0
-    fills = [f for r in _records(config) for f in r["fills"]]
+        assert run_once(config).returncode == 0
+    fills = [f for r in audit(config) for f in r["fills"]]
     by_order = Counter(f["client_order_id"] for f in fills)
     assert by_order  # (parts that land between two bars reach the bot as one cumulative fill; see test_execution)
     orders = {o["client_order_id"]: o for o in _orders(alpaca)}
@@ -210,7 +186,7 @@ def test_partial_fills_add_up_in_the_book_and_the_audit(tmp_path: Path, alpaca: 
         booked = sum(f["quantity"] for f in fills if f["client_order_id"] == client_order_id)
         assert booked == pytest.approx(float(orders[client_order_id]["filled_qty"]))
     signed = sum(f["quantity"] * (1 if f["side"] == "buy" else -1) for f in fills)
-    assert _book_position(config) == pytest.approx(signed)
+    assert book_position(config) == pytest.approx(signed)
 
 
 def test_an_unknown_symbol_and_wrong_keys_are_clear_errors_and_send_nothing(
@@ -219,12 +195,12 @@ def test_an_unknown_symbol_and_wrong_keys_are_clear_errors_and_send_nothing(
     config = _bot(tmp_path / "a", alpaca)
     text = config.read_text().replace("- SPY", "- NOSUCH")
     config.write_text(text)
-    unknown = _run(config)
+    unknown = run_once(config)
     assert unknown.returncode == 2 and "NOSUCH" in unknown.stderr and "market.symbols" in unknown.stderr
     wrong = _bot(tmp_path / "b", alpaca)
     env_file = wrong.with_suffix(".env")
     env_file.write_text(env_file.read_text().replace(SECRET, "not-the-secret"))
-    refused = _run(wrong)
+    refused = run_once(wrong)
     assert refused.returncode == 2 and "refused the API keys" in refused.stderr
     assert SECRET not in refused.stderr and "not-the-secret" not in refused.stderr
     assert _orders(alpaca) == []
@@ -239,12 +215,12 @@ def test_live_decisions_equal_the_backtesters_on_the_same_bars(tmp_path: Path, a
     from trader.live_feed import BarTimes, VenueFeed, _read
 
     config = _bot(tmp_path / "home", alpaca)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     for _ in range(5):
         _next_session(alpaca)
-        assert _run(config).returncode == 0
-    live = [r for r in _records(config) if "event" not in r]
-    [cache] = _state(config).glob("bars-*.csv")
+        assert run_once(config).returncode == 0
+    live = [r for r in audit(config) if "event" not in r]
+    [cache] = state_dir(config).glob("bars-*.csv")
     bars = VenueFeed.bars_of(_read(cache), BarTimes("1d", crypto=False))
     profile = load_instance(config).profile
     replayed = {r["bar"]["date"]: r for r in backtest.run(engine_config(profile, bot_id=config.stem), bars).records}

@@ -6,7 +6,6 @@ The emulator's clock is frozen (speed 0) and moved bar by bar, so each run of th
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from contracts.profile import BotProfile
-from trader.checkpoint import from_json
+from tests.livebot import audit, book_position, run_once
 from trader.instance import write_instance
 from venues.exchange import ExchangeEmulator
 
@@ -84,27 +83,6 @@ def _bot(home: Path, emulator: ExchangeEmulator, *, key: str = KEY) -> Path:
     return write_instance(home, uuid.uuid4(), profile, env)
 
 
-def _run(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **env},
-    )
-
-
-def _state(config: Path) -> Path:
-    return config.parent.parent.parent / "state" / config.stem
-
-
-def _book_position(config: Path) -> float:
-    checkpoint = from_json(json.loads((_state(config) / "checkpoint.json").read_text()))
-    return checkpoint.state.broker.position if checkpoint.state.broker else 0.0
-
-
 def _venue_btc(emulator: ExchangeEmulator) -> float:
     with emulator.book.lock:
         return float(emulator.book.free.get("BTC", 0) + emulator.book.locked.get("BTC", 0))
@@ -114,85 +92,80 @@ def _orders_per_client_id(emulator: ExchangeEmulator) -> Counter[str]:
     return Counter(order["clientOrderId"] for order in _control(emulator, "GET", "orders")["orders"])
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def test_each_new_bar_is_decided_once_and_the_book_equals_the_exchange(
     tmp_path: Path, exchange: ExchangeEmulator
 ) -> None:
     config = _bot(tmp_path / "home", exchange)
-    first = _run(config)
+    first = run_once(config)
     assert first.returncode == 0, first.stderr
     for _ in range(3):
         _control(exchange, "POST", "advance", {"seconds": HOUR})
-        done = _run(config)
+        done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert "1 decision(s)" in done.stderr  # one new bar, one decision
-    again = _run(config)  # no new bar: nothing decided, nothing sent
+    again = run_once(config)  # no new bar: nothing decided, nothing sent
     assert "0 decision(s)" in again.stderr
-    records = read_records(_state(config) / "audit.jsonl")
+    records = audit(config)
     sent = [e for r in records for e in r.get("executions", []) if e.get("venue_order_id")]
     assert sent, "the always-long bot sent no order"
     assert all(count == 1 for count in _orders_per_client_id(exchange).values())
     fills = [f for r in records for f in r["fills"]]
     assert fills and all(f["price"] > 0 for f in fills)
     _control(exchange, "POST", "advance", {"seconds": HOUR})
-    assert _run(config).returncode == 0  # books the last fills
-    assert _book_position(config) == pytest.approx(_venue_btc(exchange), abs=1e-9)
+    assert run_once(config).returncode == 0  # books the last fills
+    assert book_position(config) == pytest.approx(_venue_btc(exchange), abs=1e-9)
 
 
 def test_kills_after_the_exchange_accepted_an_order_never_send_it_twice(
     tmp_path: Path, exchange: ExchangeEmulator
 ) -> None:
     config = _bot(tmp_path / "home", exchange)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     crashes = 0
     for _ in range(6):
         _control(exchange, "POST", "advance", {"seconds": HOUR})
-        crashed = _run(config, HMMTRADE_FAILPOINTS="execution.after_ack=crash")  # dies once the order is in
+        crashed = run_once(config, HMMTRADE_FAILPOINTS="execution.after_ack=crash")  # dies once the order is in
         crashes += crashed.returncode == 70
-        done = _run(config)
+        done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert all(count == 1 for count in _orders_per_client_id(exchange).values())
     assert crashes >= 2  # seeded prices: the same bars send orders every run (most rebalances are under the minimum)
     _control(exchange, "POST", "advance", {"seconds": HOUR})
-    assert _run(config).returncode == 0
-    assert _book_position(config) == pytest.approx(_venue_btc(exchange), abs=1e-9)
+    assert run_once(config).returncode == 0
+    assert book_position(config) == pytest.approx(_venue_btc(exchange), abs=1e-9)
 
 
 def test_a_balance_changed_behind_the_bots_back_halts_it_with_the_reason(
     tmp_path: Path, exchange: ExchangeEmulator
 ) -> None:
     config = _bot(tmp_path / "home", exchange)
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     _control(exchange, "POST", "advance", {"seconds": HOUR})
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     _control(exchange, "POST", "balances", {"asset": "BTC", "free": _venue_btc(exchange) + 0.5})
     _control(exchange, "POST", "advance", {"seconds": HOUR})
-    halted = _run(config)
+    halted = run_once(config)
     assert "halted:" in halted.stdout and "BTC/USDT" in halted.stdout
-    records = read_records(_state(config) / "audit.jsonl")
+    records = audit(config)
     assert records[-1].get("event") == "halt" and "difference" in records[-1]["risk"]["reasons"][0]
     before = sum(_orders_per_client_id(exchange).values())
     _control(exchange, "POST", "advance", {"seconds": HOUR})
-    assert "halted:" in _run(config).stdout  # stays halted: nothing sent
+    assert "halted:" in run_once(config).stdout  # stays halted: nothing sent
     assert sum(_orders_per_client_id(exchange).values()) == before
-    adopted = _run(config, HMMTRADE_ADOPT_VENUE_POSITION="true")
+    adopted = run_once(config, HMMTRADE_ADOPT_VENUE_POSITION="true")
     assert adopted.returncode == 0
 
 
 def test_wrong_keys_are_a_clear_error_not_a_retry_loop(tmp_path: Path, exchange: ExchangeEmulator) -> None:
     config = _bot(tmp_path / "home", exchange, key="not-the-key-000000")
-    refused = _run(config)
+    refused = run_once(config)
     assert refused.returncode == 2
     assert "error:" in refused.stderr and "key" in refused.stderr.lower()
     assert sum(_orders_per_client_id(exchange).values()) == 0
 
 
 def _decisions(config: Path) -> list[str]:
-    path = _state(config) / "audit.jsonl"
-    return [r["bar"]["date"] for r in read_records(path) if "event" not in r] if path.exists() else []
+    return [r["bar"]["date"] for r in audit(config) if "event" not in r]
 
 
 def _wait_decisions(config: Path, count: int, bot: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
@@ -243,11 +216,11 @@ def test_an_order_under_the_minimum_notional_is_skipped_with_the_reason(
     text = config.read_text().replace("starting_cash: 10000", "starting_cash: 100")
     assert text != config.read_text()
     config.write_text(text)  # $100 at 90%: the small daily rebalances fall under the $5 minimum
-    assert _run(config).returncode == 0
+    assert run_once(config).returncode == 0
     for _ in range(4):
         _control(exchange, "POST", "advance", {"seconds": HOUR})
-        assert _run(config).returncode == 0
-    executions = [e for r in read_records(_state(config) / "audit.jsonl") for e in r.get("executions", [])]
+        assert run_once(config).returncode == 0
+    executions = [e for r in audit(config) for e in r.get("executions", [])]
     skipped = [e for e in executions if e["status"] == "skipped"]
     assert skipped and all("minimum" in e["reason"] for e in skipped)
     sent = {order for order in _orders_per_client_id(exchange)}
@@ -258,5 +231,5 @@ def test_an_unknown_exchange_is_a_clear_error(tmp_path: Path, exchange: Exchange
     config = _bot(tmp_path / "home", exchange)
     env_file = config.with_suffix(".env")
     env_file.write_text(env_file.read_text().replace("BROKER_EXCHANGE=binance", "BROKER_EXCHANGE=nosuchexchange"))
-    refused = _run(config)
+    refused = run_once(config)
     assert refused.returncode == 2 and "nosuchexchange" in refused.stderr
