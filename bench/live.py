@@ -61,6 +61,7 @@ class Row:
     advance_ms: list[float] | None = None
     raw_ms: list[float] | None = None  # the baseline, measured just before this fleet on the same emulator
     held: int = 0  # orders the emulator held when this row started (it persists them all on every change)
+    failed: int = 0  # submits that raised inside the bots
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -102,7 +103,7 @@ def fleet_row(root: Path, url: str, count: int, bars: int, poll_s: float, prefix
     starts = [close.sent for close in run.closes]
     label = f"{count} bot{'s' if count > 1 else ''}"
     advances = [1000 * (c.answered - c.sent) for c in run.closes]
-    row = Row(label, count, bars, [], run.startup_s, [], [], [], advances, baseline, held)
+    row = Row(label, count, bars, [], run.startup_s, [], [], [], advances, baseline, held, run.failed)
     for ack in run.acks:
         bar = bisect.bisect_right(starts, ack.sent) - 1
         if bar < 0:
@@ -177,6 +178,7 @@ def print_table(rows: list[Row], loads: tuple[str, str], poll_s: float, load: li
             f"  {_pct(row.seen_ms or [], 50):>12.2f}{parts}"
         )
     advances = [ms for row in rows for ms in row.advance_ms or []]
+    print(f"submits that failed inside the bots: {', '.join(str(row.failed) for row in rows)} (per row)")
     print(
         f"bar close = just before the advance request; that request took p50 {_pct(advances, 50):.2f} ms, "
         f"max {max(advances, default=float('nan')):.2f} ms (it also fills the last bar's orders and saves the state)"

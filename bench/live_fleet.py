@@ -131,6 +131,7 @@ class Probe:
     acks: list[Ack] = field(default_factory=list)
     waits: dict[str, int] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
+    failed: int = 0  # submits that raised (refused, or no answer): never counted as acknowledged
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Probe]:
@@ -138,7 +139,11 @@ class Probe:
 
         async def timed_submit(venue: AlpacaVenue, order: OrderRequest) -> VenueOrder:
             sent = time.perf_counter()
-            placed = await submit(venue, order)
+            try:
+                placed = await submit(venue, order)
+            except Exception:
+                self.failed += 1
+                raise
             self.acks.append(Ack(order.symbol, sent, time.perf_counter(), self.seen.get(order.symbol, sent)))
             return placed
 
@@ -212,6 +217,7 @@ class FleetRun:
     acks: list[Ack]
     startup_s: float
     summaries: list[RunSummary]
+    failed: int
 
 
 async def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -252,7 +258,9 @@ async def run_fleet(home: Path, url: str, names: list[str], bars: int, poll_s: f
     failed = [s for s in summaries if isinstance(s, BaseException)]
     if failed:
         raise RuntimeError(f"bench: {len(failed)} bot(s) failed, first: {failed[0]!r}")
-    return FleetRun(names, closes, probe.acks, startup, [s for s in summaries if isinstance(s, RunSummary)])
+    return FleetRun(
+        names, closes, probe.acks, startup, [s for s in summaries if isinstance(s, RunSummary)], probe.failed
+    )
 
 
 async def _wait_ready(probe: Probe, names: list[str], tasks: list[asyncio.Task[RunSummary]], times: int) -> None:
