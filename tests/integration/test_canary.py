@@ -69,7 +69,7 @@ async def test_the_canary_secret_is_in_no_dump_no_stream_and_no_log(
         body = {
             "kind": "alpaca",
             "label": "canary",
-            "credentials": {"api_key_id": f"id-{canary}", "api_secret_key": canary, "paper": False},
+            "credentials": {"api_key_id": f"id-{canary}", "api_secret_key": canary, "paper": True},
         }
         first = await api.post("/api/v1/brokers", json=body, headers=headers)
         assert (await api.post("/api/v1/brokers", json=body, headers=headers)).status_code == 202
