@@ -97,8 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("exchange-emulator", help="run the local Binance-spot-compatible exchange emulator")
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, required=True)
-    ex.add_argument("--api-key", required=True, help="the key clients send as X-MBX-APIKEY")
-    ex.add_argument("--api-secret", required=True, help="the HMAC secret requests are signed with")
+    ex.add_argument("--api-key", help="the key clients send as X-MBX-APIKEY (default: $EXCHANGE_EMULATOR_API_KEY)")
+    ex.add_argument(
+        "--api-secret", help="the HMAC secret requests are signed with (default: $EXCHANGE_EMULATOR_API_SECRET)"
+    )
     ex.add_argument("--data-dir", type=Path, default=None, help="keeps balances, orders and the clock across restarts")
     ex.add_argument("--source", default="synthetic", help="sp500, nasdaq, synthetic or a CSV file of daily bars")
     ex.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second (0 freezes the clock)")
@@ -136,8 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     al = sub.add_parser("alpaca-emulator", help="run the local Alpaca (trading + market data REST, both streams)")
     al.add_argument("--host", default="127.0.0.1")
     al.add_argument("--port", type=int, default=8490, help="0 picks a free port (printed)")
-    al.add_argument("--key-id", required=True, help="the APCA-API-KEY-ID clients must send")
-    al.add_argument("--secret-key", required=True, help="the APCA-API-SECRET-KEY clients must send")
+    al.add_argument("--key-id", help="the APCA-API-KEY-ID clients must send (default: $ALPACA_EMULATOR_KEY_ID)")
+    al.add_argument(
+        "--secret-key", help="the APCA-API-SECRET-KEY clients must send (default: $ALPACA_EMULATOR_SECRET_KEY)"
+    )
     al.add_argument("--data-dir", type=Path, default=None, help="keeps orders, positions and the clock across restarts")
     al.add_argument("--source", default="synthetic", help="sp500 | nasdaq | synthetic | a CSV file (date,o,h,l,c,v)")
     al.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second; 0 freezes the clock")
@@ -174,8 +178,27 @@ def _iso_datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-03-02T12:00:00Z") from None
 
 
+def _keys_from_env(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An emulator's keys from its flags, else from the environment: ``hmmtrade up`` passes them there,
+    because a command line is visible to every local user in ``ps``."""
+    from stack.venue_emulators import ALPACA_KEY_ENV, EXCHANGE_KEY_ENV
+
+    names = {
+        "alpaca-emulator": zip(("key_id", "secret_key"), ALPACA_KEY_ENV, strict=True),
+        "exchange-emulator": zip(("api_key", "api_secret"), EXCHANGE_KEY_ENV, strict=True),
+    }
+    for attribute, env_name in names.get(args.command, ()):
+        value = getattr(args, attribute) or os.environ.get(env_name, "")
+        if not value:
+            parser.error(f"{args.command} needs --{attribute.replace('_', '-')} (or {env_name} in the environment)")
+        setattr(args, attribute, value)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("alpaca-emulator", "exchange-emulator"):
+        _keys_from_env(parser, args)
     json_lines = True if os.environ.get("HMMTRADE_LOG_JSON") == "1" else None
     configure_logging(json_lines=json_lines, service=args.command)
     if args.command == "up":

@@ -1,10 +1,12 @@
-"""Demo data for ``hmmtrade up``: a user on the pro tier with two paper bots, created
-through the public API: one for the local agent, one hosted on a (local) Fly Machine that
-replays the S&P 500 at a visible pace, so audit flows from a "VM" through the bus into
-Postgres and the API.
+"""Demo data for ``hmmtrade up``: a user on the pro tier with paper bots, created through
+the public API: one for the local agent, one hosted on a (local) Fly Machine that replays
+the S&P 500 at a visible pace, so audit flows from a "VM" through the bus into Postgres and
+the API, and, when ``up`` runs the Alpaca emulator, an Alpaca paper connection on it with a
+hosted crypto bot that reads the emulator's bars and sends it orders.
 
-Idempotent: the user is logged into if it exists, and the bots are created with fixed
-``Idempotency-Key`` headers so every ``up`` finds the same bots.
+Idempotent: the user is logged into if it exists, an existing demo connection is reused, and
+the connection and bots are created with fixed ``Idempotency-Key`` headers so every ``up``
+finds the same ones.
 
 Its password is in this file, so the demo user exists only where nobody else can reach
 it: an API bound to a loopback address, outside production (``demo_skip_reason``).
@@ -15,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import structlog
 
+from stack.venue_emulators import VenueTarget
 from store import users
 
 log = structlog.get_logger(__name__)
@@ -47,6 +51,38 @@ HOSTED_DEMO_PROFILE = {
 }
 
 
+DEMO_ALPACA_LABEL = "Demo Alpaca paper (emulator)"
+
+
+def alpaca_demo_profile(connection_id: str) -> dict[str, Any]:
+    """A hosted paper bot on the Alpaca emulator: crypto, so it trades at any hour; hourly bars,
+    which the emulator's accelerated clock closes every ten seconds (``DEMO_SPEED`` says why not
+    minutes); a small model (two regimes, 200 bars) so backfill and the first fit take seconds."""
+    return {
+        "basics": {"name": "Demo Alpaca paper BTC bot", "surface": "hosted", "mode": "paper"},
+        "broker": {"connection": connection_id},
+        "market": {"symbols": ["BTC/USD"], "bar_interval": "1h", "asset_class": "crypto", "data_source": "broker"},
+        "model": {"n_states": 2, "features": ["log_return", "realized_vol"], "training_window": 200},
+        "strategy": {"exposure_per_regime": [0.2, 1.0], "max_drawdown_pct": 50},
+        "schedule": {"run": "every_bar", "confirmed": True},
+    }
+
+
+@dataclass(frozen=True)
+class DemoSeeded:
+    """What the demo seeding found or made; ``alpaca`` is the Alpaca bot's id or why there is none."""
+
+    email: str
+    password: str
+    local_bot: str
+    hosted_bot: str
+    alpaca: str
+
+    def line(self) -> str:
+        bots = f"local bot {self.local_bot}, hosted bot {self.hosted_bot}, {self.alpaca}"
+        return f"log in as {self.email} / {self.password}  ({bots})"
+
+
 def demo_skip_reason(api_host: str, environment: str) -> str | None:
     """Why no demo user may be created for an API bound to ``api_host``; None when it may."""
     if environment.strip().lower() == "production":
@@ -68,18 +104,21 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything, so it is not known to be private
 
 
-def seed_demo_if_safe(api_host: str, base_url: str, database_url: str, *, environment: str) -> str:
+def seed_demo_if_safe(
+    api_host: str, base_url: str, database_url: str, *, environment: str, alpaca: VenueTarget | None = None
+) -> str:
     """Seed the demo when ``demo_skip_reason`` allows it; the line ``hmmtrade up`` prints either way."""
     reason = demo_skip_reason(api_host, environment)
     if reason is not None:
         log.warning("demo.skipped", reason=reason)
         return f"no demo user: {reason}"
-    email, password, bot_id, hosted_id = seed_demo(base_url, database_url)
-    return f"log in as {email} / {password}  (local bot {bot_id}, hosted bot {hosted_id})"
+    return seed_demo(base_url, database_url, alpaca=alpaca).line()
 
 
-def seed_demo(base_url: str, database_url: str, *, timeout_s: float = 30.0) -> tuple[str, str, str, str]:
-    """(email, password, local bot id, hosted bot id)."""
+def seed_demo(
+    base_url: str, database_url: str, *, alpaca: VenueTarget | None = None, timeout_s: float = 30.0
+) -> DemoSeeded:
+    """The demo user and its bots; the Alpaca bot only with an emulator whose keys ``up`` holds."""
     with httpx.Client(base_url=base_url, timeout=10) as http:
         creds = {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
         login = http.post("/api/v1/auth/login", json=creds)
@@ -91,7 +130,63 @@ def seed_demo(base_url: str, database_url: str, *, timeout_s: float = 30.0) -> t
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         bot_id = _create(http, headers, DEMO_PROFILE, "demo-bot-v1", timeout_s)
         hosted_id = _create(http, headers, HOSTED_DEMO_PROFILE, "demo-hosted-bot-v1", timeout_s)
-        return DEMO_EMAIL, DEMO_PASSWORD, bot_id, hosted_id
+        alpaca_bot = _seed_alpaca(http, headers, alpaca, timeout_s)
+        return DemoSeeded(DEMO_EMAIL, DEMO_PASSWORD, bot_id, hosted_id, alpaca_bot)
+
+
+def _seed_alpaca(http: httpx.Client, headers: dict[str, str], alpaca: VenueTarget | None, timeout_s: float) -> str:
+    """``alpaca paper bot <id>``, or why there is none: an extra of the demo never stops ``up``."""
+    if alpaca is None:
+        return "no alpaca paper bot: HMMTRADE_ALPACA_URL is external and its keys are yours"
+    try:
+        connection_id = _alpaca_connection(http, headers, alpaca, timeout_s)
+        bot_id = _create(http, headers, alpaca_demo_profile(connection_id), "demo-alpaca-bot-v1", timeout_s)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        reason = _problem_detail(exc)
+        log.warning("demo.alpaca_failed", error=reason)
+        return f"no alpaca paper bot: {reason}"
+    return f"alpaca paper bot {bot_id}"
+
+
+def _alpaca_connection(http: httpx.Client, headers: dict[str, str], alpaca: VenueTarget, timeout_s: float) -> str:
+    """The demo's Alpaca paper connection on the emulator: the one listed, else connected now and
+    waited for (a worker stores it, and a bot on a connection not yet stored is refused)."""
+    existing = _listed(http, headers)
+    if existing is not None:
+        return existing
+    body = {
+        "kind": "alpaca",
+        "label": DEMO_ALPACA_LABEL,
+        "credentials": {"api_key_id": alpaca.key, "api_secret_key": alpaca.secret, "paper": True},
+    }
+    created = http.post("/api/v1/brokers", json=body, headers={**headers, "Idempotency-Key": "demo-alpaca-v1"})
+    created.raise_for_status()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listed = _listed(http, headers)
+        if listed is not None:
+            return listed
+        time.sleep(0.1)
+    raise TimeoutError(f"the demo's Alpaca connection was not stored after {timeout_s:g}s (see the workers' log)")
+
+
+def _problem_detail(exc: Exception) -> str:
+    """The API's own words for a refusal (its problem document's ``detail``), else the error."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            return str(exc.response.json().get("detail") or exc)
+        except ValueError:
+            pass
+    return str(exc)
+
+
+def _listed(http: httpx.Client, headers: dict[str, str]) -> str | None:
+    listed = http.get("/api/v1/brokers", headers=headers)
+    listed.raise_for_status()
+    for connection in listed.json()["connections"]:
+        if connection["kind"] == "alpaca" and connection["label"] == DEMO_ALPACA_LABEL:
+            return str(connection["id"])
+    return None
 
 
 async def _set_tier(database_url: str, email: str, tier: str) -> None:

@@ -29,6 +29,7 @@ from stack import kms_child
 from stack.demo import seed_demo_if_safe
 from stack.fly_local import fly_target, wait_emulator_ready
 from stack.stripe_cmd import stripe_for_up
+from stack.venue_emulators import VenueTarget, alpaca_target, describe, exchange_target, wait_venue_ready
 from store.embedded import start_embedded_postgres
 from store.migrate import migrate
 
@@ -54,6 +55,10 @@ class Child:
                 self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.started_at = time.monotonic()
+
+    def exited(self) -> bool:
+        """Whether the process is gone (or never started): a readiness wait stops waiting for it."""
+        return self.process is None or self.process.poll() is not None
 
     def poll_restart(self) -> None:
         if self.process is None or self.process.poll() is None:
@@ -98,6 +103,23 @@ def _wait_ready(url: str, child: Child, timeout_s: float) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the api was not ready at {url} after {timeout_s}s; see {child.log_path}")
+
+
+def start_venues(targets: list[VenueTarget], logs: Path, children: list[Child]) -> None:
+    """Start the venues' emulators (not the external ones) side by side; print each line once it takes its keys."""
+    started: list[tuple[VenueTarget, Child]] = []
+    for target in targets:
+        if target.argv is None:
+            continue
+        env = {**os.environ, **target.emulator_env, "HMMTRADE_LOG_JSON": "1"}
+        child = Child(f"{target.name}-emulator", target.argv, env, logs / f"{target.name}-emulator.log")
+        child.start()
+        children.append(child)
+        started.append((target, child))
+    for target, child in started:
+        wait_venue_ready(target, child.exited, log_path=child.log_path)
+    for target in targets:
+        _say(target.name, describe(target))
 
 
 @dataclass(frozen=True)
@@ -206,6 +228,10 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             stripe.start()
             children.append(stripe)
         _say("stripe", stripe_line)
+        alpaca = alpaca_target(data_dir, cli)
+        exchange = exchange_target(data_dir, cli)
+        start_venues([alpaca, exchange], logs, children)
+        env["HMMTRADE_ALPACA_URL"], env["HMMTRADE_EXCHANGE_URL"] = alpaca.url, exchange.url  # hosted bots' venues
         api_env = {**env, "NATS_CREDS": str(bus.creds[Role.API])}
         workers_env = {**env, "NATS_CREDS": str(bus.creds[Role.WORKERS])}
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], api_env, logs / "api.log")
@@ -218,7 +244,8 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing  (logs: {logs})")
         if demo:
             environment = env.get("HMMTRADE_ENV", "development")
-            _say("demo", seed_demo_if_safe(api_host, base, database_url, environment=environment))
+            demo_alpaca = None if alpaca.external else alpaca
+            _say("demo", seed_demo_if_safe(api_host, base, database_url, environment=environment, alpaca=demo_alpaca))
         print("Ready. Press Ctrl-C to stop.", flush=True)
         while not stop_requested:
             for child in children:

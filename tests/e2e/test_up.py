@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -16,7 +17,9 @@ import pytest
 from nats.errors import Error as NatsError
 
 from events.embedded import free_port
+from stack.demo import DEMO_ALPACA_LABEL
 from tests.conftest import VALID_PROFILE
+from venues.exchange.signing import sign
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +54,7 @@ class Up:
 
 
 @pytest.fixture
-def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+def up_dirs(tmp_path: Path) -> tuple[Path, int]:
     return tmp_path / "data", free_port()
 
 
@@ -64,16 +67,88 @@ async def _anonymous_refused(url: str) -> bool:
     return False
 
 
+def _url_of(printed: str, service: str) -> str:
+    return next(line.split()[1] for line in printed.splitlines() if line.startswith(f"  {service} "))
+
+
+def _venue_keys(data_dir: Path, name: str) -> tuple[str, str]:
+    """The keys ``up`` keeps for one emulator; only the owner may read them."""
+    path = data_dir / "keys" / f"{name}-emulator.json"
+    assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
+    saved = json.loads(path.read_text())
+    return saved["key"], saved["secret"]
+
+
+def _alpaca_clock(url: str, key: str, secret: str) -> httpx.Response:
+    return httpx.get(f"{url}/v2/clock", headers={"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}, timeout=5)
+
+
+def _exchange_account(url: str, key: str, secret: str) -> httpx.Response:
+    query = f"timestamp={int(time.time() * 1000)}"
+    return httpx.get(
+        f"{url}/api/v3/account?{query}&signature={sign(query, secret)}", headers={"X-MBX-APIKEY": key}, timeout=5
+    )
+
+
+def assert_venue_emulators_take_only_their_keys(printed: str, data_dir: Path) -> None:
+    """Both venue emulators are on ``up``'s status lines and answer this data dir's keys, and only those."""
+    alpaca, exchange = _url_of(printed, "alpaca"), _url_of(printed, "exchange")
+    assert "paper keys in" in printed and "Binance-spot emulator" in printed
+    key_id, secret_key = _venue_keys(data_dir, "alpaca")
+    assert _alpaca_clock(alpaca, key_id, secret_key).status_code == 200
+    refused = _alpaca_clock(alpaca, key_id, "not-the-secret")
+    assert refused.status_code == 401 and refused.json()["code"] == 40110000
+    api_key, api_secret = _venue_keys(data_dir, "exchange")
+    assert _exchange_account(exchange, api_key, api_secret).status_code == 200
+    assert _exchange_account(exchange, api_key, "not-the-secret").json()["code"] == -1022  # bad signature
+    assert _exchange_account(exchange, "not-the-key", api_secret).json()["code"] == -2015
+
+
+def assert_alpaca_demo_seeded_once(http: httpx.Client, headers: dict[str, str], bots: list[dict[str, Any]]) -> str:
+    """One demo Alpaca paper connection and one broker bot on it, however many times ``up`` ran; the bot's id."""
+    connections = http.get("/api/v1/brokers", headers=headers).json()["connections"]
+    demo = [c for c in connections if c["label"] == DEMO_ALPACA_LABEL]
+    assert len(demo) == 1 and demo[0]["kind"] == "alpaca" and demo[0]["paper"] is True, connections
+    on_alpaca = [b for b in bots if b["connection_kind"] == "alpaca"]
+    assert len(on_alpaca) == 1, bots
+    bot = http.get(f"/api/v1/bots/{on_alpaca[0]['id']}", headers=headers).json()
+    assert bot["profile"]["broker"]["connection"] == demo[0]["id"]
+    assert bot["profile"]["market"]["data_source"] == "broker" and bot["profile"]["basics"]["mode"] == "paper"
+    return str(bot["id"])
+
+
+def _demo_login(http: httpx.Client) -> dict[str, str]:
+    demo = http.post("/api/v1/auth/login", json={"email": "demo@hmmtrade.dev", "password": "demo-password-123"})
+    assert demo.status_code == 200, demo.text
+    return {"Authorization": f"Bearer {demo.json()['access_token']}"}
+
+
+def wait_for_venue_orders(http: httpx.Client, headers: dict[str, str], bot_id: str, timeout_s: float) -> None:
+    """The hosted Alpaca bot's audit shows a decision whose order the emulator accepted (a venue order id)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = http.get(f"/api/v1/bots/{bot_id}/audit", headers=headers).json()["records"]
+        sent = [e for r in records for e in r["detail"].get("executions", []) if e.get("venue_order_id")]
+        if sent:
+            return
+        assert time.monotonic() < deadline, f"no order reached the Alpaca emulator: {records[-3:]}"
+        time.sleep(0.5)
+
+
 def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int], tmp_path: Path) -> None:
     data_dir, port = up_dirs
     first = Up(data_dir, port, tmp_path / "up-1.log")
     try:
         first.wait_ready()
         printed = first.out.read_text()
-        for service in ("nats", "postgres", "migrate", "fly", "stripe", "api", "workers", "demo"):
+        for service in ("nats", "postgres", "migrate", "fly", "stripe", "alpaca", "exchange", "api", "workers", "demo"):
             assert f"  {service} " in printed, service
-        nats_url = next(line.split()[1] for line in printed.splitlines() if line.startswith("  nats "))
-        assert asyncio.run(_anonymous_refused(nats_url)), "the bus of hmmtrade up took an anonymous client"
+        assert "alpaca paper bot" in printed
+        assert asyncio.run(_anonymous_refused(_url_of(printed, "nats"))), (
+            "the bus of hmmtrade up took an anonymous client"
+        )
+        assert_venue_emulators_take_only_their_keys(printed, data_dir)
+        keys_before = {name: _venue_keys(data_dir, name) for name in ("alpaca", "exchange")}
         with httpx.Client(base_url=first.base, timeout=10) as http:
             creds = {"email": "persist@example.com", "password": "correct horse battery"}
             assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
@@ -84,6 +159,12 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
             while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
                 assert time.monotonic() < deadline, "the bot never appeared"
                 time.sleep(0.1)
+            demo_headers = _demo_login(http)
+            alpaca_bot = assert_alpaca_demo_seeded_once(
+                http, demo_headers, http.get("/api/v1/bots", headers=demo_headers).json()["bots"]
+            )
+            # backfill, first fit, then a decision every 10 s: orders reach the emulator within a minute or two
+            wait_for_venue_orders(http, demo_headers, alpaca_bot, timeout_s=180)
     finally:
         assert first.stop() == 0
     assert "Stopped." in first.out.read_text()
@@ -92,6 +173,8 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
     try:
         second.wait_ready()
         assert "migrate   up to date" in second.out.read_text()
+        assert {name: _venue_keys(data_dir, name) for name in ("alpaca", "exchange")} == keys_before
+        assert_venue_emulators_take_only_their_keys(second.out.read_text(), data_dir)
         with httpx.Client(base_url=second.base, timeout=10) as http:
             login = http.post(
                 "/api/v1/auth/login", json={"email": "persist@example.com", "password": "correct horse battery"}
@@ -100,11 +183,11 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             bot = http.get(f"/api/v1/bots/{bot_id}", headers=headers)
             assert bot.status_code == 200 and bot.json()["profile"]["basics"]["name"] == "Test bot"
-            demo = http.post("/api/v1/auth/login", json={"email": "demo@hmmtrade.dev", "password": "demo-password-123"})
-            demo_headers = {"Authorization": f"Bearer {demo.json()['access_token']}"}
+            demo_headers = _demo_login(http)
             demo_bots = http.get("/api/v1/bots", headers=demo_headers).json()["bots"]
-            assert len(demo_bots) == 2, "demo seeded once: one local bot, one hosted"
-            hosted = next(b for b in demo_bots if b["surface"] == "hosted")
+            assert len(demo_bots) == 3, "demo seeded once: one local bot, one hosted replay, one on Alpaca"
+            assert assert_alpaca_demo_seeded_once(http, demo_headers, demo_bots) == alpaca_bot
+            hosted = next(b for b in demo_bots if b["surface"] == "hosted" and b["id"] != alpaca_bot)
             deadline = time.monotonic() + 240  # boot, warm-up fit, first decision, audit ingest
             while not http.get(f"/api/v1/bots/{hosted['id']}/audit", headers=demo_headers).json()["records"]:
                 assert time.monotonic() < deadline, "no audit from the hosted demo bot's machine"
