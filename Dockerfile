@@ -21,6 +21,7 @@ COPY vault ./vault
 COPY fly ./fly
 COPY billing ./billing
 COPY agent ./agent
+COPY venues ./venues
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim
