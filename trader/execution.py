@@ -96,6 +96,10 @@ async def place_once(
             known, found = await _lookup(venue, request)
             if found is not None:
                 return found
+            if not known:  # it exists, the lookup just failed: the next bar looks again
+                raise VenueUnavailable(
+                    f"{venue.name} has order {request.client_order_id} but did not show it"
+                ) from None
             raise VenueError(
                 f"{venue.name} says order {request.client_order_id} already exists but cannot find it"
             ) from None

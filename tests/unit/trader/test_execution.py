@@ -213,3 +213,13 @@ async def test_a_lookup_outage_keeps_the_order_outstanding(tmp_path: Path) -> No
     venue = FakeVenue(refuse_lookups=1)
     execution = _execution(tmp_path, venue, LiveState(outstanding={"c1": Outstanding(BUY)}))
     assert await execution.collect_fills("b") == [] and "c1" in execution.live.outstanding
+
+
+async def test_a_duplicate_whose_lookup_fails_stays_unknown_and_outstanding(tmp_path: Path) -> None:
+    venue = FakeVenue()
+    await venue.submit(OrderRequest("c1", "SPY", "buy", 10.0))  # the venue has it (e.g. from a lost run)
+    venue.refuse_lookups = 1
+    execution = _execution(tmp_path, venue)
+    executions = await execution.send([BUY], price=100.0, fresh=True)
+    assert executions[0]["status"] == "unknown" and "c1" in execution.live.outstanding
+    assert len(venue.orders) == 1
