@@ -23,18 +23,30 @@ class Outstanding:
     venue_order_id: str | None = None
     booked_quantity: float = 0.0
     booked_notional: float = 0.0
+    booked_fee_base: float = 0.0
+    booked_fee_quote: float = 0.0
 
     def fill_from(self, venue: VenueOrder, at: str) -> Fill | None:
-        """The part of ``venue``'s cumulative fill not yet booked (and book it), or None."""
+        """The part of ``venue``'s cumulative fill not yet booked (and book it), or None.
+
+        A fee taken in the traded asset changes the quantity booked (the account holds
+        that much less); its value and any fee in the quote currency are the commission,
+        so the cash moves by exactly the traded notional plus the quote fee.
+        """
         delta = venue.filled_quantity - self.booked_quantity
         if delta <= QUANTITY_EPSILON or venue.average_price is None:
             return None
         notional = venue.filled_quantity * venue.average_price
         price = (notional - self.booked_notional) / delta
+        fee_base = venue.fee_base - self.booked_fee_base
+        fee_quote = venue.fee_quote - self.booked_fee_quote
+        sign = 1.0 if venue.side == "buy" else -1.0
         self.booked_quantity, self.booked_notional = venue.filled_quantity, notional
+        self.booked_fee_base, self.booked_fee_quote = venue.fee_base, venue.fee_quote
         self.venue_order_id = venue.venue_order_id
         order = self.order
-        return Fill(order.client_order_id, order.symbol, order.side, delta, price, 0.0, at)
+        quantity = delta - sign * fee_base
+        return Fill(order.client_order_id, order.symbol, order.side, quantity, price, fee_base * price + fee_quote, at)
 
 
 @dataclass
@@ -63,6 +75,8 @@ class LiveState:
                 venue_order_id=item.get("venue_order_id"),
                 booked_quantity=float(item["booked_quantity"]),
                 booked_notional=float(item["booked_notional"]),
+                booked_fee_base=float(item.get("booked_fee_base", 0.0)),
+                booked_fee_quote=float(item.get("booked_fee_quote", 0.0)),
             )
             outstanding[entry.order.client_order_id] = entry
         return cls(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from trader.broker import PaperBroker
 from trader.execution import OrderJournal
 from trader.live_state import LiveState
-from trader.venue import Venue, VenueOrder
+from trader.venue import Venue
 
 TOLERANCE = 1e-6
 
@@ -29,11 +29,6 @@ class Reconciliation:
     expected_quantity: float
     notes: list[str] = field(default_factory=list)
     halt: str | None = None
-
-
-def _signed_unbooked(order: VenueOrder, booked: float) -> float:
-    delta = order.filled_quantity - booked
-    return delta if order.side == "buy" else -delta
 
 
 async def reconcile(
@@ -52,7 +47,7 @@ async def reconcile(
         ours.add(client_order_id)
         found = await venue.order_by_client_id(client_order_id, entry.order.symbol)
         if found is not None:
-            expected += _signed_unbooked(found, entry.booked_quantity)
+            expected += found.base_change(entry.booked_quantity, entry.booked_fee_base)
     checkpointed = {entry.order.client_order_id for entry in live.outstanding.values()}
     for order in journal.orders()[live.journaled :]:
         if order.client_order_id in checkpointed or order.symbol != symbol:
@@ -60,7 +55,7 @@ async def reconcile(
         ours.add(order.client_order_id)
         found = await venue.order_by_client_id(order.client_order_id, order.symbol)
         if found is not None:  # sent by a run that crashed before its checkpoint; that bar runs again
-            expected += _signed_unbooked(found, 0.0)
+            expected += found.base_change()
     held = (await venue.positions()).get(symbol)
     quantity = held.quantity if held is not None else 0.0
     result = Reconciliation(venue_quantity=quantity, expected_quantity=expected)

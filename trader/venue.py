@@ -76,10 +76,17 @@ class VenueOrder:
     average_price: float | None
     status: OrderStatus
     submitted_at: str | None = None
+    fee_base: float = 0.0  # cumulative fees taken in the traded asset (Binance: a buy's fee in the coin bought)
+    fee_quote: float = 0.0  # cumulative fees taken in the quote currency
 
     @property
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    def base_change(self, booked_quantity: float = 0.0, booked_fee_base: float = 0.0) -> float:
+        """How much of the traded asset this order moved beyond what is booked (fees in it included)."""
+        sign = 1.0 if self.side == "buy" else -1.0
+        return sign * (self.filled_quantity - booked_quantity) - (self.fee_base - booked_fee_base)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -173,7 +174,21 @@ class CcxtVenue:
             return None
         except ccxt.BaseError as exc:
             raise self._translate(exc, f"looking up order {client_order_id} on {symbol}") from None
-        return _to_order(found)
+        order = _to_order(found)
+        if order.filled_quantity <= 0:
+            return order
+        # fetch_order reports no fees on Binance; its trades do (a buy's fee is taken in the coin bought)
+        trades = await self._call(
+            self._client.fetch_my_trades(symbol, params={"orderId": order.venue_order_id}),
+            f"reading the trades of order {client_order_id} on {symbol}",
+        )
+        base, quote = symbol.split("/", 1)
+        fees = [trade.get("fee") or {} for trade in trades]
+        return replace(
+            order,
+            fee_base=sum(float(fee.get("cost") or 0) for fee in fees if fee.get("currency") == base),
+            fee_quote=sum(float(fee.get("cost") or 0) for fee in fees if fee.get("currency") == quote),
+        )
 
     async def open_orders(self, symbols: list[str]) -> list[VenueOrder]:
         orders: list[VenueOrder] = []

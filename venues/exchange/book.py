@@ -105,6 +105,19 @@ class Book:
         raw = Decimal(str(self._price(spec)))
         return max(spec.tick_size, raw.quantize(spec.tick_size, rounding=ROUND_DOWN))
 
+    def trades(self, params: Params) -> list[tuple[Order, Fill]]:
+        """Every fill on ``symbol`` (of one ``orderId`` when given), by trade id."""
+        with self.lock:
+            spec = self.spec(params.get("symbol"))
+            wanted = params.get("orderId")
+            rows = [
+                (order, fill)
+                for order in self.orders.values()
+                if order.symbol == spec.symbol and (not wanted or str(order.order_id) == wanted)
+                for fill in order.fills
+            ]
+        return sorted(rows, key=lambda row: row[1].tradeId)
+
     def find(self, params: Params) -> Order:
         """The order named by ``orderId`` or ``origClientOrderId`` (-2013 when there is none)."""
         with self.lock:

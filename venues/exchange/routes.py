@@ -200,6 +200,11 @@ def _open_orders(emu: ExchangeEmulator, p: dict[str, str]) -> Any:
     return [wire.order_queried(o) for o in emu.book.open_orders(p.get("symbol"))]
 
 
+def _my_trades(emu: ExchangeEmulator, p: dict[str, str]) -> Any:
+    """``GET /api/v3/myTrades?symbol[&orderId]``: the fills with their commissions, oldest first."""
+    return [wire.trade(order, fill) for order, fill in emu.book.trades(p)]
+
+
 # ---- test controls ---------------------------------------------------------------------
 
 
@@ -266,6 +271,7 @@ ROUTES = [
     Route("/api/v3/order", _api(_new_order, signed=True), methods=["POST"]),
     Route("/api/v3/order", _api(_cancel_order, signed=True), methods=["DELETE"]),
     Route("/api/v3/openOrders", _api(_open_orders, signed=True)),
+    Route("/api/v3/myTrades", _api(_my_trades, signed=True)),
     Route("/_emulator/faults", _control(_set_faults), methods=["POST"]),
     Route("/_emulator/advance", _control(_advance), methods=["POST"]),
     Route("/_emulator/balances", _control(_set_balance), methods=["POST"]),

@@ -12,7 +12,7 @@ from datetime import UTC, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from venues.exchange.book import Order
+from venues.exchange.book import Fill, Order
 from venues.exchange.symbols import SymbolSpec
 from venues.market import Bar
 
@@ -67,6 +67,26 @@ def order_placed(order: Order, resp_type: str) -> Json:
             for f in order.fills
         ]
     return body
+
+
+def trade(order: Order, fill: Fill) -> Json:
+    """One entry of ``GET /api/v3/myTrades``."""
+    price, qty = Decimal(fill.price), Decimal(fill.qty)
+    return {
+        "symbol": order.symbol,
+        "id": fill.tradeId,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "price": num(fill.price),
+        "qty": num(fill.qty),
+        "quoteQty": num(str(price * qty)),
+        "commission": num(fill.commission),
+        "commissionAsset": fill.commissionAsset,
+        "time": order.update_ms,
+        "isBuyer": order.side == "BUY",
+        "isMaker": False,
+        "isBestMatch": True,
+    }
 
 
 def order_queried(order: Order) -> Json:

@@ -32,8 +32,8 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HOUR = 3600
 
 
-# fee_rate 0: the emulator, like Binance, takes a buy's fee in the base asset, which fetch_order does not
-# report; booking it needs the trades endpoint (see docs/brokers.md, "Known limits")
+# The emulator charges Binance's 0.1%: a buy's fee in the coin bought, a sell's in USDT. The bot reads the
+# fees from the order's trades, so its book still equals the balances.
 @pytest.fixture
 def exchange(tmp_path: Path) -> Iterator[ExchangeEmulator]:
     emulator = ExchangeEmulator(

@@ -223,3 +223,24 @@ async def test_a_duplicate_whose_lookup_fails_stays_unknown_and_outstanding(tmp_
     executions = await execution.send([BUY], price=100.0, fresh=True)
     assert executions[0]["status"] == "unknown" and "c1" in execution.live.outstanding
     assert len(venue.orders) == 1
+
+
+def test_fees_in_the_coin_bought_and_in_the_quote_are_booked_so_the_book_equals_the_balances() -> None:
+    from dataclasses import replace
+
+    from trader.venue import VenueOrder
+
+    book = PaperBroker(cash=1_000.0)
+    buy = Outstanding(Order("b1", "BTC/USDT", "buy", 2.0, "d"))
+    bought = VenueOrder("b1", "1", "BTC/USDT", "buy", 2.0, 2.0, 100.0, "filled", fee_base=0.002)
+    fill = buy.fill_from(bought, "d")
+    assert fill is not None
+    book.apply(fill)
+    assert book.position == pytest.approx(1.998) and book.cash == pytest.approx(800.0)  # 2 x 100, fee in BTC
+    sell = Outstanding(Order("s1", "BTC/USDT", "sell", 1.0, "d"))
+    sold = VenueOrder("s1", "2", "BTC/USDT", "sell", 1.0, 1.0, 110.0, "filled", fee_quote=0.11)
+    fill = sell.fill_from(sold, "d")
+    assert fill is not None
+    book.apply(fill)
+    assert book.position == pytest.approx(0.998) and book.cash == pytest.approx(800.0 + 110.0 - 0.11)
+    assert replace(bought, fee_base=0.0).base_change() == 2.0 and bought.base_change() == pytest.approx(1.998)
