@@ -3,7 +3,7 @@
 It runs uvicorn (Starlette app) in a background thread, so tests and ``hmmtrade up`` start
 it in-process; a ticker on the server's loop fills orders as the sim clock moves. With a
 ``data_dir`` the account, orders, positions, used client order ids and the sim clock are
-written to ``alpaca-emulator.json`` (tmp file + ``os.replace``) after every change and read
+kept in ``alpaca-emulator.json`` plus a log of changes (``venues.alpaca.persistence``) and read
 back on start: a restarted emulator continues where it stopped.
 """
 
@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import secrets
 import socket
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from venues.alpaca.broker import Broker
 from venues.alpaca.faults import Faults
+from venues.alpaca.persistence import StateFiles
 from venues.alpaca.rest import routes
 from venues.alpaca.wire import Assets, Json
 from venues.market import Market
@@ -69,8 +67,9 @@ class AlpacaEmulator:
         self.faults = Faults()
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every REST call
         self._state_file = data_dir / STATE_FILE if data_dir is not None else None
-        self._persist_lock = threading.Lock()
-        saved = self._load()
+        self._files = StateFiles(self._state_file) if self._state_file is not None else None
+        self._touched: set[str] = set()  # orders changed since the last logged change
+        saved = self._files.load() if self._files is not None else None
         if saved is not None:
             if (saved["source"], saved["seed"]) != (source, seed):
                 raise ValueError(
@@ -83,9 +82,12 @@ class AlpacaEmulator:
         self.source, self.seed = source, seed
         self.market = Market(source, self.clock, seed=seed)
         self.assets = Assets(symbols)
-        self.broker = Broker(self.market, self.assets, cash=cash, on_event=self._publish, on_change=self.persist)
+        self.broker = Broker(self.market, self.assets, cash=cash, on_event=self._publish, on_change=self._log_change)
         if saved is not None:
             self.broker.restore(saved["broker"])
+        self._logged_ids = set(self.broker.orders)
+        if saved is None:
+            self.persist()  # the base the change log is replayed over
         self._listeners: set[asyncio.Queue[Json]] = set()
         self._streams: dict[str, int] = {}
         self._streams_lock = threading.Lock()
@@ -139,7 +141,8 @@ class AlpacaEmulator:
         """Move the sim clock; fills catch up now, stream bars on their next poll."""
         self.clock.advance(seconds)
         self.broker.step()
-        self.persist()
+        with self.broker.lock:
+            self._log_change()  # the clock moved (and maybe fills): one log line, not a whole snapshot
 
     def keys_match(self, key_id: str, secret_key: str) -> bool:
         return secrets.compare_digest(key_id.encode(), self.key_id.encode()) and secrets.compare_digest(
@@ -174,6 +177,9 @@ class AlpacaEmulator:
         self._listeners.discard(queue)
 
     def _publish(self, event: Json) -> None:
+        order = event.get("data", {}).get("order") if isinstance(event.get("data"), dict) else None
+        if isinstance(order, dict) and "id" in order:
+            self._touched.add(str(order["id"]))
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -183,7 +189,8 @@ class AlpacaEmulator:
     # ---- state ------------------------------------------------------------------------
 
     def persist(self) -> None:
-        if self._state_file is None:
+        """Write the whole state (on stop, and when the change log is folded in)."""
+        if self._files is None:
             return
         state = {
             "source": self.source,
@@ -191,17 +198,27 @@ class AlpacaEmulator:
             "clock": self.clock.to_json(),
             "broker": self.broker.snapshot(),
         }
-        with self._persist_lock:
-            self._state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._state_file.with_name(f"{self._state_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self._state_file)
+        self._files.write_snapshot(state)
+        self._touched.clear()
+        self._logged_ids = set(self.broker.orders)
 
-    def _load(self) -> dict[str, Any] | None:
-        if self._state_file is None or not self._state_file.exists():
-            return None
-        data: dict[str, Any] = json.loads(self._state_file.read_text())
-        return data
+    def _log_change(self) -> None:
+        """One line for the change just made (called by the broker under its lock)."""
+        if self._files is None:
+            return
+        broker = self.broker
+        new = [order_id for order_id in broker.orders if order_id not in self._logged_ids]
+        changed = self._touched | set(new)
+        change = {
+            "orders": [broker.orders[order_id].to_state() for order_id in changed if order_id in broker.orders],
+            "cash": broker.cash,
+            "positions": {symbol: list(held) for symbol, held in broker.positions.items()},
+            "clock": self.clock.to_json(),
+        }
+        self._logged_ids.update(new)
+        self._touched.clear()
+        if self._files.append(change):
+            self.persist()
 
     # ---- server -----------------------------------------------------------------------
 
