@@ -35,6 +35,8 @@ def run_bot_command(
     except (InstanceError, FeedError, BarDataError, CheckpointError, VenueError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(describe(summary, instance.state_dir), file=sys.stderr)
     return 0
 

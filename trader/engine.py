@@ -123,6 +123,9 @@ class Engine:
         if self.state.model is None or t - self.state.fitted_at >= cfg.refit_every:
             notes = self._refit(bars, X, t, first)
         if self._filter is None:
+            if notes:  # the first fit failed: say why (once), or the bot would silently decide nothing
+                reason = notes[-1].split(": ", 1)[-1]
+                self._warn_once(f"no model could be fitted yet ({reason}); the bot decides nothing until one fits")
             return None
         probabilities = self._filter.step(X[t])
         self.state.filter_state = self._filter.state
@@ -167,6 +170,11 @@ class Engine:
             "model_id": self.state.model.model_id() if self.state.model else None,
             "notes": notes,
         }
+
+    def _warn_once(self, warning: str) -> None:
+        """Kept in the checkpoint and printed at the end of every run: a bot that cannot decide says why."""
+        if warning not in self.state.warnings:
+            self.state.warnings.append(warning)
 
     def _features_until(self, bars: Bars, t: int) -> NDArray[np.float64]:
         """Feature rows 0..t, each computed from bars up to its own index only."""

@@ -56,3 +56,31 @@ def test_same_data_and_seed_give_identical_audit_and_orders_have_derived_ids() -
     assert len(ids) == len(set(ids)) and ids, "one order per bar at most, never the same id twice"
     final = first[-1]
     assert abs(final["equity"] - (final["cash"] + final["position"] * final["bar"]["close"])) < 1e-6  # type: ignore[index, operator]
+
+
+def test_a_model_that_cannot_be_fitted_is_a_warning_not_silence() -> None:
+    from datetime import date, timedelta
+
+    import numpy as np
+
+    from trader.bars import Bars
+    from trader.engine import Engine, EngineConfig
+    from trader.model import FitOptions
+    from trader.risk import RiskLimits
+    from trader.strategy import StrategyConfig
+
+    n = 200
+    flat = np.full(n, 100.0)  # no movement at all: no regime can be fitted
+    bars = Bars(tuple(date(2020, 1, 1) + timedelta(days=i) for i in range(n)), flat, flat, flat, flat, flat)
+    config = EngineConfig(
+        bot_id="b",
+        symbol="X",
+        feature_names=("log_return", "realized_vol"),
+        fit=FitOptions(n_states=2, seed=7),
+        strategy=StrategyConfig(exposure_per_regime=(0.0, 1.0)),
+        risk=RiskLimits(),
+        training_window=100,
+    )
+    engine = Engine(config)
+    assert all(engine.on_bar(bars, t) is None for t in range(n))
+    assert len(engine.state.warnings) == 1 and "no model could be fitted yet" in engine.state.warnings[0]
