@@ -144,11 +144,12 @@ class VenueExecution:
         symbol: str,
         crypto: bool,
         failpoints: Failpoints | None = None,
+        rules: SymbolRules | None = None,
     ) -> None:
         self.venue, self.journal, self.live = venue, journal, live
         self.symbol, self.crypto = symbol, crypto
         self._failpoints = failpoints or Failpoints()
-        self._rules: SymbolRules | None = None
+        self._rules = rules  # fetched once per run (the start-up check already asked for them)
         journaled = journal.orders()
         self.journaled = len(journaled)  # saved in the checkpoint: later entries come from a crashed run
         self._maybe_sent = {order.client_order_id for order in journaled}

@@ -21,7 +21,7 @@ from trader.execution import OrderJournal, VenueExecution
 from trader.live_feed import VenueFeed
 from trader.live_state import LiveState
 from trader.reconcile import reconcile
-from trader.venue import Venue, VenueAuthError, VenueError, VenueUnavailable
+from trader.venue import SymbolRules, Venue, VenueAuthError, VenueError, VenueUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -48,17 +48,23 @@ class LiveSession:
         self.notes: list[str] = []
         self._stale_announced = False
 
-    def _execution(self) -> VenueExecution:
+    def _execution(self, rules: SymbolRules | None = None) -> VenueExecution:
         failpoints = Failpoints.from_env()
         return VenueExecution(
-            self.venue, self.journal, self.live, symbol=self.symbol, crypto=self.crypto, failpoints=failpoints
+            self.venue,
+            self.journal,
+            self.live,
+            symbol=self.symbol,
+            crypto=self.crypto,
+            failpoints=failpoints,
+            rules=rules,
         )
 
     async def start(self, engine: Engine, bars: Bars, live: LiveState) -> str | None:
         """Reconcile the checkpointed book with the venue; the reason to halt, or None to trade."""
         self.live = live
-        self.execution = self._execution()
-        await self.venue.rules(self.symbol)  # an unknown or untradable symbol stops here, before any order
+        rules = await self.venue.rules(self.symbol)  # an unknown or untradable symbol stops here, before any order
+        self.execution = self._execution(rules)
         if self.live.halted and not self.adopt:
             return self.live.halted
         self.live.halted, self.live.halt_recorded = None, False  # adopting re-arms: reconcile decides again
