@@ -43,6 +43,19 @@ class SubscriptionPublic(Contract):
     cancel_at_period_end: bool
 
 
+class PlanPublic(Contract):
+    """One plan as the pricing page shows it."""
+
+    name: Plan
+    title: str
+    monthly_usd: int
+    limits: PlanLimits
+
+
+class PlanCatalog(Contract):
+    plans: list[PlanPublic]
+
+
 class BillingPublic(Contract):
     plan: Plan = Field(description="The plan in force.")
     status: Literal["none", "active", "past_due", "canceled"] = Field(

@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where NATS, Postgres and keys live")
     up.add_argument("--api-host", default="127.0.0.1")
     up.add_argument("--api-port", type=int, default=8000)
+    up.add_argument("--web-port", type=int, default=8080, help="the web app's port (a free one if taken)")
     up.add_argument("--no-demo", action="store_true", help="don't seed the demo user and bot")
 
     api = sub.add_parser("api", help="run the control-plane API only (NATS_URL, DATABASE_URL)")
@@ -32,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8000)
 
     sub.add_parser("workers", help="run the FastStream workers only (NATS_URL, DATABASE_URL)")
+
+    web = sub.add_parser("web", help="run the cloud web app (HMMTRADE_API_URL, NATS_URL, HMMTRADE_WEB_NATS_CREDS)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8080)
 
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument(
@@ -204,12 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from stack.up import run_up
 
-        return run_up(args.data_dir, api_host=args.api_host, api_port=args.api_port, demo=not args.no_demo)
+        return run_up(
+            args.data_dir, api_host=args.api_host, api_port=args.api_port, demo=not args.no_demo, web_port=args.web_port
+        )
     if args.command == "api":
         from stack.services import serve_api
 
         serve_api(args.host, args.port)
         return 0
+    if args.command == "web":
+        from web.app import main as web_main
+
+        return web_main(args.port, args.host)
     if args.command == "workers":
         from stack.services import serve_workers
 

@@ -24,7 +24,7 @@ import structlog
 from api.tokens import load_or_create_key_file
 from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
 from events.auth.roles import Role
-from events.embedded import NatsServer, port_is_free, stop_process
+from events.embedded import NatsServer, free_port, port_is_free, stop_process
 from stack import kms_child
 from stack.demo import seed_demo_if_safe
 from stack.fly_local import fly_target, wait_emulator_ready
@@ -95,14 +95,14 @@ def _wait_ready(url: str, child: Child, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if child.process is not None and child.process.poll() is not None:
-            raise RuntimeError(f"the api exited during start-up; see {child.log_path}")
+            raise RuntimeError(f"the {child.name} exited during start-up; see {child.log_path}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the api was not ready at {url} after {timeout_s}s; see {child.log_path}")
+    raise RuntimeError(f"the {child.name} was not ready at {url} after {timeout_s}s; see {child.log_path}")
 
 
 def start_venues(targets: list[VenueTarget], logs: Path, children: list[Child]) -> None:
@@ -144,7 +144,12 @@ def bus_identities(data_dir: Path) -> BusIdentities:
     return BusIdentities(folder, key_file, keys, creds)
 
 
-def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
+def web_port_for(requested: int, host: str) -> int:
+    """The web app's port: the one asked for, or a free one when it is taken (said when printed)."""
+    return requested if port_is_free(requested, host) else free_port(host)
+
+
+def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port: int = 8080) -> int:
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -223,6 +228,9 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
             data_dir, f"http://{api_host}:{api_port}", cli, logs / "stripe-emulator.log"
         )
         env.update(stripe_env)
+        web_port = web_port_for(web_port, api_host)
+        web_url = f"http://{api_host}:{web_port}"
+        env["HMMTRADE_PUBLIC_URL"] = web_url  # Checkout and the billing portal send users back to the web app
         if stripe_argv is not None:
             stripe = Child("stripe-emulator", stripe_argv, env, logs / "stripe-emulator.log")
             stripe.start()
@@ -232,7 +240,9 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         exchange = exchange_target(data_dir, cli)
         start_venues([alpaca, exchange], logs, children)
         env["HMMTRADE_ALPACA_URL"], env["HMMTRADE_EXCHANGE_URL"] = alpaca.url, exchange.url  # hosted bots' venues
-        api_env = {**env, "NATS_CREDS": str(bus.creds[Role.API])}
+        # the web app calls the API for its visitors and names each one (X-Forwarded-For), so login
+        # limits count browsers, not the web app; only loopback (this machine) is trusted to say so
+        api_env = {**env, "NATS_CREDS": str(bus.creds[Role.API]), "HMMTRADE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
         workers_env = {**env, "NATS_CREDS": str(bus.creds[Role.WORKERS])}
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], api_env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], workers_env, logs / "workers.log")
@@ -242,6 +252,12 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool) -> int:
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
         _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing  (logs: {logs})")
+        web_env = {**env, "HMMTRADE_API_URL": base, "HMMTRADE_WEB_NATS_CREDS": str(bus.creds[Role.DASHBOARD])}
+        web = Child("web", [*cli, "web", "--host", api_host, "--port", str(web_port)], web_env, logs / "web.log")
+        children.append(web)
+        web.start()
+        _wait_ready(f"{web_url}/status", web, timeout_s=60)
+        _say("web", f"{web_url}  (sign up, pricing, your bots)")
         if demo:
             environment = env.get("HMMTRADE_ENV", "development")
             demo_alpaca = None if alpaca.external else alpaca

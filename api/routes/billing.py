@@ -22,14 +22,16 @@ from api.deps import CurrentUser, Db, State
 from api.problems import ProblemError, problem_responses
 from api.routes.bots import IdempotencyKey
 from billing.gateway import BillingError, StripeNotFound, StripeUnavailable
-from billing.plans import plan
+from billing.plans import PLANS, plan
 from billing.tiers import grace_ends_at
 from billing.webhooks import InvalidSignature, verify
 from contracts.billing import (
     BillingPublic,
     CheckoutRequest,
     CheckoutSessionPublic,
+    PlanCatalog,
     PlanLimits,
+    PlanPublic,
     PlanUsage,
     PortalSessionPublic,
     SubscriptionPublic,
@@ -145,6 +147,24 @@ async def portal(user: CurrentUser, db: Db, billing: Billing) -> PortalSessionPu
         log.warning("billing.portal_failed", error=str(exc))
         raise _provider_problem(exc) from exc
     return PortalSessionPublic(url=url)
+
+
+@router.get("/plans", response_model=PlanCatalog)
+async def plans() -> PlanCatalog:
+    """Every plan with its price and limits (public: the pricing page reads it)."""
+    return PlanCatalog(
+        plans=[
+            PlanPublic(
+                name=p.name,
+                title=p.title,
+                monthly_usd=p.monthly_usd,
+                limits=PlanLimits(
+                    max_bots=p.max_bots, max_hosted_bots=p.max_hosted_bots, hosted_allowed=p.hosted_allowed
+                ),
+            )
+            for p in PLANS.values()
+        ]
+    )
 
 
 @router.get("/billing", response_model=BillingPublic, responses=problem_responses(401, 503))

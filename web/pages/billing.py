@@ -1,0 +1,140 @@
+"""``/billing``: the plan, its limits and usage; upgrade through Stripe Checkout; the customer portal.
+
+Back from Checkout (``?checkout=success``) the page polls the API each second until the new
+plan is in force (the payment reaches us as Stripe's webhook, a moment after the redirect),
+so the user sees it without reloading. Leaving for Stripe is a navigation the server asks
+the browser to make (a hidden field whose change the page follows), only to an http(s) URL
+the API gave.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from typing import Any
+
+import panel as pn
+
+from ui.format import date_label
+from web.api import ApiError, UserApi
+from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, visitor
+from web.context import WebContext
+
+FOLLOW_JS = """
+const url = cb_obj.value;
+if (url && (url.startsWith('https://') || url.startsWith('http://'))) { window.location.assign(url); }
+"""
+
+
+def plan_html(billing: dict[str, Any]) -> str:
+    limits, usage, sub = billing["limits"], billing["usage"], billing.get("subscription")
+    hosted = (
+        f"{usage['hosted_bots']} of {limits['max_hosted_bots']} hosted bots"
+        if limits["hosted_allowed"]
+        else "bots run on your own computer (hosted bots need Pro or Team)"
+    )
+    lines = [
+        f'<p class="plan-now" data-plan="{html.escape(billing["plan"])}">Your plan: '
+        f"<b>{html.escape(str(billing['plan']).title())}</b> · "
+        f"{usage['bots']} of {limits['max_bots']} bots · {hosted}</p>"
+    ]
+    if sub:
+        ends = date_label(sub["current_period_end"]) if sub.get("current_period_end") else "–"
+        verb = "ends" if sub.get("cancel_at_period_end") else "renews"
+        lines.append(f"<p>Subscription {html.escape(str(sub['status']))} · {verb} {ends}</p>")
+    if billing.get("status") == "past_due" and billing.get("grace_ends_at"):
+        lines.append(
+            f'<p class="loss">A payment failed. Your plan holds until {date_label(billing["grace_ends_at"])}; '
+            "update your card in the portal.</p>"
+        )
+    if billing.get("status") == "canceled":
+        lines.append('<p class="plan-canceled">Your subscription was canceled: hosted bots are stopped.</p>')
+    return "".join(lines)
+
+
+class BillingView:
+    def __init__(self, api: UserApi, *, returning: bool) -> None:
+        self.api = api
+        self.returning = returning
+        self.plan = pn.pane.HTML(
+            "<p>Loading…</p>", stylesheets=[CSS], sizing_mode="stretch_width", css_classes=["billing-plan"]
+        )
+        self.message = pn.pane.HTML("", stylesheets=[CSS], sizing_mode="stretch_width", css_classes=["billing-message"])
+        self.go = pn.widgets.TextInput(value="", visible=False)
+        self.go.jscallback(value=FOLLOW_JS)
+        self.upgrade_pro = pn.widgets.Button(name="Upgrade to Pro", button_type="primary", css_classes=["upgrade-pro"])
+        self.upgrade_team = pn.widgets.Button(name="Upgrade to Team", css_classes=["upgrade-team"])
+        self.portal = pn.widgets.Button(name="Manage subscription (Stripe portal)", css_classes=["billing-portal"])
+        self.upgrade_pro.on_click(self.on_pro)
+        self.upgrade_team.on_click(self.on_team)
+        self.portal.on_click(self.open_portal)
+        self._key = uuid.uuid4().hex
+        self.data: dict[str, Any] | None = None
+
+    async def load(self) -> None:
+        try:
+            self.data = await self.api.billing()
+        except ApiError as exc:
+            self.message.object = f'<p class="loss">{error_words(exc)}</p>'
+            return
+        self.plan.object = plan_html(self.data)
+        subscribed = self.data.get("subscription") is not None and self.data.get("status") != "canceled"
+        self.upgrade_pro.visible = self.upgrade_team.visible = not subscribed
+        self.portal.visible = self.data.get("subscription") is not None
+        if self.returning:
+            if self.data["plan"] != "free":
+                title = html.escape(str(self.data["plan"]).title())
+                self.message.object = f'<p class="gain plan-active">Payment received: you are on {title} now.</p>'
+                self.returning = False
+            else:
+                self.message.object = '<p class="plan-activating">Payment received; activating your plan…</p>'
+
+    async def on_pro(self, _event: object) -> None:
+        await self.checkout("pro")
+
+    async def on_team(self, _event: object) -> None:
+        await self.checkout("team")
+
+    async def checkout(self, plan: str) -> None:
+        for button in (self.upgrade_pro, self.upgrade_team):
+            button.disabled = True
+        try:
+            url = await self.api.checkout(plan, idempotency_key=f"web-checkout:{self._key}:{plan}")
+        except ApiError as exc:
+            self.message.object = f'<p class="loss">{error_words(exc)}</p>'
+            for button in (self.upgrade_pro, self.upgrade_team):
+                button.disabled = False
+            return
+        self.message.object = f'<p>Taking you to payment… <a href="{html.escape(url, quote=True)}">continue</a></p>'
+        self.go.value = url
+
+    async def open_portal(self, _event: object = None) -> None:
+        try:
+            url = await self.api.portal()
+        except ApiError as exc:
+            self.message.object = f'<p class="loss">{error_words(exc)}</p>'
+            return
+        self.go.value = url
+
+
+def billing_page(ctx: WebContext) -> pn.Column:
+    who: Visitor = visitor(ctx)
+    if not who.logged_in or who.api is None:
+        return login_needed(ctx, "/billing", who, title="Billing")
+    arg = (pn.state.session_args.get("checkout") or [b""])[0] if pn.state.curdoc is not None else b""
+    returning = arg == b"success"
+    view = BillingView(who.api, returning=returning)
+    if arg == b"canceled":
+        view.message.object = "<p>Checkout was canceled; nothing was charged.</p>"
+    pn.state.onload(view.load)
+    every(view.load, 1000 if returning else 5000)
+    body = pn.Column(
+        "## Billing",
+        view.message,
+        view.plan,
+        pn.Row(view.upgrade_pro, view.upgrade_team, view.portal),
+        view.go,
+        pn.pane.HTML('<p><a href="/pricing">Compare plans</a></p>', stylesheets=[CSS]),
+        sizing_mode="stretch_width",
+    )
+    return frame(ctx, "/billing", who, body, title="Billing")
