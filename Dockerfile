@@ -22,6 +22,8 @@ COPY fly ./fly
 COPY billing ./billing
 COPY agent ./agent
 COPY venues ./venues
+COPY ui ./ui
+COPY web ./web
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim
@@ -32,7 +34,7 @@ RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nolog
 RUN install -d -o hmmtrade -m 0700 /var/lib/hmmtrade/machine-keys
 COPY --from=build /opt/hmmtrade /opt/hmmtrade
 USER hmmtrade
-EXPOSE 8000
+EXPOSE 8000 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
 ENTRYPOINT ["hmmtrade"]

@@ -138,14 +138,17 @@ def login_needed(ctx: WebContext, current: str, who: Visitor, *, title: str) -> 
     return frame(ctx, current, who, body, title=title)
 
 
-def not_found(ctx: WebContext, current: str, who: Visitor, what: str) -> pn.Column:
-    body = pn.pane.HTML(
+def not_found_body(what: str) -> pn.pane.HTML:
+    return pn.pane.HTML(
         f'<div class="empty not-found" data-status="404"><h2>404 · Not found</h2><p>{html.escape(what)}</p>'
         '<p><a href="/bots">Back to your bots</a></p></div>',
         stylesheets=[CSS],
         sizing_mode="stretch_width",
     )
-    return frame(ctx, current, who, body, title="Not found")
+
+
+def not_found(ctx: WebContext, current: str, who: Visitor, what: str) -> pn.Column:
+    return frame(ctx, current, who, not_found_body(what), title="Not found")
 
 
 def error_words(exc: Exception) -> str:

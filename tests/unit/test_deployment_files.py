@@ -16,10 +16,12 @@ from api.settings import ApiSettings
 from billing.settings import StripeSettings
 from fly.settings import FlySettings
 from stack.cli import _parser
+from web.settings import WebSettings
 from workers.settings import WorkerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("migrate", "api", "workers")
+ALL_APP_SERVICES = (*APP_SERVICES, "web")  # web has no database
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def dockerfile() -> str:
 def _env_names_the_code_reads() -> set[str]:
     names = {"HMMTRADE_LOG_LEVEL", "HMMTRADE_LOG_JSON"}  # read by stack/logging.py and stack/cli.py
     names.add("GOOGLE_APPLICATION_CREDENTIALS")  # read by google-auth when vault/gcp.py builds a Cloud KMS client
-    for settings in (ApiSettings, WorkerSettings, StripeSettings, FlySettings):
+    for settings in (ApiSettings, WorkerSettings, StripeSettings, FlySettings, WebSettings):
         for field in settings.model_fields.values():
             alias = field.validation_alias
             names.update(getattr(alias, "choices", []) or ([alias] if isinstance(alias, str) else []))
@@ -49,7 +51,7 @@ def _subcommands() -> set[str]:
 
 def test_every_service_sets_only_variables_the_code_reads(compose: dict[str, Any]) -> None:
     known = _env_names_the_code_reads()
-    for name in APP_SERVICES:
+    for name in ALL_APP_SERVICES:
         unknown = set(compose["services"][name]["environment"]) - known
         assert not unknown, f"{name} sets variables nothing reads: {unknown}"
 
@@ -81,9 +83,25 @@ def test_api_port_matches_the_published_port_and_the_image(compose: dict[str, An
     api = compose["services"]["api"]
     command_port = api["command"][api["command"].index("--port") + 1]
     published = {mapping.split(":")[1] for mapping in api["ports"]}
-    exposed = set(re.findall(r"^EXPOSE (\d+)", dockerfile, flags=re.MULTILINE))
-    assert published == exposed == {command_port}
+    exposed = set(" ".join(re.findall(r"^EXPOSE ([\d ]+)", dockerfile, flags=re.MULTILINE)).split())
+    assert published == {command_port} and command_port in exposed
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
+
+
+def test_the_web_app_calls_the_api_service_and_reads_the_bus_as_the_dashboard(
+    compose: dict[str, Any], dockerfile: str
+) -> None:
+    web = compose["services"]["web"]
+    env, api = web["environment"], compose["services"]["api"]
+    api_port = api["command"][api["command"].index("--port") + 1]
+    assert env["HMMTRADE_API_URL"] == f"http://api:{api_port}"
+    assert env["HMMTRADE_WEB_NATS_CREDS"] == "/run/secrets/bus/dashboard.creds"  # subscribe-only identity
+    assert "DATABASE_URL" not in env and "HMMTRADE_JWT_PRIVATE_KEY_FILE" not in env  # a client of the API only
+    web_port = web["command"][web["command"].index("--port") + 1]
+    assert {m.split(":")[1] for m in web["ports"]} == {web_port}
+    assert web_port in " ".join(re.findall(r"^EXPOSE ([\d ]+)", dockerfile, flags=re.MULTILINE)).split()
+    assert web["depends_on"]["api"]["condition"] == "service_healthy"
+    assert web["command"][0] in _subcommands()
 
 
 def test_services_start_in_order(compose: dict[str, Any]) -> None:

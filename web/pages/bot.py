@@ -14,8 +14,21 @@ import panel as pn
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
 from ui.charts import RegimeCharts
+from ui.format import money, pct, price, signed_money
+from ui.regimes import regime_names
 from web.api import ApiError, ApiRejected, UserApi
-from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, not_found, on_close, visitor
+from web.chrome import (
+    CSS,
+    Visitor,
+    error_words,
+    every,
+    frame,
+    login_needed,
+    not_found,
+    not_found_body,
+    on_close,
+    visitor,
+)
 from web.context import WebContext
 
 HISTORY_PAGES = 20  # 500 records a page: the newest 10,000 decisions are drawn
@@ -71,6 +84,27 @@ def log_html(lines: list[BotLogLine]) -> str:
     )
 
 
+def now_html(tick: Tick | None, profile: dict[str, Any]) -> str:
+    """The newest bar in one line: regime by name with its confidence, close, equity and P&L."""
+    if tick is None:
+        return '<p class="live-now" data-seq="0">Waiting for the next bar from the bot…</p>'
+    names = regime_names(profile["strategy"]["exposure_per_regime"])
+    regime = "warming up (no model yet)"
+    if tick.regime is not None:
+        regime = names[tick.regime] if tick.regime < len(names) else f"Regime {tick.regime}"
+        if tick.confidence is not None:
+            regime += f", {pct(tick.confidence, decimals=0)} sure"
+    start = float(profile["schedule"]["starting_cash"])
+    pnl = ""
+    if tick.equity is not None:
+        change = tick.equity - start
+        pnl = f' · P&amp;L <span class="{"gain" if change >= 0 else "loss"}">{signed_money(change)}</span>'
+    return (
+        f'<p class="live-now" data-seq="{tick.seq}">Bar {tick.bar_at:%Y-%m-%d %H:%M} · regime '
+        f"<b>{html.escape(regime)}</b> · close {price(tick.close)} · equity <b>{money(tick.equity)}</b>{pnl}</p>"
+    )
+
+
 class BotView:
     def __init__(self, ctx: WebContext, api: UserApi, bot: dict[str, Any]) -> None:
         self.ctx, self.api, self.bot = ctx, api, bot
@@ -78,6 +112,7 @@ class BotView:
         profile = bot["profile"]
         self.header = pn.pane.HTML(header_html(bot), stylesheets=[CSS], sizing_mode="stretch_width")
         self.connection = pn.pane.HTML("", stylesheets=[CSS], css_classes=["live-state"], sizing_mode="stretch_width")
+        self.now = pn.pane.HTML(now_html(None, profile), stylesheets=[CSS], sizing_mode="stretch_width")
         self.charts = RegimeCharts(profile["strategy"]["exposure_per_regime"], profile["market"]["symbols"][0])
         self.audit = AuditView({self.bot_id: bot["name"]})
         self.log_lines: list[BotLogLine] = list(ctx.hub.log_tail(self.bot_id))
@@ -129,6 +164,7 @@ class BotView:
             self._held.append((kind, message))
         elif kind == "tick" and isinstance(message, Tick):
             self.charts.add_ticks([message])
+            self.now.object = now_html(message, self.bot["profile"])
         elif kind == "audit" and isinstance(message, AuditRecord):
             self.add_audit([message])
         elif kind == "log" and isinstance(message, BotLogLine):
@@ -180,7 +216,7 @@ def bot_page(ctx: WebContext) -> pn.Column:
             bot = await api.bot(bot_id)
         except ApiRejected as exc:
             if exc.status in (404, 422):
-                body.objects = [not_found(ctx, current, who, "There is no bot of yours at this address.")[-1]]
+                body.objects = [not_found_body("There is no bot of yours at this address.")]
                 return
             body.objects = [pn.pane.HTML(f'<p class="loss">{error_words(exc)}</p>', stylesheets=[CSS])]
             return
@@ -191,6 +227,7 @@ def bot_page(ctx: WebContext) -> pn.Column:
         body.objects = [
             view.header,
             view.connection,
+            view.now,
             pn.Tabs(
                 ("HMM live", view.charts.panel),
                 ("Audit", view.audit.panel),

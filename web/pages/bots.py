@@ -98,6 +98,7 @@ class BotsView:
         self.cells: dict[str, pn.pane.HTML] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
         self._busy = False
+        self._loaded = False
 
     async def load(self) -> None:
         if self._busy:
@@ -115,11 +116,15 @@ class BotsView:
             self.message.object = ""
         self.usage.object = usage_line(billing)
         fresh = {str(b["id"]): b for b in bots}
-        if fresh.keys() != self.bots.keys() or any(
-            (b["status"], b.get("status_reason")) != (self.bots[i]["status"], self.bots[i].get("status_reason"))
-            for i, b in fresh.items()
+        if (
+            not self._loaded
+            or fresh.keys() != self.bots.keys()
+            or any(
+                (b["status"], b.get("status_reason")) != (self.bots[i]["status"], self.bots[i].get("status_reason"))
+                for i, b in fresh.items()
+            )
         ):
-            self.bots = fresh
+            self.bots, self._loaded = fresh, True
             self._rebuild()
 
     def _rebuild(self) -> None:
