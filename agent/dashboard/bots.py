@@ -1,9 +1,9 @@
-"""Bots page: every local bot with status, health, regime, confidence, equity and P&L; controls."""
+"""Bots page: every local bot with status, health, risk state, regime, confidence, equity and P&L; controls."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import panel as pn
@@ -11,14 +11,25 @@ import panel as pn
 from agent.dashboard.common import mode_badge, page, push_on_change, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
+from ui import format as fmt
+from ui.charts import STOP_COLOR, STOPPED, risk_of
+from ui.regimes import regime_name
 
 
-def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float, mode: str = "paper") -> dict[str, Any]:
-    """What the Bots page shows for one bot (also used by the Cloud page and tests)."""
+def bot_summary(
+    ctx: AgentContext,
+    bot_id: str,
+    name: str,
+    starting_cash: float,
+    mode: str = "paper",
+    exposures: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """What the Bots page shows for one bot."""
     proc = ctx.supervisor.bots.get(bot_id)
     live = ctx.live.bots.get(bot_id)
     tick = live.ticks[-1] if live and live.ticks else None
     equity = tick.equity if tick else None
+    risk, reason = risk_of(live.audit[-1]) if live and live.audit else (None, "")
     return {
         "bot_id": bot_id,
         "name": name,
@@ -31,27 +42,44 @@ def bot_summary(ctx: AgentContext, bot_id: str, name: str, starting_cash: float,
         "confidence": tick.confidence if tick else None,
         "equity": equity,
         "pnl": None if equity is None else equity - starting_cash,
+        "pnl_pct": None if equity is None or not starting_cash else equity / starting_cash - 1,
         "ticks": live.last_tick_seq if live else 0,
+        "exposures": list(exposures) if exposures is not None else None,
+        "risk": risk,
+        "risk_reason": reason,
     }
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "–" if value is None else format(value, spec)
+def _risk_html(s: dict[str, Any]) -> str:
+    """A killed or halted bot says so first, in red, with the reason: it must never look healthy."""
+    risk = s.get("risk")
+    if risk not in STOPPED:
+        return ""
+    reason = f": {html.escape(s.get('risk_reason') or '')}" if s.get("risk_reason") else ""
+    style = f"color:{STOP_COLOR};font-weight:700"
+    return f'<div class="bot-risk" data-risk="{risk}" style="{style}">{risk.upper()}{reason}</div>'
 
 
 def _row_html(s: dict[str, Any]) -> str:
+    exposures = s.get("exposures")
     regime = (
-        "–" if s["regime"] is None else f'<span style="color:{regime_color(s["regime"])}">&#9632;</span> {s["regime"]}'
+        fmt.MISSING
+        if s["regime"] is None
+        else f'<span style="color:{regime_color(s["regime"], exposures)}">&#9632;</span> '
+        f"{html.escape(regime_name(s['regime'], exposures))}"
     )
-    reason = f'<div style="color:#777;font-size:12px">{html.escape(s["reason"])}</div>' if s["reason"] else ""
+    reason = f'<div style="color:#595959;font-size:12px">{html.escape(s["reason"])}</div>' if s["reason"] else ""
+    pnl = fmt.signed_money(s["pnl"])
+    if s.get("pnl_pct") is not None:
+        pnl += f" ({fmt.pct(s['pnl_pct'], signed=True)})"
     return (
         f'<div class="bot-row" data-bot="{s["bot_id"]}" data-status="{s["status"]}" data-ticks="{s["ticks"]}"'
         f' data-mode="{s["mode"]}">'
         f'<a href="./live?bot={s["bot_id"]}"><b>{html.escape(s["name"])}</b></a> {mode_badge(s["mode"])} '
-        f'<span style="color:#888;font-size:11px">{s["bot_id"][:8]}</span><br>'
+        f'<span style="color:#595959;font-size:11px">{s["bot_id"][:8]}</span><br>{_risk_html(s)}'
         f'status <b class="bot-status">{s["status"]}</b> · health {s["health"]} · restarts {s["restarts"]} · '
-        f"regime {regime} · confidence {_fmt(s['confidence'], '.2f')} · "
-        f"equity {_fmt(s['equity'], ',.2f')} · P&amp;L {_fmt(s['pnl'], '+,.2f')} · ticks {s['ticks']}{reason}</div>"
+        f"regime {regime} · confidence {fmt.pct(s['confidence'])} · "
+        f"equity {fmt.money(s['equity'])} · P&amp;L {pnl} · bars {fmt.count(s['ticks'])}{reason}</div>"
     )
 
 
@@ -104,7 +132,12 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         empty.visible = not ids
         summaries = {
             i.bot_id: bot_summary(
-                ctx, i.bot_id, i.profile.basics.name, i.profile.schedule.starting_cash, i.profile.basics.mode
+                ctx,
+                i.bot_id,
+                i.profile.basics.name,
+                i.profile.schedule.starting_cash,
+                i.profile.basics.mode,
+                i.profile.strategy.exposure_per_regime,
             )
             for i in instances
         }

@@ -1,14 +1,19 @@
-"""Page chrome shared by every page: navigation, the reconnect prompt, regime colours, live pushes."""
+"""The agent's page frame: its navigation, the cloud reconnect prompt, live pushes.
+
+What the web app shares (viewport tag, contrast and focus CSS, regime colours) lives in :mod:`ui`.
+"""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import panel as pn
 
 from agent.dashboard.context import AgentContext
+from ui import regimes
+from ui.page import apply_chrome
 
 PAGES: tuple[tuple[str, str], ...] = (
     ("bots", "Bots"),
@@ -18,7 +23,6 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("wizard", "New bot"),
     ("cloud", "Cloud"),
 )
-REGIME_COLORS = ("#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#1f77b4", "#9467bd")
 
 CSS = """
 .hmm-nav a { margin-right: 1.2em; font-weight: 600; text-decoration: none; color: #1f4e79; }
@@ -28,8 +32,9 @@ table.hmm td, table.hmm th { border-bottom: 1px solid #ddd; padding: 3px 10px; t
 """
 
 
-def regime_color(regime: int | None) -> str:
-    return "#bbbbbb" if regime is None else REGIME_COLORS[regime % len(REGIME_COLORS)]
+def regime_color(regime: int | None, exposures: Sequence[float] | None = None) -> str:
+    """The shared regime colour (:func:`ui.regimes.regime_color`); by exposure when the profile is known."""
+    return regimes.regime_color(regime, exposures)
 
 
 def query_arg(name: str) -> str | None:
@@ -40,6 +45,7 @@ def query_arg(name: str) -> str | None:
 
 def page(ctx: AgentContext, current: str, body: Any) -> pn.Column:
     """The page frame: title, navigation, the reconnect prompt when the cloud login lapsed."""
+    apply_chrome()
     links = " ".join(
         f'<a href="./{slug}" class="{"current" if slug == current else ""}">{label}</a>' for slug, label in PAGES
     )

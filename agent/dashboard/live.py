@@ -1,161 +1,109 @@
-"""HMM live detection for one bot: price with regime shading, stacked filtered probabilities,
-regime and confidence now, equity and drawdown, the position; pushed from the bus as it ticks."""
+"""HMM live detection for one bot: the shared regime charts (:class:`ui.charts.RegimeCharts`) fed
+from the agent's bus subscription, pushed as the bot ticks, with a one-line summary above them."""
 
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, DataRange1d, Range1d
-from bokeh.plotting import figure
 
-from agent.dashboard.common import REGIME_COLORS, page, push_on_change, query_arg, regime_color
+from agent.dashboard.common import page, push_on_change, query_arg
 from agent.dashboard.context import AgentContext
-from agent.instances import list_instances
-from contracts.events import AuditRecord, Tick
+from agent.instances import Instance, list_instances
+from ui.charts import RegimeCharts, now_line
 
-DAY_MS = 86_400_000
-MAX_STATES = len(REGIME_COLORS)
+REPLAYS = {
+    "sp500": "a replay of the bundled S&P 500 daily index (1999–2018)",
+    "nasdaq": "a replay of the bundled NASDAQ daily index (1999–2018)",
+}
 
 
-def tick_row(tick: Tick) -> dict[str, list[Any]]:
-    return {
-        "t": [tick.bar_at],
-        "close": [tick.close],
-        "regime": [-1 if tick.regime is None else tick.regime],
-        "color": [regime_color(tick.regime)],
-        "equity": [tick.equity if tick.equity is not None else float("nan")],
+def bot_options(instances: list[Instance], chosen: str | None) -> dict[str, str]:
+    """Each local bot once, by name (with its short id when two share a name); a bot named in the
+    URL that has no local profile (run by hand) is listed by its short id."""
+    names = [i.profile.basics.name for i in instances]
+    options = {
+        (name if names.count(name) == 1 else f"{name} · {i.bot_id[:8]}"): i.bot_id
+        for name, i in zip(names, instances, strict=True)
     }
+    if chosen and chosen not in options.values():
+        options[f"bot {chosen[:8]} (no local profile)"] = chosen
+    return options
 
 
-def prob_row(record: AuditRecord) -> dict[str, list[Any]]:
-    probs = list(record.probabilities) + [0.0] * (MAX_STATES - len(record.probabilities))
-    return {"t": [record.bar_at], **{f"p{k}": [probs[k]] for k in range(MAX_STATES)}}
+def data_note(instance: Instance | None) -> str:
+    """Where the bars come from, so a replay is never mistaken for the live market."""
+    if instance is None:
+        return ""
+    market = instance.profile.market
+    if market.data_source in REPLAYS:
+        source = REPLAYS[market.data_source]
+    elif market.data_source == "file":
+        source = f"a replay of the file {market.data_file}"
+    else:
+        source = "live bars from the broker"
+    symbols = ", ".join(market.symbols)
+    return f'<span class="live-source">{html.escape(symbols)}: prices are {html.escape(source)}.</span>'
 
 
 def live_page(ctx: AgentContext) -> pn.Column:
     instances, _ = list_instances(ctx.home)
-    names = {f"{i.profile.basics.name} ({i.bot_id[:8]})": i.bot_id for i in instances}
-    for bot_id in ctx.live.bots:  # bots on the bus that have no local file (e.g. run by hand)
-        names.setdefault(bot_id, bot_id)
+    by_id = {i.bot_id: i for i in instances}
     chosen = query_arg("bot")
-    initial = chosen if chosen in names.values() else next(iter(names.values()), None)
-    if chosen and chosen not in names.values():
-        names[chosen] = initial = chosen
-    select = pn.widgets.Select(name="Bot", options=names, value=initial, width=420)
-
-    prices = ColumnDataSource({"t": [], "close": [], "regime": [], "color": [], "equity": []})
-    probs = ColumnDataSource({"t": [], **{f"p{k}": [] for k in range(MAX_STATES)}})
-    dd = ColumnDataSource({"t": [], "drawdown": []})
-
-    price_range, equity_range = DataRange1d(), DataRange1d()  # fitted to the lines, not the shading
-    price_fig = figure(
-        height=260,
-        y_range=price_range,
-        x_axis_type="datetime",
-        title="Price, shaded by regime",
-        sizing_mode="stretch_width",
+    options = bot_options(instances, chosen)
+    initial = chosen if chosen in options.values() else next(iter(options.values()), None)
+    select = pn.widgets.Select(name="Bot", options=options, value=initial, sizing_mode="stretch_width", max_width=420)
+    empty = pn.pane.Markdown(
+        "No bots yet. Create one with the [New bot wizard](./wizard); its regimes show here as it trades.",
+        visible=not options,
     )
-    price_fig.extra_y_ranges = {"shade": Range1d(start=0, end=1)}
-    price_fig.vbar(
-        x="t",
-        top=1,
-        bottom=0,
-        width=DAY_MS,
-        fill_color="color",
-        line_color=None,
-        alpha=0.25,
-        source=prices,
-        y_range_name="shade",
-    )
-    price_range.renderers = [price_fig.line("t", "close", source=prices, color="black")]
-    prob_fig = figure(
-        height=180,
-        x_axis_type="datetime",
-        title="Filtered state probabilities",
-        sizing_mode="stretch_width",
-        x_range=price_fig.x_range,
-        y_range=Range1d(start=0, end=1),
-    )
-    prob_fig.varea_stack([f"p{k}" for k in range(MAX_STATES)], x="t", color=list(REGIME_COLORS), source=probs)
-    eq_fig = figure(
-        height=180,
-        x_axis_type="datetime",
-        title="Equity (line) and drawdown % (red)",
-        sizing_mode="stretch_width",
-        x_range=price_fig.x_range,
-        y_range=equity_range,
-    )
-    equity_range.renderers = [eq_fig.line("t", "equity", source=prices, color="#1f4e79")]
-    eq_fig.extra_y_ranges = {"dd": Range1d(start=-50, end=0)}
-    eq_fig.varea(x="t", y1=0, y2="drawdown", source=dd, color="#d62728", alpha=0.3, y_range_name="dd")
-
     now = pn.pane.HTML("", css_classes=["live-now"], sizing_mode="stretch_width")
-    state = {"tick_seq": 0, "audit_seq": 0, "peak": 0.0}
+    source = pn.pane.HTML("", css_classes=["live-source-note"], sizing_mode="stretch_width")
+    holder = pn.Column(sizing_mode="stretch_width")
+    state: dict[str, RegimeCharts | None] = {"charts": None}
+    fed = {"tick": 0, "audit": 0}  # the last seq handed to the charts: each push hands over only what is new
 
-    def reset() -> None:
-        prices.data = {k: [] for k in prices.data}
-        probs.data = {k: [] for k in probs.data}
-        dd.data = {"t": [], "drawdown": []}
-        state.update(tick_seq=0, audit_seq=0, peak=0.0)
+    def build() -> None:
+        instance = by_id.get(select.value) if select.value else None
+        profile = instance.profile if instance else None
+        charts = RegimeCharts(
+            profile.strategy.exposure_per_regime if profile else None,
+            profile.market.symbols[0] if profile else "price",
+        )
+        state["charts"] = charts
+        fed.update(tick=0, audit=0)
+        holder.objects = [charts.panel]
+        source.object = data_note(instance)
 
     def refresh() -> None:
+        charts = state["charts"]
         bot_id = select.value
         live = ctx.live.bots.get(bot_id) if bot_id else None
-        if live is None:
-            now.object = '<span id="last-tick" data-seq="0">waiting for the first tick…</span>'
+        if charts is None or live is None:
+            now.object = now_line(None, None, None) if bot_id else ""
             return
-        new_ticks = [t for t in live.ticks if t.seq > state["tick_seq"]]
-        if new_ticks:
-            rows: dict[str, Any] = {k: [] for k in prices.data}
-            drawdown: dict[str, Any] = {"t": [], "drawdown": []}
-            for tick in new_ticks:
-                for key, value in tick_row(tick).items():
-                    rows[key] += value
-                if tick.equity is not None:
-                    state["peak"] = max(state["peak"], tick.equity)
-                    drawdown["t"].append(tick.bar_at)
-                    drawdown["drawdown"].append(100 * (tick.equity / state["peak"] - 1) if state["peak"] else 0.0)
-            prices.stream(rows, rollover=5_000)
-            dd.stream(drawdown, rollover=5_000)
-            state["tick_seq"] = new_ticks[-1].seq
-        new_audit = [r for r in live.audit if r.seq > state["audit_seq"]]
-        if new_audit:
-            rows = {k: [] for k in probs.data}
-            for record in new_audit:
-                for key, value in prob_row(record).items():
-                    rows[key] += value
-            probs.stream(rows, rollover=5_000)
-            state["audit_seq"] = new_audit[-1].seq
-        last = live.ticks[-1] if live.ticks else None
-        detail = live.audit[-1].detail if live.audit else {}
-        if last is not None:
-            regime = "–" if last.regime is None else str(last.regime)
-            conf = "–" if last.confidence is None else f"{last.confidence:.2f}"
-            position = f"{detail['position']:,.2f}" if isinstance(detail.get("position"), float) else "–"
-            cash = f"{detail['cash']:,.2f}" if isinstance(detail.get("cash"), float) else "–"
-            now.object = (
-                f'<span id="last-tick" data-seq="{last.seq}">tick {last.seq}</span> · bar {last.bar_at:%Y-%m-%d} · '
-                f'regime <b class="live-regime" style="color:{regime_color(last.regime)}">{regime}</b> · '
-                f"confidence <b>{conf}</b> · close {last.close:,.2f} · equity {last.equity or 0:,.2f} · "
-                f"position {html.escape(str(position))} shares · cash {html.escape(str(cash))}"
-            )
+        ticks = [t for t in live.ticks if t.seq > fed["tick"]]
+        records = [r for r in live.audit if r.seq > fed["audit"]]
+        if ticks:
+            charts.add_ticks(ticks)
+            fed["tick"] = ticks[-1].seq
+        if records:
+            charts.add_audit(records)
+            fed["audit"] = records[-1].seq
+        now.object = now_line(
+            live.ticks[-1] if live.ticks else None, live.audit[-1] if live.audit else None, charts.exposures
+        )
 
     def on_select(_event: object) -> None:
-        reset()
+        build()
         refresh()
 
     select.param.watch(on_select, "value")
-    refresh()
+    if select.value:
+        build()
+        refresh()
     push_on_change(ctx, lambda bot_id, kind: bot_id == select.value and kind in ("tick", "audit"), refresh)
     body = pn.Column(
-        "## HMM live detection",
-        select,
-        now,
-        pn.pane.Bokeh(price_fig, sizing_mode="stretch_width"),
-        pn.pane.Bokeh(prob_fig, sizing_mode="stretch_width"),
-        pn.pane.Bokeh(eq_fig, sizing_mode="stretch_width"),
-        sizing_mode="stretch_width",
-    )
+        "## HMM live detection", empty, select, source, now, holder, sizing_mode="stretch_width"
+    )  # fmt: skip
     return page(ctx, "live", body)

@@ -1,0 +1,355 @@
+"""The audit viewer: every decision record of one or more bots, filtered, opened, exported.
+
+Each record is one bar's pipeline: bar -> features -> probabilities -> regime -> target ->
+risk -> orders -> executions -> fills. The viewer is fed from outside (``add(bot_id, records)``):
+the agent passes what its bus subscription holds, the web app what the API pages back plus
+the live fan-out; the same record added twice is kept once.
+
+A record is opened by its key, (bot, seq), never by its row position: the table's rows are
+labelled by that key, so a new record arriving above an open row cannot make the detail
+show its neighbour (clicked seq 162, the panel showed 164), and while a record is open the
+table holds still and says how many records are waiting.
+
+The table shows trader formats (:mod:`ui.format`); the CSV export keeps plain numbers (a
+spreadsheet reads ``0.875``, not ``87.5%``) and the JSONL export the whole record.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from contracts.events import AuditRecord
+from ui import format as fmt
+from ui.regimes import regime_color, regime_name, regime_names
+
+PIPELINE = (
+    "bar",
+    "features",
+    "probabilities",
+    "regime",
+    "confidence",
+    "target",
+    "risk",
+    "orders",
+    "executions",  # a live bot's orders at its venue: venue order id, status, or why not sent
+    "fills",
+)
+COLUMNS = ("bot", "seq", "bar", "kind", "regime", "confidence", "target", "approved", "risk", "orders", "sent",
+           "fills", "equity")  # fmt: skip
+CSV_COLUMNS = ("bot_id", "seq", "bar_at", "kind", "regime", "regime_name", "confidence", "target", "approved", "risk",
+               "orders", "sent", "fills", "equity")  # fmt: skip
+KINDS = ("decision", "refit", "risk", "lifecycle")
+ALL = "all"
+MAX_RECORDS = 50_000
+
+Key = tuple[str, int]
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None) -> dict[str, Any]:
+    """The record's headline values, plain (what the CSV export holds)."""
+    detail = record.detail
+    verdict = detail.get("risk")
+    risk: dict[str, Any] = verdict if isinstance(verdict, dict) else {}
+    return {
+        "bot_id": bot_id,
+        "seq": record.seq,
+        "bar_at": record.bar_at.isoformat(),
+        "kind": record.kind,
+        "regime": record.regime,
+        "regime_name": regime_name(record.regime, exposures),
+        "confidence": _number(detail.get("confidence")),
+        "target": _number(detail.get("target")),
+        "approved": _number(risk.get("approved")),
+        "risk": risk.get("status", ""),
+        "orders": len(detail.get("orders") or []),
+        "sent": sum(1 for e in detail.get("executions") or [] if e.get("venue_order_id")),
+        "fills": len(detail.get("fills") or []),
+        "equity": record.equity,
+    }
+
+
+def row(bot_name: str, plain: dict[str, Any]) -> dict[str, Any]:
+    """A table row: the same values as :func:`flat`, formatted for a trader."""
+    return {
+        "bot": bot_name,
+        "seq": plain["seq"],
+        "bar": fmt.bar_label(pd.Timestamp(plain["bar_at"]).to_pydatetime()),
+        "kind": plain["kind"],
+        "regime": plain["regime_name"] if plain["regime"] is not None else fmt.MISSING,
+        "confidence": fmt.pct(plain["confidence"]),
+        "target": fmt.pct(plain["target"], decimals=0),
+        "approved": fmt.pct(plain["approved"], decimals=0),
+        "risk": plain["risk"] or fmt.MISSING,
+        "orders": plain["orders"],
+        "sent": plain["sent"],
+        "fills": plain["fills"],
+        "equity": fmt.money(plain["equity"]),
+    }
+
+
+def pipeline_view(bot_id: str, record: AuditRecord) -> dict[str, Any]:
+    """The record with its stages in pipeline order (what the drill-down and JSONL export show)."""
+    detail = record.detail
+    ordered: dict[str, Any] = {"bot_id": bot_id, "seq": record.seq, "bar_at": record.bar_at.isoformat()}
+    ordered.update({stage: detail.get(stage) for stage in PIPELINE if stage in detail})
+    ordered.update({k: v for k, v in detail.items() if k not in ordered})
+    return ordered
+
+
+def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequence[float] | None) -> str:
+    """The opened record in one sentence of HTML, numbers formatted, above its full JSON."""
+    plain = flat("", record, exposures)
+    color = regime_color(record.regime, exposures)
+    orders = f"{fmt.count(plain['orders'])} order{'s' * (plain['orders'] != 1)}"
+    fills = f"{fmt.count(plain['fills'])} fill{'s' * (plain['fills'] != 1)}"
+    return (
+        f'<div class="audit-open" data-key="{html.escape(bot_id)}:{record.seq}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
+        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · regime "
+        f'<b style="color:{color}">{html.escape(plain["regime_name"])}</b> ({fmt.pct(plain["confidence"])} confident) · '
+        f"target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
+        f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
+    )
+
+
+def _parse_day(text: str) -> date | None:
+    text = text.strip()
+    return date.fromisoformat(text) if text else None
+
+
+class AuditView:
+    """Audit records of any number of bots in one filterable table with a drill-down and exports."""
+
+    def __init__(self, *, bot: str | None = None, page_size: int = 25, max_records: int = MAX_RECORDS) -> None:
+        self._records: dict[Key, AuditRecord] = {}
+        self._names: dict[str, str] = {}
+        self._exposures: dict[str, list[float] | None] = {}
+        self._max = max_records
+        self._opened: Key | None = None
+        self._waiting = 0
+        self._syncing = False
+        self._first_bot = bot
+
+        self.bot_select = pn.widgets.Select(name="Bot", options={"All bots": ALL}, value=ALL, width=220)
+        self.kind_select = pn.widgets.Select(name="Kind", options=[ALL, *KINDS], value=ALL, width=140)
+        self.regime_select = pn.widgets.Select(name="Regime", options={"All regimes": ALL}, value=ALL, width=200)
+        self.since = pn.widgets.TextInput(name="From (YYYY-MM-DD)", value="", width=150)
+        self.until = pn.widgets.TextInput(name="To (YYYY-MM-DD)", value="", width=150)
+        self.problem = pn.pane.Alert("", alert_type="warning", visible=False)
+        self.count = pn.pane.HTML("", css_classes=["audit-count"])
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=list(COLUMNS)),
+            selectable=1,
+            show_index=False,
+            pagination="remote",
+            page_size=page_size,
+            disabled=True,
+            sizing_mode="stretch_width",
+            css_classes=["audit-table"],
+            configuration={"columnDefaults": {"headerSort": False}},  # newest first; strings would sort wrong
+        )
+        self.held = pn.pane.HTML("", css_classes=["audit-held"], visible=False)
+        self.close_button = pn.widgets.Button(label="Close record", visible=False, css_classes=["audit-close"])
+        self.summary = pn.pane.HTML("", css_classes=["audit-summary"], sizing_mode="stretch_width")
+        self.drill = pn.pane.JSON({}, depth=3, name="record", css_classes=["audit-drill"], sizing_mode="stretch_width")
+        downloads = pn.Row(
+            pn.widgets.FileDownload(callback=self.export_csv, filename="audit.csv", label="Export CSV",
+                                    button_type="primary"),
+            pn.widgets.FileDownload(callback=self.export_jsonl, filename="audit.jsonl", label="Export JSONL"),
+        )  # fmt: skip
+        for widget in (self.kind_select, self.regime_select, self.since, self.until):
+            widget.param.watch(lambda _e: self.refresh(force=True), "value")
+        self.bot_select.param.watch(self._on_bot, "value")
+        self.table.param.watch(self._on_select, "selection")
+        self.close_button.on_click(lambda _e: self.close())
+        self.panel = pn.Column(
+            pn.FlexBox(self.bot_select, self.kind_select, self.regime_select, self.since, self.until,
+                       flex_wrap="wrap", sizing_mode="stretch_width"),
+            self.problem,
+            pn.FlexBox(self.count, downloads, flex_wrap="wrap", align_items="center", sizing_mode="stretch_width"),
+            self.held,
+            self.table,
+            "### Record (features → probabilities → regime → target → risk → orders → fills)",
+            pn.Row(self.summary, self.close_button, sizing_mode="stretch_width"),
+            self.drill,
+            sizing_mode="stretch_width",
+        )  # fmt: skip
+        self.refresh(force=True)
+
+    # --- feeding ---------------------------------------------------------------------------
+
+    def describe(self, bot_id: str, *, name: str | None = None, exposures: Sequence[float] | None = None) -> None:
+        """Name a bot and give its exposures, so rows and the regime filter speak in regime names."""
+        self._names[bot_id] = name or self._names.get(bot_id) or bot_id[:8]
+        self._exposures[bot_id] = list(exposures) if exposures is not None else self._exposures.get(bot_id)
+        self._update_bot_options()
+
+    def add(self, bot_id: str, records: Iterable[AuditRecord]) -> int:
+        """Keep these records (a (bot, seq) already kept is skipped) and show them; returns how many were new."""
+        added = 0
+        for record in records:
+            key = (bot_id, record.seq)
+            if key not in self._records:
+                self._records[key] = record
+                added += 1
+        if bot_id not in self._names:
+            self.describe(bot_id)
+        while len(self._records) > self._max:
+            del self._records[next(iter(self._records))]
+        if added:
+            if bot_id == self.bot_select.value and self._exposures.get(bot_id) is None:
+                self._update_regime_options()  # regimes of a bot without a profile: those seen so far
+            self.refresh()
+        return added
+
+    @property
+    def opened(self) -> Key | None:
+        """The (bot, seq) shown in the drill-down, if any."""
+        return self._opened
+
+    def open(self, bot_id: str, seq: int) -> None:
+        """Show one record in the drill-down and hold the table still until it is closed."""
+        record = self._records.get((bot_id, seq))
+        if record is None:
+            return
+        self._opened = (bot_id, seq)
+        self.summary.object = headline(bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id))
+        self.drill.object = pipeline_view(bot_id, record)
+        self.close_button.visible = True
+        self._select_opened()
+
+    def close(self) -> None:
+        """Close the drill-down and show the records that arrived meanwhile."""
+        self._opened = None
+        self.summary.object = ""
+        self.drill.object = {}
+        self.close_button.visible = False
+        self.refresh(force=True)
+
+    # --- the table -------------------------------------------------------------------------
+
+    def matching(self) -> list[tuple[str, AuditRecord]]:
+        """The kept records that pass the filters, newest first."""
+        self.problem.visible = False
+        try:
+            lo, hi = _parse_day(self.since.value or ""), _parse_day(self.until.value or "")
+        except ValueError:
+            self.problem.object, self.problem.visible = "Dates must look like 2008-09-15.", True
+            lo = hi = None
+        bot, kind, regime = self.bot_select.value, self.kind_select.value, self.regime_select.value
+        out = []
+        for (bot_id, _seq), record in self._records.items():
+            if bot != ALL and bot_id != bot:
+                continue
+            if kind != ALL and record.kind != kind:
+                continue
+            if regime != ALL and str(record.regime) != regime:
+                continue
+            day = record.bar_at.date()
+            if (lo and day < lo) or (hi and day > hi):
+                continue
+            out.append((bot_id, record))
+        out.sort(key=lambda item: (item[1].bar_at, item[1].seq, item[0]), reverse=True)
+        return out
+
+    def refresh(self, force: bool = False) -> None:
+        """Redraw the table from the kept records; while a record is open, only count what waits."""
+        if self._opened is not None and not force:
+            self._waiting = len(self.matching()) - len(self.table.value)
+            self.held.object = (
+                f'<span data-waiting="{self._waiting}">{fmt.count(self._waiting)} new records wait while a record '
+                "is open: close it to show them.</span>"
+            )
+            self.held.visible = self._waiting > 0
+            return
+        shown = self.matching()
+        frame = pd.DataFrame(
+            [row(self._names.get(b, b[:8]), flat(b, r, self._exposures.get(b))) for b, r in shown],
+            index=[f"{b}:{r.seq}" for b, r in shown],
+            columns=list(COLUMNS),
+        )
+        self._syncing = True
+        try:
+            self.table.value = frame  # rows are labelled by (bot, seq): Panel keeps a selection on its label
+        finally:
+            self._syncing = False
+        self._select_opened()
+        self.held.visible = False
+        self.count.object = f'<span data-count="{len(shown)}">{fmt.count(len(shown))} records</span>'
+
+    def _select_opened(self) -> None:
+        label = f"{self._opened[0]}:{self._opened[1]}" if self._opened else None
+        index = self.table.value.index
+        wanted = [index.get_loc(label)] if label is not None and label in index else []
+        if self.table.selection != wanted:
+            self._syncing = True
+            try:
+                self.table.selection = wanted
+            finally:
+                self._syncing = False
+
+    def _on_select(self, event: Any) -> None:
+        if self._syncing or not event.new:
+            return
+        label = str(self.table.value.index[event.new[0]])
+        bot_id, _, seq = label.rpartition(":")
+        self.open(bot_id, int(seq))
+
+    def _on_bot(self, _event: object) -> None:
+        self._update_regime_options()
+        self.refresh(force=True)
+
+    def _update_bot_options(self) -> None:
+        labels: dict[str, str] = {"All bots": ALL}
+        seen: set[str] = set()
+        for bot_id, name in sorted(self._names.items(), key=lambda item: item[1].lower()):
+            label = name if name not in seen else f"{name} ({bot_id[:8]})"
+            seen.add(name)
+            labels[label] = bot_id
+        value = self.bot_select.value
+        if self._first_bot in labels.values():
+            value, self._first_bot = self._first_bot, None
+        self.bot_select.options = labels
+        self.bot_select.value = value if value in labels.values() else ALL
+        self._update_regime_options()
+
+    def _update_regime_options(self) -> None:
+        bot = self.bot_select.value
+        options: dict[str, str] = {"All regimes": ALL}
+        if bot != ALL:
+            exposures = self._exposures.get(bot)
+            if exposures is not None:
+                options.update({name: str(k) for k, name in enumerate(regime_names(exposures))})
+            else:
+                seen = sorted({r.regime for (b, _), r in self._records.items() if b == bot and r.regime is not None})
+                options.update({f"Regime {k}": str(k) for k in seen})
+        value = self.regime_select.value
+        self.regime_select.options = options
+        self.regime_select.value = value if value in options.values() else ALL
+
+    # --- exports ---------------------------------------------------------------------------
+
+    def export_jsonl(self) -> io.StringIO:
+        """Every matching record, whole, in pipeline order, one JSON object a line."""
+        return io.StringIO("".join(json.dumps(pipeline_view(b, r)) + "\n" for b, r in self.matching()))
+
+    def export_csv(self) -> io.StringIO:
+        """Every matching record's headline values as plain numbers, newest first."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
+        writer.writeheader()
+        writer.writerows(flat(b, r, self._exposures.get(b)) for b, r in self.matching())
+        out.seek(0)
+        return out
