@@ -5,17 +5,18 @@ from the bus, for this bot only and only after the API confirmed it is the visit
 
 from __future__ import annotations
 
+import asyncio
 import html
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 import panel as pn
 
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
-from ui.charts import RegimeCharts
-from ui.format import money, pct, price, signed_money
-from ui.regimes import regime_names
+from ui.charts import RegimeCharts, now_line
 from web.api import ApiError, ApiRejected, UserApi
 from web.chrome import (
     CSS,
@@ -84,27 +85,6 @@ def log_html(lines: list[BotLogLine]) -> str:
     )
 
 
-def now_html(tick: Tick | None, profile: dict[str, Any]) -> str:
-    """The newest bar in one line: regime by name with its confidence, close, equity and P&L."""
-    if tick is None:
-        return '<p class="live-now" data-seq="0">Waiting for the next bar from the bot…</p>'
-    names = regime_names(profile["strategy"]["exposure_per_regime"])
-    regime = "warming up (no model yet)"
-    if tick.regime is not None:
-        regime = names[tick.regime] if tick.regime < len(names) else f"Regime {tick.regime}"
-        if tick.confidence is not None:
-            regime += f", {pct(tick.confidence, decimals=0)} sure"
-    start = float(profile["schedule"]["starting_cash"])
-    pnl = ""
-    if tick.equity is not None:
-        change = tick.equity - start
-        pnl = f' · P&amp;L <span class="{"gain" if change >= 0 else "loss"}">{signed_money(change)}</span>'
-    return (
-        f'<p class="live-now" data-seq="{tick.seq}">Bar {tick.bar_at:%Y-%m-%d %H:%M} · regime '
-        f"<b>{html.escape(regime)}</b> · close {price(tick.close)} · equity <b>{money(tick.equity)}</b>{pnl}</p>"
-    )
-
-
 class BotView:
     def __init__(self, ctx: WebContext, api: UserApi, bot: dict[str, Any]) -> None:
         self.ctx, self.api, self.bot = ctx, api, bot
@@ -112,9 +92,18 @@ class BotView:
         profile = bot["profile"]
         self.header = pn.pane.HTML(header_html(bot), stylesheets=[CSS], sizing_mode="stretch_width")
         self.connection = pn.pane.HTML("", stylesheets=[CSS], css_classes=["live-state"], sizing_mode="stretch_width")
-        self.now = pn.pane.HTML(now_html(None, profile), stylesheets=[CSS], sizing_mode="stretch_width")
+        self.exposures = profile["strategy"]["exposure_per_regime"]
+        self.last_tick: Tick | None = None
+        self.last_record: AuditRecord | None = None
+        self.now = pn.pane.HTML(
+            now_line(None, None, self.exposures),
+            stylesheets=[CSS],
+            css_classes=["live-now"],
+            sizing_mode="stretch_width",
+        )
         self.charts = RegimeCharts(profile["strategy"]["exposure_per_regime"], profile["market"]["symbols"][0])
-        self.audit = AuditView({self.bot_id: bot["name"]})
+        self.audit = AuditView(bot=self.bot_id)
+        self.audit.describe(self.bot_id, name=bot["name"], exposures=profile["strategy"]["exposure_per_regime"])
         self.log_lines: list[BotLogLine] = list(ctx.hub.log_tail(self.bot_id))
         self.log = pn.pane.HTML(log_html(self.log_lines), sizing_mode="stretch_width", css_classes=["bot-log-pane"])
         self.last_seq = 0
@@ -141,10 +130,30 @@ class BotView:
             except ApiError as exc:
                 self.connection.object = f'<p class="loss">{error_words(exc)}</p>'
                 return
-            self.add_audit(audit_records(self.bot_id, page["records"]))
+            records = audit_records(self.bot_id, page["records"])
+            await self._in_document(partial(self.add_audit, records))
             if page.get("next_after") is None:
                 break
             after = int(page["next_after"])
+
+    async def _in_document(self, change: Callable[[], None]) -> None:
+        """Run ``change`` holding the document's lock: after an ``await`` the lock is gone, and
+        Bokeh data sources (the charts stream into them) may only change under it."""
+        if self._doc is None:
+            change()
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def run() -> None:
+            try:
+                change()
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        self._doc.add_next_tick_callback(run)
+        await done
 
     def add_audit(self, records: list[AuditRecord]) -> None:
         fresh = [r for r in records if r.seq > self.last_seq]
@@ -153,6 +162,8 @@ class BotView:
         self.charts.add_audit(fresh)
         self.audit.add(self.bot_id, fresh)
         self.last_seq = fresh[-1].seq
+        self.last_record = fresh[-1]
+        self.now.object = now_line(self.last_tick, self.last_record, self.exposures)
 
     def on_message(self, kind: str, message: Any) -> None:
         """From the hub (any thread's view of the loop): hand over to this page's document."""
@@ -164,7 +175,8 @@ class BotView:
             self._held.append((kind, message))
         elif kind == "tick" and isinstance(message, Tick):
             self.charts.add_ticks([message])
-            self.now.object = now_html(message, self.bot["profile"])
+            self.last_tick = message
+            self.now.object = now_line(message, self.last_record, self.exposures)
         elif kind == "audit" and isinstance(message, AuditRecord):
             self.add_audit([message])
         elif kind == "log" and isinstance(message, BotLogLine):
