@@ -307,3 +307,24 @@ def test_with_the_bus_down_a_bot_page_says_reconnecting_and_resumes(page: Page, 
         web.start_bus()
     expect(page.locator(".live-state")).to_contain_text("resumed", timeout=BOOT_TIMEOUT_MS)
     api(web, "DELETE", f"/api/v1/bots/{bot_id}", headers)
+
+
+def test_pages_fit_a_phone_screen(browser: Browser, web: WebCloud) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    phone.set_default_timeout(TIMEOUT_MS)
+    try:
+        for path in ("/signup", "/", "/pricing", "/status"):
+            phone.goto(f"{web.web_url}{path}")
+            phone.locator(".web-nav, form").first.wait_for()
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        sign_up(phone, web, new_email())
+        for path in ("/bots", "/brokers", "/billing"):
+            phone.goto(f"{web.web_url}{path}")
+            phone.locator(".web-nav").wait_for()
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        phone.screenshot(path=SHOTS / "web-billing-phone.png", full_page=True)
+    finally:
+        context.close()
