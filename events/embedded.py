@@ -47,7 +47,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now.
+
+    Checked the way servers bind (``SO_REUSEADDR``): connections the previous server closed
+    linger in TIME_WAIT on its port for a minute, and uvicorn or nats-server bind over them;
+    only a live listener makes the port taken.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

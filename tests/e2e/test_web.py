@@ -328,3 +328,115 @@ def test_pages_fit_a_phone_screen(browser: Browser, web: WebCloud) -> None:
         phone.screenshot(path=SHOTS / "web-billing-phone.png", full_page=True)
     finally:
         context.close()
+
+
+# ---- the newcomer's journey -------------------------------------------------------------------------
+
+
+def next_step(page: Page, step: int) -> None:
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
+
+
+def fill(page: Page, css: str, value: str) -> None:
+    field = page.locator(f"{css} input").first
+    field.fill(value)
+    field.press("Enter")  # Bokeh text inputs commit their value on change
+
+
+def walk_hosted_wizard(page: Page, name: str) -> None:
+    """Steps 1-6 for a small hosted paper bot that trades every bar (it stays running)."""
+    fill(page, ".wiz-name", name)
+    page.locator(".wiz-surface select").select_option("hosted")
+    next_step(page, 2)
+    next_step(page, 3)
+    next_step(page, 4)
+    fill(page, ".wiz-states", "2")
+    fill(page, ".wiz-window", "150")
+    next_step(page, 5)
+    fill(page, ".wiz-exposure", "0.2, 1")
+    fill(page, ".wiz-drawdown", "50")
+    fill(page, ".wiz-daily-loss", "10")
+    next_step(page, 6)
+    page.locator(".wiz-run select").select_option("every_bar")
+    page.locator(".wiz-confirm input").check()
+    next_step(page, 7)
+
+
+def test_a_newcomer_signs_up_pays_connects_a_broker_runs_a_hosted_bot_and_cancels(page: Page, web: WebCloud) -> None:
+    page.goto(web.web_url)
+    page.get_by_role("link", name="Pricing").first.click()
+    expect(page.locator('tr[data-plan="pro"]')).to_contain_text("$29 / month")
+    page.get_by_role("link", name="Sign up").click()
+    email = new_email()
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".bots-empty")).to_contain_text("Create your first bot")
+    expect(page.locator(".plan-usage")).to_contain_text("Free")
+    page.screenshot(path=SHOTS / "web-bots-empty.png", full_page=True)
+
+    # upgrade: Stripe Checkout (the emulator's page), then back with the plan shown at once
+    page.get_by_role("link", name="Billing").click()
+    page.get_by_role("button", name="Upgrade to Pro").click()
+    page.wait_for_url(re.compile(r".*/checkout/.*"))
+    page.get_by_role("button", name="Pay").click()
+    page.wait_for_url(re.compile(r".*/billing\?checkout=success.*"))
+    expect(page.locator(".plan-active")).to_contain_text("you are on Pro now")
+    expect(page.locator(".billing-plan")).to_contain_text("0 of 3 hosted bots")
+    page.screenshot(path=SHOTS / "web-billing.png", full_page=True)
+
+    # a broker: secrets typed once, never shown again
+    page.get_by_role("link", name="Brokers").click()
+    expect(page.locator(".brokers-empty")).to_be_visible()
+    page.locator(".bk-label input").fill("My Alpaca paper")
+    page.locator(".bk-key-id input").fill("PKTESTKEY123456")
+    page.locator(".bk-secret input").fill("secret-never-shown-again")
+    page.get_by_role("button", name="Connect").click()
+    row = page.locator("table.connections tr", has_text="My Alpaca paper")
+    expect(row).to_contain_text("paper")
+    expect(page.locator(".bk-secret input")).to_have_value("")
+    assert "secret-never-shown-again" not in page.content()
+    page.screenshot(path=SHOTS / "web-brokers.png", full_page=True)
+
+    # a hosted bot from the wizard; it boots and trades on its page without a reload
+    page.get_by_role("link", name="New bot").click()
+    walk_hosted_wizard(page, "My first hosted bot")
+    page.get_by_role("button", name="Create bot").click()
+    created = page.locator(".wiz-created")
+    expect(created).to_contain_text("My first hosted bot")
+    bot_id = created.get_attribute("data-bot")
+    assert bot_id
+    created.get_by_role("link", name="watch it").click()
+    page.wait_for_url(f"{web.web_url}/bots/{bot_id}")
+    expect(page.locator(".bot-state")).to_have_attribute("data-status", "running", timeout=BOOT_TIMEOUT_MS)
+    expect(page.locator("#last-tick")).not_to_have_attribute("data-seq", "0", timeout=BOOT_TIMEOUT_MS)
+    first = int(page.locator("#last-tick").get_attribute("data-seq") or 0)
+    expect(page.locator("#last-tick")).not_to_have_attribute("data-seq", str(first))  # it moves on by itself
+    page.screenshot(path=SHOTS / "web-bot.png", full_page=True)
+    page.get_by_role("tab", name="Audit").click()
+    expect(page.locator(".audit-count span")).not_to_have_attribute("data-count", "0")
+    page.get_by_role("tab", name="Machine log").click()
+    expect(page.locator(".bot-log")).not_to_contain_text("No log lines yet")
+    page.screenshot(path=SHOTS / "web-bot-log.png", full_page=True)
+
+    # stop it from the list
+    page.get_by_role("link", name="Bots").click()
+    bot_row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(bot_row).to_have_attribute("data-status", "running")
+    page.locator(".bot-stop button").first.click()
+    expect(bot_row).to_have_attribute("data-status", "stopped", timeout=BOOT_TIMEOUT_MS)
+    page.locator(".bot-start button").first.click()  # and start it again: cancel must stop it
+    expect(bot_row).to_have_attribute("data-status", "running", timeout=BOOT_TIMEOUT_MS)
+
+    # cancel in the customer portal: hosted bots stop, with the reason shown
+    page.get_by_role("link", name="Billing").click()
+    page.get_by_role("button", name="Manage subscription (Stripe portal)").click()
+    page.wait_for_url(re.compile(r".*/portal/.*"))
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_url(re.compile(r".*/billing$"))
+    expect(page.locator(".plan-canceled")).to_be_visible()
+    page.get_by_role("link", name="Bots").click()
+    expect(bot_row).to_have_attribute("data-status", "stopped", timeout=BOOT_TIMEOUT_MS)
+    expect(bot_row.locator(".reason")).to_contain_text("cancel")
+    page.screenshot(path=SHOTS / "web-bots-canceled.png", full_page=True)
