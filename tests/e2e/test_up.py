@@ -141,8 +141,25 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
     try:
         first.wait_ready()
         printed = first.out.read_text()
-        for service in ("nats", "postgres", "migrate", "fly", "stripe", "alpaca", "exchange", "api", "workers", "demo"):
+        for service in (
+            "nats",
+            "postgres",
+            "migrate",
+            "fly",
+            "stripe",
+            "alpaca",
+            "exchange",
+            "api",
+            "workers",
+            "web",
+            "demo",
+        ):
             assert f"  {service} " in printed, service
+        web = _url_of(printed, "web")
+        with httpx.Client(base_url=web, timeout=10) as browser:  # the web app serves its pages and its plans
+            assert browser.get("/").status_code == 200
+            assert "Create your account" in browser.get("/signup").text
+            assert browser.get("/bots").status_code == 200  # a page that asks a visitor to log in
         assert "alpaca paper bot" in printed
         assert asyncio.run(_anonymous_refused(_url_of(printed, "nats"))), (
             "the bus of hmmtrade up took an anonymous client"
