@@ -50,6 +50,7 @@ CSV_COLUMNS = ("bot_id", "seq", "bar_at", "kind", "regime", "regime_name", "conf
 KINDS = ("decision", "refit", "risk", "lifecycle")
 ALL = "all"
 MAX_RECORDS = 50_000
+REDRAW_EVERY_S = 1.0  # in a browser: a table redrawn at every tick moves under the pointer and cannot be clicked
 
 Key = tuple[str, int]
 
@@ -134,8 +135,16 @@ def _parse_day(text: str) -> date | None:
 class AuditView:
     """Audit records of any number of bots in one filterable table with a drill-down and exports."""
 
-    def __init__(self, *, bot: str | None = None, page_size: int = 25, max_records: int = MAX_RECORDS) -> None:
+    def __init__(
+        self,
+        *,
+        bot: str | None = None,
+        page_size: int = 25,
+        max_records: int = MAX_RECORDS,
+        redraw_every_s: float = REDRAW_EVERY_S,
+    ) -> None:
         self._records: dict[Key, AuditRecord] = {}
+        self._dirty: set[str] = set()  # bots with records not drawn yet
         self._rows: dict[Key, dict[str, Any]] = {}  # formatted once per record, not at every redraw
         self._names: dict[str, str] = {}
         self._exposures: dict[str, list[float] | None] = {}
@@ -193,6 +202,10 @@ class AuditView:
             sizing_mode="stretch_width",
         )  # fmt: skip
         self.refresh(force=True)
+        doc = pn.state.curdoc
+        self._throttled = doc is not None and doc.session_context is not None  # a live browser session
+        if self._throttled:
+            pn.state.add_periodic_callback(self._flush, period=int(redraw_every_s * 1000))
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -224,10 +237,19 @@ class AuditView:
             del self._records[oldest]
             self._rows.pop(oldest, None)
         if added:
-            if bot_id == self.bot_select.value and self._exposures.get(bot_id) is None:
-                self._update_regime_options()  # regimes of a bot without a profile: those seen so far
-            self.refresh()
+            self._dirty.add(bot_id)
+            if not self._throttled:
+                self._flush()
         return added
+
+    def _flush(self) -> None:
+        """Draw the records added since the last redraw (at most once a period in a browser session)."""
+        if not self._dirty:
+            return
+        if self.bot_select.value in self._dirty and self._exposures.get(self.bot_select.value) is None:
+            self._update_regime_options()  # regimes of a bot without a profile: those seen so far
+        self._dirty.clear()
+        self.refresh()
 
     @property
     def opened(self) -> Key | None:
