@@ -50,6 +50,7 @@ CSV_COLUMNS = ("bot_id", "seq", "bar_at", "kind", "regime", "regime_name", "conf
 KINDS = ("decision", "refit", "risk", "lifecycle")
 ALL = "all"
 MAX_RECORDS = 50_000
+REDRAW_EVERY_S = 1.0  # in a browser: a table redrawn at every tick moves under the pointer and cannot be clicked
 
 Key = tuple[str, int]
 
@@ -115,10 +116,12 @@ def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequenc
     color = regime_color(record.regime, exposures)
     orders = f"{fmt.count(plain['orders'])} order{'s' * (plain['orders'] != 1)}"
     fills = f"{fmt.count(plain['fills'])} fill{'s' * (plain['fills'] != 1)}"
+    key = f"{html.escape(bot_id)}:{record.seq}"
+    regime = f'<b style="color:{color}">{html.escape(plain["regime_name"])}</b>'
     return (
-        f'<div class="audit-open" data-key="{html.escape(bot_id)}:{record.seq}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
-        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · regime "
-        f'<b style="color:{color}">{html.escape(plain["regime_name"])}</b> ({fmt.pct(plain["confidence"])} confident) · '
+        f'<div class="audit-open" data-key="{key}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
+        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · regime {regime} "
+        f"({fmt.pct(plain['confidence'])} confident) · "
         f"target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
         f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
     )
@@ -132,8 +135,17 @@ def _parse_day(text: str) -> date | None:
 class AuditView:
     """Audit records of any number of bots in one filterable table with a drill-down and exports."""
 
-    def __init__(self, *, bot: str | None = None, page_size: int = 25, max_records: int = MAX_RECORDS) -> None:
+    def __init__(
+        self,
+        *,
+        bot: str | None = None,
+        page_size: int = 25,
+        max_records: int = MAX_RECORDS,
+        redraw_every_s: float = REDRAW_EVERY_S,
+    ) -> None:
         self._records: dict[Key, AuditRecord] = {}
+        self._dirty: set[str] = set()  # bots with records not drawn yet
+        self._rows: dict[Key, dict[str, Any]] = {}  # formatted once per record, not at every redraw
         self._names: dict[str, str] = {}
         self._exposures: dict[str, list[float] | None] = {}
         self._max = max_records
@@ -158,6 +170,9 @@ class AuditView:
             disabled=True,
             sizing_mode="stretch_width",
             css_classes=["audit-table"],
+            text_align={
+                c: "right" for c in ("seq", "confidence", "target", "approved", "orders", "sent", "fills", "equity")
+            },
             configuration={"columnDefaults": {"headerSort": False}},  # newest first; strings would sort wrong
         )
         self.held = pn.pane.HTML("", css_classes=["audit-held"], visible=False)
@@ -187,14 +202,25 @@ class AuditView:
             sizing_mode="stretch_width",
         )  # fmt: skip
         self.refresh(force=True)
+        doc = pn.state.curdoc
+        self._throttled = doc is not None and doc.session_context is not None  # a live browser session
+        if self._throttled:
+            pn.state.add_periodic_callback(self._flush, period=int(redraw_every_s * 1000))
 
     # --- feeding ---------------------------------------------------------------------------
 
     def describe(self, bot_id: str, *, name: str | None = None, exposures: Sequence[float] | None = None) -> None:
         """Name a bot and give its exposures, so rows and the regime filter speak in regime names."""
+        known = (self._names.get(bot_id), self._exposures.get(bot_id))
         self._names[bot_id] = name or self._names.get(bot_id) or bot_id[:8]
         self._exposures[bot_id] = list(exposures) if exposures is not None else self._exposures.get(bot_id)
+        if (self._names[bot_id], self._exposures[bot_id]) == known:
+            return
+        for key in [k for k in self._rows if k[0] == bot_id]:
+            del self._rows[key]
         self._update_bot_options()
+        if any(k[0] == bot_id for k in self._records):
+            self.refresh()
 
     def add(self, bot_id: str, records: Iterable[AuditRecord]) -> int:
         """Keep these records (a (bot, seq) already kept is skipped) and show them; returns how many were new."""
@@ -207,12 +233,23 @@ class AuditView:
         if bot_id not in self._names:
             self.describe(bot_id)
         while len(self._records) > self._max:
-            del self._records[next(iter(self._records))]
+            oldest = next(iter(self._records))
+            del self._records[oldest]
+            self._rows.pop(oldest, None)
         if added:
-            if bot_id == self.bot_select.value and self._exposures.get(bot_id) is None:
-                self._update_regime_options()  # regimes of a bot without a profile: those seen so far
-            self.refresh()
+            self._dirty.add(bot_id)
+            if not self._throttled:
+                self._flush()
         return added
+
+    def _flush(self) -> None:
+        """Draw the records added since the last redraw (at most once a period in a browser session)."""
+        if not self._dirty:
+            return
+        if self.bot_select.value in self._dirty and self._exposures.get(self.bot_select.value) is None:
+            self._update_regime_options()  # regimes of a bot without a profile: those seen so far
+        self._dirty.clear()
+        self.refresh()
 
     @property
     def opened(self) -> Key | None:
@@ -276,7 +313,7 @@ class AuditView:
             return
         shown = self.matching()
         frame = pd.DataFrame(
-            [row(self._names.get(b, b[:8]), flat(b, r, self._exposures.get(b))) for b, r in shown],
+            [self._row(b, r) for b, r in shown],
             index=[f"{b}:{r.seq}" for b, r in shown],
             columns=list(COLUMNS),
         )
@@ -288,6 +325,15 @@ class AuditView:
         self._select_opened()
         self.held.visible = False
         self.count.object = f'<span data-count="{len(shown)}">{fmt.count(len(shown))} records</span>'
+
+    def _row(self, bot_id: str, record: AuditRecord) -> dict[str, Any]:
+        key = (bot_id, record.seq)
+        cached = self._rows.get(key)
+        if cached is None:
+            cached = self._rows[key] = row(
+                self._names.get(bot_id, bot_id[:8]), flat(bot_id, record, self._exposures.get(bot_id))
+            )
+        return cached
 
     def _select_opened(self) -> None:
         label = f"{self._opened[0]}:{self._opened[1]}" if self._opened else None

@@ -17,13 +17,14 @@ corrected) redraws the series from the kept bars.
 from __future__ import annotations
 
 import html
+import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Range1d
+from bokeh.models import BasicTicker, ColumnDataSource, DataRange1d, HoverTool, Range1d
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
@@ -137,7 +138,7 @@ class RegimeCharts:
         self._legend(self.price_fig, items)
 
         self.prob_fig = figure(
-            height=170,
+            height=210,
             x_axis_type="datetime",
             x_range=self.price_fig.x_range,
             y_range=Range1d(start=0, end=1),
@@ -146,11 +147,14 @@ class RegimeCharts:
             tools="xpan,xwheel_zoom,reset,save",
         )
         fmt.percent_axis(self.prob_fig.yaxis)
+        self.prob_fig.yaxis.ticker = [0, 0.5, 1]
         stack = by_exposure(self.exposures, self.n_states)
         areas: list[Any] = self.prob_fig.varea_stack(
             [f"p{k}" for k in stack], x="t", color=[colors[k] for k in stack], alpha=0.8, source=self.probs
         )
-        self._legend(self.prob_fig, [LegendItem(label=self.names[k], renderers=[a]) for k, a in zip(stack, areas)])
+        self._legend(
+            self.prob_fig, [LegendItem(label=self.names[k], renderers=[a]) for k, a in zip(stack, areas, strict=True)]
+        )
 
         equity_range = DataRange1d()
         self.equity_fig = figure(
@@ -175,7 +179,7 @@ class RegimeCharts:
         )
 
         self.drawdown_fig = figure(
-            height=130,
+            height=160,
             x_axis_type="datetime",
             x_range=self.price_fig.x_range,
             y_range=DataRange1d(end=0),
@@ -184,6 +188,9 @@ class RegimeCharts:
             tools="xpan,xwheel_zoom,reset,save",
         )
         fmt.percent_axis(self.drawdown_fig.yaxis)
+        self.drawdown_fig.yaxis.ticker = BasicTicker(desired_num_ticks=4)
+        self.drawdown_fig.toolbar.logo = None
+        self.equity_fig.toolbar.logo = None
         self.drawdown_fig.varea(x="t", y1=0, y2="drawdown", source=self.bars, color=STOP_COLOR, alpha=0.35)
 
         for fig, y in ((self.price_fig, "y_price"), (self.equity_fig, "y_equity")):
@@ -207,9 +214,19 @@ class RegimeCharts:
 
     @staticmethod
     def _legend(fig: Any, items: list[LegendItem]) -> None:
-        legend = Legend(items=items, orientation="horizontal", click_policy="hide", label_text_font_size="11px")
-        legend.spacing = 8
+        legend: Any = Legend(
+            items=items,
+            orientation="horizontal",
+            click_policy="hide",
+            label_text_font_size="11px",
+            location="top_left",
+            margin=2,
+            spacing=8,
+            border_line_color=None,
+        )
+        legend.padding = 2  # after construction: Bokeh's stubs refuse the int its constructor accepts
         fig.add_layout(legend, "above")
+        fig.toolbar.logo = None
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -326,7 +343,7 @@ class RegimeCharts:
         timed = sorted(bars, key=lambda b: b.t)
         spans: dict[int | None, dict[str, list[float]]] = {k: {"left": [], "right": []} for k in self.spans}
         if timed:
-            gaps = [b.t - a.t for a, b in zip(timed, timed[1:], strict=False) if b.t > a.t]
+            gaps = [b.t - a.t for a, b in itertools.pairwise(timed) if b.t > a.t]
             step = statistics.median(gaps) if gaps else DAY_MS
             start = timed[0]
             for prev, bar in zip(timed, [*timed[1:], None], strict=True):

@@ -26,14 +26,16 @@ a {{ color: {FOCUS_COLOR}; }}
 :focus-visible, .bk-btn:focus-visible, .bk-input:focus-visible, a:focus-visible {{
   outline: 3px solid {FOCUS_COLOR} !important; outline-offset: 2px;
 }}
-.bk-btn.bk-btn-light {{ background-color: #fff; color: {FOCUS_COLOR}; border: 1px solid {FOCUS_COLOR}; }}
+.bk-btn.bk-btn-light, :host(.solid) .bk-btn.bk-btn-light {{
+  background-color: #fff; color: {FOCUS_COLOR}; border: 1px solid {FOCUS_COLOR}; }}
 .bk-input, select.bk-input {{ max-width: 100%; }}
 @media (max-width: 640px) {{
   .bk-input-group {{ max-width: 100%; }}
 }}
 """ + "".join(
-    f".bk-btn.bk-btn-{kind}, .bk-btn.bk-btn-{kind}:hover {{ background-color: {color}; border-color: {color}; "
-    "color: #fff; }\n"
+    # :host(.solid) matches Panel's own button rule, which would otherwise win on specificity
+    f".bk-btn.bk-btn-{kind}, :host(.solid) .bk-btn.bk-btn-{kind}, :host(.solid) .bk-btn.bk-btn-{kind}:hover "
+    f"{{ background-color: {color}; border-color: {color}; color: #fff; }}\n"
     for kind, color in BUTTON_COLORS.items()
 )
 

@@ -13,6 +13,7 @@ for a legend swatch, a shaded span and the regime's name in a sentence.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from ui.format import pct
@@ -84,7 +85,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
 def exposure_color(exposure: float) -> str:
     """The colour of an exposure on the fixed scale (clamped to −100%…100%)."""
     e = min(max(exposure, _SCALE[0][0]), _SCALE[-1][0])
-    for (lo, lo_color), (hi, hi_color) in zip(_SCALE, _SCALE[1:], strict=False):
+    for (lo, lo_color), (hi, hi_color) in itertools.pairwise(_SCALE):
         if e <= hi:
             t = (e - lo) / (hi - lo)
             a, b = _rgb(lo_color), _rgb(hi_color)

@@ -151,7 +151,8 @@ def test_wizard_bot_appears_ticks_and_fills_the_regime_chart_and_audit_viewer(pa
 
     open_page(page, agent, f"live?bot={bot_id}")
     last = page.locator("#last-tick")
-    expect(last).to_contain_text("tick")
+    expect(last).to_contain_text("bar ")
+    expect(page.locator(".live-now")).to_contain_text("equity $")  # money, not 1.010e+05
     first_seq = int(last.get_attribute("data-seq") or 0)
     expect(last).not_to_have_attribute("data-seq", str(first_seq))  # it keeps ticking, pushed live
     points = page.evaluate(
