@@ -8,18 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import panel as pn
-from panel.io.resources import _env as panel_templates
 
+from ui.page import apply_chrome
 from web.api import ApiRejected, ApiUnreachable, SessionEnded, UserApi
 from web.context import WebContext
 from web.sessions import WebSession
 
-# Panel's page template plus a viewport: without it a phone lays the page out at 980 px and shrinks it.
-PAGE_TEMPLATE = panel_templates.from_string(
-    "{% extends base %}{% block preamble %}"
-    '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    "{% endblock %}"
-)
 CSS = """
 :host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 .web-nav { display: flex; flex-wrap: wrap; gap: 0.4em 1.1em; align-items: center; padding: 6px 0 10px;
@@ -86,9 +80,9 @@ def nav_html(current: str, who: Visitor) -> str:
 
 def frame(ctx: WebContext, current: str, who: Visitor, body: Any, *, title: str) -> pn.Column:
     """The page: navigation, the health banner (kept current), the body. Ends with the login."""
+    apply_chrome()  # the phone viewport and the shared contrast and focus styles
     doc = pn.state.curdoc
     if doc is not None:
-        doc.template = PAGE_TEMPLATE
         doc.title = f"{title} · HMM Trade"
     nav = pn.pane.HTML(nav_html(current, who), stylesheets=[CSS], sizing_mode="stretch_width")
     banner = pn.pane.Alert(
