@@ -60,6 +60,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         app.state.api = state
         app.state.security = build_security(settings)
         app.state.billing = BillingApi.from_settings(stripe_settings)
+        state.user_events.start()  # a tier change reaches this replica's user cache at once
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
             await ensure_topology(state.bus.js)
