@@ -3,10 +3,16 @@
 An adapter over an injected ``httpx.AsyncClient``. Failures surface as two errors:
 ``CloudUnreachable`` (network, timeouts, 5xx: try again later, quietly) and
 ``CloudRejected`` (4xx: the message says what was wrong). Tokens are refreshed once on 401.
+
+A refresh token is usable once, and the cloud signs every session out when one is used twice.
+Several clients of one login (the sync loop, the wizard, the Cloud page) must therefore not
+refresh on their own: their owner passes ``refresher``, which serialises refreshes of the login
+and hands the tokens it got to every client (see ``CloudSync.refreshed``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -32,10 +38,17 @@ class CloudRejected(CloudError):
         self.errors = errors or []
 
 
+Refresher = Callable[[CachedLogin, Callable[[CachedLogin], Awaitable[CachedLogin]]], Awaitable[CachedLogin]]
+"""``(stale login, refresh) -> usable login``: calls ``refresh`` only if no one refreshed ``stale`` yet."""
+
+
 class CloudClient:
-    def __init__(self, http: httpx.AsyncClient, login: CachedLogin | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, login: CachedLogin | None = None, *, refresher: Refresher | None = None
+    ) -> None:
         self._http = http
         self.login_state = login
+        self._refresher = refresher
 
     async def _request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
         for attempt in (1, 2):
@@ -65,16 +78,21 @@ class CloudClient:
 
     async def _refresh(self) -> None:
         assert self.login_state is not None
+        if self._refresher is None:
+            self.login_state = await self._trade(self.login_state)
+        else:
+            self.login_state = await self._refresher(self.login_state, self._trade)
+
+    async def _trade(self, login: CachedLogin) -> CachedLogin:
+        """Spend ``login``'s refresh token on a new token pair."""
         try:
-            response = await self._http.post(
-                "/api/v1/auth/refresh", json={"refresh_token": self.login_state.refresh_token}
-            )
+            response = await self._http.post("/api/v1/auth/refresh", json={"refresh_token": login.refresh_token})
         except httpx.TransportError as exc:
             raise CloudUnreachable(str(exc)) from exc
         if response.status_code != 200:
             raise CloudRejected(401, "the login expired: run `hmmtrade login` again")
         pair = response.json()
-        self.login_state = self.login_state.with_tokens(pair["access_token"], pair["refresh_token"])
+        return login.with_tokens(pair["access_token"], pair["refresh_token"])
 
     async def login(self, email: str, password: str) -> dict[str, Any]:
         response = await self._request(

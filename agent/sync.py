@@ -8,6 +8,13 @@ deleted on one side is deleted on the other. Links live in ``HOME/state/cloud-sy
 When the cloud does not answer, the pass fails quietly (bots keep trading; they never
 depend on the cloud). Once 24 h have passed since the last successful contact, syncing
 stops and the dashboard asks the user to log in again; a new login resumes it.
+
+The cached login is shared: the background loop, the Cloud page's "Log in" and "Sync now", the
+wizard and ``hmmtrade login`` all read or replace it. So passes run one at a time, a pass whose
+login was replaced while it ran (a new login, another account) leaves the store and the status
+to the new login instead of writing its own back, and token refreshes go through ``refreshed``:
+one at a time, each spending a refresh token no one else has spent (the cloud signs every
+session out when a refresh token is used twice).
 """
 
 from __future__ import annotations
@@ -83,6 +90,8 @@ class CloudSync:
         self.cloud_bots: list[dict[str, Any]] = []
         self.last_attempt_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pass_lock = asyncio.Lock()
+        self._refresh_lock = asyncio.Lock()
 
     # ---- the grace window -------------------------------------------------------------
 
@@ -92,11 +101,34 @@ class CloudSync:
     def client(self, login: CachedLogin | None) -> tuple[CloudClient, httpx.AsyncClient]:
         url = login.api_url if login else ""
         http = self._http_factory(url)
-        return CloudClient(http, login), http
+        return CloudClient(http, login, refresher=self.refreshed), http
+
+    async def refreshed(
+        self, stale: CachedLogin, refresh: Callable[[CachedLogin], Awaitable[CachedLogin]]
+    ) -> CachedLogin:
+        """A usable login after ``stale``'s access token was refused, refreshing at most once.
+
+        Under one lock: when the stored login already moved past ``stale`` (another client
+        refreshed it, or a new login replaced it) that login is used; otherwise ``stale``'s
+        refresh token is spent and the new pair stored, so the next client does not spend it again.
+        (A login of another account in the store is left alone: ``stale``'s pass is then dropped.)
+        """
+        async with self._refresh_lock:
+            current = self.store.load()
+            if current is not None and _same_account(current, stale) and not _same_tokens(current, stale):
+                return current
+            fresh = await refresh(stale)
+            if current is not None and _same_tokens(current, stale):
+                self.store.save(fresh)
+            return fresh
 
     # ---- one pass ---------------------------------------------------------------------
 
     async def run_once(self) -> SyncStatus:
+        async with self._pass_lock:  # the loop and the Cloud page's buttons must not interleave passes
+            return await self._pass()
+
+    async def _pass(self) -> SyncStatus:
         login = self.store.load()
         self.last_attempt_at = self._clock()
         if login is None:
@@ -123,12 +155,18 @@ class CloudSync:
             log.info("sync.offline", error=str(exc))
             return self.status
         except CloudRejected as exc:
+            if _replaced(self.store.load(), login, client.login_state):
+                return self.status
             if exc.status == 401:
                 self.status, self.message = "reconnect", "the cloud no longer accepts this login: log in again"
                 return self.status
             self.status, self.message = "online", f"sync incomplete: {exc.detail}"
             log.warning("sync.rejected", error=str(exc))
         else:
+            if _replaced(self.store.load(), login, client.login_state):
+                # a new login arrived while this pass ran: writing this one back would undo it
+                log.info("sync.login_replaced", email=login.email)
+                return self.status
             self.status, self.message = "online", f"synced with {login.api_url} as {login.email}"
         finally:
             await http.aclose()
@@ -211,3 +249,18 @@ class CloudSync:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _same_account(a: CachedLogin, b: CachedLogin) -> bool:
+    return a.api_url == b.api_url and a.email.lower() == b.email.lower()
+
+
+def _same_tokens(a: CachedLogin, b: CachedLogin) -> bool:
+    return a.api_url == b.api_url and a.refresh_token == b.refresh_token
+
+
+def _replaced(stored: CachedLogin | None, started_with: CachedLogin, now_holding: CachedLogin | None) -> bool:
+    """Whether the stored login is no longer the one a pass started with (or refreshed it into)."""
+    if stored is None:
+        return True  # logged out meanwhile
+    return not any(held is not None and _same_tokens(stored, held) for held in (started_with, now_holding))

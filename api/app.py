@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import structlog
 from fastapi import FastAPI
 
@@ -12,10 +13,23 @@ from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
-from api.routes import auth, billing, bots, brokers, health, intents, internal, internal_bootstrap, internal_bus
+from api.routes import (
+    auth,
+    billing,
+    bots,
+    brokers,
+    health,
+    intents,
+    internal,
+    internal_bootstrap,
+    internal_bus,
+    status,
+)
 from api.security import build_security
 from api.settings import ApiSettings
 from api.state import ApiState
+from api.status import StatusBoard
+from api.status_probes import build_probes
 from api.tokens import TokenService, generate_private_key_pem
 from billing.settings import StripeSettings
 from events.bus import Bus
@@ -60,6 +74,12 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         app.state.api = state
         app.state.security = build_security(settings)
         app.state.billing = BillingApi.from_settings(stripe_settings)
+        status_http = httpx.AsyncClient(timeout=settings.status_timeout_s)  # the Fly probe's
+        probes = build_probes(
+            state, app.state.security, app.state.billing, status_http, timeout_s=settings.status_timeout_s
+        )
+        app.state.status = StatusBoard(probes, timeout_s=settings.status_timeout_s, ttl_s=settings.status_cache_s)
+        state.user_events.start()  # a tier change reaches this replica's user cache at once
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
             await ensure_topology(state.bus.js)
@@ -67,6 +87,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         try:
             yield
         finally:
+            await status_http.aclose()
             await app.state.billing.close()
             await state.close()
 
@@ -79,6 +100,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
     install_problem_handlers(app)
     for router in (
         health.router,
+        status.router,
         auth.router,
         bots.router,
         intents.router,

@@ -51,10 +51,11 @@ async def get_current_user(
         raise ProblemError(401, "The access token is invalid or expired; log in again.", headers=unauthorized) from exc
     user = state.users.get(user_id)
     if user is None:
+        epoch = state.users.epoch
         user = await user_by_id(db, user_id)
         if user is None:
             raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
-        state.users.put(user)
+        state.users.put(user, read_at_epoch=epoch)
     if user.tokens_valid_after is not None and claims.iat < user.tokens_valid_after.timestamp():
         raise ProblemError(
             401,

@@ -116,6 +116,50 @@ class ApiSettings(BaseSettings):
         default=900, ge=30, le=900, validation_alias=AliasChoices("HMMTRADE_BROKER_TOKEN_TTL_S")
     )
 
+    # ---- GET /api/v1/status ----------------------------------------------------------------
+    fly_api_hostname: str = Field(
+        default="https://api.machines.dev",
+        validation_alias=AliasChoices("FLY_API_HOSTNAME"),
+        description="The Machines API the status check reads; `hmmtrade up` points it at its emulator.",
+    )
+    fly_api_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FLY_API_TOKEN"),
+        description=(
+            "A token that may read the bots' app (`fly tokens create readonly` is enough): the status check "
+            "reads GET /v1/apps/{app}. Unset: the status page says Fly is not checked."
+        ),
+    )
+    fly_app_name: str = Field(
+        default="hmmtrade-bots", min_length=1, max_length=63, validation_alias=AliasChoices("FLY_APP_NAME")
+    )
+    status_cache_s: float = Field(
+        default=5.0,
+        ge=1,
+        le=300,
+        validation_alias=AliasChoices("HMMTRADE_STATUS_CACHE_S"),
+        description="Seconds a status report is reused: the public endpoint cannot make us call vendors faster.",
+    )
+    status_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        validation_alias=AliasChoices("HMMTRADE_STATUS_TIMEOUT_S"),
+        description="How long each status probe may take before its component shows as down.",
+    )
+
+    @field_validator("fly_api_hostname")
+    @classmethod
+    def _fly_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"FLY_API_HOSTNAME must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("fly_api_token")
+    @classmethod
+    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value().strip() else value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxy_addresses(cls, value: str) -> str:

@@ -1,4 +1,5 @@
-"""What the API holds for its lifetime: the bus, the database pool, the token service.
+"""What the API holds for its lifetime: the bus, the database pool, the token service, the
+user cache and the listener that keeps it current.
 
 The pool is opened lazily and retried, so the API starts (and answers /healthz and a
 503 on everything else) while Postgres is still coming up.
@@ -17,6 +18,7 @@ from api.authlimits import AuthLimits
 from api.settings import ApiSettings
 from api.tokens import TokenService
 from api.usercache import UserCache
+from api.userevents import UserChangeListener
 from events.bus import Bus
 from store.pool import create_pool
 
@@ -35,11 +37,13 @@ class ApiState:
     limits: AuthLimits
     users: UserCache = field(default_factory=UserCache)
     accept_log: AcceptLog = field(init=False)
+    user_events: UserChangeListener = field(init=False)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.accept_log = AcceptLog(self.pool)
+        self.user_events = UserChangeListener(self.settings.database_url, self.users)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is not None:
@@ -53,6 +57,7 @@ class ApiState:
         return self._pool
 
     async def close(self) -> None:
+        await self.user_events.close()
         await self.accept_log.close()
         await self.bus.close()
         if self._pool is not None:

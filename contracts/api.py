@@ -130,3 +130,29 @@ class Problem(Contract):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field errors: `loc`, `msg`, `type`.")
+
+
+ServiceStatus = Literal["ok", "degraded", "down"]
+StatusComponent = Literal["api", "bus", "database", "fly", "kms", "stripe"]
+
+
+class ComponentStatus(Contract):
+    """One part of the service as the API last checked it."""
+
+    component: StatusComponent
+    status: ServiceStatus = Field(description="`degraded`: it answered, but slowly or only in part.")
+    checked_at: datetime
+    detail: str = Field(description="Plain words for people; never a secret or an address.")
+
+
+class StatusReport(Contract):
+    """``GET /api/v1/status``: what the status page and the incident banner show."""
+
+    status: ServiceStatus = Field(
+        description=(
+            "`down` when the api, bus or database is down (nothing can be changed); `degraded` when any other "
+            "component is not `ok` (some actions fail: launches without KMS or Fly, payments without Stripe)."
+        )
+    )
+    checked_at: datetime
+    components: list[ComponentStatus]

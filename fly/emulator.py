@@ -3,6 +3,7 @@
 Implements the subset the hosted bots use, with Fly's paths, JSON shapes and states::
 
     POST   /v1/apps/{app}/machines                      create (and boot unless skip_launch)
+    GET    /v1/apps/{app}                               the app (a status check's cheap read)
     GET    /v1/apps/{app}/machines[?metadata.K=V&include_deleted=true]
     GET    /v1/apps/{app}/machines/{id}
     POST   /v1/apps/{app}/machines/{id}/start           {"previous_state": ...}
@@ -95,6 +96,13 @@ def create_emulator_app(host: MachineHost, *, token: str, faults: Faults) -> Sta
         include_deleted = request.query_params.get("include_deleted", "").lower() == "true"
         return JSONResponse(host.list_machines(include_deleted=include_deleted, metadata=metadata))
 
+    async def get_app(request: Request) -> Response:
+        # Fly's ``GET /v1/apps/{app}``: the cheap read a status check makes
+        app = request.path_params["app"]
+        return JSONResponse(
+            {"id": app, "name": app, "status": "deployed", "organization": {"name": "Local", "slug": "personal"}}
+        )
+
     async def get_machine(request: Request) -> Response:
         return JSONResponse(host.get(request.path_params["machine_id"]))
 
@@ -171,6 +179,7 @@ def create_emulator_app(host: MachineHost, *, token: str, faults: Faults) -> Sta
     machines = "/v1/apps/{app}/machines"
     machine = machines + "/{machine_id}"
     routes = [
+        Route("/v1/apps/{app}", fly_route("get_app", get_app), methods=["GET"]),
         Route(machines, fly_route("create", create), methods=["POST"]),
         Route(machines, fly_route("list", list_machines), methods=["GET"]),
         Route(machine, fly_route("get", get_machine), methods=["GET"]),

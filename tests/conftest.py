@@ -84,7 +84,8 @@ SESSION_DSN: list[str] = []  # the session's database, for helpers that act as a
 
 
 async def set_tier(api: httpx.AsyncClient, headers: dict[str, str], tier: str) -> None:
-    """What ``hmmtrade users set-tier`` does, for the user behind ``headers``."""
+    """What ``hmmtrade users set-tier`` does, for the user behind ``headers``; returns once the
+    API's own view of the user (its user cache, told by Postgres NOTIFY) shows the new tier."""
     me = await api.get("/api/v1/me", headers=headers)
     assert me.status_code == 200, me.text
     conn = await asyncpg.connect(SESSION_DSN[0])
@@ -92,6 +93,11 @@ async def set_tier(api: httpx.AsyncClient, headers: dict[str, str], tier: str) -
         await conn.execute("UPDATE users SET tier = $2 WHERE id = $1", uuid.UUID(me.json()["id"]), tier)
     finally:
         await conn.close()
+
+    async def seen() -> bool:
+        return (await api.get("/api/v1/me", headers=headers)).json().get("tier") == tier
+
+    await wait_for(seen, timeout_s=30, what=f"the API to see tier {tier}")
 
 
 @pytest.fixture

@@ -115,8 +115,16 @@ class GoogleKms:
             raise KmsRejected("the plaintext KMS returned does not match its checksum: corrupted in transit")
         return bytes(response.plaintext)
 
-    def _call(self, method: Any, request: dict[str, Any]) -> Any:
+    async def primary_state(self, key_name: str, *, timeout_s: float) -> str:
+        """The state of ``key_name``'s primary version (``ENABLED``, ``DISABLED``, …): a cheap
+        ``GetCryptoKey`` that no data passes through, for health checks. No retry."""
+        response = await asyncio.to_thread(self._call, self._client.get_crypto_key, {"name": key_name}, timeout_s)
+        return str(response.primary.state.name) if response.primary else "NO_PRIMARY"
+
+    def _call(self, method: Any, request: dict[str, Any], timeout_s: float | None = None) -> Any:
         try:
+            if timeout_s is not None:
+                return method(request=request, retry=None, timeout=timeout_s)
             return method(request=request, retry=self._retry, timeout=self._timeout_s)
         except _UNAVAILABLE as exc:
             raise KmsUnavailable(f"the key management service is unreachable ({type(exc).__name__})") from None

@@ -68,8 +68,8 @@ async def refresh(body: RefreshRequest, state: State, db: Db) -> TokenPair:
     async with db.acquire() as conn, conn.transaction():
         outcome = await users.use_refresh_token(conn, jti=jti, user_id=user_id, now=datetime.now(UTC))
     if outcome == "reused":
-        # the burn must stop this replica's access tokens now, not when the cached row expires;
-        # other replicas see it within their cache's TTL (5 s)
+        # the burn must stop this replica's access tokens now; other replicas hear of it from
+        # Postgres (NOTIFY user_changed, api/userevents.py), or within their cache's TTL (5 s)
         state.users.forget(user_id)
     if outcome != "ok":
         detail = (
