@@ -14,14 +14,16 @@ import contextlib
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
+from api.settings import ApiSettings
 from billing.emulator import StripeEmulator
 from events.auth.roles import Role
 from events.embedded import free_port
 from fly.emulator import FlyEmulator
 from tests.busauth import creds_file
 from tests.e2e.cloudserver import CloudThread
-from tests.hostedstack import FLY_TOKEN, hosted_cloud
+from tests.hostedstack import FLY_TOKEN, Cloud, hosted_cloud
 from web.context import WebContext
 from web.live import LiveHub
 from web.server import make_web_server
@@ -102,42 +104,50 @@ class WebCloud(CloudThread):
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
-        settings = self._settings()
-        async with (
-            FlyEmulator(token=FLY_TOKEN, data_dir=self.root / "fly") as emulator,
-            hosted_cloud(
-                settings, emulator, self.root / "machine-keys", self._monkeypatch, replay_pace=self.replay_pace
-            ) as cloud,
-        ):
-            self.stripe.sender.url = f"{cloud.url}/api/v1/stripe/webhook"
-            cut = Cut(int(cloud.url.rsplit(":", 1)[1]))
-            await cut.start()
-            self.api_cut = cut
-            web_settings = WebSettings(
-                HMMTRADE_API_URL=f"http://127.0.0.1:{cut.port}",
-                HMMTRADE_PUBLIC_URL=self.web_url,
-                NATS_URL=settings.nats_url,
-                HMMTRADE_WEB_NATS_CREDS=creds_file(Role.DASHBOARD),
-                HMMTRADE_WEB_STATUS_EVERY_S=0.5,
+        async with FlyEmulator(token=FLY_TOKEN, data_dir=self.root / "fly") as emulator:
+            settings = self._settings().model_copy(  # the API's status page checks Fly too
+                update={
+                    "fly_api_token": SecretStr(FLY_TOKEN),
+                    "fly_api_hostname": emulator.url,
+                    "fly_app_name": emulator.app_name,
+                }
             )
-            hub = LiveHub()
-            async with httpx.AsyncClient(base_url=web_settings.api_url, timeout=10.0) as http:
-                status = StatusWatch(http, every_s=web_settings.status_every_s)
-                self.web = WebContext(web_settings, SessionStore(), hub, http, status)
-                bus = asyncio.create_task(hub.start(web_settings.nats_url, creds=web_settings.nats_creds))
-                status.start()
-                server = make_web_server(self.web, port=self.web_port)
-                server.start()
-                self.cloud = cloud
-                self._ready.set()
-                try:
-                    await self._stop.wait()
-                finally:
-                    server.stop()
-                    bus.cancel()
-                    await status.stop()
-                    await hub.close()
-                    await cut.close()
+            async with hosted_cloud(
+                settings, emulator, self.root / "machine-keys", self._monkeypatch, replay_pace=self.replay_pace
+            ) as cloud:
+                await self._serve_web(settings, cloud)
+
+    async def _serve_web(self, settings: ApiSettings, cloud: Cloud) -> None:
+        """The web app in front of ``cloud`` (through the severable relay) until the test module ends."""
+        self.stripe.sender.url = f"{cloud.url}/api/v1/stripe/webhook"
+        cut = Cut(int(cloud.url.rsplit(":", 1)[1]))
+        await cut.start()
+        self.api_cut = cut
+        web_settings = WebSettings(
+            HMMTRADE_API_URL=f"http://127.0.0.1:{cut.port}",
+            HMMTRADE_PUBLIC_URL=self.web_url,
+            NATS_URL=settings.nats_url,
+            HMMTRADE_WEB_NATS_CREDS=creds_file(Role.DASHBOARD),
+            HMMTRADE_WEB_STATUS_EVERY_S=0.5,
+        )
+        hub = LiveHub()
+        async with httpx.AsyncClient(base_url=web_settings.api_url, timeout=10.0) as http:
+            status = StatusWatch(http, every_s=web_settings.status_every_s)
+            self.web = WebContext(web_settings, SessionStore(), hub, http, status)
+            bus = asyncio.create_task(hub.start(web_settings.nats_url, creds=web_settings.nats_creds))
+            status.start()
+            server = make_web_server(self.web, port=self.web_port)
+            server.start()
+            self.cloud = cloud
+            self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                server.stop()
+                bus.cancel()
+                await status.stop()
+                await hub.close()
+                await cut.close()
 
     def stop_bus(self) -> None:
         assert self._nats is not None
