@@ -81,7 +81,8 @@ class StatusWatch:
 
     async def check(self) -> Health:
         try:
-            response = await self._http.get("/api/v1/status", timeout=5.0)
+            # the API bounds each probe (2 s, in parallel); a slower answer is a loaded API, not a dead one
+            response = await self._http.get("/api/v1/status", timeout=10.0)
             body = response.json()
             components = body.get("components") if isinstance(body, dict) else None
             if not isinstance(components, list):

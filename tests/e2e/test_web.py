@@ -303,6 +303,7 @@ def test_with_the_bus_down_a_bot_page_says_reconnecting_and_resumes(page: Page, 
     web.stop_bus()
     try:
         expect(page.locator(".reconnecting")).to_contain_text("reconnecting")
+        expect(page.locator(".web-banner")).to_contain_text("Message bus is down")
     finally:
         web.start_bus()
     expect(page.locator(".live-state")).to_contain_text("resumed", timeout=BOOT_TIMEOUT_MS)

@@ -222,6 +222,8 @@ def bot_page(ctx: WebContext) -> pn.Column:
     body = pn.Column(sizing_mode="stretch_width")
     page = frame(ctx, current, who, body, title="Bot")
     api = who.api
+    shown: list[BotView] = []  # the view, once the API said the bot is the visitor's
+    stops: list[Callable[[], None]] = []
 
     async def build() -> None:
         try:
@@ -249,9 +251,21 @@ def bot_page(ctx: WebContext) -> pn.Column:
                 sizing_mode="stretch_width",
             ),
         ]
-        on_close(who, ctx.hub.watch(bot_id, view.on_message))  # only now: the API said the bot is theirs
+        stops.append(ctx.hub.watch(bot_id, view.on_message))  # only now: the API said the bot is theirs
+        shown.append(view)
         await view.catch_up()
-        every(view.watch_connection, 1000)
 
+    async def check_connection() -> None:
+        if shown:
+            await shown[0].watch_connection()
+
+    def close() -> None:
+        for stop in stops:
+            stop()
+        stops.clear()
+
+    # registered while the page is built: after an ``await`` the page's session is no longer current
     pn.state.onload(build)
+    every(check_connection, 1000)
+    on_close(who, close)
     return page
