@@ -131,7 +131,7 @@ async def test_wizard_step_validation_names_the_field(
     [
         (1, {"name": "Trend & Calm", "surface": "hosted"}),
         (2, {"connection": "paper"}),
-        (3, {"symbols": ["btc-usd"]}),
+        (3, {"symbols": ["btc-usd"], "data_source": "file", "data_file": "bars.csv"}),
         (4, {"n_states": 4}),
         (5, {"exposure_per_regime": [-0.5, 0, 0.5, 1]}),
         (6, {"confirmed": True}),
