@@ -315,8 +315,8 @@ class BotProfile(Contract):
         if len(exposures) != self.model.n_states:
             raise field_error(
                 ("strategy", "exposure_per_regime"),
-                f"strategy.exposure_per_regime has {len(exposures)} values but "
-                f"model.n_states is {self.model.n_states}: give one exposure per regime",
+                f"{len(exposures)} exposures for {self.model.n_states} regimes: give one exposure per regime, "
+                "lowest-return regime first",
                 exposures,
             )
         if self.basics.mode == "live" and self.broker.connection == "paper":

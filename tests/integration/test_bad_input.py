@@ -65,7 +65,7 @@ async def test_invalid_profile_is_rejected_naming_the_field(
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"strategy__exposure_per_regime": [0.0, 1.0]}, "has 2 values but model.n_states is 3"),
+        ({"strategy__exposure_per_regime": [0.0, 1.0]}, "2 exposures for 3 regimes"),
         (
             {"basics__mode": "live", "basics__live_confirmation": LIVE_CONFIRMATION},
             "a live bot needs a broker connection",
