@@ -27,6 +27,7 @@ import panel as pn
 from pydantic import ValidationError
 
 from contracts.profile import LIVE_CONFIRMATION, BotProfile
+from ui.wizard_confirm import ConfirmBox
 from ui.wizard_history import StepHistory
 from ui.wizard_steps import (
     BUILT_IN,
@@ -186,6 +187,15 @@ def _widgets(host: WizardHost) -> dict[str, Any]:
     }
 
 
+_REVIEW_CSS = (
+    ".wiz-review-table{border-collapse:collapse;font-size:14px;margin:4px 0 10px}"
+    ".wiz-review-table caption{text-align:left;font-weight:600;padding-bottom:6px}"
+    ".wiz-review-table th,.wiz-review-table td{text-align:left;padding:4px 14px 4px 0;vertical-align:top}"
+    ".wiz-review-table tbody tr{border-bottom:1px solid #e3e3e3}"
+    ".wiz-review-table thead th{border-bottom:2px solid #999;color:#444}"
+)
+
+
 class Wizard:
     """One wizard session: build it inside a page function and place :attr:`view` on the page."""
 
@@ -196,6 +206,7 @@ class Wizard:
         self.step = 1
         self.created = False
         self._busy = False
+        self._review_problems: list[Problem | str] = []
         self.title = pn.pane.HTML("", css_classes=["wiz-title"])
         self.messages = pn.pane.HTML("", visible=False, css_classes=["wiz-errors"], sizing_mode="stretch_width")
         self.field_errors = {
@@ -203,11 +214,11 @@ class Wizard:
         }
         self.form = pn.Column(sizing_mode="stretch_width")
         self.review = pn.pane.HTML("", visible=False, css_classes=["wiz-review"], sizing_mode="stretch_width")
-        self.confirm = pn.widgets.Checkbox(
-            name="I reviewed these settings and accept the risks of trading with this bot",
-            value=False,
+        self.confirm = ConfirmBox(
+            label="I reviewed these settings and accept the risks of trading with this bot",
             visible=False,
             css_classes=["wiz-confirm"],
+            sizing_mode="stretch_width",
         )
         self.back = pn.widgets.Button(name="Back", width=90, css_classes=["wiz-back"])
         self.next = pn.widgets.Button(name="Next", button_type="primary", width=90, css_classes=["wiz-next"])
@@ -259,7 +270,6 @@ class Wizard:
         for button, action in zip(self.deploy, self.host.deploy_actions, strict=True):
             button.visible = step == REVIEW_STEP and action.surface in (None, surface)
             button.disabled = self.created or self._busy
-        self.history.step = step
 
     def show(self, problems: Sequence[Problem | str]) -> None:
         """Errors above the form (all of them) and under each field they are about."""
@@ -300,25 +310,34 @@ class Wizard:
             found = list(await self.host.hosted_check())
         return found
 
-    async def go_to(self, target: int) -> None:
-        """Move to ``target``: back at once, forward one checked step at a time (stops at a fault)."""
+    async def go_to(self, target: int, *, from_browser: bool = False) -> None:
+        """Move to ``target``: back at once, forward one checked step at a time (stops at a fault).
+
+        The page's own buttons push a history entry; a move the browser made is already in its
+        history, and is only corrected when the page could not follow it all the way."""
         target = max(1, min(REVIEW_STEP, target))
+        problems: list[Problem | str] = []
         while self.step < target:
             problems = await self.check(self.step)
             if problems:
-                self.show(problems)
-                self._render()  # the address bar says where the trader really is
-                return
+                break
             self.step += 1
             if self.step == 2:
                 await self._load_connections()
             if self.step == REVIEW_STEP and not self._fill_review():
                 self.step -= 1
-                self._render()
-                return
-        self.step = min(self.step, target)
-        self.show([])
+                problems = self._review_problems
+                break
+        else:
+            self.step = min(self.step, target)
+        self.show(problems)
         self._render()
+        if not from_browser:
+            self.history.push(self.step)
+        elif self.step != target:
+            self.history.correct(self.step)
+        else:
+            self.history.step = self.step  # the browser is already there
 
     async def _on_next(self, _event: object) -> None:
         await self.go_to(self.step + 1)
@@ -328,7 +347,7 @@ class Wizard:
 
     async def _follow_browser(self, step: int) -> None:
         if step != self.step:
-            await self.go_to(step)
+            await self.go_to(step, from_browser=True)
 
     async def _load_connections(self) -> None:
         picker = self.w["connection"]
@@ -341,16 +360,18 @@ class Wizard:
         try:
             profile = BotProfile.model_validate(profile_body(self.values()))
         except ValidationError as exc:  # the step checks passed, so only a rule they do not know
-            self.show([problem(e["loc"], e["msg"]) for e in exc.errors()])
+            self._review_problems = [problem(e["loc"], e["msg"]) for e in exc.errors()]
             return False
         picked = {v: k for k, v in self.w["connection"].options.items()}.get(self.w["connection"].value)
-        rows = "".join(
-            f"<tr><th>{html.escape(t)}</th><td>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
-            for t, label, value in review_rows(profile, connection_label=picked)
-        )
+        rows, shown = [], ""
+        for title, label, value in review_rows(profile, connection_label=picked):
+            group = html.escape(title) if title != shown else ""
+            shown = title
+            rows.append(f"<tr><th>{group}</th><td>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>")
         self.review.object = (
-            '<table class="hmm wiz-review-table" style="border-collapse:collapse;font-size:14px">'
-            f"<thead><tr><th>Step</th><th>Setting</th><th>Value</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<style>{_REVIEW_CSS}</style>"
+            '<table class="wiz-review-table"><caption>Your bot, as it will be created</caption>'
+            f"<thead><tr><th>Step</th><th>Setting</th><th>Value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
         self.confirm.value = False  # asked again after any change to what it confirms
         return True
@@ -401,5 +422,5 @@ class Wizard:
 
     def _deploy_problems(self) -> list[Problem | str]:
         if not self.confirm.value:
-            return [Problem("confirmed", f"tick '{self.confirm.name}' to deploy the bot")]
+            return [Problem("confirmed", f"tick '{self.confirm.label}' to deploy the bot")]
         return []

@@ -23,9 +23,15 @@ from panel.io.state import state
 
 
 class StepHistory(JSComponent):
-    """Set ``step`` to push ``?step=N``; ``on_step`` hears the step the browser went back or forward to."""
+    """:meth:`push` a step the page moved to; ``on_step`` hears where the browser's Back/Forward went.
 
-    step = param.Integer(default=1, bounds=(1, None), doc="The step shown; a change pushes a history entry.")
+    Messages, not a synced property: after two quick Backs the answer to the first (step 2)
+    reaches the browser when its address already says step 1, and a property echo would push
+    a stray entry there. Following the browser never pushes; only :meth:`correct` (the step the
+    browser asked for could not be reached) rewrites the current entry.
+    """
+
+    step = param.Integer(default=1, bounds=(1, None), doc="The step shown (kept for the page's own reading).")
 
     _esm = """
     const urlStep = () => parseInt(new URLSearchParams(window.location.search).get("step") || "1", 10)
@@ -37,8 +43,12 @@ class StepHistory(JSComponent):
     export function render({ model }) {
       // a reload starts a new session at step 1: the address says so without a new entry
       window.history.replaceState(window.history.state, "", urlFor(model.step))
-      model.on("step", () => {
-        if (urlStep() !== model.step) window.history.pushState({ wizardStep: model.step }, "", urlFor(model.step))
+      model.on("msg:custom", (msg) => {
+        if (msg.push !== undefined && urlStep() !== msg.push) {
+          window.history.pushState({ wizardStep: msg.push }, "", urlFor(msg.push))
+        } else if (msg.replace !== undefined) {
+          window.history.replaceState({ wizardStep: msg.replace }, "", urlFor(msg.replace))
+        }
       })
       const onPop = () => model.send_msg({ step: urlStep() })
       window.addEventListener("popstate", onPop)
@@ -49,6 +59,17 @@ class StepHistory(JSComponent):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._listeners: list[Callable[[int], Any]] = []
+
+    def push(self, step: int) -> None:
+        """The page moved to ``step`` by its own buttons: one new history entry."""
+        if step != self.step:
+            self.step = step
+            self._send_msg({"push": step})
+
+    def correct(self, step: int) -> None:
+        """The browser went to another step than ``step``, which is where the page stayed."""
+        self.step = step
+        self._send_msg({"replace": step})
 
     def on_step(self, listener: Callable[[int], Any]) -> None:
         """Call ``listener(step)`` when the browser's Back/Forward lands on ``?step=step``."""
