@@ -35,6 +35,11 @@ _NAME = re.compile(r"^[\w .,&'+#/()\-]+$")
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 
+BUNDLED_SYMBOLS: dict[str, str] = {"sp500": "SPY", "nasdaq": "QQQ"}
+"""The one symbol each bundled daily series is traded as: ``sp500`` replays the S&P 500 index
+(as SPY, the fund that tracks it), ``nasdaq`` the NASDAQ index (as QQQ). Any other symbol on
+these sources would trade the index's prices under another name, so it is refused."""
+
 LIVE_CONFIRMATION = "I understand this bot trades real money"
 """What a trader types, exactly, to create a bot in ``live`` mode (``basics.live_confirmation``)."""
 
@@ -123,7 +128,8 @@ class Market(Contract):
     asset_class: AssetClass = Field(default="stock")
     data_source: DataSource = Field(
         default="sp500",
-        description="`sp500`/`nasdaq` replay bundled daily data (1999-2018); `broker` streams live bars; "
+        description="`sp500`/`nasdaq` replay bundled daily data (1999-2018) of one symbol each (SPY, QQQ); "
+        "`broker` streams live bars; "
         "`file` reads a CSV/Parquet file on a local agent.",
     )
     data_file: str | None = Field(
@@ -150,9 +156,28 @@ class Market(Contract):
             raise ValueError("data_file is only used when data_source is 'file'")
         if self.data_source in ("sp500", "nasdaq") and self.bar_interval != "1d":
             raise ValueError(f"the bundled {self.data_source} data has daily bars: set bar_interval to '1d'")
+        if self.data_source in BUNDLED_SYMBOLS:
+            self._bundled_symbols()
         if self.data_source == "broker":
             self._broker_symbols()
         return self
+
+    def _bundled_symbols(self) -> None:
+        """A bundled series holds one symbol: anything else would trade its prices under another name."""
+        held = BUNDLED_SYMBOLS[self.data_source]
+        foreign = [s for s in self.symbols if s != held]
+        if not foreign:
+            return
+        names = ", ".join(repr(s) for s in foreign)
+        verb = "is" if len(foreign) == 1 else "are"
+        other = [source for source, symbol in BUNDLED_SYMBOLS.items() if symbol in foreign]
+        choices = f"pick data '{other[0]}' or 'broker'" if len(other) == 1 else "pick data 'broker'"
+        raise field_error(
+            ("symbols",),
+            f"{names} {verb} not in the {self.data_source} data source, which holds {held} only; "
+            f"{choices} to trade {'it' if len(foreign) == 1 else 'them'}",
+            self.symbols,
+        )
 
     def _broker_symbols(self) -> None:
         """The broker's own symbol spelling: stocks as plain tickers, crypto as BASE/QUOTE pairs."""
@@ -290,8 +315,8 @@ class BotProfile(Contract):
         if len(exposures) != self.model.n_states:
             raise field_error(
                 ("strategy", "exposure_per_regime"),
-                f"strategy.exposure_per_regime has {len(exposures)} values but "
-                f"model.n_states is {self.model.n_states}: give one exposure per regime",
+                f"{len(exposures)} exposures for {self.model.n_states} regimes: give one exposure per regime, "
+                "lowest-return regime first",
                 exposures,
             )
         if self.basics.mode == "live" and self.broker.connection == "paper":

@@ -9,6 +9,7 @@ One agent and one browser serve the whole module. Screenshots land in test-artif
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from agent.instances import write_instance
+from agent.instances import list_instances, write_instance
 from agent.runtime import AgentSettings
 from agent.tokens import CachedLogin
 from contracts.profile import BotProfile
@@ -107,12 +108,11 @@ def test_wizard_asks_for_the_live_confirmation_only_in_live_mode_and_refuses_bro
     page.get_by_role("button", name="Next").click()
     expect(page.locator(".wiz-title")).to_contain_text("Step 3 of 7")
     page.locator(".wiz-data-source select").select_option("broker")
-    for step in (3, 4, 5):
+    for step in (3, 4, 5, 6):
         expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
         page.get_by_role("button", name="Next").click()
-    page.locator(".wiz-confirm input").check()
-    page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7: Review")
+    page.get_by_label("I reviewed these settings").check()
     page.get_by_role("button", name="Deploy locally").click()
     expect(page.locator(".wiz-errors")).to_contain_text("BROKER_KIND is missing in config/instances/.env")
     expect(page.locator(".wiz-created")).to_have_count(0)
@@ -122,13 +122,94 @@ def test_wizard_asks_for_the_live_confirmation_only_in_live_mode_and_refuses_bro
 def _walk_wizard(page: Page, name: str) -> None:
     fill(page, ".wiz-name", name)
     page.get_by_role("button", name="Next").click()
-    for step in (2, 3, 4, 5):
+    for step in (2, 3, 4, 5, 6):
         expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
         page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text("Step 6 of 7")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7: Review")
+    review = page.locator(".wiz-review")
+    expect(review).to_contain_text("regime 1: 0% · regime 2: 50% · regime 3: 100%")
+    expect(review).to_contain_text("$100,000.00")
     page.locator(".wiz-confirm input").check()
+
+
+def next_step(page: Page, step: int) -> None:
     page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7")
+    expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
+
+
+def test_a_double_clicked_deploy_locally_creates_one_bot(page: Page, agent: AgentThread) -> None:
+    assert agent.ctx is not None
+    open_page(page, agent, "wizard")
+    _walk_wizard(page, "Double click bot")
+    page.get_by_role("button", name="Deploy locally").dblclick()
+    created = page.locator(".wiz-created")
+    expect(created).to_contain_text("Created Double click bot")
+    expect(page.locator(".wiz-deploy-local button")).to_be_disabled()
+    bot_id = str(created.get_attribute("data-bot"))
+    instances, _errors = list_instances(agent.ctx.home)
+    assert [i.bot_id for i in instances if i.profile.basics.name == "Double click bot"] == [bot_id]
+    agent.call(agent.ctx.supervisor.delete(bot_id))  # one bot was the point; it need not keep trading
+
+
+def test_a_symbol_the_data_source_does_not_hold_is_refused_at_step_3_naming_the_field(
+    page: Page, agent: AgentThread
+) -> None:
+    open_page(page, agent, "wizard")
+    next_step(page, 2)
+    next_step(page, 3)
+    fill(page, ".wiz-symbols", "QQQ")
+    page.get_by_role("button", name="Next").click()
+    errors = page.locator(".wiz-errors")
+    expect(errors).to_contain_text("Symbols: 'QQQ' is not in the sp500 data source")
+    expect(errors).to_contain_text("pick data 'nasdaq' or 'broker'")
+    expect(errors).not_to_contain_text("Value error")
+    expect(page.locator(".wiz-error-symbols")).to_contain_text("'QQQ' is not in the sp500 data source")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 3 of 7")
+    page.screenshot(path=SHOTS / "wizard-symbol-error.png", full_page=True)
+    page.locator(".wiz-data-source select").select_option("nasdaq")
+    next_step(page, 4)
+
+
+def test_three_exposures_for_four_regimes_are_refused_at_step_5(page: Page, agent: AgentThread) -> None:
+    open_page(page, agent, "wizard")
+    for step in (2, 3, 4):
+        next_step(page, step)
+    fill(page, ".wiz-states", "4")
+    next_step(page, 5)
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-errors")).to_contain_text("Exposure per regime: 3 exposures for 4 regimes")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 5 of 7")
+    fill(page, ".wiz-exposure", "0, 0.3, 0.6, 1")
+    next_step(page, 6)
+
+
+def test_browser_back_goes_to_the_previous_step_and_keeps_the_values(page: Page, agent: AgentThread) -> None:
+    open_page(page, agent, "wizard")
+    fill(page, ".wiz-name", "Back and forth bot")
+    next_step(page, 2)
+    next_step(page, 3)
+    fill(page, ".wiz-symbols", "QQQ")
+    page.locator(".wiz-data-source select").select_option("nasdaq")
+    next_step(page, 4)
+    expect(page).to_have_url(re.compile(r"[?&]step=4\b"))
+
+    page.go_back()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 3 of 7")
+    expect(page).to_have_url(re.compile(r"[?&]step=3\b"))
+    expect(page.locator(".wiz-symbols input")).to_have_value("QQQ")
+    expect(page.locator(".wiz-data-source select")).to_have_value("nasdaq")
+    page.go_back()
+    page.go_back()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 1 of 7")
+    expect(page.locator(".wiz-name input")).to_have_value("Back and forth bot")
+    page.go_forward()
+    expect(page.locator(".wiz-title")).to_contain_text("Step 2 of 7")
+
+    next_step(page, 3)
+    page.get_by_role("button", name="Back").click()  # the page's own Back keeps them too
+    expect(page.locator(".wiz-title")).to_contain_text("Step 2 of 7")
+    next_step(page, 3)
+    expect(page.locator(".wiz-symbols input")).to_have_value("QQQ")
 
 
 def test_wizard_bot_appears_ticks_and_fills_the_regime_chart_and_audit_viewer(page: Page, agent: AgentThread) -> None:

@@ -65,7 +65,7 @@ async def test_invalid_profile_is_rejected_naming_the_field(
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"strategy__exposure_per_regime": [0.0, 1.0]}, "has 2 values but model.n_states is 3"),
+        ({"strategy__exposure_per_regime": [0.0, 1.0]}, "2 exposures for 3 regimes"),
         (
             {"basics__mode": "live", "basics__live_confirmation": LIVE_CONFIRMATION},
             "a live bot needs a broker connection",
@@ -131,7 +131,7 @@ async def test_wizard_step_validation_names_the_field(
     [
         (1, {"name": "Trend & Calm", "surface": "hosted"}),
         (2, {"connection": "paper"}),
-        (3, {"symbols": ["btc-usd"]}),
+        (3, {"symbols": ["btc-usd"], "data_source": "file", "data_file": "bars.csv"}),
         (4, {"n_states": 4}),
         (5, {"exposure_per_regime": [-0.5, 0, 0.5, 1]}),
         (6, {"confirmed": True}),

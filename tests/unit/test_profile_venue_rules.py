@@ -79,7 +79,11 @@ def test_broker_crypto_symbols_are_pairs_and_broker_stocks_plain_tickers() -> No
             "market.data_source",
             "replayed historical data",
         ),
-        ({"market": {"symbols": ["BTC/USD"], "data_source": "sp500", "bar_interval": "1d"}}, "market.symbols", "'/'"),
+        (
+            {"market": {"symbols": ["BTC/USD"], "data_source": "file", "data_file": "bars.csv", "bar_interval": "1d"}},
+            "market.symbols",
+            "'/'",
+        ),
     ],
 )
 def test_checks_across_steps_name_the_field_to_change(changes: dict[str, Any], where: str, says: str) -> None:

@@ -7,7 +7,6 @@ import copy
 from typing import Any
 
 from agent.broker_env import account_is_paper, local_broker_problems
-from agent.dashboard.wizard import LOCAL_ENV_VALUE, connection_options
 from contracts.profile import BotProfile
 from tests.conftest import VALID_PROFILE
 
@@ -54,24 +53,6 @@ def test_the_account_rules_apply_to_the_env() -> None:
     assert account_is_paper(exchange) is False  # no sandbox flag: a real account
     [line] = local_broker_problems(crypto, exchange)
     assert line.startswith("basics.mode: this connection is a kraken exchange live account")
-
-
-def test_the_step_2_picker_offers_the_built_in_broker_the_local_env_and_cloud_connections() -> None:
-    options = connection_options(
-        [
-            {"id": "0b5a7c1e-0000-4000-8000-000000000001", "kind": "alpaca", "label": "Mine", "paper": True},
-            {"id": "0b5a7c1e-0000-4000-8000-000000000002", "kind": "exchange", "label": "K", "paper": False,
-             "exchange": "kraken"},
-            {"id": "0b5a7c1e-0000-4000-8000-000000000003", "kind": "alpaca", "label": "Old", "paper": None},
-        ]
-    )  # fmt: skip
-    labels = list(options)
-    assert options[labels[0]] == "paper" and options[labels[1]] == LOCAL_ENV_VALUE
-    assert labels[2:] == [
-        "Mine (alpaca, paper) · 0b5a7c1e",
-        "K (exchange kraken, LIVE) · 0b5a7c1e",
-        "Old (alpaca, reconnect: paper or live?) · 0b5a7c1e",
-    ]
 
 
 def test_a_live_bot_wears_a_live_badge_on_the_bots_page_and_the_cloud_table() -> None:

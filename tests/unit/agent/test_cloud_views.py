@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.dashboard.cloud import AUDIT_KEPT, AUDIT_SHOWN, AuditTrail, audit_table
-from agent.dashboard.wizard import hosted_refusal
+from ui.wizard_words import hosted_refusal
 
 
 def _billing(plan: str, *, max_hosted: int, hosted: int) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def _record(seq: int, regime: int | None = 1) -> dict[str, Any]:
 
 def test_a_free_plan_is_told_hosted_bots_need_a_paid_plan() -> None:
     [line] = hosted_refusal(_billing("free", max_hosted=0, hosted=0))
-    assert line.startswith("basics.surface: your free plan runs bots on your own machine only")
+    assert line.startswith("Runs on: your free plan runs bots on your own machine only")
     assert "pro or team plan" in line
 
 

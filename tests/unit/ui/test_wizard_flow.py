@@ -1,0 +1,116 @@
+"""The wizard session with a fake host, no browser: the cloud's verdict comes first, the walk
+stops at the step at fault, the deploy buttons match the bot's surface, and every deploy of
+a session runs once at a time with the same idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.profile import BotProfile
+from ui.wizard import DeployAction, DeployResult, Wizard, WizardHost
+
+
+class FakeHost:
+    def __init__(self) -> None:
+        self.cloud: dict[int, list[dict[str, Any]]] | None = None
+        self.plan: list[str] = []
+        self.runs: list[tuple[str, str, str]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.answer: DeployResult = '<p class="wiz-created">Created</p>'
+
+    async def validate(self, step: int, _section: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return None if self.cloud is None else self.cloud.get(step, [])
+
+    async def hosted_check(self) -> list[str]:
+        return self.plan
+
+    def action(self, label: str, surface: Any) -> DeployAction:
+        async def run(profile: BotProfile, extras: Mapping[str, Any], key: str) -> DeployResult:
+            self.runs.append((label, profile.basics.name, key))
+            await self.release.wait()
+            return self.answer
+
+        return DeployAction(label, f"wiz-{label}", surface, run)
+
+    def host(self) -> WizardHost:
+        return WizardHost(
+            deploy_actions=(self.action("local", "local"), self.action("hosted", "hosted")),
+            validate=self.validate,
+            hosted_check=self.hosted_check,
+        )
+
+
+def errors_of(wizard: Wizard) -> str:
+    return str(wizard.messages.object) if wizard.messages.visible else ""
+
+
+async def test_the_clouds_verdict_comes_first_and_is_marked_as_the_clouds() -> None:
+    fake = FakeHost()
+    fake.cloud = {1: [{"field": "name", "msg": "Value error, taken"}]}
+    wizard = Wizard(fake.host())
+    await wizard.go_to(2)
+    assert wizard.step == 1
+    assert "Bot name: taken" in errors_of(wizard) and 'data-checked-by="cloud"' in errors_of(wizard)
+    assert wizard.field_errors["name"].visible and "taken" in str(wizard.field_errors["name"].object)
+
+
+async def test_a_fault_stops_the_walk_at_its_step_and_back_keeps_the_values() -> None:
+    wizard = Wizard(FakeHost().host())
+    wizard.w["n_states"].value = 4
+    await wizard.go_to(7)
+    assert wizard.step == 5 and "3 exposures for 4 regimes" in errors_of(wizard)
+    assert wizard.history.step == 5  # the address bar says where the trader is
+    assert wizard.field_errors["exposure_per_regime"].visible
+    await wizard.go_to(2)
+    assert wizard.step == 2 and wizard.w["n_states"].value == 4 and errors_of(wizard) == ""
+
+
+async def test_hosted_is_checked_against_the_plan_at_step_1() -> None:
+    fake = FakeHost()
+    fake.plan = ["Runs on: your free plan runs bots on your own machine only"]
+    wizard = Wizard(fake.host())
+    wizard.w["surface"].value = "hosted"
+    await wizard.go_to(2)
+    assert wizard.step == 1 and "your free plan" in errors_of(wizard)
+
+
+async def test_the_review_offers_the_deploy_for_the_chosen_surface_and_asks_for_the_confirmation() -> None:
+    fake = FakeHost()
+    wizard = Wizard(fake.host())
+    await wizard.go_to(7)
+    assert wizard.step == 7 and "Exposure per regime" in str(wizard.review.object)
+    local, hosted = wizard.deploy
+    assert local.visible and not hosted.visible
+    await wizard.run(fake.host().deploy_actions[0], local)
+    assert fake.runs == [] and "Confirmation: tick" in errors_of(wizard)
+    assert not local.disabled  # re-enabled after the browser disabled it on the click
+
+
+async def test_a_double_click_deploys_once_and_every_action_shares_the_sessions_key() -> None:
+    fake = FakeHost()
+    fake.release.clear()
+    wizard = Wizard(fake.host())
+    await wizard.go_to(7)
+    wizard.confirm.value = True
+    action, button = fake.host().deploy_actions[0], wizard.deploy[0]
+    first = asyncio.ensure_future(wizard.run(action, button))
+    await asyncio.sleep(0)  # the first click is being deployed
+    await wizard.run(action, button)
+    fake.release.set()
+    await first
+    assert len(fake.runs) == 1 and wizard.created and button.disabled
+    await wizard.run(action, button)
+    assert len(fake.runs) == 1
+
+    fake2 = FakeHost()
+    fake2.answer = ["Broker account: BROKER_KIND is missing"]
+    again = Wizard(fake2.host())
+    again.w["surface"].value = "hosted"
+    await again.go_to(7)
+    again.confirm.value = True
+    await again.run(fake2.host().deploy_actions[1], again.deploy[1])
+    await again.run(fake2.host().deploy_actions[1], again.deploy[1])
+    assert [run[2] for run in fake2.runs] == [again.idempotency_key] * 2 and not again.created

@@ -1,0 +1,113 @@
+"""The wizard's form: one widget per profile field, with the help a trader needs beside it.
+
+Keyed by the profile field each widget fills (see :data:`ui.wizard_steps.STEP_FIELDS`). The
+css classes are part of the interface: the agent's and the web app's browser tests drive the
+form by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import panel as pn
+
+from contracts.profile import LIVE_CONFIRMATION
+from ui.wizard_steps import BUILT_IN
+
+
+def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
+    """The form, keyed by the profile field each widget fills (css classes are what tests drive)."""
+    w = pn.widgets
+    return {
+        "name": w.TextInput(name="Bot name", value="My first regime bot", css_classes=["wiz-name"]),
+        "surface": w.Select(
+            name="Runs on",
+            options=list(surfaces),
+            value=surfaces[0],
+            css_classes=["wiz-surface"],
+            description="local: on your own computer, with the HMM Trade agent. hosted: on our cloud, "
+            "running when your computer is off (pro and team plans).",
+        ),
+        "mode": w.Select(name="Mode", options=["paper", "live"], value="paper", css_classes=["wiz-mode"]),
+        "live_confirmation": w.TextInput(
+            name=f"Live trading uses real money. Type exactly: {LIVE_CONFIRMATION}",
+            placeholder=LIVE_CONFIRMATION,
+            visible=False,
+            css_classes=["wiz-live-confirm"],
+        ),
+        "connection": w.Select(
+            name="Broker account", options={BUILT_IN: "paper"}, value="paper", css_classes=["wiz-connection-pick"]
+        ),
+        "symbols": w.TextInput(
+            name="Symbols (comma-separated)",
+            value="SPY",
+            placeholder="SPY · BTC/USD (Alpaca) · BTC/USDT (exchange)",
+            css_classes=["wiz-symbols"],
+            description="The bundled data holds one symbol each: sp500 is SPY, nasdaq is QQQ. With data "
+            "'broker', stocks as tickers (SPY, BRK.B) and crypto as pairs (BTC/USD).",
+        ),
+        "bar_interval": w.Select(name="Bar", options=["1d", "4h", "1h", "15m", "5m", "1m"], value="1d"),
+        "asset_class": w.Select(name="Asset class", options=["stock", "crypto"], value="stock"),
+        "data_source": w.Select(
+            name="Data",
+            options=["sp500", "nasdaq", "broker", "file"],
+            value="sp500",
+            css_classes=["wiz-data-source"],
+            description="sp500 / nasdaq: bundled daily bars 1999-2018, replayed. broker: live bars from the "
+            "account in step 2. file: a CSV or Parquet file on the computer running the bot.",
+        ),
+        "data_file": w.TextInput(name="Bar file (data 'file' only)", value=""),
+        "n_states": w.IntInput(
+            name="Regimes",
+            value=3,
+            start=1,
+            end=9,
+            css_classes=["wiz-states"],
+            description="How many market regimes the model tells apart (2-6), e.g. calm, choppy, crisis.",
+        ),
+        "features": w.MultiChoice(
+            name="Features",
+            options=["log_return", "realized_vol", "hl_range", "volume_z"],
+            value=["log_return", "realized_vol"],
+        ),
+        "training_window": w.IntInput(
+            name="Training window (bars)",
+            value=504,
+            css_classes=["wiz-window"],
+            description="Bars the model is fitted on; at least 30 per regime.",
+        ),
+        "refit_every": w.IntInput(name="Refit every (bars)", value=21),
+        "min_persistence": w.IntInput(
+            name="Min persistence (bars)",
+            value=3,
+            description="A new regime must last this many bars in a row before the bot trades on it: "
+            "higher means fewer trades on brief flickers, but later reactions.",
+        ),
+        "prob_threshold": w.FloatInput(
+            name="Probability threshold",
+            value=0.6,
+            step=0.05,
+            description="How sure the model must be (0.5-0.99) that the market is in a regime before the "
+            "bot acts on it; below it the bot keeps its position.",
+        ),
+        "exposure_per_regime": w.TextInput(
+            name="Exposure per regime (lowest-return regime first)",
+            value="0, 0.5, 1",
+            css_classes=["wiz-exposure"],
+            description="One number per regime, from the worst regime to the best: the share of equity to "
+            "hold, 1 = fully invested, 0.5 = half, 0 = flat, -1 = fully short. E.g. 0, 0.5, 1 for 3 regimes.",
+        ),
+        "max_position_pct": w.FloatInput(name="Max position (% of equity)", value=100),
+        "max_daily_loss_pct": w.FloatInput(name="Max daily loss (%)", value=3, css_classes=["wiz-daily-loss"]),
+        "max_drawdown_pct": w.FloatInput(
+            name="Max drawdown (%, kill switch)",
+            value=20,
+            css_classes=["wiz-drawdown"],
+            description="The bot flattens and stops for good when equity falls this far below its peak.",
+        ),
+        "stop_loss_pct": w.TextInput(name="Stop loss (%, empty: none)", value=""),
+        "run": w.Select(name="Run", options=["after_close", "every_bar"], value="after_close", css_classes=["wiz-run"]),
+        "timezone": w.TextInput(name="Time zone", value="America/New_York"),
+        "starting_cash": w.FloatInput(name="Starting cash ($)", value=100_000),
+    }
