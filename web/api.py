@@ -12,6 +12,7 @@ treats as theft and answers by signing every session out.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -42,6 +43,16 @@ class SessionEnded(ApiRejected):
 
     def __init__(self, detail: str = "Your session ended; log in again.") -> None:
         super().__init__(401, detail)
+
+
+def when(value: object) -> datetime | None:
+    """A timestamp as the API sends it (ISO 8601 text), for the formatters; None if absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def problem(response: httpx.Response) -> ApiRejected:

@@ -27,6 +27,7 @@ from tests.agentutil import processes_running
 from tests.bars_data import small_profile, write_bars_csv
 from tests.busauth import BUS_KEYS
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
+from tests.e2e.wizardwalk import next_step
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = artifacts_dir(REPO)
@@ -130,11 +131,6 @@ def _walk_wizard(page: Page, name: str) -> None:
     expect(review).to_contain_text("regime 1: 0% · regime 2: 50% · regime 3: 100%")
     expect(review).to_contain_text("$100,000.00")
     page.locator(".wiz-confirm input").check()
-
-
-def next_step(page: Page, step: int) -> None:
-    page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
 
 
 def test_a_double_clicked_deploy_locally_creates_one_bot(page: Page, agent: AgentThread) -> None:

@@ -24,6 +24,7 @@ from tests.busauth import BUS_KEYS
 from tests.conftest import set_tier, signup_and_login
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
 from tests.e2e.cloudserver import CloudThread
+from tests.e2e.wizardwalk import next_step, walk_hosted_wizard
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = artifacts_dir(REPO)
@@ -85,30 +86,6 @@ def log_in(page: Page, agent: AgentThread, email: str) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".cloud-state [data-sync]")).to_have_attribute("data-sync", "online")
     expect(page.locator(".cloud-state")).to_contain_text(f"as {email}")  # this login, not an earlier one
-
-
-def next_step(page: Page, step: int) -> None:
-    page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
-
-
-def walk_hosted_wizard(page: Page, name: str) -> None:
-    """Steps 1-6 for a small hosted paper bot that trades every bar (it stays running)."""
-    fill(page, ".wiz-name", name)
-    page.locator(".wiz-surface select").select_option("hosted")
-    next_step(page, 2)
-    next_step(page, 3)
-    next_step(page, 4)
-    fill(page, ".wiz-states", "2")
-    fill(page, ".wiz-window", "150")
-    next_step(page, 5)
-    fill(page, ".wiz-exposure", "0.2, 1")
-    fill(page, ".wiz-drawdown", "50")
-    fill(page, ".wiz-daily-loss", "10")
-    next_step(page, 6)
-    page.locator(".wiz-run select").select_option("every_bar")
-    next_step(page, 7)
-    page.locator(".wiz-confirm input").check()
 
 
 def test_a_pro_user_deploys_a_hosted_bot_from_the_wizard_and_watches_it_run_on_the_cloud_page(

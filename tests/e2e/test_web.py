@@ -24,6 +24,7 @@ from tests.conftest import VALID_PROFILE, signup_and_login
 from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, chromium
 from tests.e2e.conftest import _host as request_host
 from tests.e2e.webstack import WebCloud
+from tests.e2e.wizardwalk import walk_hosted_wizard
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = artifacts_dir(REPO)
@@ -334,36 +335,6 @@ def test_pages_fit_a_phone_screen(browser: Browser, web: WebCloud) -> None:
 # ---- the newcomer's journey -------------------------------------------------------------------------
 
 
-def next_step(page: Page, step: int) -> None:
-    page.get_by_role("button", name="Next").click()
-    expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
-
-
-def fill(page: Page, css: str, value: str) -> None:
-    field = page.locator(f"{css} input").first
-    field.fill(value)
-    field.press("Enter")  # Bokeh text inputs commit their value on change
-
-
-def walk_hosted_wizard(page: Page, name: str) -> None:
-    """Steps 1-6 for a small hosted paper bot that trades every bar (it stays running)."""
-    fill(page, ".wiz-name", name)
-    page.locator(".wiz-surface select").select_option("hosted")
-    next_step(page, 2)
-    next_step(page, 3)
-    next_step(page, 4)
-    fill(page, ".wiz-states", "2")
-    fill(page, ".wiz-window", "150")
-    next_step(page, 5)
-    fill(page, ".wiz-exposure", "0.2, 1")
-    fill(page, ".wiz-drawdown", "50")
-    fill(page, ".wiz-daily-loss", "10")
-    next_step(page, 6)
-    page.locator(".wiz-run select").select_option("every_bar")
-    page.locator(".wiz-confirm input").check()
-    next_step(page, 7)
-
-
 def test_a_newcomer_signs_up_pays_connects_a_broker_runs_a_hosted_bot_and_cancels(page: Page, web: WebCloud) -> None:
     page.goto(web.web_url)
     page.get_by_role("link", name="Pricing").first.click()
@@ -414,10 +385,14 @@ def test_a_newcomer_signs_up_pays_connects_a_broker_runs_a_hosted_bot_and_cancel
     expect(page.locator("#last-tick")).not_to_have_attribute("data-seq", "0", timeout=BOOT_TIMEOUT_MS)
     first = int(page.locator("#last-tick").get_attribute("data-seq") or 0)
     expect(page.locator("#last-tick")).not_to_have_attribute("data-seq", str(first))  # it moves on by itself
+    for _ in range(120):  # a few dozen bars drawn, for the screenshot
+        if int(page.locator("#last-tick").get_attribute("data-seq") or 0) >= first + 30:
+            break
+        page.wait_for_timeout(500)
     page.screenshot(path=SHOTS / "web-bot.png", full_page=True)
-    page.get_by_role("tab", name="Audit").click()
+    page.locator(".bk-tab", has_text="Audit").click()
     expect(page.locator(".audit-count span")).not_to_have_attribute("data-count", "0")
-    page.get_by_role("tab", name="Machine log").click()
+    page.locator(".bk-tab", has_text="Machine log").click()
     expect(page.locator(".bot-log")).not_to_contain_text("No log lines yet")
     page.screenshot(path=SHOTS / "web-bot-log.png", full_page=True)
 

@@ -16,7 +16,7 @@ from typing import Any
 import panel as pn
 
 from ui.format import date_label
-from web.api import ApiError, UserApi
+from web.api import ApiError, UserApi, when
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, visitor
 from web.context import WebContext
 
@@ -39,12 +39,12 @@ def plan_html(billing: dict[str, Any]) -> str:
         f"{usage['bots']} of {limits['max_bots']} bots · {hosted}</p>"
     ]
     if sub:
-        ends = date_label(sub["current_period_end"]) if sub.get("current_period_end") else "–"
+        ends = date_label(when(sub.get("current_period_end")))
         verb = "ends" if sub.get("cancel_at_period_end") else "renews"
         lines.append(f"<p>Subscription {html.escape(str(sub['status']))} · {verb} {ends}</p>")
     if billing.get("status") == "past_due" and billing.get("grace_ends_at"):
         lines.append(
-            f'<p class="loss">A payment failed. Your plan holds until {date_label(billing["grace_ends_at"])}; '
+            f'<p class="loss">A payment failed. Your plan holds until {date_label(when(billing["grace_ends_at"]))}; '
             "update your card in the portal.</p>"
         )
     if billing.get("status") == "canceled":

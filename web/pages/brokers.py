@@ -14,7 +14,7 @@ from typing import Any
 import panel as pn
 
 from ui.format import datetime_label
-from web.api import ApiError, ApiRejected, UserApi
+from web.api import ApiError, ApiRejected, UserApi, when
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, visitor
 from web.context import WebContext
 
@@ -46,8 +46,8 @@ def connections_html(connections: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr data-connection="{c["id"]}"><td><b>{html.escape(c["label"])}</b></td>'
         f"<td>{html.escape(c['kind'] + (' ' + c['exchange'] if c.get('exchange') else ''))}</td>"
-        f"<td>{account_words(c)}</td><td>{datetime_label(c['created_at'])}</td>"
-        f"<td>{datetime_label(c['last_used_at']) if c.get('last_used_at') else 'never'}</td></tr>"
+        f"<td>{account_words(c)}</td><td>{datetime_label(when(c['created_at']))}</td>"
+        f"<td>{datetime_label(when(c['last_used_at'])) if c.get('last_used_at') else 'never'}</td></tr>"
         for c in connections
     )
     return (

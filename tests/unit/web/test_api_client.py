@@ -97,3 +97,12 @@ async def test_no_answer_is_unreachable_not_a_crash() -> None:
     async with httpx.AsyncClient(base_url="http://api", transport=httpx.MockTransport(refuse)) as http:
         with pytest.raises(ApiUnreachable):
             await UserApi(http, session_of(store)).bots()
+
+
+def test_api_timestamps_are_read_for_the_formatters() -> None:
+    from datetime import UTC, datetime
+
+    from web.api import when
+
+    assert when("2026-12-04T12:30:00Z") == datetime(2026, 12, 4, 12, 30, tzinfo=UTC)
+    assert when(None) is None and when("soon") is None and when(17) is None
