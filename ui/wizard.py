@@ -110,6 +110,7 @@ class Wizard:
         self.step = 1
         self.created = False
         self._busy = False
+        self._form_step = 0  # the step whose fields the form shows
         self._review_problems: list[Problem | str] = []
         self.title = pn.pane.HTML("", css_classes=["wiz-title"])
         self.messages = pn.pane.HTML("", visible=False, css_classes=["wiz-errors"], sizing_mode="stretch_width")
@@ -162,11 +163,15 @@ class Wizard:
     def _render(self) -> None:
         step = self.step
         self.title.object = f'<h3 data-step="{step}">{html.escape(step_title(step))}</h3>'
-        if step < REVIEW_STEP:
-            blocks: list[Any] = [self._field_block(key) for key in STEP_FIELDS[step - 1]]
-            self.form.objects = blocks + (list(self.host.extra_step2.values()) if step == 2 else [])
-        else:
-            self.form.objects = []
+        if step != self._form_step:
+            # only when the step changes: rebuilding the form re-creates its widgets in the browser,
+            # which would drop a choice made while an error was being shown
+            self._form_step = step
+            if step < REVIEW_STEP:
+                blocks: list[Any] = [self._field_block(key) for key in STEP_FIELDS[step - 1]]
+                self.form.objects = blocks + (list(self.host.extra_step2.values()) if step == 2 else [])
+            else:
+                self.form.objects = []
         self.review.visible = self.confirm.visible = step == REVIEW_STEP
         self.back.disabled = step == 1
         self.next.visible = step < REVIEW_STEP

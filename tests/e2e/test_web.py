@@ -20,11 +20,11 @@ from bokeh.util.token import generate_jwt_token, generate_session_id, get_token_
 from playwright.sync_api import Browser, Page, WebSocket, expect
 from tornado.websocket import websocket_connect
 
-from tests.conftest import VALID_PROFILE, signup_and_login
-from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, chromium
+from tests.conftest import VALID_PROFILE, signup_and_login, wait_for
+from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, chromium, fill
 from tests.e2e.conftest import _host as request_host
 from tests.e2e.webstack import WebCloud
-from tests.e2e.wizardwalk import walk_hosted_wizard
+from tests.e2e.wizardwalk import next_step, walk_hosted_wizard
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = artifacts_dir(REPO)
@@ -262,8 +262,6 @@ async def _websocket_opens(url: str, token: str, origin: str) -> bool:
 
 
 def api_wait_running(web: WebCloud, headers: dict[str, str], bot_id: str) -> None:
-    from tests.conftest import wait_for
-
     assert web.cloud is not None
 
     async def running() -> bool:
@@ -416,3 +414,42 @@ def test_a_newcomer_signs_up_pays_connects_a_broker_runs_a_hosted_bot_and_cancel
     expect(bot_row).to_have_attribute("data-status", "stopped", timeout=BOOT_TIMEOUT_MS)
     expect(bot_row.locator(".reason")).to_contain_text("cancel")
     page.screenshot(path=SHOTS / "web-bots-canceled.png", full_page=True)
+
+
+def test_the_wizard_names_bad_fields_keeps_values_on_back_and_a_double_click_creates_one_bot(
+    page: Page, web: WebCloud
+) -> None:
+    email = new_email()
+    headers = api_user(web, email)
+    log_in(page, web, email, then="/bots/new")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 1 of 7")
+    fill(page, ".wiz-name", "Twice clicked")
+    page.locator(".wiz-surface select").select_option("hosted")
+    page.get_by_role("button", name="Next").click()  # a free plan: the API's plan check refuses at step 1
+    expect(page.locator(".wiz-errors")).to_contain_text("free plan")
+    page.locator(".wiz-surface select").select_option("local")
+    next_step(page, 2)
+    page.go_back()  # the browser's Back: the previous step, values kept
+    expect(page.locator(".wiz-title")).to_contain_text("Step 1 of 7")
+    expect(page.locator(".wiz-name input")).to_have_value("Twice clicked")
+    next_step(page, 2)
+    next_step(page, 3)
+    fill(page, ".wiz-symbols", "QQQ")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-error-symbols")).to_contain_text("'QQQ' is not in the sp500 data source")
+    fill(page, ".wiz-symbols", "SPY")
+    for step in range(4, 8):
+        next_step(page, step)
+    page.locator(".wiz-confirm input").check()
+    page.screenshot(path=SHOTS / "web-wizard-review.png", full_page=True)
+    page.get_by_role("button", name="Create bot").dblclick()
+    expect(page.locator(".wiz-created")).to_contain_text("Twice clicked")
+    bot_id = page.locator(".wiz-created").get_attribute("data-bot")
+
+    async def created() -> list[Any] | None:
+        assert web.cloud is not None
+        bots = (await web.cloud.api.get("/api/v1/bots", headers=headers)).json()["bots"]
+        return bots if any(b["id"] == bot_id for b in bots) else None
+
+    bots = web.call(wait_for(created, timeout_s=30, what="the bot to exist"), 40)
+    assert [b["name"] for b in bots] == ["Twice clicked"]  # two clicks, one bot

@@ -8,7 +8,9 @@ from tests.e2e.agentserver import fill
 
 
 def next_step(page: Page, step: int) -> None:
-    page.get_by_role("button", name="Next").click()
+    # Enter on the focused button, not a click at its coordinates: the form above it is laid out
+    # again after each step and moves the button, so a click could land where it no longer is
+    page.get_by_role("button", name="Next").press("Enter")
     expect(page.locator(".wiz-title")).to_contain_text(f"Step {step} of 7")
 
 
