@@ -11,15 +11,22 @@ bot for ``--seconds``, spread evenly over each interval, and notes the wall time
   MutationObserver on every shadow root, ``bench/web_page.py``); latency = page time - publish time
   (one machine, one clock). A tick a page never showed is missing; "overtaken" says how many of
   those were replaced on the page by a later tick before they were drawn.
+- **ws**: when the websocket message carrying that tick's new line reached the page's JavaScript
+  (a listener that runs before Bokeh's): browser - ws is the page's own work, ws is the server,
+  the wire and the renderer's queue.
 - **bus -> python** (the baseline, same ticks, same run): a plain nats-py subscriber on
   ``bots.*.tick`` in the bench process.
 - **web process**: RSS and PSS (``/proc/PID/smaps_rollup``) at the end of the window; CPU is
   utime + stime over the publishing window, in % of one core. "per session" is the growth over
   the web process with no session open (measured first), divided by S.
 
+Chromium runs at ``--browser-nice`` 10: here 50 users' browsers share two cores with the whole
+product, where in reality each runs on its user's machine; the column "chromium CPU %" says what
+they took. A session counts as open once its page showed one tick (it then watches its bot).
+
 Goal: browser p99 < 500 ms at 50 sessions, every tick shown.
 
-    ./dev bench web [--sessions 1 10 50] [--rate 2] [--seconds 15] [--quick]
+    ./dev bench web [--sessions 1 10 50] [--rate 2] [--seconds 15] [--browser-nice 10] [--quick]
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import httpx
 from playwright.async_api import Browser, async_playwright
 
 from bench.web_page import BotSession
-from bench.web_stack import WebStack, browser_pids, cpu_seconds, memory_mib, web_stack
+from bench.web_stack import WebStack, browser_pids, cpu_seconds, memory_mib, renice, web_stack
 from contracts.events import Tick
 from events.bus import Bus, connect
 from events.topology import bot_subject
@@ -49,6 +56,7 @@ from tests.e2e.agentserver import CHROMIUM, CHROMIUM_FLAGS
 GOAL_SESSIONS = 50
 GOAL_P99_MS = 500.0
 PASSWORD = "bench web password"
+WARM_UP_S = 120.0  # a page shows its first tick within this (50 pages load on two shared cores)
 OPEN_AT_ONCE = 4  # logins and page loads in flight together (two cores: more only queues)
 PROFILE: dict[str, Any] = {
     "basics": {"name": "Web bench bot", "surface": "local", "mode": "paper"},
@@ -123,7 +131,7 @@ def tick_for(bot_id: str, seq: int) -> Tick:
 
 
 async def open_sessions(
-    browser: Browser, stack: WebStack, api: httpx.AsyncClient, bus: Bus, fleet: Fleet, total: int
+    browser: Browser, stack: WebStack, api: httpx.AsyncClient, bus: Bus, fleet: Fleet, total: int, nice: int
 ) -> None:
     """Grow the fleet to ``total`` sessions, each watching its bot (proved by one tick it shows)."""
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
@@ -132,12 +140,19 @@ async def open_sessions(
         async with gate:
             email, bot_id = await new_user_with_bot(api, n)
             session = await BotSession.open(browser, stack.web_url, email, PASSWORD, bot_id)
-            seq = fleet.take_seq(bot_id)
-            await bus.publish(bot_subject(bot_id, "tick"), tick_for(bot_id, seq))
-            await session.shows(seq)
-            return session
+            # One tick the page shows proves it is watching. A tick that lands while the page still
+            # loads its history is held, and applying held ticks fails in the web app today (outside
+            # the document lock: counted from its log below), so send another until one shows.
+            deadline = time.monotonic() + WARM_UP_S
+            while time.monotonic() < deadline:
+                seq = fleet.take_seq(bot_id)
+                await bus.publish(bot_subject(bot_id, "tick"), tick_for(bot_id, seq))
+                if await session.shows(seq, timeout_ms=2_000):
+                    return session
+            raise RuntimeError(f"the page of bot {bot_id} showed none of its ticks within {WARM_UP_S:.0f} s")
 
     fleet.sessions += await asyncio.gather(*(one(n) for n in range(len(fleet.sessions), total)))
+    renice(browser_pids(), nice)  # the renderers made since the last call
 
 
 async def measure(
@@ -179,15 +194,19 @@ async def measure(
 
     wanted = {s.bot_id: {seq for bot, seq in sent if bot == s.bot_id} for s in sessions}
     shown: dict[str, dict[int, float]] = {}
+    arrived: dict[str, dict[int, float]] = {}
     deadline = time.monotonic() + drain_s
     while True:  # until every page showed its ticks, or the drain deadline
-        shown = {s.bot_id: await s.seen() for s in sessions}
+        for session in sessions:
+            shown[session.bot_id], arrived[session.bot_id] = await session.seen()
         if all(wanted[b] <= shown[b].keys() for b in wanted) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.25)
 
-    browser_ms, python_ms, overtaken = [], [], 0
+    browser_ms, ws_ms, python_ms, overtaken = [], [], [], 0
     for (bot_id, seq), at in sent.items():
+        if seq in arrived[bot_id]:
+            ws_ms.append(arrived[bot_id][seq] - 1000 * at)
         if seq in shown[bot_id]:
             browser_ms.append(shown[bot_id][seq] - 1000 * at)
         elif any(later > seq for later in shown[bot_id] if later in wanted[bot_id]):
@@ -207,6 +226,9 @@ async def measure(
         "browser_p50_ms": round(percentile(browser_ms, 50), 1),
         "browser_p99_ms": round(b99, 1),
         "browser_max_ms": round(max(browser_ms, default=float("nan")), 1),
+        "ws_seen": len(ws_ms),
+        "ws_p50_ms": round(percentile(ws_ms, 50), 1),
+        "ws_p99_ms": round(percentile(ws_ms, 99), 1),
         "python_p50_ms": round(percentile(python_ms, 50), 2),
         "python_p99_ms": round(p99, 2),
         "ratio_p99": round(b99 / p99, 1) if p99 > 0 else float("nan"),
@@ -234,7 +256,7 @@ async def idle_web(stack: WebStack, seconds: float) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
-    with web_stack(STACK_ENV) as stack:
+    with web_stack(STACK_ENV, logs_to=args.out.parent / "web-logs") as stack:
         fleet = Fleet()
         sub = await connect(stack.nats_url, name="bench-web-baseline", creds=stack.admin_creds)
 
@@ -254,10 +276,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 async_playwright() as playwright,
             ):
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                renice(browser_pids(), args.browser_nice)  # renderers fork from these and inherit it
                 try:
                     for count in args.sessions:
                         opened = time.monotonic()
-                        await open_sessions(browser, stack, api, bus, fleet, count)
+                        await open_sessions(browser, stack, api, bus, fleet, count, args.browser_nice)
                         print(f"{count} sessions open ({time.monotonic() - opened:.0f} s); measuring", flush=True)
                         rows.append(
                             await measure(
@@ -279,14 +302,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await bus.close()
             await sub.close()
     return {
+        "web_log_errors": web_log_errors(args.out.parent / "web-logs" / "web.log"),
         "cpus": os.cpu_count(),
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in os.getloadavg()],
         "rate_per_bot": args.rate,
+        "browser_nice": args.browser_nice,
         "seconds": args.seconds,
         "idle_web": idle,
         "rows": rows,
     }
+
+
+def web_log_errors(path: Path) -> dict[str, int]:
+    """Error lines in the web app's log, by their first 100 characters (the log itself is kept)."""
+    errors: dict[str, int] = {}
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
+                exc = entry.get("exc_info")
+                what = str(exc[1]) if isinstance(exc, list) and len(exc) > 1 else str(entry.get("event"))
+                errors[what[:100]] = errors.get(what[:100], 0) + 1
+    return errors
 
 
 def _cell(value: Any) -> str:
@@ -303,7 +344,8 @@ def print_table(result: dict[str, Any]) -> None:
     print()
     print(
         f"web bench: tick -> browser, {result['rate_per_bot']:g} ticks/s per bot for {result['seconds']:g} s; "
-        f"{result['cpus']} CPUs, load average {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}; "
+        f"Chromium at nice {result['browser_nice']}; {result['cpus']} CPUs, "
+        f"load average {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}; "
         f"idle web process: RSS {idle['rss_mib']:.1f} MiB, CPU {idle['cpu_pct']:.2f}%"
     )
     columns: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
@@ -311,6 +353,8 @@ def print_table(result: dict[str, Any]) -> None:
         ("seen/sent", lambda r: f"{r['seen']}/{r['sent']}"),
         ("browser p50", lambda r: r["browser_p50_ms"]),
         ("p99", lambda r: r["browser_p99_ms"]),
+        ("ws p50", lambda r: r["ws_p50_ms"]),
+        ("p99", lambda r: r["ws_p99_ms"]),
         ("bus->py p50", lambda r: r["python_p50_ms"]),
         ("p99", lambda r: r["python_p99_ms"]),
         ("ratio p99", lambda r: r["ratio_p99"]),
@@ -327,7 +371,8 @@ def print_table(result: dict[str, Any]) -> None:
     for line in cells:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
     print(
-        "latencies in ms from publish; bus->py = a plain nats-py subscriber (baseline); ratio = browser p99 / bus p99; "
+        "latencies in ms from publish; browser = the page's DOM shows the tick; ws = its websocket message reaches "
+        "the page's JavaScript; bus->py = a plain nats-py subscriber (baseline); ratio = browser p99 / bus p99; "
         "per session = growth over the idle web process / sessions; CPU in % of one core over the publishing window"
     )
     for row in rows:
@@ -337,6 +382,8 @@ def print_table(result: dict[str, Any]) -> None:
                 f"replaced by a later tick first), {row['sent'] - row['python_seen']} not seen by the bus "
                 f"subscriber, {row['publish_failed']} publishes refused, {row['page_errors']} page errors"
             )
+    for what, count in result["web_log_errors"].items():
+        print(f"web app log: {count} x error {what!r}")
     goal = next((r for r in rows if r["sessions"] == GOAL_SESSIONS), None)
     if goal is None:
         print(f"goal: browser p99 < {GOAL_P99_MS:.0f} ms at {GOAL_SESSIONS} sessions: not measured in this run")
@@ -354,6 +401,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="ticks per second per bot")
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds of ticks per row")
     parser.add_argument("--drain", type=float, default=15.0, help="seconds to wait for the last ticks to show")
+    parser.add_argument(
+        "--browser-nice",
+        type=int,
+        default=10,
+        help="niceness of Chromium's processes: the 50 users' browsers share the cores with the product here, "
+        "and would run on their own machines in reality (0: compete equally)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 session, 3 s of ticks (the smoke test)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/web.json"))
     args = parser.parse_args(argv)

@@ -15,12 +15,16 @@ import re
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 PAGE_TIMEOUT_MS = 120_000  # 50 pages load Bokeh on two shared cores
 
-OBSERVER = """(() => {
+OBSERVER = r"""(() => {
   const seen = {};
+  const arrived = {};
   window.__tickSeen = seen;
+  window.__tickArrived = arrived;
   const note = (root) => {
     const el = root.querySelector('#last-tick');
     if (el === null) return;
@@ -41,6 +45,21 @@ OBSERVER = """(() => {
   };
   if (document.documentElement) watch(document.documentElement);
   else document.addEventListener('DOMContentLoaded', () => watch(document.documentElement));
+  // When the page's JavaScript gets the websocket message carrying a tick's new line: listeners
+  // added here run before Bokeh's onmessage, so this splits server + wire from the page's drawing.
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        if (typeof event.data !== 'string') return;
+        const now = Date.now();
+        for (const m of event.data.matchAll(/data-seq=(?:\\*"|&quot;|&#34;)(\d+)/g)) {
+          if (m[1] !== '0' && !(m[1] in arrived)) arrived[m[1]] = now;
+        }
+      });
+    }
+  };
 })();"""
 
 
@@ -61,22 +80,39 @@ class BotSession:
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         session = cls(context, page, bot_id)
         target = f"/bots/{bot_id}"
-        await page.goto(f"{web_url}/login?next={target}")
-        await page.fill("#email", email)
-        await page.fill("#password", password)
-        await page.get_by_role("button", name="Log in").click()
-        await page.wait_for_url(re.compile(re.escape(target) + "$"))
-        await page.locator("#last-tick").wait_for()
+        try:
+            await page.goto(f"{web_url}/login?next={target}")
+            await page.fill("#email", email)
+            await page.fill("#password", password)
+            await page.get_by_role("button", name="Log in").click()
+            await page.wait_for_url(re.compile(re.escape(target) + "$"), wait_until="commit")
+            await page.locator("#last-tick").wait_for()
+        except PlaywrightError as exc:
+            text = await page.locator("body").inner_text(timeout=5_000)
+            raise RuntimeError(
+                f"session for {email} stuck at {page.url}: {exc.message}; page says {text[:300]!r}"
+            ) from exc
         return session
 
-    async def shows(self, seq: int) -> None:
-        """Wait until this page shows tick ``seq`` (the page is watching its bot)."""
-        await self.page.locator(f'#last-tick[data-seq="{seq}"]').wait_for()
+    async def shows(self, seq: int, timeout_ms: float) -> bool:
+        """Whether this page shows tick ``seq`` (or a later one) within ``timeout_ms``."""
+        try:
+            await self.page.wait_for_function(
+                "seq => Object.keys(window.__tickSeen).some(s => Number(s) >= seq)", arg=seq, timeout=timeout_ms
+            )
+        except PlaywrightTimeoutError:
+            return False
+        return True
 
-    async def seen(self) -> dict[int, float]:
-        """{tick seq: page time in ms since the epoch} for every seq the page showed."""
-        raw: dict[str, Any] = await self.page.evaluate("() => window.__tickSeen")
-        return {int(seq): float(ms) for seq, ms in raw.items()}
+    async def seen(self) -> tuple[dict[int, float], dict[int, float]]:
+        """({seq: when the page showed it}, {seq: when its websocket message reached the page's
+        JavaScript}), in ms since the epoch."""
+        shown, arrived = await self.page.evaluate("() => [window.__tickSeen, window.__tickArrived]")
+        return _by_seq(shown), _by_seq(arrived)
 
     async def close(self) -> None:
         await self.context.close()
+
+
+def _by_seq(raw: dict[str, Any]) -> dict[int, float]:
+    return {int(seq): float(ms) for seq, ms in raw.items()}
