@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 50], help="session counts, ascending")
     parser.add_argument("--rate", type=float, default=2.0, help="ticks per second per bot")
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds of ticks per row")
-    parser.add_argument("--drain", type=float, default=15.0, help="seconds to wait for the last ticks to show")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last ticks to show")
     parser.add_argument(
         "--browser-nice",
         type=int,
