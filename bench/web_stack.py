@@ -174,10 +174,16 @@ def browser_pids() -> list[int]:
     return pids
 
 
-def renice(pids: list[int], niceness: int) -> None:
-    """Lower these processes' CPU priority (Chromium's: its renderers stand in for users' own machines)."""
+def run_when_idle(pids: list[int]) -> None:
+    """Put every thread of these processes under SCHED_IDLE: they run only when nothing else wants the
+    CPU. Threads and processes they start later inherit it (Chromium forks renderers from its zygote)."""
     for pid in pids:
         try:
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
-        except (ProcessLookupError, PermissionError):
+            tids = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+        except OSError:
             continue
+        for tid in tids:
+            try:
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            except (ProcessLookupError, PermissionError):
+                continue
