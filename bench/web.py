@@ -58,7 +58,8 @@ GOAL_SESSIONS = 50
 GOAL_P99_MS = 500.0
 PASSWORD = "bench web password"
 WARM_UP_S = 120.0  # a page shows its first tick within this (50 pages load on two shared cores)
-OPEN_AT_ONCE = 4  # logins and page loads in flight together (two cores: more only queues)
+OPEN_AT_ONCE = 4
+REGIME_BARS = 20  # logins and page loads in flight together (two cores: more only queues)
 PROFILE: dict[str, Any] = {
     "basics": {"name": "Web bench bot", "surface": "local", "mode": "paper"},
     "broker": {"connection": "paper"},
@@ -120,12 +121,14 @@ async def new_user_with_bot(api: httpx.AsyncClient, n: int) -> tuple[str, str]:
 
 
 def tick_for(bot_id: str, seq: int) -> Tick:
+    """A bar of a bot whose regime holds for REGIME_BARS bars: regimes are sticky (the stability
+    filter), and a flip on every bar would make the page's regime shading grow by one span per tick."""
     return Tick(
         bot_id=uuid.UUID(bot_id),
         seq=seq,
         bar_at=datetime.now(UTC),
         close=400.0 + seq % 50,
-        regime=seq % 3,
+        regime=seq // REGIME_BARS % 3,
         confidence=0.9,
         equity=100_000.0 + seq,
     )
