@@ -118,9 +118,12 @@ class BotView:
         try:
             await self.load_history()
         finally:
-            held, self._held = self._held, None
-            for kind, message in held:
-                self._apply(kind, message)
+            await self._in_document(self._release_held)
+
+    def _release_held(self) -> None:
+        held, self._held = self._held or [], None
+        for kind, message in held:
+            self._apply(kind, message)
 
     async def load_history(self) -> None:
         after = self.last_seq
