@@ -129,7 +129,7 @@ class Wizard:
         self.next = pn.widgets.Button(name="Next", button_type="primary", width=90, css_classes=["wiz-next"])
         self.deploy = [self._deploy_button(action) for action in host.deploy_actions]
         self.done = pn.pane.HTML("", css_classes=["wiz-done"])
-        self.history = StepHistory(step=1, width=0, height=0, margin=0)
+        self.history = StepHistory(width=0, height=0, margin=0)
         self.w["mode"].param.watch(self._on_mode, "value")
         self.back.on_click(self._on_back)
         self.next.on_click(self._on_next)
@@ -239,14 +239,16 @@ class Wizard:
                 break
         else:
             self.step = min(self.step, target)
-        self.show(problems)
-        self._render()
+        # the history first: its change reaches the browser before the new step shows, so a Back
+        # pressed on the step shown finds that step's entry (the other order skipped it)
         if not from_browser:
             self.history.push(self.step)
         elif self.step != target:
             self.history.correct(self.step)
         else:
-            self.history.step = self.step  # the browser is already there
+            self.history.follow(self.step)  # the browser is already there
+        self.show(problems)
+        self._render()
 
     async def _on_next(self, _event: object) -> None:
         await self.go_to(self.step + 1)
