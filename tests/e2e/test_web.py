@@ -320,9 +320,9 @@ def test_pages_fit_a_phone_screen(browser: Browser, web: WebCloud) -> None:
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
         sign_up(phone, web, new_email())
-        for path in ("/bots", "/brokers", "/billing"):
+        for path, loaded in (("/bots", ".bots-empty"), ("/brokers", ".brokers-empty"), ("/billing", ".plan-now")):
             phone.goto(f"{web.web_url}{path}")
-            phone.locator(".web-nav").wait_for()
+            phone.locator(loaded).wait_for()  # measured once the page has its content
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
         phone.screenshot(path=SHOTS / "web-billing-phone.png", full_page=True)

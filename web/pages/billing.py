@@ -64,7 +64,9 @@ class BillingView:
         self.go.jscallback(value=FOLLOW_JS)
         self.upgrade_pro = pn.widgets.Button(name="Upgrade to Pro", button_type="primary", css_classes=["upgrade-pro"])
         self.upgrade_team = pn.widgets.Button(name="Upgrade to Team", css_classes=["upgrade-team"])
-        self.portal = pn.widgets.Button(name="Manage subscription (Stripe portal)", css_classes=["billing-portal"])
+        self.portal = pn.widgets.Button(
+            name="Manage subscription (Stripe portal)", css_classes=["billing-portal"], visible=False
+        )
         self.upgrade_pro.on_click(self.on_pro)
         self.upgrade_team.on_click(self.on_team)
         self.portal.on_click(self.open_portal)
@@ -132,7 +134,7 @@ def billing_page(ctx: WebContext) -> pn.Column:
         "## Billing",
         view.message,
         view.plan,
-        pn.Row(view.upgrade_pro, view.upgrade_team, view.portal),
+        pn.FlexBox(view.upgrade_pro, view.upgrade_team, view.portal, flex_wrap="wrap"),  # wraps on a phone
         view.go,
         pn.pane.HTML('<p><a href="/pricing">Compare plans</a></p>', stylesheets=[CSS]),
         sizing_mode="stretch_width",

@@ -173,12 +173,12 @@ class BotsView:
 
         return on_message
 
-    def _buttons(self, bot: dict[str, Any]) -> pn.Row:
+    def _buttons(self, bot: dict[str, Any]) -> pn.FlexBox:
         bot_id, status = str(bot["id"]), str(bot["status"])
         start = pn.widgets.Button(name="Start", disabled=status not in STARTABLE, css_classes=["bot-start"], width=80)
         stop = pn.widgets.Button(name="Stop", disabled=status not in STOPPABLE, css_classes=["bot-stop"], width=80)
         delete = pn.widgets.Button(name="Delete…", css_classes=["bot-delete"], width=90)
-        confirm = pn.Row(visible=False, css_classes=["bot-confirm"])
+        confirm = pn.FlexBox(visible=False, flex_wrap="wrap", css_classes=["bot-confirm"])
         yes = pn.widgets.Button(name=f"Yes, delete {bot['name']}", button_type="danger", css_classes=["bot-delete-yes"])
         no = pn.widgets.Button(name="Cancel", css_classes=["bot-delete-no"])
         confirm.objects = [
@@ -224,7 +224,7 @@ class BotsView:
         delete.on_click(on_delete)
         yes.on_click(on_yes)
         no.on_click(on_no)
-        return pn.Row(start, stop, delete, confirm, sizing_mode="stretch_width")
+        return pn.FlexBox(start, stop, delete, confirm, flex_wrap="wrap", sizing_mode="stretch_width")
 
     def close(self) -> None:
         for stop in self._unwatch.values():

@@ -184,7 +184,7 @@ class BrokersView:
             )
             ask.on_click(_shower(yes))
             yes.on_click(self._revoker(str(c["id"]), c["label"], yes))
-            rows.append(pn.Row(ask, yes))
+            rows.append(pn.FlexBox(ask, yes, flex_wrap="wrap"))
         self.revoke_row.objects = [pn.Column(*rows)] if rows else []
 
     def _revoker(self, connection_id: str, label: str, button: pn.widgets.Button) -> Any:
