@@ -20,8 +20,8 @@ from bokeh.util.token import generate_jwt_token, generate_session_id, get_token_
 from playwright.sync_api import Browser, Page, WebSocket, expect
 from tornado.websocket import websocket_connect
 
-from tests.conftest import VALID_PROFILE, signup_and_login, wait_for
-from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, chromium, fill
+from tests.conftest import VALID_PROFILE, set_tier, signup_and_login, wait_for
+from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, fill
 from tests.e2e.conftest import _host as request_host
 from tests.e2e.webstack import WebCloud
 from tests.e2e.wizardwalk import next_step, walk_hosted_wizard
@@ -39,12 +39,6 @@ def web(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[WebCl
     stack.start()
     yield stack
     stack.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
 
 
 @pytest.fixture
@@ -106,8 +100,6 @@ def hosted_profile(name: str) -> dict[str, Any]:
 
 
 def set_tier_now(web: WebCloud, headers: dict[str, str], tier: str) -> None:
-    from tests.conftest import set_tier
-
     assert web.cloud is not None
     web.call(set_tier(web.cloud.api, headers, tier))
 
