@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from pathlib import Path
 
 import httpx
@@ -89,7 +90,14 @@ class WebCloud(CloudThread):
 
     def __init__(self, root: Path, pg_dsn: str, *, replay_pace: float = 2) -> None:
         super().__init__(root, pg_dsn, replay_pace=replay_pace)
-        self.web_port = free_port()
+        # The web port is named long before the web app listens on it (Checkout's return URL needs it
+        # first), and outgoing connections made meanwhile take ephemeral ports from the same range: one
+        # once took this port ("Address already in use"). A listening socket holds it until the web app
+        # binds, in the same synchronous step.
+        self._web_port_hold = socket.socket()
+        self._web_port_hold.bind(("127.0.0.1", 0))
+        self._web_port_hold.listen()
+        self.web_port = int(self._web_port_hold.getsockname()[1])
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.stripe = StripeEmulator(webhook_secret=WEBHOOK_SECRET)
         self.web: WebContext | None = None
@@ -136,6 +144,7 @@ class WebCloud(CloudThread):
             self.web = WebContext(web_settings, SessionStore(), hub, http, status)
             bus = asyncio.create_task(hub.start(web_settings.nats_url, creds=web_settings.nats_creds))
             status.start()
+            self._web_port_hold.close()
             server = make_web_server(self.web, port=self.web_port)
             server.start()
             self.cloud = cloud
