@@ -27,6 +27,16 @@ DataSource = Literal["sp500", "nasdaq", "broker", "file"]
 Feature = Literal["log_return", "realized_vol", "hl_range", "volume_z"]
 WindowKind = Literal["rolling", "expanding"]
 RunSchedule = Literal["after_close", "every_bar"]
+RearmRule = Literal["calm", "new_high", "manual"]
+REARM_WORDS: dict[str, str] = {
+    "calm": "after {n} calm bars in a low-volatility regime",
+    "new_high": "when the strategy's signal has made back its loss since the halt (its shadow book closes above "
+    "the equity at the halt)",
+    "manual": "when you re-arm it from the dashboard or the API",
+}
+"""How a drawdown halt ends, as the audit, the review and the wizard say it (``{n}``: calm bars)."""
+AUTO_STATES = (2, 4)
+"""The range ``n_states: auto`` chooses from at each refit (by BIC)."""
 
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,19}$")
 _BROKER_STOCK = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")  # SPY, BRK.B: what Alpaca's stock endpoints take
@@ -204,7 +214,11 @@ class Market(Contract):
 class Model(Contract):
     """Step 4: the hidden Markov model that detects regimes."""
 
-    n_states: int = Field(default=3, ge=2, le=6, description="Number of regimes the model distinguishes (2-6).")
+    n_states: int | Literal["auto"] = Field(
+        default=3,
+        description="Number of regimes the model distinguishes (2-6), or `auto`: chosen at each refit by BIC "
+        f"among {AUTO_STATES[0]}-{AUTO_STATES[1]}.",
+    )
     features: list[Feature] = Field(
         default_factory=lambda: ["log_return", "realized_vol"],  # type: ignore[arg-type]
         min_length=1,
@@ -224,6 +238,16 @@ class Model(Contract):
     )
     random_seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Seed for reproducible fits.")
 
+    @field_validator("n_states", mode="before")
+    @classmethod
+    def _states_in_range(cls, value: Any) -> Any:
+        """One plain message for every wrong value (a union would report each of its branches)."""
+        if value == "auto":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 2 <= value <= 6:
+            return value
+        raise ValueError(f"use a number of regimes from 2 to 6, or 'auto' to choose at each refit (got {value!r})")
+
     @field_validator("features")
     @classmethod
     def _features_unique(cls, features: list[Feature]) -> list[Feature]:
@@ -233,13 +257,19 @@ class Model(Contract):
 
     @model_validator(mode="after")
     def _window_fits_states(self) -> Model:
-        needed = 30 * self.n_states
+        most = self.most_states
+        needed = 30 * most
         if self.training_window < needed:
             raise ValueError(
-                f"training_window of {self.training_window} bars is too short for {self.n_states} regimes: "
+                f"training_window of {self.training_window} bars is too short for {most} regimes: "
                 f"use at least {needed} bars"
             )
         return self
+
+    @property
+    def most_states(self) -> int:
+        """The largest number of regimes the model may have (``auto``: the top of its range)."""
+        return AUTO_STATES[1] if self.n_states == "auto" else self.n_states
 
 
 class StrategyRisk(Contract):
@@ -257,7 +287,24 @@ class StrategyRisk(Contract):
         default=3, description="Stop trading for the day after losing this % of equity (0-50]."
     )
     max_drawdown_pct: Annotated[float, Field(gt=0, le=90)] = Field(
-        default=20, description="Kill switch: flatten and stop at this % below peak equity (0-90]."
+        default=20,
+        description="Drawdown halt: flatten at this % below peak equity (0-90]; trading resumes by the `rearm` rule, "
+        "with the drawdown measured from the equity at the re-arm.",
+    )
+    rearm: RearmRule = Field(
+        default="calm",
+        description="How a drawdown halt ends: `calm` after `rearm_calm_bars` bars in a low-volatility regime; "
+        "`new_high` when the strategy's signal has made back its loss since the halt; `manual` only when you re-arm "
+        "it from the dashboard or the API.",
+    )
+    rearm_calm_bars: int = Field(default=10, ge=1, le=252, description="Calm bars before a `calm` re-arm (1-252).")
+    rebalance_band_pct: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=10,
+        description="No-trade band: rebalance only when the target exposure differs from the held one by more than "
+        "this many % of equity (0-100; 0 rebalances every bar). Going flat is never held back.",
+    )
+    min_hold_bars: int = Field(
+        default=0, ge=0, le=252, description="Minimum bars between two trades (0-252); exits and halts excepted."
     )
     stop_loss_pct: Annotated[float, Field(gt=0, le=50)] | None = Field(
         default=None, description="Close a position that loses this % from entry (0-50], or none."
@@ -312,7 +359,7 @@ class BotProfile(Contract):
     def _steps_agree(self) -> BotProfile:
         """Checks spanning steps, each reported at the field to change."""
         exposures = self.strategy.exposure_per_regime
-        if len(exposures) != self.model.n_states:
+        if self.model.n_states != "auto" and len(exposures) != self.model.n_states:
             raise field_error(
                 ("strategy", "exposure_per_regime"),
                 f"{len(exposures)} exposures for {self.model.n_states} regimes: give one exposure per regime, "

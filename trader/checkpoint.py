@@ -45,16 +45,7 @@ def _model_to_json(model: RegimeModel | None) -> dict[str, Any] | None:
 
 
 def _model_from_json(data: dict[str, Any] | None) -> RegimeModel | None:
-    if data is None:
-        return None
-    return RegimeModel(
-        startprob=np.asarray(data["startprob"], dtype=np.float64),
-        transmat=np.asarray(data["transmat"], dtype=np.float64),
-        means=np.asarray(data["means"], dtype=np.float64),
-        covars=np.asarray(data["covars"], dtype=np.float64),
-        log_likelihood=float(data["log_likelihood"]),
-        trained_on=data.get("trained_on"),
-    )
+    return None if data is None else RegimeModel.from_json(data)
 
 
 def _risk_to_json(risk: RiskState) -> dict[str, Any]:
@@ -66,6 +57,8 @@ def _risk_to_json(risk: RiskState) -> dict[str, Any]:
 
 def _risk_from_json(data: dict[str, Any]) -> RiskState:
     values = dict(data)
+    if "killed" in values:  # written before halts re-armed: a fired kill switch is now a drawdown halt
+        values["drawdown_halt"] = bool(values.pop("killed"))
     for key in ("day", "halted_on"):
         values[key] = None if values[key] is None else date.fromisoformat(values[key])
     return RiskState(**values)
@@ -111,6 +104,7 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "risk": _risk_to_json(state.risk),
         "broker": _broker_to_json(state.broker),
         "warnings": list(state.warnings),
+        "last_trade_seq": state.last_trade_seq,
         "live": None if checkpoint.live is None else checkpoint.live.to_json(),
     }
 
@@ -130,6 +124,7 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
             risk=_risk_from_json(data["risk"]),
             broker=_broker_from_json(data["broker"]),
             warnings=list(data["warnings"]),
+            last_trade_seq=data.get("last_trade_seq"),
         )
         last = data["last_bar"]
         live = None if data.get("live") is None else LiveState.from_json(data["live"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.profile import BotProfile
+from contracts.profile import AUTO_STATES, BotProfile
 from trader.engine import EngineConfig
 from trader.model import FitOptions
 from trader.risk import RiskLimits
@@ -15,7 +15,11 @@ def engine_config(profile: BotProfile, *, bot_id: str) -> EngineConfig:
         bot_id=bot_id,
         symbol=profile.market.symbols[0],
         feature_names=tuple(model.features),
-        fit=FitOptions(n_states=model.n_states, seed=model.random_seed),
+        fit=FitOptions(
+            n_states=AUTO_STATES[0] if model.n_states == "auto" else model.n_states,
+            seed=model.random_seed,
+            auto_states=AUTO_STATES if model.n_states == "auto" else None,
+        ),
         strategy=StrategyConfig(
             exposure_per_regime=tuple(strategy.exposure_per_regime),
             min_persistence=model.min_persistence,
@@ -27,7 +31,11 @@ def engine_config(profile: BotProfile, *, bot_id: str) -> EngineConfig:
             max_daily_loss_pct=strategy.max_daily_loss_pct,
             max_drawdown_pct=strategy.max_drawdown_pct,
             stop_loss_pct=strategy.stop_loss_pct,
+            rearm=strategy.rearm,
+            rearm_calm_bars=strategy.rearm_calm_bars,
         ),
+        rebalance_band=strategy.rebalance_band_pct / 100,
+        min_hold_bars=strategy.min_hold_bars,
         training_window=model.training_window,
         window_kind=model.window_kind,
         refit_every=model.refit_every,

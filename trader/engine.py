@@ -4,6 +4,12 @@ For bar t: fill the orders placed at bar t-1 at this bar's open -> features of b
 0..t -> (re)fit on a window that ends at bar t-1 when due -> online filter -> strategy ->
 risk -> orders for the next open -> one audit record. Nothing at bar t reads a bar after
 t, and a refit never sees the bar it is about to judge, so every decision is out of sample.
+
+Trades are rationed: a rebalance happens only when the approved exposure is more than
+``rebalance_band`` away from the book's, and not within ``min_hold_bars`` of the last one.
+Going flat and the risk engine's halts are never held back. Each record lists its
+``events`` (regime changes, halts, re-arms) and a ``drift`` signal: the posterior's
+entropy and how surprising the bar was to the model (``trader.drift``).
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trader import features
+from trader import drift, features
 from trader.bars import Bars
 from trader.broker import Fill, Order, PaperBroker, client_order_id
 from trader.filter import OnlineFilter
-from trader.model import DegenerateFit, FitOptions, RegimeModel, fit
-from trader.risk import RiskLimits, RiskState, check
+from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, nearest_states
+from trader.risk import RiskLimits, RiskState, Verdict, check, request_rearm
 from trader.strategy import RegimeTracker, StrategyConfig, decide
 
 MIN_ORDER_SHARES = 1e-6
@@ -41,6 +47,8 @@ class EngineConfig:
     starting_cash: float = 100_000.0
     slippage_bps: float = 2.0
     commission_bps: float = 1.0
+    rebalance_band: float = 0.0  # no trade while |approved - held exposure| is at most this (fraction of equity)
+    min_hold_bars: int = 0  # bars after a trade before the next one (exits and halts excepted)
 
 
 @dataclass
@@ -55,6 +63,7 @@ class EngineState:
     risk: RiskState = field(default_factory=RiskState)
     broker: PaperBroker | None = None
     warnings: list[str] = field(default_factory=list)
+    last_trade_seq: int | None = None  # the decision that last placed an order (minimum holding time)
 
 
 class Engine:
@@ -70,6 +79,10 @@ class Engine:
         self._rows_done = 0
         if self.state.model is not None:
             self._filter = OnlineFilter(self.state.model, state=self.state.filter_state)
+
+    def request_rearm(self) -> bool:
+        """A person re-arms a drawdown halt (any rule): it ends at the next bar. False if none is engaged."""
+        return request_rearm(self.state.risk)
 
     @property
     def broker(self) -> PaperBroker:
@@ -97,10 +110,25 @@ class Engine:
             model, trained_on={"first": str(bars.dates[start]), "last": str(bars.dates[t - 1]), "bars": t - start}
         )
         online = OnlineFilter(model)
+        surprises = []
         for row in window:
             online.step(row)
+            surprises.append(online.last_log_likelihood)
+        model = replace(model, surprise_baseline=drift.baseline(surprises))
+        online.model = model
+        previous = self.state.model
+        if previous is not None and previous.n_states != model.n_states:
+            notes.append(f"refit at bar {t} chose {model.n_states} regimes instead of {previous.n_states}")
+            self._carry_regime(previous, model)
         self.state.model, self.state.fitted_at, self._filter = model, t, online
         return notes
+
+    def _carry_regime(self, old: RegimeModel, new: RegimeModel) -> None:
+        """The accepted regime keeps its meaning across a change in the number of states (``auto``)."""
+        tracker = self.state.tracker
+        if tracker.regime is not None:
+            tracker.regime = nearest_states(old, new)[tracker.regime]
+        tracker.candidate, tracker.streak = None, 0
 
     def on_bar(self, bars: Bars, t: int, fills: list[Fill] | None = None) -> dict[str, Any] | None:
         """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up.
@@ -127,11 +155,17 @@ class Engine:
                 reason = notes[-1].split(": ", 1)[-1]
                 self._warn_once(f"no model could be fitted yet ({reason}); the bot decides nothing until one fits")
             return None
+        model = self.state.model
+        assert model is not None
         probabilities = self._filter.step(X[t])
         self.state.filter_state = self._filter.state
         close = float(bars.close[t])
         daily_vol = float(np.std(np.diff(np.log(bars.close[max(0, t - 20) : t + 1])), ddof=1) * 100) if t > 2 else None
+        regime_before = self.state.tracker.regime
         decision = decide(cfg.strategy, self.state.tracker, probabilities, daily_vol_pct=daily_vol)
+        events: list[dict[str, Any]] = []
+        if decision.regime is not None and decision.regime != regime_before:
+            events.append({"kind": "regime_change", "from": regime_before, "to": decision.regime})
         equity = self.broker.equity(close)
         exposure_now = self.broker.position * close / equity if equity > 0 else 0.0
         verdict = check(
@@ -143,9 +177,14 @@ class Engine:
             equity=equity,
             price=close,
             exposure_now=exposure_now,
+            calm=decision.regime is not None and decision.regime in drift.calm_states(model, cfg.feature_names),
         )
-        orders = self._orders(verdict.target, equity, close, str(day))
+        events.extend(verdict.events)
         self.state.seq += 1
+        held = self._held_back(verdict, exposure_now)
+        orders = [] if held else self._orders(verdict.target, equity, close, str(day))
+        if orders:
+            self.state.last_trade_seq = self.state.seq
         return {
             "seq": self.state.seq,
             "bar": {
@@ -162,14 +201,32 @@ class Engine:
             "confidence": decision.confidence,
             "target": decision.target,
             "risk": {"status": verdict.status, "approved": verdict.target, "reasons": list(verdict.reasons)},
+            "held": held,
             "orders": [vars(o) for o in orders],
             "fills": [vars(f) for f in fills],
             "cash": self.broker.cash,
             "position": self.broker.position,
             "equity": equity,
-            "model_id": self.state.model.model_id() if self.state.model else None,
+            "model_id": model.model_id(),
+            "n_states": model.n_states,
+            "drift": drift.signal(model, probabilities, self._filter.last_log_likelihood),
+            "events": events,
             "notes": notes,
         }
+
+    def _held_back(self, verdict: Verdict, exposure_now: float) -> str | None:
+        """Why this bar's rebalance is skipped (no-trade band, minimum holding time), or None to trade."""
+        cfg = self.config
+        if verdict.status in ("halted", "killed") or verdict.target == 0.0:
+            return None  # exits and halts always go through: flat means flat
+        if cfg.min_hold_bars and self.state.last_trade_seq is not None:
+            since = self.state.seq - self.state.last_trade_seq
+            if since < cfg.min_hold_bars:
+                return f"minimum holding time: {since} of {cfg.min_hold_bars} bars since the last trade"
+        gap = abs(verdict.target - exposure_now)
+        if cfg.rebalance_band and 1e-9 < gap <= cfg.rebalance_band:
+            return f"within the no-trade band: exposure {exposure_now:.2f} vs {verdict.target:.2f} approved"
+        return None
 
     def _warn_once(self, warning: str) -> None:
         """Kept in the checkpoint and printed at the end of every run: a bot that cannot decide says why."""

@@ -33,6 +33,7 @@ class OnlineFilter:
         log_dets = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         self._log_norm = -0.5 * (d * math.log(2 * math.pi) + log_dets)
         self._alpha = None if state is None else np.asarray(state, dtype=np.float64).copy()
+        self.last_log_likelihood = 0.0  # log p(x_t | x_0..x_t-1) of the last bar: how expected it was
 
     @property
     def state(self) -> NDArray[np.float64] | None:
@@ -47,8 +48,11 @@ class OnlineFilter:
     def step(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Consume one bar's features; return the filtered state probabilities."""
         log_b = self.log_emission(x)
-        b = np.exp(log_b - log_b.max())
+        shift = log_b.max()
+        b = np.exp(log_b - shift)
         alpha: NDArray[np.float64] = (self._start if self._alpha is None else self._alpha @ self._trans) * b
-        alpha /= alpha.sum()
+        total = alpha.sum()
+        self.last_log_likelihood = float(math.log(total) + shift)
+        alpha /= total
         self._alpha = alpha
         return alpha

@@ -1,19 +1,25 @@
-"""Fitting the Gaussian HMM: several restarts, explicit EM limits, warm starts, and states
-relabelled deterministically after every fit so that state k keeps its meaning.
+"""Fitting the Gaussian HMM: several restarts, explicit EM limits, warm starts, and state
+labels that keep their meaning from one refit to the next.
 
-States are ordered by the mean of the first feature (the log return when present),
-lowest first; ties by its variance. A fit with a state that is almost never visited or
-non-finite parameters is refused (``DegenerateFit``) and the caller keeps its previous
-model.
+A first fit orders its states by the mean of the first feature (the log return when
+present), lowest first; ties by its variance. A refit with the same number of states gives
+each state the label of the previous model's state it resembles most (the assignment of
+least total distance between means and log-variances, :func:`match_states`), so "regime 2"
+is the same market after the refit even when two states' means cross. With ``auto_states``
+the number of states is chosen at each fit by BIC, and the scores are kept in the model.
+A fit with a state that is almost never visited or non-finite parameters is refused
+(``DegenerateFit``) and the caller keeps its previous model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +39,7 @@ class FitOptions:
     n_iter: int = 200
     tol: float = 1e-4
     min_occupancy: float = 0.01
+    auto_states: tuple[int, int] | None = None  # (fewest, most): choose the number of states by BIC at each fit
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class RegimeModel:
     covars: NDArray[np.float64]  # (K, d, d)
     log_likelihood: float
     trained_on: dict[str, Any] | None = None  # {"first": date, "last": date, "bars": n}, set by the engine
+    selection: dict[str, Any] | None = None  # how n_states was chosen (auto_states): criterion and scores
+    surprise_baseline: dict[str, float] | None = None  # per-bar predictive log-likelihood in training: mean, std
 
     @property
     def n_states(self) -> int:
@@ -66,7 +75,33 @@ class RegimeModel:
             "covars": self.covars.tolist(),
             "log_likelihood": self.log_likelihood,
             "trained_on": self.trained_on,
+            "selection": self.selection,
+            "surprise_baseline": self.surprise_baseline,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegimeModel:
+        return cls(
+            startprob=np.asarray(data["startprob"], dtype=np.float64),
+            transmat=np.asarray(data["transmat"], dtype=np.float64),
+            means=np.asarray(data["means"], dtype=np.float64),
+            covars=np.asarray(data["covars"], dtype=np.float64),
+            log_likelihood=float(data["log_likelihood"]),
+            trained_on=data.get("trained_on"),
+            selection=data.get("selection"),
+            surprise_baseline=data.get("surprise_baseline"),
+        )
+
+    def permuted(self, order: list[int] | NDArray[np.intp]) -> RegimeModel:
+        """The same model with state ``order[i]`` relabelled ``i``."""
+        index = np.asarray(order, dtype=np.intp)
+        return replace(
+            self,
+            startprob=self.startprob[index],
+            transmat=self.transmat[np.ix_(index, index)],
+            means=self.means[index],
+            covars=self.covars[index],
+        )
 
     def model_id(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
@@ -108,8 +143,75 @@ def _check(model: RegimeModel, X: NDArray[np.float64], options: FitOptions) -> N
         )
 
 
+def state_distances(old: RegimeModel, new: RegimeModel) -> NDArray[np.float64]:
+    """``[i, j]``: how unlike old state i and new state j are (squared standardised mean gap + log-variance gap)."""
+    old_var = np.diagonal(old.covars, axis1=1, axis2=2)
+    new_var = np.diagonal(new.covars, axis1=1, axis2=2)
+    scale = np.sqrt(old_var.mean(axis=0))  # one scale per feature, so returns and volatilities weigh alike
+    mean_gap = ((old.means[:, None, :] - new.means[None, :, :]) / scale) ** 2
+    var_gap = (np.log(old_var)[:, None, :] - np.log(new_var)[None, :, :]) ** 2
+    return np.asarray((mean_gap + var_gap).sum(axis=2))
+
+
+def match_states(old: RegimeModel, new: RegimeModel) -> list[int]:
+    """For each old label i, the new state that takes it: the assignment of least total distance.
+
+    K is at most 6, so every assignment (720 at most) is tried: exact, like the Hungarian
+    method, and deterministic on ties (the first in lexicographic order wins).
+    """
+    cost = state_distances(old, new)
+    k = cost.shape[0]
+    best = min(itertools.permutations(range(k)), key=lambda perm: float(sum(cost[i, perm[i]] for i in range(k))))
+    return list(best)
+
+
+def nearest_states(old: RegimeModel, new: RegimeModel) -> list[int]:
+    """For each old label, the closest new state (models of different sizes: a regime carried across a resize)."""
+    return [int(j) for j in state_distances(old, new).argmin(axis=1)]
+
+
+def parameter_count(n_states: int, n_features: int) -> int:
+    """Free parameters of a full-covariance Gaussian HMM: start, transitions, means, covariances."""
+    k, d = n_states, n_features
+    return (k - 1) + k * (k - 1) + k * d + k * d * (d + 1) // 2
+
+
 def fit(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None = None) -> RegimeModel:
-    """Best of ``options.restarts`` EM runs (plus a warm start from ``previous``)."""
+    """The fitted model, labels matched to ``previous`` when it has as many states."""
+    if options.auto_states is not None:
+        return _fit_auto(X, options, previous=previous)
+    model = _fit_states(X, options, previous=previous)
+    if previous is not None and previous.n_states == model.n_states:
+        model = model.permuted(match_states(previous, model))
+    return model
+
+
+def _fit_auto(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None) -> RegimeModel:
+    """Each number of states in the range, fitted; the one of least BIC wins (ties: fewer states)."""
+    assert options.auto_states is not None
+    fewest, most = options.auto_states
+    scores: dict[str, float | None] = {}
+    fitted: dict[int, RegimeModel] = {}
+    bic: dict[int, float] = {}
+    for k in range(fewest, most + 1):
+        warm = previous is not None and previous.n_states == k
+        restarts = options.restarts if warm else max(2, options.restarts)  # no warm start: cold ones are needed
+        sized = replace(options, n_states=k, auto_states=None, restarts=restarts)
+        try:
+            fitted[k] = fit(X, sized, previous=previous)
+        except DegenerateFit:
+            scores[str(k)] = None
+            continue
+        bic[k] = -2 * fitted[k].log_likelihood + parameter_count(k, X.shape[1]) * math.log(len(X))
+        scores[str(k)] = bic[k]
+    if not bic:
+        raise DegenerateFit(f"no number of regimes from {fewest} to {most} gives a usable model")
+    chosen = min(bic, key=lambda k: (bic[k], k))
+    return replace(fitted[chosen], selection={"criterion": "bic", "scores": scores, "chosen": chosen})
+
+
+def _fit_states(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None) -> RegimeModel:
+    """Best of ``options.restarts`` EM runs (plus a warm start from ``previous``), in canonical order."""
     # hmmlearn logs "Model is not converging" for every restart that stops early; restarts
     # are compared by score anyway, so those lines are noise.
     logging.getLogger("hmmlearn.base").setLevel(logging.ERROR)

@@ -3,6 +3,10 @@
 A new regime is accepted only after it has been the most likely state, with at least
 ``prob_threshold`` probability, for ``min_persistence`` consecutive bars: one noisy bar
 does not flip the book. Until a first regime is accepted the target is flat.
+
+When the model's number of states differs from the number of exposures (``n_states: auto``),
+the exposures are read as a curve from the lowest-return regime to the highest and each state
+takes the value at its place on it (:func:`exposure_for`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def decide(
     probabilities: NDArray[np.float64],
     *,
     daily_vol_pct: float | None = None,
+    n_states: int | None = None,
 ) -> Decision:
     """Update ``tracker`` with this bar's probabilities and return the target exposure."""
     top = int(np.argmax(probabilities))
@@ -57,8 +62,25 @@ def decide(
         tracker.candidate, tracker.streak = top, 1
     if tracker.candidate is not None and tracker.streak >= config.min_persistence:
         tracker.regime, tracker.candidate, tracker.streak = tracker.candidate, None, 0
-    target = 0.0 if tracker.regime is None else config.exposure_per_regime[tracker.regime]
+    states = len(probabilities) if n_states is None else n_states
+    target = 0.0 if tracker.regime is None else exposure_for(config.exposure_per_regime, tracker.regime, states)
     if config.vol_target_pct is not None and daily_vol_pct and daily_vol_pct > 0:
         annualised = daily_vol_pct * np.sqrt(252)
         target *= min(config.max_vol_scale, config.vol_target_pct / annualised)
     return Decision(tracker.regime, confidence, tracker.candidate, float(np.clip(target, -1.0, 1.0)))
+
+
+def exposure_for(exposures: tuple[float, ...], regime: int, n_states: int) -> float:
+    """Regime ``regime`` of ``n_states``' exposure: the list itself when sizes match, else linear interpolation.
+
+    State k sits at k / (n_states - 1) along the list, so the lowest and highest regimes always
+    take the first and last exposure.
+    """
+    if n_states == len(exposures):
+        return exposures[regime]
+    if n_states < 2 or len(exposures) < 2:
+        return exposures[0]
+    place = regime / (n_states - 1) * (len(exposures) - 1)
+    below = min(int(place), len(exposures) - 2)
+    share = place - below
+    return exposures[below] * (1 - share) + exposures[below + 1] * share

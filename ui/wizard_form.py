@@ -66,6 +66,11 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             css_classes=["wiz-states"],
             description="How many market regimes the model tells apart (2-6), e.g. calm, choppy, crisis.",
         ),
+        "auto_states": w.Checkbox(
+            name="Choose the number of regimes automatically (2-4, by BIC at each refit)",
+            value=False,
+            css_classes=["wiz-auto-states"],
+        ),
         "features": w.MultiChoice(
             name="Features",
             options=["log_return", "realized_vol", "hl_range", "volume_z"],
@@ -101,12 +106,41 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
         "max_position_pct": w.FloatInput(name="Max position (% of equity)", value=100),
         "max_daily_loss_pct": w.FloatInput(name="Max daily loss (%)", value=3, css_classes=["wiz-daily-loss"]),
         "max_drawdown_pct": w.FloatInput(
-            name="Max drawdown (%, kill switch)",
+            name="Max drawdown (%, halt)",
             value=20,
             css_classes=["wiz-drawdown"],
-            description="The bot flattens and stops for good when equity falls this far below its peak.",
+            description="The bot flattens when equity falls this far below its peak, and stays flat until the "
+            "halt re-arms by the rule below; the drawdown then counts from the equity at the re-arm.",
         ),
+        "rearm": w.Select(
+            name="Re-arm after a drawdown halt",
+            options={
+                "calm: after N calm bars in a low-volatility regime": "calm",
+                "new_high: when the signal has made back its loss since the halt": "new_high",
+                "manual: only when I re-arm it (stays flat until then)": "manual",
+            },
+            value="calm",
+            css_classes=["wiz-rearm"],
+            description="calm waits for the storm to pass; new_high waits for the strategy's own signal to prove "
+            "itself again (tracked on paper while flat); manual keeps the bot flat until you press Re-arm.",
+        ),
+        "rearm_calm_bars": w.IntInput(name="Calm bars to re-arm (rule 'calm')", value=10, start=1, end=252),
         "stop_loss_pct": w.TextInput(name="Stop loss (%, empty: none)", value=""),
+        "rebalance_band_pct": w.FloatInput(
+            name="No-trade band (% of equity)",
+            value=10,
+            step=1,
+            css_classes=["wiz-band"],
+            description="Trade only when the target exposure differs from what the bot holds by more than this: "
+            "fewer, cheaper trades. 0 rebalances every bar. Going flat is never held back.",
+        ),
+        "min_hold_bars": w.IntInput(
+            name="Minimum holding time (bars)",
+            value=0,
+            start=0,
+            end=252,
+            description="Bars to wait after a trade before the next one; exits and halts are never delayed.",
+        ),
         "run": w.Select(name="Run", options=["after_close", "every_bar"], value="after_close", css_classes=["wiz-run"]),
         "timezone": w.TextInput(name="Time zone", value="America/New_York"),
         "starting_cash": w.FloatInput(name="Starting cash ($)", value=100_000),

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.profile import BUNDLED_SYMBOLS, WIZARD_STEPS, BotProfile
+from contracts.profile import AUTO_STATES, BUNDLED_SYMBOLS, REARM_WORDS, WIZARD_STEPS, BotProfile
 from ui.wizard_words import LABELS, SECTIONS, Problem, problem
 
 STEP_TITLES = ("Basics", "Broker", "Market", "Model", "Strategy & risk", "Schedule", "Review")
@@ -27,11 +27,22 @@ STEP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("name", "surface", "mode", "live_confirmation"),
     ("connection",),
     ("symbols", "bar_interval", "asset_class", "data_source", "data_file"),
-    ("n_states", "features", "training_window", "refit_every", "min_persistence", "prob_threshold"),
-    ("exposure_per_regime", "max_position_pct", "max_daily_loss_pct", "max_drawdown_pct", "stop_loss_pct"),
+    ("n_states", "auto_states", "features", "training_window", "refit_every", "min_persistence", "prob_threshold"),
+    (
+        "exposure_per_regime",
+        "max_position_pct",
+        "max_daily_loss_pct",
+        "max_drawdown_pct",
+        "rearm",
+        "rearm_calm_bars",
+        "stop_loss_pct",
+        "rebalance_band_pct",
+        "min_hold_bars",
+    ),
     ("run", "timezone", "starting_cash"),
 )
-"""Widget keys per step (1-6); each is the profile field it fills."""
+"""Widget keys per step (1-6); each is the profile field it fills, but ``auto_states``, the box that
+makes ``n_states`` read ``auto``."""
 
 BUILT_IN = "paper: built-in simulator (no market data)"
 # a check spanning steps is decided at the step its last input is on (default: the step of its field)
@@ -111,13 +122,20 @@ def section(step: int, values: Mapping[str, Any]) -> dict[str, Any]:
             out["data_file"] = str(v["data_file"]).strip()
         return out
     if step == 4:
-        return {key: v[key] for key in STEP_FIELDS[3]}
+        out = {key: v[key] for key in STEP_FIELDS[3] if key != "auto_states"}
+        if v.get("auto_states"):
+            out["n_states"] = "auto"
+        return out
     if step == 5:
         out = {
             "exposure_per_regime": _numbers(str(v["exposure_per_regime"]), "exposure_per_regime"),
             "max_position_pct": v["max_position_pct"],
             "max_daily_loss_pct": v["max_daily_loss_pct"],
             "max_drawdown_pct": v["max_drawdown_pct"],
+            "rearm": v["rearm"],
+            "rearm_calm_bars": v["rearm_calm_bars"],
+            "rebalance_band_pct": v["rebalance_band_pct"],
+            "min_hold_bars": v["min_hold_bars"],
         }
         stop = _optional_number(str(v["stop_loss_pct"] or ""), "stop_loss_pct")
         if stop is not None:
@@ -192,6 +210,17 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _states(n_states: int | str) -> str:
+    if n_states == "auto":
+        return f"auto: {AUTO_STATES[0]}-{AUTO_STATES[1]}, chosen at each refit (BIC)"
+    return str(n_states)
+
+
+def _rearm(rule: str, calm_bars: int) -> str:
+    """How a drawdown halt ends, as the risk engine says it (``manual`` waits for you)."""
+    return f"{rule}: {REARM_WORDS[rule].format(n=calm_bars)}"
+
+
 def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> list[tuple[str, str, str]]:
     """(step title, field label, value as a trader reads it) for every setting of the bot."""
     b, m, mo, s, sc = profile.basics, profile.market, profile.model, profile.strategy, profile.schedule
@@ -205,7 +234,7 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
         ("Market", "bar_interval", m.bar_interval),
         ("Market", "asset_class", m.asset_class),
         ("Market", "data_source", m.data_source + (f" ({m.data_file})" if m.data_file else "")),
-        ("Model", "n_states", str(mo.n_states)),
+        ("Model", "n_states", _states(mo.n_states)),
         ("Model", "features", ", ".join(f.replace("_", " ") for f in mo.features)),
         ("Model", "training_window", f"{mo.training_window:,} bars ({mo.window_kind})"),
         ("Model", "refit_every", f"{mo.refit_every:,} bars"),
@@ -214,7 +243,20 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
         ("Strategy & risk", "exposure_per_regime", f"{exposures} (lowest-return regime first)"),
         ("Strategy & risk", "max_position_pct", f"{_pct(s.max_position_pct)} of equity"),
         ("Strategy & risk", "max_daily_loss_pct", _pct(s.max_daily_loss_pct)),
-        ("Strategy & risk", "max_drawdown_pct", f"{_pct(s.max_drawdown_pct)} below peak (kill switch)"),
+        ("Strategy & risk", "max_drawdown_pct", f"{_pct(s.max_drawdown_pct)} below peak: flatten, then re-arm"),
+        ("Strategy & risk", "rearm", _rearm(s.rearm, s.rearm_calm_bars)),
+        (
+            "Strategy & risk",
+            "rebalance_band_pct",
+            "rebalance every bar"
+            if s.rebalance_band_pct == 0
+            else f"trade only when the target moves more than {_pct(s.rebalance_band_pct)} of equity",
+        ),
+        (
+            "Strategy & risk",
+            "min_hold_bars",
+            "none" if s.min_hold_bars == 0 else f"{s.min_hold_bars:,} bars between trades (exits excepted)",
+        ),
         ("Strategy & risk", "stop_loss_pct", "none" if s.stop_loss_pct is None else _pct(s.stop_loss_pct)),
         ("Schedule", "run", "after each bar closes" if sc.run == "after_close" else "every bar, continuously"),
         ("Schedule", "timezone", sc.timezone),

@@ -70,7 +70,7 @@ def test_metrics_are_recomputable_from_the_audited_equity(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("case", "says"),
     [
-        ("n_states_1", "model.n_states: Input should be greater than or equal to 2"),
+        ("n_states_1", "model.n_states: Value error, use a number of regimes from 2 to 6"),
         ("unknown_feature", "model.features.1: Input should be"),
         ("window_too_long", "the training window (1000 bars) needs more data: only 420 bars given"),
         ("empty_file", "no bars"),

@@ -33,6 +33,7 @@ FORM: dict[str, Any] = {
     "data_source": "sp500",
     "data_file": "",
     "n_states": 3,
+    "auto_states": False,
     "features": ["log_return", "realized_vol"],
     "training_window": 504,
     "refit_every": 21,
@@ -42,7 +43,11 @@ FORM: dict[str, Any] = {
     "max_position_pct": 100,
     "max_daily_loss_pct": 3,
     "max_drawdown_pct": 20,
+    "rearm": "calm",
+    "rearm_calm_bars": 10,
     "stop_loss_pct": "",
+    "rebalance_band_pct": 10,
+    "min_hold_bars": 0,
     "run": "after_close",
     "timezone": "America/New_York",
     "starting_cash": 100_000,
@@ -96,7 +101,9 @@ def test_errors_are_plain_words_after_the_field_label_never_pydantic_text() -> N
     assert lines(1, name="bad<name>") == [
         "Bot name: name may contain only letters, digits, spaces and . , & ' + # / ( ) - _"
     ]
-    assert lines(4, n_states=9) == ["Regimes: at most 6"]
+    assert lines(4, n_states=9) == [
+        "Regimes: use a number of regimes from 2 to 6, or 'auto' to choose at each refit (got 9)"
+    ]
     assert lines(4, n_states=5, training_window=120) == [
         "Training window: 120 bars is too short for 5 regimes: use at least 150 bars"
     ]
@@ -175,7 +182,7 @@ def test_the_review_is_a_table_of_settings_a_trader_reads() -> None:
     assert rows["Broker account"] == BUILT_IN
     assert rows["Exposure per regime"] == "regime 1: 0% · regime 2: 50% · regime 3: 100% (lowest-return regime first)"
     assert rows["Probability threshold"] == "60%"
-    assert rows["Max drawdown"] == "20% below peak (kill switch)"
+    assert rows["Max drawdown"] == "20% below peak: flatten, then re-arm"
     assert rows["Stop loss"] == "5%"
     assert rows["Starting cash"] == "$100,000.00"
     assert rows["Training window"] == "504 bars (rolling)"
@@ -188,3 +195,29 @@ def test_the_plan_check_names_the_field_and_what_to_do() -> None:
     assert line.startswith("Runs on: your free plan runs bots on your own machine only") and "Choose 'local'" in line
     full = {"plan": "pro", "limits": {"hosted_allowed": True, "max_hosted_bots": 3}, "usage": {"hosted_bots": 3}}
     assert "allows 3 hosted bots and you have 3" in hosted_refusal(full)[0]
+
+
+def test_auto_regimes_take_an_exposure_curve_of_any_length() -> None:
+    assert lines(4, auto_states=True) == []
+    assert lines(5, auto_states=True, exposure_per_regime="0, 1") == []
+    profile = BotProfile.model_validate(profile_body(form(auto_states=True, exposure_per_regime="0, 0.5, 1")))
+    assert profile.model.n_states == "auto"
+    rows = {label: value for _, label, value in review_rows(profile)}
+    assert rows["Regimes"] == "auto: 2-4, chosen at each refit (BIC)"
+
+
+def test_the_review_says_how_a_halt_re_arms_and_how_trades_are_rationed() -> None:
+    rows = {label: value for _, label, value in review_rows(BotProfile.model_validate(profile_body(form())))}
+    assert rows["Re-arm after a halt"] == "calm: after 10 calm bars in a low-volatility regime"
+    assert rows["No-trade band"] == "trade only when the target moves more than 10% of equity"
+    manual = BotProfile.model_validate(profile_body(form(rearm="manual", rebalance_band_pct=0, min_hold_bars=5)))
+    rows = {label: value for _, label, value in review_rows(manual)}
+    assert rows["Re-arm after a halt"] == "manual: when you re-arm it from the dashboard or the API"
+    assert rows["No-trade band"] == "rebalance every bar"
+    assert rows["Minimum holding time"] == "5 bars between trades (exits excepted)"
+
+
+def test_a_bad_re_arm_or_band_is_named_at_its_field() -> None:
+    assert lines(5, rearm_calm_bars=0) == ["Calm bars to re-arm: at least 1"]
+    assert lines(5, rebalance_band_pct=150) == ["No-trade band: at most 100"]
+    assert lines(5, rearm="never") == ["Re-arm after a halt: choose 'calm', 'new_high' or 'manual'"]
