@@ -58,19 +58,26 @@ class Candidate:
         )
 
 
-def grid() -> list[Candidate]:
+def grid() -> dict[int, list[Candidate]]:
+    """Two stages, both on the S&P 500 only: the first over shapes and re-arm rules, the second
+    around what the first showed (calm re-arming; deeper drawdown limits; the band's width)."""
     shapes: list[tuple[int | str, tuple[float, ...]]] = [
         (2, (0.0, 1.0)),
         (3, (0.0, 0.5, 1.0)),
         (3, (0.0, 1.0, 1.0)),
         ("auto", (0.0, 0.5, 1.0)),
     ]
-    return [
+    first = [
         Candidate(k, exposures, dd, rearm, band, persist)
         for (k, exposures), dd, rearm, band, persist in itertools.product(
             shapes, (20.0, 30.0), ("calm", "new_high"), (10.0,), (3, 5)
         )
     ]
+    second = [
+        Candidate(k, exposures, dd, "calm", band, 3)
+        for (k, exposures), dd, band in itertools.product(shapes[1:], (25.0, 35.0, 50.0), (0.0, 10.0, 20.0))
+    ]
+    return {1: first, 2: second}
 
 
 def evaluate(candidate: Candidate, bars: Bars) -> dict[str, float]:
@@ -104,6 +111,7 @@ def show(label: str, row: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--holdout", action="store_true", help="after choosing, report the winner on NASDAQ")
+    parser.add_argument("--stage", type=int, choices=(1, 2), help="run one stage of the grid only")
     args = parser.parse_args()
     limit_math_threads()
     sp500 = load_bundled("sp500")
@@ -111,7 +119,9 @@ def main() -> None:
     print(f"{'candidate':<58} {'wall s':>5} {'Sharpe':>6} {'B&H':>6} {'maxDD':>6} {'B&H DD':>6} {'tr/yr':>6} "
           f"{'expo':>5} {'ok':>4}")  # fmt: skip
     results = []
-    for candidate in grid():
+    stages = grid()
+    candidates = stages[args.stage] if args.stage is not None else [c for stage in stages.values() for c in stage]
+    for candidate in candidates:
         row = evaluate(candidate, sp500)
         show(candidate.label(), row)
         results.append((candidate, row))

@@ -105,6 +105,7 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "broker": _broker_to_json(state.broker),
         "warnings": list(state.warnings),
         "last_trade_seq": state.last_trade_seq,
+        "warm_models": {str(k): model.to_json() for k, model in sorted(state.warm_models.items())},
         "live": None if checkpoint.live is None else checkpoint.live.to_json(),
     }
 
@@ -125,6 +126,7 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
             broker=_broker_from_json(data["broker"]),
             warnings=list(data["warnings"]),
             last_trade_seq=data.get("last_trade_seq"),
+            warm_models={int(k): RegimeModel.from_json(m) for k, m in (data.get("warm_models") or {}).items()},
         )
         last = data["last_bar"]
         live = None if data.get("live") is None else LiveState.from_json(data["live"])

@@ -25,7 +25,7 @@ from trader import drift, features
 from trader.bars import Bars
 from trader.broker import Fill, Order, PaperBroker, client_order_id
 from trader.filter import OnlineFilter
-from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, nearest_states
+from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, fit_auto, nearest_states
 from trader.risk import RiskLimits, RiskState, Verdict, check, request_rearm
 from trader.strategy import RegimeTracker, StrategyConfig, decide
 
@@ -64,6 +64,7 @@ class EngineState:
     broker: PaperBroker | None = None
     warnings: list[str] = field(default_factory=list)
     last_trade_seq: int | None = None  # the decision that last placed an order (minimum holding time)
+    warm_models: dict[int, RegimeModel] = field(default_factory=dict)  # n_states auto: last fit of each size
 
 
 class Engine:
@@ -98,12 +99,12 @@ class Engine:
         notes: list[str] = []
         if cfg.warm_refits and self.state.model is not None:
             try:
-                model = fit(window, replace(cfg.fit, restarts=0), previous=self.state.model)
+                model = self._fit(window, replace(cfg.fit, restarts=0))
             except DegenerateFit as exc:
                 notes.append(f"warm refit at bar {t} failed ({exc}); trying cold restarts")
         if model is None:
             try:
-                model = fit(window, cfg.fit, previous=self.state.model)
+                model = self._fit(window, cfg.fit)
             except DegenerateFit as exc:
                 return [*notes, f"refit at bar {t} skipped, previous model kept: {exc}"]
         model = replace(
@@ -122,6 +123,13 @@ class Engine:
             self._carry_regime(previous, model)
         self.state.model, self.state.fitted_at, self._filter = model, t, online
         return notes
+
+    def _fit(self, window: NDArray[np.float64], options: FitOptions) -> RegimeModel:
+        if options.auto_states is None:
+            return fit(window, options, previous=self.state.model)
+        model, by_size = fit_auto(window, options, previous=self.state.model, warm=self.state.warm_models)
+        self.state.warm_models = by_size
+        return model
 
     def _carry_regime(self, old: RegimeModel, new: RegimeModel) -> None:
         """The accepted regime keeps its meaning across a change in the number of states (``auto``)."""

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -176,38 +177,60 @@ def parameter_count(n_states: int, n_features: int) -> int:
     return (k - 1) + k * (k - 1) + k * d + k * d * (d + 1) // 2
 
 
-def fit(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None = None) -> RegimeModel:
-    """The fitted model, labels matched to ``previous`` when it has as many states."""
+def fit(
+    X: NDArray[np.float64],
+    options: FitOptions,
+    *,
+    previous: RegimeModel | None = None,
+    warm: Mapping[int, RegimeModel] | None = None,
+) -> RegimeModel:
+    """The fitted model, labels matched to ``previous`` when it has as many states.
+
+    ``warm`` (``auto_states`` only): the last fit of each size, to start EM from (see :func:`fit_auto`).
+    """
     if options.auto_states is not None:
-        return _fit_auto(X, options, previous=previous)
+        return fit_auto(X, options, previous=previous, warm=warm)[0]
     model = _fit_states(X, options, previous=previous)
     if previous is not None and previous.n_states == model.n_states:
         model = model.permuted(match_states(previous, model))
     return model
 
 
-def _fit_auto(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None) -> RegimeModel:
-    """Each number of states in the range, fitted; the one of least BIC wins (ties: fewer states)."""
+def fit_auto(
+    X: NDArray[np.float64],
+    options: FitOptions,
+    *,
+    previous: RegimeModel | None = None,
+    warm: Mapping[int, RegimeModel] | None = None,
+) -> tuple[RegimeModel, dict[int, RegimeModel]]:
+    """Each number of states in the range, fitted; the one of least BIC wins (ties: fewer states).
+
+    Returns the winner and every usable fit by size: kept by the caller as the next refit's
+    ``warm`` starts, so each size refits from its own last fit rather than from cold restarts.
+    """
     assert options.auto_states is not None
     fewest, most = options.auto_states
     scores: dict[str, float | None] = {}
     fitted: dict[int, RegimeModel] = {}
     bic: dict[int, float] = {}
     for k in range(fewest, most + 1):
-        warm = previous is not None and previous.n_states == k
-        restarts = options.restarts if warm else max(2, options.restarts)  # no warm start: cold ones are needed
+        start = previous if previous is not None and previous.n_states == k else (warm or {}).get(k)
+        restarts = options.restarts if start is not None else max(2, options.restarts)  # cold ones are needed
         sized = replace(options, n_states=k, auto_states=None, restarts=restarts)
         try:
-            fitted[k] = fit(X, sized, previous=previous)
+            model = _fit_states(X, sized, previous=start)
         except DegenerateFit:
             scores[str(k)] = None
             continue
-        bic[k] = -2 * fitted[k].log_likelihood + parameter_count(k, X.shape[1]) * math.log(len(X))
+        if previous is not None and previous.n_states == k:
+            model = model.permuted(match_states(previous, model))
+        fitted[k] = model
+        bic[k] = -2 * model.log_likelihood + parameter_count(k, X.shape[1]) * math.log(len(X))
         scores[str(k)] = bic[k]
     if not bic:
         raise DegenerateFit(f"no number of regimes from {fewest} to {most} gives a usable model")
     chosen = min(bic, key=lambda k: (bic[k], k))
-    return replace(fitted[chosen], selection={"criterion": "bic", "scores": scores, "chosen": chosen})
+    return replace(fitted[chosen], selection={"criterion": "bic", "scores": scores, "chosen": chosen}), fitted
 
 
 def _fit_states(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None) -> RegimeModel:

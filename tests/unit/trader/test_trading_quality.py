@@ -157,6 +157,6 @@ def test_a_checkpoint_from_before_re_arming_halts_restores_its_kill_as_a_halt() 
                 "rearm_requested"):  # fmt: skip
         del risk[key]
     risk["killed"] = True
-    del data["last_trade_seq"]
+    del data["last_trade_seq"], data["warm_models"]
     restored = checkpoint.from_json(data).state
     assert restored.risk.drawdown_halt is True and restored.last_trade_seq is None
