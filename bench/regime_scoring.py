@@ -91,6 +91,8 @@ def lasting_switches(truth: NDArray[np.int64], min_duration: int) -> list[tuple[
     the path counts only if ``min_duration`` of its bars are in the path.
     """
     changes = np.flatnonzero(np.diff(truth) != 0) + 1
+    if len(changes) == 0:
+        return []
     ends = [*changes[1:].tolist(), len(truth)]
     return [(int(start), end) for start, end in zip(changes, ends, strict=True) if end - start >= min_duration]
 

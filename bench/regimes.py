@@ -20,6 +20,10 @@ bars (definitions in ``bench/regime_scoring.py`` and docs/regimes.md):
   ``trader.model.fit``), labelling every bar from the whole path too (hmmlearn smoothed
   posteriors and Viterbi): it sees the future, the bot never does;
 * the floor: always the seed's most common true state.
+
+Also printed: per seed, how many refits renumbered the states (a label changing meaning), and
+the bot's mean target exposure over the bars truly in each state against what the profile asks.
+Figures also go to ``bench/results/regimes.json``.
 """
 
 from __future__ import annotations
@@ -256,6 +260,17 @@ def print_tables(results: Sequence[SeedResult], summary: dict[str, dict[str, Any
     print(f"wall time {wall_s:.1f} s")
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN (no precision for a state never labelled, no lag without a detection) as null: strict JSON."""
+    if isinstance(value, float):
+        return None if np.isnan(value) else value
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -290,7 +305,7 @@ def main() -> None:
         "seeds": seeds,
         "wall_s": wall_s,
     }
-    args.out.write_text(json.dumps(report, indent=2))
+    args.out.write_text(json.dumps(_json_safe(report), indent=2, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,14 @@ def test_only_switches_into_lasting_states_count() -> None:
     assert lasting_switches(TRUTH, 10) == [(5, 17), (17, 32)]
 
 
+def test_a_path_without_a_switch_has_no_lags() -> None:
+    steady = np.zeros(30, dtype=np.int64)
+    assert lasting_switches(steady, 10) == []
+    result = score(steady, [0] * 30, 3)
+    assert result.lags == ()
+    assert all(math.isnan(v) for v in lag_summary(result.lags))
+
+
 def test_lag_counts_bars_until_the_label_names_the_new_state() -> None:
     late = TRUTH.copy()
     late[5:8] = 0  # names state 1 three bars late
