@@ -11,6 +11,9 @@ epoch), so the same symbol on the same day always gets the same bar, whenever it
 * :class:`ReplayedDaily` replays a daily series (bundled S&P 500 / NASDAQ, or a CSV) with
   position ``anchor_pos`` landing on day ``anchor_day``; before its start and past its end it
   wraps around, each wrap scaled by (last close / first open) so prices stay continuous.
+* :func:`synthetic_bars` hands the first days of :class:`SyntheticDaily` to backtests as ``Bars``
+  with the regime behind every bar: the known truth for checking regime detection
+  (``bench/regimes.py``, docs/regimes.md).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trader.bars import Bars
+from venues.schedule import AlwaysOpen
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,28 @@ class ReplayedDaily:
             float(b.close[pos]) * scale,
             float(b.volume[pos]),
         )
+
+
+@dataclass(frozen=True)
+class LabelledBars:
+    """Synthetic bars with the regime that generated each one (``regimes[t]`` drew bar ``t``)."""
+
+    bars: Bars
+    regimes: NDArray[np.int64]  # 0 calm bull, 1 choppy, 2 volatile bear: indices into REGIMES
+
+
+def synthetic_bars(seed: int, n: int, symbol: str = "SYN") -> LabelledBars:
+    """The first ``n`` days of :class:`SyntheticDaily` (the emulators' generator) as ``Bars``, with the truth.
+
+    Same (seed, symbol) -> the same bars the emulators serve for days 0..n-1. Dates are the
+    24/7 calendar's (day ``i`` is ``EPOCH + i``): the engine only needs them increasing.
+    """
+    if n < 1:
+        raise ValueError(f"n={n}: ask for at least one bar")
+    series = SyntheticDaily(seed)._covering(symbol, n - 1)
+    calendar = AlwaysOpen()
+    bars = Bars(
+        tuple(calendar.date_of(i) for i in range(n)),
+        *(series[column][:n].copy() for column in ("open", "high", "low", "close", "volume")),
+    )
+    return LabelledBars(bars, series["regime"][:n].astype(np.int64))
