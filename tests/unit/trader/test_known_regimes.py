@@ -88,3 +88,16 @@ def test_decisions_up_to_a_bar_are_the_same_when_the_later_bars_do_not_exist() -
     cut = str(_path().bars.dates[t])
     assert truncated[-1]["bar"]["date"] == cut
     assert truncated == [r for r in full.records if r["bar"]["date"] <= cut]
+
+
+def test_the_labels_the_bot_trades_on_keep_their_meaning_across_refits() -> None:
+    """As traded (no renaming afterwards): one mapping of the bot's labels to the true states for the
+    whole path beats always guessing the most common state by far, and refits seldom move a label
+    to another volatility rank. Before labels were matched across refits this was at chance."""
+    _, online = _run()
+    truth = _path().regimes[online.bar_index]
+    chance = _majority_share(truth)
+    labels = np.asarray([-1 if x is None else x for x in online.argmax])
+    as_traded = np.mean(mapped(labels, best_mapping(confusion(truth, labels, N_STATES))) == truth)
+    assert as_traded > chance + 0.15, (as_traded, chance)
+    assert online.meaning_swaps <= online.refits // 5, (online.meaning_swaps, online.refits)
