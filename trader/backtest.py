@@ -28,6 +28,7 @@ class BacktestResult:
     records: list[dict[str, Any]]
     metrics: dict[str, Any]
     models: dict[str, RegimeModel]
+    first_bar: int = 0  # the index in the run's bars of the first decision
 
 
 Progress = Callable[[int, int], None]  # (bars done, bars in all)
@@ -56,7 +57,7 @@ def run(config: EngineConfig, bars: Bars, *, progress: Progress | None = None) -
     metrics = assemble_metrics(records, bars.close, first, config)
     if progress is not None:
         progress(len(bars), len(bars))
-    return BacktestResult(records, metrics, models)
+    return BacktestResult(records, metrics, models, first)
 
 
 def assemble_metrics(

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from trader.broker import Order, PaperBroker, client_order_id
+from trader.broker import Order, PaperBroker, Side, client_order_id
 from trader.engine import MIN_ORDER_SHARES
 
 SMA_WINDOW = 200
 Segment = tuple[float, int]  # (approved target, bars held)
+Series = Sequence[float] | NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Path:
     traded: float  # notional of every fill, summed
 
 
-def replay(targets: Sequence[float], opens: Sequence[float], closes: Sequence[float], costs: Costs) -> Path:
+def replay(targets: Series, opens: Series, closes: Series, costs: Costs) -> Path:
     """The engine's order rule through a real ``PaperBroker``: orders at a close, fills at the next open."""
     broker = PaperBroker(cash=costs.starting_cash, slippage_bps=costs.slippage_bps, commission_bps=costs.commission_bps)
     equity = np.empty(len(targets))
@@ -68,7 +69,7 @@ def replay(targets: Sequence[float], opens: Sequence[float], closes: Sequence[fl
         desired = target * value / close if value > 0 else 0.0
         delta = desired - broker.position
         if abs(delta) >= MIN_ORDER_SHARES:
-            side = "buy" if delta > 0 else "sell"
+            side: Side = "buy" if delta > 0 else "sell"
             broker.submit(Order(client_order_id("baseline", str(i), "leg"), "baseline", side, abs(delta), str(i)))
     return Path(equity, trades, commission, slippage, traded)
 

@@ -51,7 +51,7 @@ def by_regime(
 ) -> dict[str, dict[str, Any]]:
     """Next-bar returns grouped by the regime the bot acted on."""
     keys = [NO_REGIME if r["regime"] is None else str(r["regime"]) for r in records[:-1]]
-    order = sorted({k for k in keys if k != NO_REGIME}, key=int) + [NO_REGIME]
+    order = [*sorted({k for k in keys if k != NO_REGIME}, key=int), NO_REGIME]
     return _group(keys, order, strategy, market)
 
 

@@ -76,7 +76,7 @@ def _baseline(name: str, description: str, path: Path) -> dict[str, Any]:
     return {
         "name": name,
         "description": description,
-        **performance(path.equity),
+        **performance(path.equity.tolist()),
         **_cost_summary(path.trades, path.commission, path.slippage, path.traded, average, years),
     }
 
