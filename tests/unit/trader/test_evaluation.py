@@ -216,7 +216,8 @@ def test_results_per_regime_and_confidence_credit_each_decision_with_the_next_ba
 
 def test_every_backtest_reports_the_evaluation_with_strategy_costs() -> None:
     metrics = _engine_run().metrics
-    assert set(metrics["evaluation"]) == {"baselines", "random_entry", "sharpe_difference", "by_regime", "by_confidence"}
+    sections = {"baselines", "random_entry", "sharpe_difference", "by_regime", "by_confidence"}
+    assert set(metrics["evaluation"]) == sections
     assert set(metrics["evaluation"]["baselines"]) == {"buy_and_hold", "trend_sma200"}
     for key in ("turnover_per_year", "total_commission", "total_slippage", "costs_pct_of_equity_per_year"):
         assert metrics["strategy"][key] > 0
