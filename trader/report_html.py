@@ -155,7 +155,13 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
         f"{'no regime yet' if k == 'None' else f'regime {k}'}: {v:.0%}"
         for k, v in sorted(strategy["regime_time_share"].items())
     )
-    return evaluation_sections(strategy, metrics["evaluation"]) + f"<p>Time per regime: {html.escape(shares)}</p>"
+    holdout = metrics.get("holdout")
+    heading = "<h2>Whole run (in sample and holdout)</h2>" if holdout and holdout["revealed"] else ""
+    return (
+        heading
+        + evaluation_sections(strategy, metrics["evaluation"])
+        + f"<p>Time per regime: {html.escape(shares)}</p>"
+    )
 
 
 def render(result: BacktestResult, *, title: str) -> str:
@@ -181,6 +187,7 @@ def render(result: BacktestResult, *, title: str) -> str:
         "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
         "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
         "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}.note{color:#666;font-size:12px}"
+        "tr th:first-child{white-space:nowrap}"
     )
     summary = (
         f"{html.escape(metrics['first_decision'])} to {html.escape(metrics['last_decision'])}, "

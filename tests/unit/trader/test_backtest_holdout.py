@@ -38,7 +38,8 @@ def test_a_holdout_is_neither_run_nor_reported(tmp_path: Path) -> None:
         "unseen_bars": 90,
         "note": f"the 90 bars from {CUT} on were neither run nor reported",
     }
-    assert "neither run nor reported" in (tmp_path / "kept" / "report.html").read_text()
+    page = (tmp_path / "kept" / "report.html").read_text()
+    assert "neither run nor reported" in page and "Better than chance?" in page
 
 
 def test_revealing_the_holdout_reports_it_apart_and_leaves_the_in_sample_part_unchanged(tmp_path: Path) -> None:
@@ -55,7 +56,8 @@ def test_revealing_the_holdout_reports_it_apart_and_leaves_the_in_sample_part_un
     assert in_sample == unrevealed  # the decisions before the cut never depended on the holdout
     assert set(holdout["evaluation"]) == set(in_sample["evaluation"])
     page = (tmp_path / "shown" / "report.html").read_text()
-    assert "In sample" in page and "Holdout" in page
+    for heading in ("Whole run", "In sample (before", "Holdout", "Better than chance?", "Results per confidence"):
+        assert heading in page
 
 
 @pytest.mark.parametrize(
