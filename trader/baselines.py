@@ -144,15 +144,17 @@ def shuffled_segments(segments: Sequence[Segment], rng: random.Random) -> list[S
     left: then it must come next, or the rest could not be placed without two neighbours
     sharing it. The strategy's own order proves an arrangement exists.
     """
+    if len({level for level, _ in segments}) == len(segments):  # every level once: any order will do
+        shuffled = list(segments)
+        rng.shuffle(shuffled)
+        return shuffled
     lengths: dict[float, list[int]] = {}
     for level, length in segments:
         lengths.setdefault(level, []).append(length)
     for pile in lengths.values():
-        rng.shuffle(pile)
-    pool = [level for level, _ in segments]  # one entry per segment left, drawn uniformly
-    where: dict[float, set[int]] = {}
-    for index, level in enumerate(pool):
-        where.setdefault(level, set()).add(index)
+        if len(pile) > 1:
+            rng.shuffle(pile)
+    pool = [level for level, _ in segments]  # one entry per segment left; a uniform draw is in proportion
     counts = {level: len(pile) for level, pile in lengths.items()}
     by_count: dict[int, set[float]] = {}  # count -> the levels with that many segments left
     for level, count in counts.items():
@@ -162,15 +164,18 @@ def shuffled_segments(segments: Sequence[Segment], rng: random.Random) -> list[S
     out: list[Segment] = []
     while pool:
         left = len(pool)
-        if most > left // 2:  # at most one level can hold more than half of what is left
-            index = next(iter(where[next(iter(by_count[most]))]))
+        index = int(rng.random() * left)
+        if most > left // 2:  # only one level can hold more than half of what is left: it must come next
+            leader = next(iter(by_count[most]))
+            while pool[index] != leader:  # more than half the pool: under two draws on average
+                index = int(rng.random() * left)
         else:
-            index = int(rng.random() * left)
-            while pool[index] == previous:
+            while pool[index] == previous:  # at most half the pool
                 index = int(rng.random() * left)
         level = pool[index]
+        pool[index] = pool[-1]
+        pool.pop()
         out.append((level, lengths[level].pop()))
-        _remove(pool, where, index)
         count = counts[level]
         by_count[count].discard(level)
         counts[level] = count - 1
@@ -182,23 +187,11 @@ def shuffled_segments(segments: Sequence[Segment], rng: random.Random) -> list[S
     return out
 
 
-def _remove(pool: list[float], where: dict[float, set[int]], index: int) -> None:
-    """Swap-remove ``pool[index]``, keeping ``where`` (level -> indices in the pool) true."""
-    last = len(pool) - 1
-    level, moved = pool[index], pool[last]
-    where[level].discard(index)
-    if index != last:
-        where[moved].discard(last)
-        where[moved].add(index)
-        pool[index] = moved
-    pool.pop()
-
-
 def random_entry_targets(targets: Sequence[float], seeds: Sequence[int]) -> NDArray[np.float64]:
     """One row per seed: the strategy's holding segments reshuffled (``shuffled_segments``)."""
     segments = holding_segments(targets)
     rows = np.empty((len(seeds), len(targets)))
     for row, seed in enumerate(seeds):
-        levels = [level for level, length in shuffled_segments(segments, random.Random(seed)) for _ in range(length)]
-        rows[row] = levels
+        levels, lengths = zip(*shuffled_segments(segments, random.Random(seed)), strict=True)
+        rows[row] = np.repeat(levels, lengths)
     return rows
