@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from trader.bars import BarDataError, Bars
 from trader.history import HistorySpec, Keys, load_history
@@ -43,6 +43,8 @@ def run_backtest_command(
     walk_forward: bool,
     start: date | None,
     end: date | None,
+    holdout_from: date | None = None,
+    reveal_holdout: bool = False,
     key_id: str | None = None,
     secret_key: str | None = None,
 ) -> int:
@@ -56,7 +58,7 @@ def run_backtest_command(
             out_dir,
             bot_id=bot_id,
             walk_forward=walk_forward,
-            window=Window(start, end),
+            window=Window(start, end, holdout_from, reveal_holdout),
             progress=ProgressBar(sys.stderr),
         )
     except (BacktestInputError, BarDataError) as exc:
@@ -68,9 +70,38 @@ def run_backtest_command(
     print(f"{'':<18}{'strategy':>10}{'buy & hold':>12}")
     for title, key, fmt in METRIC_ROWS:
         print(f"{title:<18}{fmt.format(strategy[key]):>10}{fmt.format(hold[key]):>12}")
-    print(f"trades {strategy['trades']}, average exposure {strategy['average_exposure']:.0%}; written to {out_dir}/")
-    print(f"report: {out_dir / 'report.html'}")
+    print(
+        f"trades {strategy['trades']} ({strategy['trades_per_year']:.1f} a year), average exposure "
+        f"{strategy['average_exposure']:.0%}, costs {strategy['costs_pct_of_equity_per_year']:.2f}% of equity a year"
+    )
+    for line in evaluation_lines(metrics["evaluation"]):
+        print(line)
+    holdout = metrics.get("holdout")
+    if holdout is not None and not holdout["revealed"]:
+        print(f"holdout: {holdout['note']}")
+    elif holdout is not None:
+        for part, title in (("in_sample", f"in sample (before {holdout['from']})"), ("holdout", "holdout")):
+            section = holdout[part]
+            print(f"{title}: {section['first_decision']} .. {section['last_decision']} ({section['bars']} decisions)")
+            for line in evaluation_lines(section["evaluation"], sharpe=section["strategy"]["sharpe"]):
+                print(f"  {line}")
+    print(f"written to {out_dir}/; report: {out_dir / 'report.html'}")
     return 0
+
+
+def evaluation_lines(evaluation: dict[str, Any], *, sharpe: float | None = None) -> list[str]:
+    """The evaluation in three lines: the trend baseline, the random-entry rank, the bootstrap interval."""
+    trend, rank = evaluation["baselines"]["trend_sma200"], evaluation["random_entry"]
+    diff = evaluation["sharpe_difference"]
+    lines = [] if sharpe is None else [f"Sharpe {sharpe:.2f}"]
+    return [
+        *lines,
+        f"200-day MA baseline: Sharpe {trend['sharpe']:.2f}, CAGR {trend['cagr']:.2%} (same bars and costs)",
+        f"random entry ({rank['runs']} runs): the strategy's Sharpe beats {rank['percentile']:.0f}% of them "
+        f"(median {rank['median_sharpe']:.2f}, 5th-95th {rank['p5_sharpe']:.2f} .. {rank['p95_sharpe']:.2f})",
+        f"Sharpe minus buy & hold: {diff['point']:+.2f}, 95% interval {diff['ci95_low']:+.2f} .. "
+        f"{diff['ci95_high']:+.2f}; ahead in {diff['strategy_wins_share']:.0%} of resamples",
+    ]
 
 
 HISTORY_YEARS = 8  # the default span of a venue download: a 756-bar training window plus years to judge

@@ -67,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--from", dest="start", type=_iso_date, help="first decision (earlier bars train the model)")
     bt.add_argument("--to", dest="end", type=_iso_date, help="last bar used")
+    bt.add_argument(
+        "--holdout-from",
+        type=_iso_date,
+        help="keep the bars from this date on unseen: neither run nor reported (judge the final choice on them once)",
+    )
+    bt.add_argument(
+        "--reveal-holdout",
+        action="store_true",
+        help="with --holdout-from: run through the holdout and report in-sample and holdout metrics apart",
+    )
     bt.add_argument("--out", type=Path, default=Path("backtests/latest"), help="folder for the results")
     bt.add_argument("--bot-id", default="backtest", help="used in client order ids")
 
@@ -245,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             walk_forward=args.walk_forward,
             start=args.start,
             end=args.end,
+            holdout_from=args.holdout_from,
+            reveal_holdout=args.reveal_holdout,
             key_id=args.key_id,
             secret_key=args.secret_key,
         )

@@ -36,10 +36,16 @@ class BacktestInputError(Exception):
 
 @dataclass(frozen=True)
 class Window:
-    """Which decisions to make: from ``start`` (the history before it trains the model) to ``end``."""
+    """Which decisions to make: from ``start`` (the history before it trains the model) to ``end``.
+
+    ``holdout_from`` keeps the bars from that date on unseen: they are neither run nor
+    reported, unless ``reveal_holdout`` runs through them and reports them apart.
+    """
 
     start: date | None = None
     end: date | None = None
+    holdout_from: date | None = None
+    reveal_holdout: bool = False
 
 
 def load_bars(data: str) -> Bars:
@@ -90,6 +96,59 @@ def select(bars: Bars, config: EngineConfig, window: Window) -> Bars:
     return bars.slice(begin, end)
 
 
+def hold_out(bars: Bars, window: Window) -> Bars:
+    """The bars a run may see: all of them, or those before ``window.holdout_from`` while it stays unseen."""
+    cut = window.holdout_from
+    if cut is None:
+        if window.reveal_holdout:
+            raise BacktestInputError("--reveal-holdout needs --holdout-from DATE: say where the holdout starts")
+        return bars
+    if cut <= bars.dates[0]:
+        raise BacktestInputError(
+            f"--holdout-from {cut} is on or before the first bar ({bars.dates[0]}): nothing is left to run before it"
+        )
+    if cut > bars.dates[-1]:
+        raise BacktestInputError(
+            f"--holdout-from {cut} is after the last bar ({bars.dates[-1]}): nothing would be held out"
+        )
+    if window.start is not None and window.start >= cut:
+        raise BacktestInputError(f"--from {window.start} falls inside the holdout (from {cut}): start before it")
+    if window.end is not None and window.end < cut:
+        raise BacktestInputError(
+            f"--to {window.end} ends before --holdout-from {cut}: drop --to, or hold out an earlier date"
+        )
+    return bars if window.reveal_holdout else bars.slice(0, bisect.bisect_left(bars.dates, cut))
+
+
+def _holdout_metrics(
+    result: backtest.BacktestResult, bars: Bars, config: EngineConfig, window: Window, unseen: int
+) -> dict[str, Any]:
+    """The ``holdout`` section: what was kept unseen, or (revealed) in-sample and holdout metrics apart."""
+    cut = window.holdout_from
+    assert cut is not None
+    if not window.reveal_holdout:
+        return {
+            "from": str(cut),
+            "revealed": False,
+            "unseen_bars": unseen,
+            "note": f"the {unseen} bars from {cut} on were neither run nor reported",
+        }
+    records = result.records
+    split = bisect.bisect_left([r["bar"]["date"] for r in records], str(cut))
+    if split < 3 or len(records) - split < 3:
+        raise BacktestInputError(
+            f"--holdout-from {cut} leaves {split} decisions before it and {len(records) - split} from it on: "
+            "each part needs at least 3, so move the date"
+        )
+    first = result.first_bar
+    return {
+        "from": str(cut),
+        "revealed": True,
+        "in_sample": backtest.assemble_metrics(records[:split], bars.close, first, config),
+        "holdout": backtest.assemble_metrics(records[split:], bars.close, first + split, config),
+    }
+
+
 def run_backtest(
     profile: BotProfile,
     bars: Bars,
@@ -105,13 +164,18 @@ def run_backtest(
     config = engine_config(profile, bot_id=bot_id)
     if not walk_forward:
         config = replace(config, refit_every=NEVER)
-    bars = select(bars, config, window or Window())
+    window = window or Window()
+    unseen = len(bars) - bisect.bisect_left(bars.dates, window.holdout_from) if window.holdout_from else 0
+    bars = select(hold_out(bars, window), config, window)
     if len(bars) <= config.training_window + 30:
+        before = f" before --holdout-from {window.holdout_from}" if window.holdout_from else ""
         raise BacktestInputError(
-            f"the training window ({config.training_window} bars) needs more data: only {len(bars)} bars given"
+            f"the training window ({config.training_window} bars) needs more data: only {len(bars)} bars given{before}"
         )
     try:
         result = backtest.run(config, bars, progress=progress)
+        if window.holdout_from is not None:
+            result.metrics["holdout"] = _holdout_metrics(result, bars, config, window, unseen)
     except (FeatureError, DegenerateFit, ValueError) as exc:
         raise BacktestInputError(str(exc)) from None
     result.metrics["mode"] = "walk-forward" if walk_forward else "single fit"

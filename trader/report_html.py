@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page (inline SVG and CSS, no script, no CDN).
 
 Price with regime shading, the filtered state probabilities stacked, equity against
-buy-and-hold, drawdown, the last model's transition matrix, and the metrics table.
+buy-and-hold, drawdown, the last model's transition matrix, and the metrics with the
+evaluation (``trader.evaluation_html``): baselines, chance tests, results per regime.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trader.backtest import BacktestResult
+from trader.evaluation_html import evaluation_sections, holdout_sections
 
 WIDTH, HEIGHT, PAD = 960, 220, 60
 REGIME_COLOURS = ("#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4")
@@ -148,20 +150,17 @@ def _transition_table(transmat: Sequence[Sequence[float]]) -> str:
 
 
 def _metrics_table(metrics: dict[str, Any]) -> str:
-    strategy, benchmark = metrics["strategy"], metrics["benchmark"]
-    rows = "".join(
-        f"<tr><th>{title}</th><td>{fmt.format(strategy[key])}</td><td>{fmt.format(benchmark[key])}</td></tr>"
-        for title, key, fmt in METRIC_ROWS
+    strategy = metrics["strategy"]
+    shares = ", ".join(
+        f"{'no regime yet' if k == 'None' else f'regime {k}'}: {v:.0%}"
+        for k, v in sorted(strategy["regime_time_share"].items())
     )
-    extra = (
-        f"<tr><th>Trades</th><td>{strategy['trades']}</td><td>1</td></tr>"
-        f"<tr><th>Average exposure</th><td>{strategy['average_exposure']:.0%}</td><td>100%</td></tr>"
-        f"<tr><th>Turnover per year</th><td>{strategy['turnover_per_year']:.2f}</td><td>0</td></tr>"
-    )
-    shares = ", ".join(f"regime {k}: {v:.0%}" for k, v in sorted(strategy["regime_time_share"].items()))
+    holdout = metrics.get("holdout")
+    heading = "<h2>Whole run (in sample and holdout)</h2>" if holdout and holdout["revealed"] else ""
     return (
-        f"<table><tr><th></th><th>strategy</th><th>buy and hold</th></tr>{rows}{extra}</table>"
-        f"<p>Time per regime: {html.escape(shares)}</p>"
+        heading
+        + evaluation_sections(strategy, metrics["evaluation"])
+        + f"<p>Time per regime: {html.escape(shares)}</p>"
     )
 
 
@@ -175,6 +174,7 @@ def render(result: BacktestResult, *, title: str) -> str:
     last_model = next(reversed(result.models.values()))
     sections = [
         _metrics_table(metrics),
+        holdout_sections(metrics.get("holdout")),
         _price_chart(dates, closes, regimes),
         _probability_chart(dates, probabilities),
         _equity_chart(dates, equity, closes),
@@ -186,7 +186,8 @@ def render(result: BacktestResult, *, title: str) -> str:
         "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}"
         "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
         "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
-        "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}"
+        "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}.note{color:#666;font-size:12px}"
+        "tr th:first-child{white-space:nowrap}"
     )
     summary = (
         f"{html.escape(metrics['first_decision'])} to {html.escape(metrics['last_decision'])}, "
