@@ -73,7 +73,9 @@ def assemble_metrics(
     strategy: dict[str, Any] = dict(performance(equity, exposure))
     strategy.update(trading_costs(records))
     strategy["regime_time_share"] = shares
-    costs = Costs(config.starting_cash, config.slippage_bps, config.commission_bps)
+    costs = Costs(
+        config.starting_cash, config.slippage_bps, config.commission_bps, config.rebalance_band, config.min_hold_bars
+    )
     return {
         "bars": len(records),
         "first_decision": records[0]["bar"]["date"],

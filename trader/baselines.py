@@ -2,8 +2,9 @@
 
 A baseline is a target exposure per decision bar. It trades exactly like the engine: at
 bar t's close it orders the shares that bring the book to ``target * equity / close``
-(nothing below ``MIN_ORDER_SHARES``), and ``PaperBroker`` fills that order at bar t+1's
-open with the same slippage and commission. So a baseline differs from the strategy only
+(nothing below ``MIN_ORDER_SHARES``, nothing the strategy's no-trade band or minimum
+holding time would hold back: ``trader.rationing``), and ``PaperBroker`` fills that order
+at bar t+1's open with the same slippage and commission. So a baseline differs from the strategy only
 in *when* it holds *how much*, never in what trading costs.
 
 ``replay`` runs ``PaperBroker`` itself (one path). ``replay_many`` is the same arithmetic,
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 from trader.broker import Order, PaperBroker, Side, client_order_id
 from trader.engine import MIN_ORDER_SHARES
+from trader.rationing import NEGLIGIBLE_GAP, held_back
 
 SMA_WINDOW = 200
 Segment = tuple[float, int]  # (approved target, bars held)
@@ -40,6 +42,8 @@ class Costs:
     starting_cash: float
     slippage_bps: float
     commission_bps: float
+    rebalance_band: float = 0.0  # the strategy's trade rationing (``trader.rationing``), applied alike
+    min_hold_bars: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ def replay(targets: Series, opens: Series, closes: Series, costs: Costs) -> Path
     broker = PaperBroker(cash=costs.starting_cash, slippage_bps=costs.slippage_bps, commission_bps=costs.commission_bps)
     equity = np.empty(len(targets))
     trades, commission, slippage, traded = 0, 0.0, 0.0, 0.0
+    last_trade: int | None = None
     for i, target in enumerate(targets):
         for fill in broker.fill_pending(float(opens[i]), str(i)):
             trades += 1
@@ -66,9 +71,20 @@ def replay(targets: Series, opens: Series, closes: Series, costs: Costs) -> Path
             traded += fill.quantity * fill.price
         close = float(closes[i])
         equity[i] = value = broker.equity(close)
+        exposure = broker.position * close / value if value > 0 else 0.0
+        since = None if last_trade is None else i - last_trade
+        if held_back(
+            float(target),
+            exposure,
+            band=costs.rebalance_band,
+            min_hold_bars=costs.min_hold_bars,
+            bars_since_trade=since,
+        ):
+            continue
         desired = target * value / close if value > 0 else 0.0
         delta = desired - broker.position
         if abs(delta) >= MIN_ORDER_SHARES:
+            last_trade = i
             side: Side = "buy" if delta > 0 else "sell"
             broker.submit(Order(client_order_id("baseline", str(i), "leg"), "baseline", side, abs(delta), str(i)))
     return Path(equity, trades, commission, slippage, traded)
@@ -88,6 +104,7 @@ def replay_many(
     pending = np.zeros(paths)  # signed shares ordered at the last close; 0 = no order
     trades = np.zeros(paths, dtype=np.int64)
     equity = np.empty((paths, bars))
+    last_trade = np.full(paths, -1, dtype=np.int64)  # -1: never traded
     for i in range(bars):
         filling = pending != 0
         sign = np.where(pending > 0, 1.0, -1.0)
@@ -98,10 +115,27 @@ def replay_many(
         position = np.where(filling, position + sign * quantity, position)
         trades += filling
         equity[:, i] = value = cash + position * closes[i]
+        held = _held_back_many(
+            targets[:, i], np.where(value > 0, position * closes[i] / value, 0.0), last_trade, i, costs
+        )
         desired = np.where(value > 0, targets[:, i] * value / closes[i], 0.0)
         delta = desired - position
-        pending = np.where(np.abs(delta) >= MIN_ORDER_SHARES, delta, 0.0)
+        pending = np.where((np.abs(delta) >= MIN_ORDER_SHARES) & ~held, delta, 0.0)
+        last_trade = np.where(pending != 0, i, last_trade)
     return equity, trades
+
+
+def _held_back_many(
+    targets: NDArray[np.float64], exposure: NDArray[np.float64], last_trade: NDArray[np.int64], i: int, costs: Costs
+) -> NDArray[np.bool_]:
+    """``trader.rationing.held_back`` for a column of paths (no risk halts in a baseline)."""
+    held = np.zeros(len(targets), dtype=bool)
+    if costs.min_hold_bars:
+        held |= (last_trade >= 0) & (i - last_trade < costs.min_hold_bars)
+    if costs.rebalance_band:
+        gap = np.abs(targets - exposure)
+        held |= (gap > NEGLIGIBLE_GAP) & (gap <= costs.rebalance_band)
+    return np.asarray(held & (targets != 0.0), dtype=bool)
 
 
 def buy_and_hold_targets(bars: int) -> NDArray[np.float64]:

@@ -26,6 +26,7 @@ from trader.bars import Bars
 from trader.broker import Fill, Order, PaperBroker, client_order_id
 from trader.filter import OnlineFilter
 from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, fit_auto, nearest_states
+from trader.rationing import held_back
 from trader.risk import RiskLimits, RiskState, Verdict, check, request_rearm
 from trader.strategy import RegimeTracker, StrategyConfig, decide
 
@@ -224,17 +225,15 @@ class Engine:
 
     def _held_back(self, verdict: Verdict, exposure_now: float) -> str | None:
         """Why this bar's rebalance is skipped (no-trade band, minimum holding time), or None to trade."""
-        cfg = self.config
-        if verdict.status in ("halted", "killed") or verdict.target == 0.0:
-            return None  # exits and halts always go through: flat means flat
-        if cfg.min_hold_bars and self.state.last_trade_seq is not None:
-            since = self.state.seq - self.state.last_trade_seq
-            if since < cfg.min_hold_bars:
-                return f"minimum holding time: {since} of {cfg.min_hold_bars} bars since the last trade"
-        gap = abs(verdict.target - exposure_now)
-        if cfg.rebalance_band and 1e-9 < gap <= cfg.rebalance_band:
-            return f"within the no-trade band: exposure {exposure_now:.2f} vs {verdict.target:.2f} approved"
-        return None
+        last = self.state.last_trade_seq
+        return held_back(
+            verdict.target,
+            exposure_now,
+            band=self.config.rebalance_band,
+            min_hold_bars=self.config.min_hold_bars,
+            bars_since_trade=None if last is None else self.state.seq - last,
+            forced=verdict.status in ("halted", "killed"),
+        )
 
     def _warn_once(self, warning: str) -> None:
         """Kept in the checkpoint and printed at the end of every run: a bot that cannot decide says why."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -124,6 +125,22 @@ def test_the_fast_replay_equals_paper_broker_and_the_engine_on_the_strategys_own
     assert many[0].tolist() == audited and many[1].tolist() == audited
     assert one.trades == trades[0] == sum(len(r["fills"]) for r in records)
     assert len(set(approved)) > 1  # the path does change its target
+
+
+def test_baselines_ration_trades_exactly_like_the_engine_band_and_holding_time_included() -> None:
+    config = replace(CONFIG, rebalance_band=0.1, min_hold_bars=5)
+    records = backtest.run(config, load_bundled("sp500").head(420)).records
+    assert any(r["held"] for r in records), "the band or the holding time must hold some rebalance back"
+    approved = [r["risk"]["approved"] for r in records]
+    opens = np.array([r["bar"]["open"] for r in records])
+    closes = np.array([r["bar"]["close"] for r in records])
+    rationed = Costs(COSTS.starting_cash, COSTS.slippage_bps, COSTS.commission_bps, 0.1, 5)
+    one = replay(approved, opens, closes, rationed)
+    many, trades = replay_many(np.array([approved, approved]), opens, closes, rationed)
+    audited = [r["equity"] for r in records]
+    assert one.equity.tolist() == audited and many[0].tolist() == audited
+    assert one.trades == trades[0] == sum(len(r["fills"]) for r in records)
+    assert replay(approved, opens, closes, COSTS).trades > one.trades
 
 
 def test_random_entry_keeps_the_exposure_multiset_and_the_number_of_target_changes() -> None:
