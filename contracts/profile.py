@@ -279,8 +279,8 @@ class StrategyRisk(Contract):
         default_factory=lambda: [0.0, 0.5, 1.0],
         min_length=2,
         max_length=6,
-        description="Target exposure for each regime, ordered from the lowest-return regime to the highest; "
-        "-1 is fully short, 1 fully invested.",
+        description="Target exposure for each regime, ordered from the most volatile regime (typically the "
+        "crashes) to the calmest; -1 is fully short, 1 fully invested.",
     )
     max_position_pct: Percent = Field(default=100, description="Largest position as % of equity (0-100].")
     max_daily_loss_pct: Annotated[float, Field(gt=0, le=50)] = Field(
@@ -363,7 +363,7 @@ class BotProfile(Contract):
             raise field_error(
                 ("strategy", "exposure_per_regime"),
                 f"{len(exposures)} exposures for {self.model.n_states} regimes: give one exposure per regime, "
-                "lowest-return regime first",
+                "most volatile regime first",
                 exposures,
             )
         if self.basics.mode == "live" and self.broker.connection == "paper":

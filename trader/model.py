@@ -1,8 +1,11 @@
 """Fitting the Gaussian HMM: several restarts, explicit EM limits, warm starts, and state
 labels that keep their meaning from one refit to the next.
 
-A first fit orders its states by the mean of the first feature (the log return when
-present), lowest first; ties by its variance. A refit with the same number of states gives
+A first fit orders its states by the variance of the first feature (the log return when
+present), most volatile first; ties by its mean, lowest first. Volatility, not mean return,
+names them because within a training window the means of the regimes are mostly noise next
+to their volatilities: ordered by mean, the crash regime was often named the best one
+(``docs/regimes.md``, known-truth check). A refit with the same number of states gives
 each state the label of the previous model's state it resembles most (the assignment of
 least total distance between means and log-variances, :func:`match_states`), so "regime 2"
 is the same market after the refit even when two states' means cross. With ``auto_states``
@@ -109,7 +112,7 @@ class RegimeModel:
 
 
 def _canonical_order(means: NDArray[np.float64], covars: NDArray[np.float64]) -> NDArray[np.intp]:
-    return np.lexsort((covars[:, 0, 0], means[:, 0]))
+    return np.lexsort((means[:, 0], -covars[:, 0, 0]))
 
 
 def _relabelled(hmm: GaussianHMM, log_likelihood: float) -> RegimeModel:

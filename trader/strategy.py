@@ -5,7 +5,7 @@ A new regime is accepted only after it has been the most likely state, with at l
 does not flip the book. Until a first regime is accepted the target is flat.
 
 When the model's number of states differs from the number of exposures (``n_states: auto``),
-the exposures are read as a curve from the lowest-return regime to the highest and each state
+the exposures are read as a curve from the most volatile regime to the calmest and each state
 takes the value at its place on it (:func:`exposure_for`).
 """
 

@@ -97,11 +97,11 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             "bot acts on it; below it the bot keeps its position.",
         ),
         "exposure_per_regime": w.TextInput(
-            name="Exposure per regime (lowest-return regime first)",
+            name="Exposure per regime (most volatile regime first)",
             value="0, 0.5, 1",
             css_classes=["wiz-exposure"],
-            description="One number per regime, from the worst regime to the best: the share of equity to "
-            "hold, 1 = fully invested, 0.5 = half, 0 = flat, -1 = fully short. E.g. 0, 0.5, 1 for 3 regimes.",
+            description="One number per regime, from the most volatile (crashes) to the calmest: the share of "
+            "equity to hold, 1 = fully invested, 0.5 = half, 0 = flat, -1 = fully short. E.g. 0, 0.5, 1 for 3 regimes.",
         ),
         "max_position_pct": w.FloatInput(name="Max position (% of equity)", value=100),
         "max_daily_loss_pct": w.FloatInput(name="Max daily loss (%)", value=3, css_classes=["wiz-daily-loss"]),

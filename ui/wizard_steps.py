@@ -240,7 +240,7 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
         ("Model", "refit_every", f"{mo.refit_every:,} bars"),
         ("Model", "min_persistence", f"{mo.min_persistence:,} bars"),
         ("Model", "prob_threshold", _share(mo.prob_threshold)),
-        ("Strategy & risk", "exposure_per_regime", f"{exposures} (lowest-return regime first)"),
+        ("Strategy & risk", "exposure_per_regime", f"{exposures} (most volatile regime first)"),
         ("Strategy & risk", "max_position_pct", f"{_pct(s.max_position_pct)} of equity"),
         ("Strategy & risk", "max_daily_loss_pct", _pct(s.max_daily_loss_pct)),
         ("Strategy & risk", "max_drawdown_pct", f"{_pct(s.max_drawdown_pct)} below peak: flatten, then re-arm"),

@@ -18,20 +18,22 @@ def _returns() -> np.ndarray:
 def test_two_state_sp500_model_has_a_calm_and_a_volatile_persistent_regime() -> None:
     model = fit(_returns(), FitOptions(n_states=2, restarts=3))
     sigma = np.sqrt(model.covars[:, 0, 0])
-    volatile, calm = 0, 1  # ordered by mean return: the volatile regime has the lower mean
+    volatile, calm = 0, 1  # ordered by volatility, most volatile first: here it has the lower mean too
     assert model.means[volatile, 0] < model.means[calm, 0]
     assert sigma[volatile] > 1.4 and sigma[calm] < 0.9
     assert min(np.diag(model.transmat)) > 0.97
 
 
-def test_states_are_ordered_by_mean_return_and_keep_it_after_a_warm_refit() -> None:
+def test_states_are_ordered_by_volatility_most_volatile_first_and_keep_it_after_a_warm_refit() -> None:
     X = _returns()
     first = fit(X[:2000], FitOptions(n_states=3, restarts=3))
-    assert list(first.means[:, 0]) == sorted(first.means[:, 0])
+    variances = first.covars[:, 0, 0]
+    assert list(variances) == sorted(variances, reverse=True)
     refit = fit(X[21:2021], FitOptions(n_states=3, restarts=0), previous=first)
-    assert list(refit.means[:, 0]) == sorted(refit.means[:, 0])
-    # a month later the regimes are the same regimes: each mean moved far less than the gaps between them
-    assert np.abs(refit.means[:, 0] - first.means[:, 0]).max() < np.diff(first.means[:, 0]).min()
+    assert list(refit.covars[:, 0, 0]) == sorted(refit.covars[:, 0, 0], reverse=True)
+    # a month later the regimes are the same regimes: each variance moved far less than the gaps between them
+    gaps = np.abs(np.diff(np.log(variances))).min()
+    assert np.abs(np.log(refit.covars[:, 0, 0]) - np.log(variances)).max() < gaps
 
 
 def test_same_data_and_seed_give_the_same_model() -> None:

@@ -85,7 +85,7 @@ def test_a_symbol_the_data_source_does_not_hold_is_refused_at_step_3_naming_the_
 def test_exposures_that_do_not_match_the_regimes_are_refused_at_step_5() -> None:
     assert lines(4, n_states=4) == []  # step 5 is not filled in yet: nothing to blame
     assert lines(5, n_states=4) == [
-        "Exposure per regime: 3 exposures for 4 regimes: give one exposure per regime, lowest-return regime first"
+        "Exposure per regime: 3 exposures for 4 regimes: give one exposure per regime, most volatile regime first"
     ]
     assert lines(5, n_states=4, exposure_per_regime="0, 0.3, 0.6, 1") == []
 
@@ -180,7 +180,7 @@ def test_the_review_is_a_table_of_settings_a_trader_reads() -> None:
     profile = BotProfile.model_validate(profile_body(form(stop_loss_pct="5", n_states=3)))
     rows = {label: value for _step, label, value in review_rows(profile, connection_label=BUILT_IN)}
     assert rows["Broker account"] == BUILT_IN
-    assert rows["Exposure per regime"] == "regime 1: 0% · regime 2: 50% · regime 3: 100% (lowest-return regime first)"
+    assert rows["Exposure per regime"] == "regime 1: 0% · regime 2: 50% · regime 3: 100% (most volatile regime first)"
     assert rows["Probability threshold"] == "60%"
     assert rows["Max drawdown"] == "20% below peak: flatten, then re-arm"
     assert rows["Stop loss"] == "5%"
