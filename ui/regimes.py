@@ -47,6 +47,12 @@ def _word(exposure: float) -> str:
     return "Risk-on"
 
 
+def named_exposures(exposures: Sequence[float], n_states: int | str) -> list[float] | None:
+    """The exposures regime numbers can be named by: none with ``n_states: auto``, whose number of
+    regimes changes from one refit to the next (the charts then say ``Regime k``, not a stance)."""
+    return None if n_states == "auto" else list(exposures)
+
+
 def exposure_name(exposure: float) -> str:
     """``Cautious · 50%``: the stance, then the exposure it stands for."""
     return f"{_word(exposure)} · {pct(exposure, decimals=0)}"

@@ -9,6 +9,7 @@ from agent.dashboard.common import page, push_on_change, query_arg
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from ui.audit import AuditView
+from ui.regimes import named_exposures
 
 
 def audit_page(ctx: AgentContext) -> pn.Column:
@@ -20,7 +21,11 @@ def audit_page(ctx: AgentContext) -> pn.Column:
         instances, _ = list_instances(ctx.home)
         for instance in instances:
             profile = instance.profile
-            view.describe(instance.bot_id, name=profile.basics.name, exposures=profile.strategy.exposure_per_regime)
+            view.describe(
+                instance.bot_id,
+                name=profile.basics.name,
+                exposures=named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states),
+            )
             named.add(instance.bot_id)
 
     def feed() -> None:

@@ -13,7 +13,7 @@ from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from ui import format as fmt
 from ui.charts import STOP_COLOR, STOPPED, risk_of
-from ui.regimes import regime_name
+from ui.regimes import named_exposures, regime_name
 
 
 def bot_summary(
@@ -137,7 +137,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 i.profile.basics.name,
                 i.profile.schedule.starting_cash,
                 i.profile.basics.mode,
-                i.profile.strategy.exposure_per_regime,
+                named_exposures(i.profile.strategy.exposure_per_regime, i.profile.model.n_states),
             )
             for i in instances
         }

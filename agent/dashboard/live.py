@@ -11,6 +11,7 @@ from agent.dashboard.common import page, push_on_change, query_arg
 from agent.dashboard.context import AgentContext
 from agent.instances import Instance, list_instances
 from ui.charts import RegimeCharts, now_line
+from ui.regimes import named_exposures
 
 REPLAYS = {
     "sp500": "a replay of the bundled S&P 500 daily index (1999–2018)",
@@ -67,7 +68,7 @@ def live_page(ctx: AgentContext) -> pn.Column:
         instance = by_id.get(select.value) if select.value else None
         profile = instance.profile if instance else None
         charts = RegimeCharts(
-            profile.strategy.exposure_per_regime if profile else None,
+            named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states) if profile else None,
             profile.market.symbols[0] if profile else "price",
         )
         state["charts"] = charts

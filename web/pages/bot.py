@@ -17,6 +17,7 @@ import panel as pn
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
 from ui.charts import RegimeCharts, now_line
+from ui.regimes import named_exposures
 from web.api import ApiError, ApiRejected, UserApi
 from web.chrome import (
     CSS,
@@ -92,7 +93,7 @@ class BotView:
         profile = bot["profile"]
         self.header = pn.pane.HTML(header_html(bot), stylesheets=[CSS], sizing_mode="stretch_width")
         self.connection = pn.pane.HTML("", stylesheets=[CSS], css_classes=["live-state"], sizing_mode="stretch_width")
-        self.exposures = profile["strategy"]["exposure_per_regime"]
+        self.exposures = named_exposures(profile["strategy"]["exposure_per_regime"], profile["model"]["n_states"])
         self.last_tick: Tick | None = None
         self.last_record: AuditRecord | None = None
         self.now = pn.pane.HTML(
@@ -101,9 +102,9 @@ class BotView:
             css_classes=["live-now"],
             sizing_mode="stretch_width",
         )
-        self.charts = RegimeCharts(profile["strategy"]["exposure_per_regime"], profile["market"]["symbols"][0])
+        self.charts = RegimeCharts(self.exposures, profile["market"]["symbols"][0])
         self.audit = AuditView(bot=self.bot_id)
-        self.audit.describe(self.bot_id, name=bot["name"], exposures=profile["strategy"]["exposure_per_regime"])
+        self.audit.describe(self.bot_id, name=bot["name"], exposures=self.exposures)
         self.log_lines: list[BotLogLine] = list(ctx.hub.log_tail(self.bot_id))
         self.log = pn.pane.HTML(log_html(self.log_lines), sizing_mode="stretch_width", css_classes=["bot-log-pane"])
         self.last_seq = 0

@@ -14,7 +14,7 @@ from typing import Any, cast
 import panel as pn
 
 from ui.format import money, pct, signed_money
-from ui.regimes import regime_names
+from ui.regimes import named_exposures, regime_names
 from web.api import ApiError, UserApi
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, on_close, visitor
 from web.context import WebContext
@@ -52,8 +52,8 @@ def numbers(bot: dict[str, Any], hub: LiveHub) -> dict[str, str]:
     tick = hub.last_tick(str(bot["id"]))
     if tick is None:
         return {"regime": "–", "equity": "–", "pnl": "–", "last": "no bar yet"}
-    exposures = bot["profile"]["strategy"]["exposure_per_regime"]
-    names = regime_names(exposures)
+    profile = bot["profile"]
+    names = regime_names(named_exposures(profile["strategy"]["exposure_per_regime"], profile["model"]["n_states"]))
     regime = "–"
     if tick.regime is not None:
         regime = names[tick.regime] if tick.regime < len(names) else f"Regime {tick.regime}"
