@@ -110,7 +110,8 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             value=20,
             css_classes=["wiz-drawdown"],
             description="The bot flattens when equity falls this far below its peak, and stays flat until the "
-            "halt re-arms by the rule below; the drawdown then counts from the equity at the re-arm.",
+            "halt re-arms by the rule below; the drawdown then counts from the equity at the re-arm, so in a long "
+            "fall the loss from the all-time peak can exceed this limit (only 'manual' cannot).",
         ),
         "rearm": w.Select(
             name="Re-arm after a drawdown halt",
