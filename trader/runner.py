@@ -387,7 +387,7 @@ async def _run_with_sinks(
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()
     store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
-    rearm = [FileRearmSource(state_dir / REARM_FILE), KvRearmSource(bus, instance.bot_id)]
+    rearm: list[RearmSource] = [FileRearmSource(state_dir / REARM_FILE), KvRearmSource(bus, instance.bot_id)]
     runner = BotRunner(
         instance,
         options,
