@@ -47,6 +47,8 @@ class RearmControl:
     def show_for(self, risk: str | None) -> None:
         """Offer the re-arm while the bot is halted; hide it (and any pending question) otherwise."""
         halted = risk in STOPPED
+        if halted and not self.button.visible:
+            self.message.object = ""  # a new halt: what was said about the last one is stale
         self.button.visible = halted
         if not halted:
             self.confirm.visible = False
