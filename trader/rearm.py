@@ -17,6 +17,7 @@ is read on a later bar.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -35,6 +36,7 @@ from events.topology import BOT_STATE_BUCKET, rearm_request_key
 log = structlog.get_logger(__name__)
 
 REARM_FILE = "rearm.json"
+READ_TIMEOUT_S = 2.0  # a slow bus must not hold up the bar: the request is read on a later one
 HANDLED_KEPT = 32  # request ids remembered; only the latest request per source is ever waiting
 NOT_HALTED = "re-arm requested but the bot was not halted"
 
@@ -113,9 +115,11 @@ class RearmInbox:
         handled: Iterable[str] = (),
         *,
         interval_s: float = 1.0,
+        read_timeout_s: float = READ_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sources, self._interval_s, self._clock = list(sources), interval_s, clock
+        self._read_timeout_s = read_timeout_s
         self._handled = list(handled)[-HANDLED_KEPT:]
         self._next_check: float | None = None
         self._failing: set[str] = set()
@@ -146,7 +150,7 @@ class RearmInbox:
         waiting: dict[str, RearmRequest] = {}
         for source in self._sources:
             try:
-                request = await source.latest()
+                request = await asyncio.wait_for(source.latest(), self._read_timeout_s)
             except Exception as exc:  # noqa: BLE001 - keep trading; the request is read on a later bar
                 if source.name not in self._failing:
                     log.warning("rearm.source_unreadable", source=source.name, error=str(exc) or type(exc).__name__)

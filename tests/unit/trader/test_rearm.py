@@ -3,9 +3,11 @@ that finds no halt noted, a half-written or unreadable request left for a later 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
+from contracts.intents import RearmRequest
 from trader.checkpoint import Checkpoint, from_json, to_json
 from trader.engine import EngineState
 from trader.rearm import NOT_HALTED, REARM_FILE, FileRearmSource, RearmInbox, write_request_file
@@ -76,3 +78,27 @@ async def test_an_unreadable_request_waits_and_a_checkpoint_from_before_rearm_re
     old = to_json(Checkpoint(EngineState(), 3, "2020-01-02", 1.0))
     del old["rearm_handled"]
     assert from_json(old).rearm_handled == ()
+
+
+class Stuck:
+    """A bus that does not answer until it is told to."""
+
+    name = "kv"
+
+    def __init__(self, request: RearmRequest) -> None:
+        self.request, self.answering = request, asyncio.Event()
+
+    async def latest(self) -> RearmRequest | None:
+        await self.answering.wait()
+        return self.request
+
+
+async def test_a_source_that_does_not_answer_does_not_hold_up_the_bar_and_is_read_later(tmp_path: Path) -> None:
+    stuck = Stuck(RearmRequest(bot_id=uuid.uuid4()))
+    file_request = write_request_file(tmp_path, uuid.uuid4())
+    halt = Halt(engaged=True)
+    inbox = RearmInbox([stuck, FileRearmSource(tmp_path / REARM_FILE)], interval_s=0, read_timeout_s=0.01)
+    notes = await inbox.check(halt)
+    assert [file_request.id in note for note in notes] == [True]  # the other source still counts
+    stuck.answering.set()
+    assert [stuck.request.id in note for note in await inbox.check(halt)] == [True]
