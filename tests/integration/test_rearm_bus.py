@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from events.embedded import NatsServer
 from events.topology import BOT_STATE_BUCKET, ensure_topology, rearm_request_key
 from tests.bars_data import SMALL_PROFILE, write_bars_csv
 from tests.busauth import bot_creds_file
+from tests.conftest import wait_for
 from trader.instance import load_instance, write_instance
 from trader.rearm import NOT_HALTED, write_request_file
 from trader.runner import RunOptions, RunSummary, run_instance
@@ -104,3 +107,37 @@ async def test_a_request_to_a_bot_that_is_not_halted_is_noted_and_never_applied_
     assert any(("halt", "drawdown") in _kinds(r) for r in records[6:])
     assert records[-1]["risk"]["status"] == "killed"
     assert not any(("rearm", "manual") in _kinds(r) for r in records)
+
+
+async def test_a_request_reaches_a_running_bot_between_two_bars(
+    tmp_path: Path, nats_server: NatsServer, bus: Bus
+) -> None:
+    await ensure_topology(bus.js)
+    home = tmp_path / "home"
+    bot_id, config = _manual_rearm_bot(home, write_bars_csv(tmp_path / "bars.csv", 300))
+    env = {"NATS_URL": nats_server.url, "NATS_CREDS": str(bot_creds_file(bot_id))}
+    stop = asyncio.Event()
+    run = asyncio.create_task(run_instance(load_instance(config, environ=env), RunOptions(pace=10), stop))
+
+    async def killed() -> bool:
+        return await _complete_records(home, bot_id, lambda r: r["risk"]["status"] == "killed")
+
+    await wait_for(killed, timeout_s=60, what="the bot killed by its drawdown limit")
+    request = RearmRequest(bot_id=bot_id)
+    kv = await bus.js.key_value(BOT_STATE_BUCKET)
+    await kv.put(rearm_request_key(bot_id), request.model_dump_json().encode())
+
+    async def rearmed() -> bool:
+        return await _complete_records(home, bot_id, lambda r: ("rearm", "manual") in _kinds(r))
+
+    await wait_for(rearmed, timeout_s=60, what="the running bot re-armed")
+    stop.set()
+    summary = await asyncio.wait_for(run, 60)
+    assert summary.ended_by in ("stop requested", "end of data")
+
+
+async def _complete_records(home: Path, bot_id: uuid.UUID, wanted: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether a record written so far (whole lines: the bot may be mid-write) is ``wanted``."""
+    path = home / "state" / str(bot_id) / "audit.jsonl"
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []
+    return any(wanted(json.loads(line)) for line in lines)
