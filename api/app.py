@@ -23,6 +23,7 @@ from api.routes import (
     internal,
     internal_bootstrap,
     internal_bus,
+    rearm,
     status,
 )
 from api.security import build_security
@@ -103,6 +104,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         status.router,
         auth.router,
         bots.router,
+        rearm.router,
         intents.router,
         brokers.router,
         internal.router,

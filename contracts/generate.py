@@ -23,6 +23,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     intents.StartBot,
     intents.StopBot,
     intents.DeleteBot,
+    intents.RearmBot,
+    intents.RearmRequest,
     intents.ConnectBroker,
     intents.RevokeBroker,
     intents.BillingActivated,

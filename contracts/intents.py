@@ -46,6 +46,25 @@ class DeleteBot(Envelope):
     bot_id: uuid.UUID
 
 
+class RearmBot(Envelope):
+    """End a bot's drawdown halt: the worker leaves a ``RearmRequest`` the bot reads before its next bar."""
+
+    type: Literal["bot.rearm"] = "bot.rearm"
+    user_id: uuid.UUID
+    bot_id: uuid.UUID
+
+
+class RearmRequest(Envelope):
+    """A person asks a halted bot to trade again (KV ``bot_state``, key ``<bot_id>.rearm``, or ``rearm.json``).
+
+    ``id`` names the request: a bot applies each id once, so a request written twice, or still
+    there after a restart, re-arms once. ``occurred_at`` is when it was asked.
+    """
+
+    type: Literal["bot.rearm_request"] = "bot.rearm_request"
+    bot_id: uuid.UUID
+
+
 class SealedSecret(Contract):
     """An envelope-encrypted broker credential: safe to carry, useless without KMS."""
 
@@ -98,6 +117,6 @@ class BillingPastDue(Envelope):
     subscription_id: str = Field(max_length=255)
 
 
-BotIntent = Annotated[CreateBot | StartBot | StopBot | DeleteBot, Field(discriminator="type")]
+BotIntent = Annotated[CreateBot | StartBot | StopBot | DeleteBot | RearmBot, Field(discriminator="type")]
 BrokerIntent = Annotated[ConnectBroker | RevokeBroker, Field(discriminator="type")]
 BillingIntent = Annotated[BillingActivated | BillingCanceled | BillingPastDue, Field(discriminator="type")]

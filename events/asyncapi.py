@@ -16,6 +16,7 @@ CHANNELS: tuple[tuple[str, str, tuple[type[BaseModel], ...], str], ...] = (
     ("intents.bot.start", "INTENTS", (intents.StartBot,), "api -> lifecycle worker"),
     ("intents.bot.stop", "INTENTS", (intents.StopBot,), "api, billing worker -> lifecycle worker"),
     ("intents.bot.delete", "INTENTS", (intents.DeleteBot,), "api -> lifecycle worker"),
+    ("intents.bot.rearm", "INTENTS", (intents.RearmBot,), "api -> lifecycle worker (puts the bot's RearmRequest)"),
     ("intents.broker.connect", "INTENTS", (intents.ConnectBroker,), "api -> broker worker"),
     ("intents.broker.revoke", "INTENTS", (intents.RevokeBroker,), "api -> broker worker"),
     ("intents.billing.activated", "INTENTS", (intents.BillingActivated,), "billing bridge -> billing worker"),

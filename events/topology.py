@@ -121,6 +121,16 @@ def bot_subject(bot_id: object, what: str) -> str:
     return f"bots.{subject_token(bot_id)}.{what}"
 
 
+def rearm_request_key(bot_id: object) -> str:
+    """The ``bot_state`` key of a bot's pending re-arm request, next to its checkpoint (key = bot id)."""
+    return f"{subject_token(bot_id)}.rearm"
+
+
+def rearm_request_subject(bot_id: object) -> str:
+    """Publishing here is a KV put of the bot's re-arm request."""
+    return f"$KV.{BOT_STATE_BUCKET}.{rearm_request_key(bot_id)}"
+
+
 def bot_event_subject(bot_id: object, what: str) -> str:
     return f"events.bot.{subject_token(bot_id)}.{what}"
 

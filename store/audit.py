@@ -58,3 +58,11 @@ async def page(db: Executor, bot_id: uuid.UUID, *, after: int, limit: int) -> li
         limit,
     )
     return [AuditRow(**dict(r)) for r in rows]
+
+
+async def latest_risk_status(db: Executor, bot_id: uuid.UUID) -> str | None:
+    """The risk status (``ok``, ``adjusted``, ``halted``, ``killed``) of the bot's newest record, if any."""
+    status: str | None = await db.fetchval(
+        "SELECT detail->'risk'->>'status' FROM audit_events WHERE bot_id = $1 ORDER BY seq DESC LIMIT 1", bot_id
+    )
+    return status

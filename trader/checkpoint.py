@@ -34,6 +34,7 @@ class Checkpoint:
     last_bar_date: str | None
     last_bar_close: float | None
     live: LiveState | None = None  # a live bot's orders at its venue (None for simulated execution)
+    rearm_handled: tuple[str, ...] = ()  # re-arm request ids already applied (trader.rearm): never twice
 
     @property
     def seq(self) -> int:
@@ -107,6 +108,7 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "last_trade_seq": state.last_trade_seq,
         "warm_models": {str(k): model.to_json() for k, model in sorted(state.warm_models.items())},
         "live": None if checkpoint.live is None else checkpoint.live.to_json(),
+        "rearm_handled": list(checkpoint.rearm_handled),
     }
 
 
@@ -130,6 +132,7 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
         )
         last = data["last_bar"]
         live = None if data.get("live") is None else LiveState.from_json(data["live"])
-        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"], live)
+        handled = tuple(map(str, data.get("rearm_handled", ())))
+        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"], live, handled)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"the checkpoint is damaged ({type(exc).__name__}: {exc})") from None

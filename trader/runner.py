@@ -7,6 +7,9 @@ when NATS is configured) -> tick -> flush -> checkpoint. The checkpoint is writt
 the audit has reached the OS, so a kill at any point either repeats a bar the sinks
 then recognise by its seq, or loses nothing.
 
+Before each bar past warm-up the runner reads the bot's re-arm requests (``trader.rearm``):
+a new one ends a drawdown halt at that bar, and its id is kept in the checkpoint.
+
 SIGTERM/SIGINT set ``stop``: the current bar finishes, audit is flushed (and delivered
 to the bus within a timeout), the checkpoint is written, and the runner returns.
 """
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -40,6 +44,7 @@ from trader.live_session import ADOPT_ENV, LiveSession, poll_seconds
 from trader.live_state import LiveState
 from trader.outbox import Outbox, audit_envelope
 from trader.pacing import Pacer
+from trader.rearm import REARM_FILE, FileRearmSource, KvRearmSource, RearmInbox, RearmSource
 from trader.state_store import FileStateStore, KvStateStore, MirroredStateStore, StateStore
 from trader.venues.connect import venue_from_env
 
@@ -85,8 +90,13 @@ class BotRunner:
         stop: asyncio.Event | None = None,
         out: TextIO | None = None,
         live: LiveSession | None = None,
+        rearm_sources: Sequence[RearmSource] | None = None,
     ) -> None:
         self.instance, self.options = instance, options
+        self._rearm_sources = (
+            [FileRearmSource(instance.state_dir / REARM_FILE)] if rearm_sources is None else list(rearm_sources)
+        )
+        self._rearm = RearmInbox(self._rearm_sources)
         self._feed, self._store, self._sinks, self._bus = feed, store, sinks, bus
         self.stop = stop or asyncio.Event()
         self._out = out or sys.stdout
@@ -101,6 +111,7 @@ class BotRunner:
         checkpoint = await self._store.load()
         start = 0 if checkpoint is None else self._check_resume(checkpoint, len(bars), bars)
         engine = Engine(self._config, checkpoint.state if checkpoint else None)
+        self._rearm = RearmInbox(self._rearm_sources, checkpoint.rearm_handled if checkpoint else ())
         self._live = (checkpoint.live if checkpoint else None) or LiveState()
         self._last_seq = engine.state.seq
         summary = RunSummary(last_seq=engine.state.seq)
@@ -144,6 +155,7 @@ class BotRunner:
         self, engine: Engine, bars: Bars, next_bar: int, summary: RunSummary, pacer: Pacer | None
     ) -> _Ended:
         """The bars from ``next_bar`` on; where it stopped, and why if it must not continue."""
+        rearm_notes: list[str] = []
         while next_bar < len(bars):
             if self.stop.is_set():
                 return _Ended(next_bar, "stop requested")
@@ -154,8 +166,13 @@ class BotRunner:
             fills = None
             if self._session is not None:
                 fills = await self._session.fills_before(str(bars.dates[next_bar]))
+            if engine.state.model is not None:  # no halt before the first fit: nothing to re-arm
+                rearm_notes.extend(await self._rearm.check(engine.request_rearm))
             # The engine gets the bars up to this one only: the runner cannot look ahead.
             record = engine.on_bar(bars.head(next_bar + 1), next_bar, fills=fills)
+            if record is not None and rearm_notes:
+                record["notes"] = [*record["notes"], *rearm_notes]
+                rearm_notes = []
             if record is not None and self._session is not None:
                 record["executions"] = await self._session.send(engine, bars, next_bar)
             next_bar += 1
@@ -261,7 +278,9 @@ class BotRunner:
             live = self._live
             live.journaled = self._session.journaled
         await self._store.save(
-            Checkpoint(engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last]), live)
+            Checkpoint(
+                engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last]), live, self._rearm.handled
+            )
         )
 
     async def _publish_tick(self, record: dict[str, Any]) -> None:
@@ -368,8 +387,18 @@ async def _run_with_sinks(
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()
     store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
+    rearm: list[RearmSource] = [FileRearmSource(state_dir / REARM_FILE), KvRearmSource(bus, instance.bot_id)]
     runner = BotRunner(
-        instance, options, feed=feed, store=store, sinks=[*sinks, outbox], bus=bus, stop=stop, out=out, live=session
+        instance,
+        options,
+        feed=feed,
+        store=store,
+        sinks=[*sinks, outbox],
+        bus=bus,
+        stop=stop,
+        out=out,
+        live=session,
+        rearm_sources=rearm,
     )
     try:
         return await runner.run()

@@ -157,6 +157,10 @@ class UserApi:
             return dict(await self.delete(f"/api/v1/bots/{bot_id}"))
         return dict(await self.post(f"/api/v1/bots/{bot_id}/{action}"))
 
+    async def rearm(self, bot_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        """Ask a halted bot to trade again (``POST /bots/{id}/rearm``); 409 names why it cannot help."""
+        return dict(await self.post(f"/api/v1/bots/{bot_id}/rearm", idempotency_key=idempotency_key))
+
     async def create_bot(self, profile: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         return dict(await self.post("/api/v1/bots", profile, idempotency_key=idempotency_key))
 

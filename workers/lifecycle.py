@@ -1,5 +1,9 @@
 """The lifecycle consumer: ``intents.bot.*`` -> the bots projection and outcome events.
 
+``bot.rearm`` changes no row: its effect is a ``RearmRequest`` put on the bot's
+``<bot_id>.rearm`` key in ``bot_state``, published with the outcome events (and so replayed
+with them); the bot applies each request id once.
+
 Each intent is recorded in the idempotency ledger inside the same transaction as its
 projection, together with the events it emits. A redelivered intent
 (crash before ack, duplicate publish outside the window) re-publishes those saved
@@ -19,10 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.envelope import Envelope
 from contracts.events import BotEvent, BotStatus, IntentDone, IntentFailed
-from contracts.intents import BotIntent, CreateBot, DeleteBot, StartBot, StopBot
+from contracts.intents import BotIntent, CreateBot, DeleteBot, RearmBot, RearmRequest, StartBot, StopBot
 from events.bus import MSG_ID, TYPE_HEADER, Bus
 from events.consume import MalformedMessage, TransientError
-from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject
+from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject, rearm_request_subject
 from store import bots, intents, ledger
 from workers.failpoints import Failpoints
 from workers.limits import refuse_create, refuse_start
@@ -32,7 +36,7 @@ log = structlog.get_logger(__name__)
 
 CONSUMER = LIFECYCLE.durable
 _BOT_INTENT: TypeAdapter[BotIntent] = TypeAdapter(BotIntent)
-AnyBotIntent = CreateBot | StartBot | StopBot | DeleteBot
+AnyBotIntent = CreateBot | StartBot | StopBot | DeleteBot | RearmBot
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ async def _project_once(intent: AnyBotIntent, deps: LifecycleDeps) -> tuple[list
 async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
     """Project one intent; returns the events to publish. Runs inside the ledger transaction."""
     try:
+        if isinstance(intent, RearmBot):
+            return await _rearm(conn, intent)
         status, reason = await _project(conn, intent)
     except IntentRefused as refused:
         await intents.record_outcome(
@@ -149,6 +155,27 @@ async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
         Emit(bot_event_subject(intent.bot_id, what), event),
         Emit(intent_event_subject(intent.id, "done"), done),
     ]
+
+
+async def _rearm(conn: Any, intent: RearmBot) -> list[Emit]:
+    """Leave the bot a re-arm request; it reads the key before its next decision."""
+    bot = await bots.get_bot(conn, intent.bot_id)
+    if bot is None:
+        raise TransientError(f"bot {intent.bot_id} is not known yet")
+    if bot.user_id != intent.user_id:
+        raise IntentRefused("bot not found")
+    if bot.status == "deleted":
+        raise IntentRefused("the bot was deleted")
+    await intents.record_outcome(
+        conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id, status="done"
+    )
+    request = RearmRequest(
+        id=intent.id, bot_id=intent.bot_id, occurred_at=intent.occurred_at, correlation_id=intent.correlation_id
+    )
+    done = IntentDone(
+        id=f"{intent.id}:done", intent_id=intent.id, kind=intent.type, correlation_id=intent.correlation_id
+    )
+    return [Emit(rearm_request_subject(intent.bot_id), request), Emit(intent_event_subject(intent.id, "done"), done)]
 
 
 _EVENT_FOR = {"bot.create": "created", "bot.start": "started", "bot.stop": "stopped", "bot.delete": "deleted"}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import panel as pn
@@ -11,8 +13,10 @@ import panel as pn
 from agent.dashboard.common import mode_badge, page, push_on_change, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
+from trader.rearm import write_request_file
 from ui import format as fmt
 from ui.charts import STOP_COLOR, STOPPED, risk_of
+from ui.rearm import RearmControl, RearmFailed
 from ui.regimes import named_exposures, regime_name
 
 
@@ -48,6 +52,19 @@ def bot_summary(
         "risk": risk,
         "risk_reason": reason,
     }
+
+
+async def rearm_local(ctx: AgentContext, bot_id: str, name: str) -> str:
+    """Leave a re-arm request in the bot's state dir; the bot applies it before its next decision."""
+    try:
+        write_request_file(ctx.home.state_dir(bot_id), uuid.UUID(bot_id))
+    except OSError as exc:
+        raise RearmFailed(
+            html.escape(f"could not leave the request in its state folder ({exc.strerror or exc})")
+        ) from exc
+    running = (proc := ctx.supervisor.bots.get(bot_id)) is not None and proc.state == "running"
+    when = "from its next bar" if running else "from its next bar once you start it"
+    return f"Re-arm requested: {name} trades again {when}."
 
 
 def _risk_html(s: dict[str, Any]) -> str:
@@ -88,6 +105,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     errors = pn.pane.Alert("", alert_type="warning", visible=False)
     empty = pn.pane.Markdown("No bots yet. Create one with the [New bot wizard](./wizard).", visible=False)
     panes: dict[str, pn.pane.HTML] = {}
+    rearms: dict[str, RearmControl] = {}
     shown: list[str] = []
     log_title = pn.pane.HTML("", css_classes=["bot-log-title"])
     log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
@@ -143,9 +161,12 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         }
         if ids != shown:
             panes.clear()
+            rearms.clear()
             built = []
             for bot_id in ids:
+                name = summaries[bot_id]["name"]
                 panes[bot_id] = pn.pane.HTML(_row_html(summaries[bot_id]), sizing_mode="stretch_width")
+                rearms[bot_id] = RearmControl(name, partial(rearm_local, ctx, bot_id, name), bot_id=bot_id)
                 sup = ctx.supervisor
                 controls = pn.Row(
                     action("Start", sup.start_bot, bot_id, "success"),
@@ -154,12 +175,16 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                     action("Delete", sup.delete, bot_id, "danger"),
                     action("Log", show_log, bot_id, "light"),
                 )
-                built.append(pn.Column(panes[bot_id], controls, styles={"border-bottom": "1px solid #eee"}))
+                built.append(
+                    pn.Column(panes[bot_id], controls, rearms[bot_id].panel, styles={"border-bottom": "1px solid #eee"})
+                )
             rows.objects = built
             shown[:] = ids
         else:
             for bot_id, summary in summaries.items():
                 panes[bot_id].object = _row_html(summary)
+        for bot_id, summary in summaries.items():
+            rearms[bot_id].show_for(summary["risk"])
 
     refresh()
     pn.state.add_periodic_callback(refresh, period=1000)

@@ -21,7 +21,7 @@ from api.problems import ProblemError, problem_responses
 from api.state import ApiState
 from api.venue_checks import connection_problems, paper_connection_problems, profile_problems, refuse
 from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
-from contracts.intents import CreateBot, DeleteBot, StartBot, StopBot
+from contracts.intents import CreateBot, DeleteBot, RearmBot, StartBot, StopBot
 from contracts.profile import WIZARD_STEPS, BotProfile
 from events.bus import BusUnavailable
 from events.topology import intent_subject
@@ -51,7 +51,7 @@ def _derived_id(user: UserRow, key: str | None, purpose: str) -> uuid.UUID:
     return uuid.uuid5(_IDEMPOTENCY_NS, f"{user.id}:{key}:{purpose}")
 
 
-async def submit_intent(state: ApiState, intent: CreateBot | StartBot | StopBot | DeleteBot) -> None:
+async def submit_intent(state: ApiState, intent: CreateBot | StartBot | StopBot | DeleteBot | RearmBot) -> None:
     """Publish an intent and record it as accepted. 503 if the bus did not store it."""
     structlog.contextvars.bind_contextvars(intent_id=intent.id, bot_id=str(intent.bot_id))
     try:

@@ -10,14 +10,16 @@ message) for the workers.
 | role | publishes | subscribes |
 |---|---|---|
 | api | ``intents.>``, ``stripe.events.>``, boot reports (1), topology | its inbox |
-| workers | ``events.>``, ``intents.>``, ``dlq.>``, topology, consume | its inbox, JetStream advisories |
+| workers | ``events.>``, ``intents.>``, ``dlq.>``, re-arm requests (2), topology, consume | its inbox, advisories |
 | agent | topology, consume, ``$KV.bot_state.>`` | its inbox |
 | dashboard | nothing | ``bots.*.{audit,tick,status,log}``, ``events.>`` |
-| bot ``<id>`` | ``bots.<id>.>``, its ``bot_state`` key | its inbox |
+| bot ``<id>`` | ``bots.<id>.>``, its ``bot_state`` key; reads its re-arm request key (2) | its inbox |
 | admin | everything (operators, tests, benchmarks) | everything |
 
 (1) ``events.bot.*.boot_waiting`` and ``events.bot.*.booted`` only: the API alone sees a
 machine's boot (it answers its ``broker_token`` call); every other event is the workers'.
+(2) ``bot_state`` key ``<id>.rearm``: the lifecycle worker puts a person's re-arm request there;
+the bot may read it but not write it, so it cannot re-arm itself or touch another bot's request.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from events.auth.jwt import Permissions
-from events.topology import BOT_STATE_BUCKET, subject_token
+from events.topology import BOT_STATE_BUCKET, rearm_request_subject, subject_token
 
 TOPOLOGY = (
     "$JS.API.INFO",
@@ -69,7 +71,7 @@ ROLE_PERMISSIONS: dict[Role, Permissions] = {
         subscribe=(_inbox("api"),),
     ),
     Role.WORKERS: Permissions(
-        publish=("events.>", "intents.>", "dlq.>", *TOPOLOGY, *CONSUME),
+        publish=("events.>", "intents.>", "dlq.>", f"$KV.{BOT_STATE_BUCKET}.*.rearm", *TOPOLOGY, *CONSUME),
         subscribe=(_inbox("workers"), "$JS.EVENT.ADVISORY.>"),
     ),
     Role.AGENT: Permissions(publish=(*TOPOLOGY, *CONSUME, f"$KV.{BOT_STATE_BUCKET}.>"), subscribe=(_inbox("agent"),)),
@@ -85,9 +87,9 @@ def bot_inbox_prefix(bot_id: object) -> str:
 
 
 def bot_permissions(bot_id: object) -> Permissions:
-    """A bot publishes its own outputs and reads/writes its own checkpoint key, nothing else.
+    """A bot publishes its own outputs, reads/writes its own checkpoint key and reads its re-arm request.
 
-    The checkpoint is read with a *direct get* whose subject names the key, so the server
+    Both keys are read with a *direct get* whose subject names the key, so the server
     can scope it; the classic ``STREAM.MSG.GET`` API carries the key in the body and is
     not granted.
     """
@@ -98,6 +100,7 @@ def bot_permissions(bot_id: object) -> Permissions:
             f"bots.{bot}.>",
             f"$KV.{BOT_STATE_BUCKET}.{bot}",
             f"$JS.API.DIRECT.GET.{kv_stream}.$KV.{BOT_STATE_BUCKET}.{bot}",
+            f"$JS.API.DIRECT.GET.{kv_stream}.{rearm_request_subject(bot)}",
             f"$JS.API.STREAM.INFO.{kv_stream}",
         ),
         subscribe=(f"{bot_inbox_prefix(bot)}.>",),

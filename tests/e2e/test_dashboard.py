@@ -339,3 +339,41 @@ def test_bots_page_controls_stop_start_show_the_log_and_delete(page: Page, agent
     click("delete")
     expect(row).to_have_count(0)
     assert not home.config_path(bot_id).exists() and processes_running(home, bot_id) == []
+
+
+def test_a_killed_bot_is_rearmed_from_the_bots_page_after_a_confirmation_naming_it(
+    page: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    assert agent.ctx is not None
+    home = agent.ctx.home
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 1000)).model_dump(mode="json")
+    body["basics"]["name"] = "Halting bot"
+    # fully invested, killed at a 4% drawdown (its 13th decision on this data) until a person re-arms it
+    body["strategy"].update(
+        {"exposure_per_regime": [1.0, 1.0], "max_drawdown_pct": 4, "max_daily_loss_pct": 50, "rearm": "manual"}
+    )
+    bot_id = write_instance(home, BotProfile.model_validate(body)).bot_id
+    open_page(page, agent, "bots")
+    row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row.locator('.bot-risk[data-risk="killed"]')).to_be_visible()
+
+    page.locator(f".for-{bot_id}.bot-rearm button").click()
+    expect(page.locator(".bot-rearm-confirm").filter(has_text="Re-arm Halting bot?")).to_be_visible()
+    page.locator(f".for-{bot_id}.bot-rearm-yes button").click()
+    expect(page.locator(".bot-rearm-message")).to_contain_text("Re-arm requested: Halting bot trades again")
+
+    audit = home.state_dir(str(bot_id)) / "audit.jsonl"
+    deadline = time.monotonic() + 30
+    while _manual_rearms(audit) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _manual_rearms(audit) == 1, "the bot applied the request, once"
+    page.screenshot(path=SHOTS / "rearm.png", full_page=True)
+    page.locator(f".for-{bot_id}.bot-delete button").click()
+    expect(row).to_have_count(0)
+
+
+def _manual_rearms(audit: Path) -> int:
+    """Records whose events include a manual re-arm (complete lines only: the bot may be mid-write)."""
+    lines = audit.read_text().split("\n")[:-1] if audit.exists() else []
+    events = [e for line in lines for e in json.loads(line).get("events", [])]
+    return sum(e.get("kind") == "rearm" and e.get("rule") == "manual" for e in events)

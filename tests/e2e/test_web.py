@@ -12,6 +12,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from bokeh.util.token import generate_jwt_token, generate_session_id, get_token_
 from playwright.sync_api import Browser, Page, WebSocket, expect
 from tornado.websocket import websocket_connect
 
+from contracts.events import AuditRecord
+from store import audit
+from store.pool import create_pool
 from tests.conftest import VALID_PROFILE, set_tier, signup_and_login, wait_for
 from tests.e2e.agentserver import TIMEOUT_MS, artifacts_dir, fill
 from tests.e2e.conftest import _host as request_host
@@ -261,6 +265,48 @@ def api_wait_running(web: WebCloud, headers: dict[str, str], bot_id: str) -> Non
         return response.status_code == 200 and len(response.json()["records"]) >= 2
 
     web.call(wait_for(running, timeout_s=BOOT_TIMEOUT_MS / 1000, what="the bot to trade"), BOOT_TIMEOUT_MS / 1000 + 5)
+
+
+def test_a_killed_hosted_bot_is_rearmed_from_its_page_after_a_confirmation_naming_it(
+    page: Page, web: WebCloud, pg_dsn: str
+) -> None:
+    email = new_email()
+    headers = api_user(web, email)
+    set_tier_now(web, headers, "pro")
+    created = api(web, "POST", "/api/v1/bots", headers, json=hosted_profile("Killed bot"))
+    bot_id = created["bot_id"]
+    web.call(wait_for(lambda: _intent_done(web, headers, created["intent_id"]), what="the bot created"))
+    # as audit ingest stores what the bot published; a seq beyond any the booting machine will reach this
+    # test, so the page's newest record stays this one
+    web.call(_record_killed(pg_dsn, uuid.UUID(bot_id)))
+
+    log_in(page, web, email, then=f"/bots/{bot_id}")
+    page.locator(".bot-rearm button").click()
+    expect(page.locator(".bot-rearm-confirm")).to_contain_text("Re-arm Killed bot?")
+    page.locator(".bot-rearm-yes button").click()
+    expect(page.locator(".bot-rearm-message")).to_contain_text("Re-arm requested: Killed bot trades again")
+    expect(page.locator(".bot-rearm-confirm")).to_be_hidden()
+    page.screenshot(path=SHOTS / "web-rearm.png", full_page=True)
+    api(web, "DELETE", f"/api/v1/bots/{bot_id}", headers)
+
+
+async def _intent_done(web: WebCloud, headers: dict[str, str], intent_id: str) -> bool:
+    assert web.cloud is not None
+    response = await web.cloud.api.get(f"/api/v1/intents/{intent_id}", headers=headers)
+    return response.status_code == 200 and response.json()["status"] == "done"
+
+
+async def _record_killed(pg_dsn: str, bot_id: uuid.UUID) -> None:
+    detail = {"risk": {"status": "killed", "approved": 0.0, "reasons": ["drawdown halt: flat until re-armed"]}}
+    seq = 1_000_000
+    record = AuditRecord(
+        id=f"{bot_id}:{seq}", bot_id=bot_id, seq=seq, bar_at=datetime(2018, 12, 31, tzinfo=UTC), detail=detail
+    )
+    pool = await create_pool(pg_dsn, max_size=1)
+    try:
+        await audit.insert_batch(pool, [record])
+    finally:
+        await pool.close()
 
 
 # ---- outages ------------------------------------------------------------------------------------------

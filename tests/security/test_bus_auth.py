@@ -21,17 +21,19 @@ from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 
 from api.settings import ApiSettings
+from contracts.intents import RearmRequest
 from events.auth.revoke import revoke_users
 from events.auth.roles import Role
 from events.bus import MSG_ID, Bus, connect, connect_options
 from events.embedded import NatsServer
-from events.topology import ensure_topology
+from events.topology import ensure_topology, rearm_request_key
 from tests.busauth import BUS_KEYS, bot_creds_file, creds_file
 from tests.busutil import count_on_subject
 from tests.conftest import intent_settled, wait_for
 from tests.hostedutil import hosted_user
 from tests.integration.test_audit_ingest import audit_record
 from tests.vaultutil import machine_headers
+from trader.rearm import KvRearmSource
 from workers.app import WorkerRuntime
 
 HOSTED: dict[str, Any] = {
@@ -137,6 +139,38 @@ async def test_a_bot_reaches_only_its_own_subjects_and_checkpoint(
     assert await count_on_subject(bus.js, "BOTS", f"bots.{bot_b}.audit") == 0
     assert await count_on_subject(bus.js, "INTENTS", "intents.bot.delete") == 0
     assert await count_on_subject(bus.js, "INTENTS", "intents.broker.revoke") == 0
+
+
+async def test_a_bot_reads_its_own_rearm_request_but_neither_writes_it_nor_reads_another_bots(
+    nats_server: NatsServer, bus: Bus, clients: list[Client]
+) -> None:
+    await ensure_topology(bus.js)
+    bot_a, bot_b = uuid.uuid4(), uuid.uuid4()
+    admin_kv = await bus.js.key_value("bot_state")
+    for bot in (bot_a, bot_b):
+        await admin_kv.put(rearm_request_key(bot), RearmRequest(bot_id=bot).model_dump_json().encode())
+    creds_a = bot_creds_file(bot_a)
+
+    own = Bus(nats_server.url, name="bot-a", creds=creds_a)
+    await own.start(wait_s=5)
+    try:
+        request = await KvRearmSource(own, bot_a).latest()
+        assert request is not None and request.bot_id == bot_a
+    finally:
+        await own.close()
+
+    attacker = await _client(clients, nats_server.url, creds_a)
+    assert attacker.nc is not None
+    forged = {
+        f"$JS.API.DIRECT.GET.KV_bot_state.$KV.bot_state.{bot_b}.rearm": b"",
+        f"$KV.bot_state.{bot_b}.rearm": b'{"id": "forged"}',
+        f"$KV.bot_state.{bot_a}.rearm": b'{"id": "self-rearm"}',
+    }
+    for subject, payload in forged.items():
+        await attacker.nc.publish(subject, payload)
+        assert await attacker.refused("publish", subject)
+    for bot in (bot_a, bot_b):
+        assert RearmRequest.model_validate_json((await admin_kv.get(rearm_request_key(bot))).value).bot_id == bot
 
 
 async def test_the_api_cannot_publish_events_and_the_workers_cannot_publish_stripe_events(

@@ -16,7 +16,8 @@ import panel as pn
 
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
-from ui.charts import RegimeCharts, now_line
+from ui.charts import RegimeCharts, now_line, risk_of
+from ui.rearm import RearmControl, RearmFailed
 from ui.regimes import named_exposures
 from web.api import ApiError, ApiRejected, UserApi
 from web.chrome import (
@@ -112,6 +113,15 @@ class BotView:
         self._was_connected = True
         self._doc = pn.state.curdoc
         self._held: list[tuple[str, Any]] | None = None  # live messages held while history loads
+        # a local bot is re-armed from its agent's dashboard: the cloud's bus does not reach it
+        self.rearm = RearmControl(bot["name"], self._rearm, bot_id=self.bot_id) if bot["surface"] == "hosted" else None
+
+    async def _rearm(self) -> str:
+        try:
+            await self.api.rearm(self.bot_id, idempotency_key=str(uuid.uuid4()))
+        except ApiError as exc:
+            raise RearmFailed(error_words(exc)) from exc
+        return f"Re-arm requested: {self.bot['name']} trades again from its next bar."
 
     async def catch_up(self) -> None:
         """Load what the API has past ``last_seq``; live messages arriving meanwhile are applied after it."""
@@ -167,6 +177,8 @@ class BotView:
         self.audit.add(self.bot_id, fresh)
         self.last_seq = fresh[-1].seq
         self.last_record = fresh[-1]
+        if self.rearm is not None:
+            self.rearm.show_for(risk_of(self.last_record)[0])
         self.now.object = now_line(self.last_tick, self.last_record, self.exposures)
 
     def on_message(self, kind: str, message: Any) -> None:
@@ -244,6 +256,7 @@ def bot_page(ctx: WebContext) -> pn.Column:
         view = BotView(ctx, api, bot)
         body.objects = [
             view.header,
+            *([view.rearm.panel] if view.rearm is not None else []),
             view.connection,
             view.now,
             pn.Tabs(
