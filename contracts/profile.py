@@ -231,7 +231,7 @@ class Model(Contract):
     )
     refit_every: int = Field(default=21, ge=1, le=2_520, description="Refit the model every N bars (1-2520).")
     min_persistence: int = Field(
-        default=3, ge=1, le=60, description="Bars a new regime must persist before the bot acts on it (1-60)."
+        default=5, ge=1, le=60, description="Bars a new regime must persist before the bot acts on it (1-60)."
     )
     prob_threshold: float = Field(
         default=0.6, ge=0.5, le=0.99, description="Minimum filtered probability to accept a regime (0.5-0.99)."
@@ -276,7 +276,7 @@ class StrategyRisk(Contract):
     """Step 5: how much to hold in each regime, and the hard limits."""
 
     exposure_per_regime: list[Annotated[float, Field(ge=-1, le=1)]] = Field(
-        default_factory=lambda: [0.0, 0.5, 1.0],
+        default_factory=lambda: [0.0, 1.0, 1.0],
         min_length=2,
         max_length=6,
         description="Target exposure for each regime, ordered from the most volatile regime (typically the "

@@ -36,8 +36,13 @@ DEMO_PROFILE = {
     "basics": {"name": "Demo S&P 500 regime bot", "surface": "local", "mode": "paper"},
     "broker": {"connection": "paper"},
     "market": {"symbols": ["SPY"], "bar_interval": "1d", "asset_class": "stock", "data_source": "sp500"},
-    "model": {"n_states": 3, "features": ["log_return", "realized_vol"], "training_window": 756},
-    "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0], "max_drawdown_pct": 20},
+    "model": {"n_states": 3, "features": ["log_return", "realized_vol"], "training_window": 756, "min_persistence": 5},
+    "strategy": {
+        "exposure_per_regime": [0.0, 1.0, 1.0],
+        "max_drawdown_pct": 20,
+        "rearm": "calm",
+        "rebalance_band_pct": 10,
+    },
     "schedule": {"run": "after_close", "confirmed": True},
 }
 

@@ -78,14 +78,14 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
         ),
         "training_window": w.IntInput(
             name="Training window (bars)",
-            value=504,
+            value=756,
             css_classes=["wiz-window"],
             description="Bars the model is fitted on; at least 30 per regime.",
         ),
         "refit_every": w.IntInput(name="Refit every (bars)", value=21),
         "min_persistence": w.IntInput(
             name="Min persistence (bars)",
-            value=3,
+            value=5,
             description="A new regime must last this many bars in a row before the bot trades on it: "
             "higher means fewer trades on brief flickers, but later reactions.",
         ),
@@ -98,7 +98,7 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
         ),
         "exposure_per_regime": w.TextInput(
             name="Exposure per regime (most volatile regime first)",
-            value="0, 0.5, 1",
+            value="0, 1, 1",
             css_classes=["wiz-exposure"],
             description="One number per regime, from the most volatile (crashes) to the calmest: the share of "
             "equity to hold, 1 = fully invested, 0.5 = half, 0 = flat, -1 = fully short. E.g. 0, 0.5, 1 for 3 regimes.",

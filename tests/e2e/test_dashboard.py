@@ -128,7 +128,7 @@ def _walk_wizard(page: Page, name: str) -> None:
         page.get_by_role("button", name="Next").click()
     expect(page.locator(".wiz-title")).to_contain_text("Step 7 of 7: Review")
     review = page.locator(".wiz-review")
-    expect(review).to_contain_text("regime 1: 0% · regime 2: 50% · regime 3: 100%")
+    expect(review).to_contain_text("regime 1: 0% · regime 2: 100% · regime 3: 100%")
     expect(review).to_contain_text("$100,000.00")
     page.locator(".wiz-confirm input").check()
 
