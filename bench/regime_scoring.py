@@ -1,6 +1,6 @@
 """Scoring regime labels against a known truth: state mapping, accuracy, precision/recall, switch lag.
 
-A model's state numbers are its own (ordered by mean return after every fit), not the
+A model's state numbers are its own (by volatility at the first fit, then kept by matching), not the
 generator's, so labels are first mapped onto true states with the assignment that maximises
 agreement (Hungarian method on the confusion matrix). One mapping per labelled path: a model
 that swaps two states' meanings halfway through is scored as wrong for half the path, which is

@@ -13,9 +13,9 @@ bars (definitions in ``bench/regime_scoring.py`` and docs/regimes.md):
 * **filtered argmax**: the most likely state of the online filter, no stability filter;
 * the same two with each model's states **named by volatility** (lowest variance of the
   return = calm, highest = bear: the generator's documented ordering, read from the model's
-  own parameters, no hindsight). The engine names states by mean return, and when that order
-  changes at a refit a label changes meaning mid-run; these rows show what the filter finds
-  when that naming is taken out;
+  own parameters, no hindsight). The engine itself names a first fit's states by volatility
+  and matches each refit to the model before it; before issue 15 it named them by mean
+  return and labels changed meaning mid-run, which these rows exposed;
 * the ceiling, same run: an **oracle** fitted on the whole path (features of every bar,
   ``trader.model.fit``), labelling every bar from the whole path too (hmmlearn smoothed
   posteriors and Viterbi): it sees the future, the bot never does;
@@ -179,8 +179,9 @@ def exposure_by_true_state(results: Sequence[SeedResult]) -> list[float]:
 
 
 def intended_exposure() -> list[float]:
-    """What the profile asks for in each true state, if state numbers followed the true drift order."""
-    by_drift = CONFIG.strategy.exposure_per_regime  # state 0 = lowest mean return = the bear
+    """What the profile asks for in each true state (calm, choppy, bear), exposures being listed from the
+    most volatile regime to the calmest."""
+    by_drift = CONFIG.strategy.exposure_per_regime  # state 0 = the most volatile = the bear
     return [by_drift[2], by_drift[1], by_drift[0]]
 
 

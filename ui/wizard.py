@@ -27,6 +27,7 @@ import panel as pn
 from pydantic import ValidationError
 
 from contracts.profile import BotProfile
+from ui.evidence import DEFAULT_EVIDENCE
 from ui.wizard_confirm import ConfirmBox
 from ui.wizard_form import form_widgets
 from ui.wizard_history import StepHistory
@@ -97,6 +98,7 @@ _REVIEW_CSS = (
     ".wiz-review-table th,.wiz-review-table td{text-align:left;padding:4px 14px 4px 0;vertical-align:top}"
     ".wiz-review-table tbody tr{border-bottom:1px solid #e3e3e3}"
     ".wiz-review-table thead th{border-bottom:2px solid #999;color:#444}"
+    ".wiz-evidence{font-size:13px;color:#444;max-width:760px;margin:4px 0 10px}"
 )
 
 
@@ -283,6 +285,7 @@ class Wizard:
             f"<style>{_REVIEW_CSS}</style>"
             '<table class="wiz-review-table"><caption>Your bot, as it will be created</caption>'
             f"<thead><tr><th>Step</th><th>Setting</th><th>Value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="wiz-evidence">{html.escape(DEFAULT_EVIDENCE)}</p>'
         )
         self.confirm.value = False  # asked again after any change to what it confirms
         return True

@@ -82,6 +82,8 @@ async def test_the_review_offers_the_deploy_for_the_chosen_surface_and_asks_for_
     wizard = Wizard(fake.host())
     await wizard.go_to(7)
     assert wizard.step == 7 and "Exposure per regime" in str(wizard.review.object)
+    assert "the gain may be luck" in str(wizard.review.object)  # the evidence, next to the settings it is about
+    assert "Re-arm after a halt" in str(wizard.review.object)
     local, hosted = wizard.deploy
     assert local.visible and not hosted.visible
     await wizard.run(fake.host().deploy_actions[0], local)
