@@ -72,7 +72,7 @@ def _broker_to_json(broker: PaperBroker | None) -> dict[str, Any] | None:
         "cash": broker.cash,
         "slippage_bps": broker.slippage_bps,
         "commission_bps": broker.commission_bps,
-        "position": broker.position,
+        **_positions_to_json(broker),
         "known_ids": sorted(broker.known_ids),
         "pending": [asdict(order) for order in broker.pending],
     }
@@ -81,14 +81,23 @@ def _broker_to_json(broker: PaperBroker | None) -> dict[str, Any] | None:
 def _broker_from_json(data: dict[str, Any] | None) -> PaperBroker | None:
     if data is None:
         return None
+    by_symbol = data.get("positions")
     return PaperBroker(
         cash=float(data["cash"]),
         slippage_bps=float(data["slippage_bps"]),
         commission_bps=float(data["commission_bps"]),
-        position=float(data["position"]),
+        position=0.0 if by_symbol is not None else float(data["position"]),
         known_ids=set(data["known_ids"]),
         pending=[Order(**order) for order in data["pending"]],
+        positions=None if by_symbol is None else {str(s): float(q) for s, q in by_symbol.items()},
     )
+
+
+def _positions_to_json(broker: PaperBroker) -> dict[str, Any]:
+    """A one-symbol book as it was always written (one number); a portfolio's positions by symbol."""
+    if len(broker.positions) <= 1:
+        return {"position": broker.position}
+    return {"positions": dict(broker.positions)}
 
 
 def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
