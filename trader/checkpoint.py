@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from trader.broker import Order, PaperBroker
-from trader.engine import EngineState
+from trader.engine import EngineState, Leg
 from trader.live_state import LiveState
 from trader.model import RegimeModel
+from trader.regime_slot import RegimeSlot
 from trader.risk import RiskState
 from trader.strategy import RegimeTracker
 
@@ -101,24 +102,51 @@ def _positions_to_json(broker: PaperBroker) -> dict[str, Any]:
 
 
 def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The first model's state sits at the top level, as before portfolios: a one-symbol bot's checkpoint is
+    unchanged. A portfolio adds ``more_slots`` (its other models) and ``legs`` (per-symbol stop loss, last trade)."""
     state = checkpoint.state
-    return {
+    first = state.slots[0]
+    out = {
         "format": FORMAT,
         "bars_seen": checkpoint.bars_seen,
         "last_bar": {"date": checkpoint.last_bar_date, "close": checkpoint.last_bar_close},
         "seq": state.seq,
-        "model": _model_to_json(state.model),
-        "fitted_at": state.fitted_at,
-        "filter_state": None if state.filter_state is None else state.filter_state.tolist(),
-        "tracker": asdict(state.tracker),
+        **_slot_to_json(first),
         "risk": _risk_to_json(state.risk),
         "broker": _broker_to_json(state.broker),
         "warnings": list(state.warnings),
         "last_trade_seq": state.last_trade_seq,
-        "warm_models": {str(k): model.to_json() for k, model in sorted(state.warm_models.items())},
         "live": None if checkpoint.live is None else checkpoint.live.to_json(),
         "rearm_handled": list(checkpoint.rearm_handled),
     }
+    if len(state.slots) > 1:
+        out["more_slots"] = [_slot_to_json(slot) for slot in state.slots[1:]]
+    if state.legs:
+        out["legs"] = {
+            symbol: {"rules": _risk_to_json(leg.rules), "last_trade_seq": leg.last_trade_seq}
+            for symbol, leg in state.legs.items()
+        }
+    return out
+
+
+def _slot_to_json(slot: RegimeSlot) -> dict[str, Any]:
+    return {
+        "model": _model_to_json(slot.model),
+        "fitted_at": slot.fitted_at,
+        "filter_state": None if slot.filter_state is None else slot.filter_state.tolist(),
+        "tracker": asdict(slot.tracker),
+        "warm_models": {str(k): model.to_json() for k, model in sorted(slot.warm_models.items())},
+    }
+
+
+def _slot_from_json(data: dict[str, Any]) -> RegimeSlot:
+    return RegimeSlot(
+        model=_model_from_json(data["model"]),
+        fitted_at=int(data["fitted_at"]),
+        filter_state=None if data["filter_state"] is None else np.asarray(data["filter_state"], dtype=np.float64),
+        tracker=RegimeTracker(**data["tracker"]),
+        warm_models={int(k): RegimeModel.from_json(m) for k, m in (data.get("warm_models") or {}).items()},
+    )
 
 
 def from_json(data: dict[str, Any]) -> Checkpoint:
@@ -129,15 +157,15 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
     try:
         state = EngineState(
             seq=int(data["seq"]),
-            model=_model_from_json(data["model"]),
-            fitted_at=int(data["fitted_at"]),
-            filter_state=None if data["filter_state"] is None else np.asarray(data["filter_state"], dtype=np.float64),
-            tracker=RegimeTracker(**data["tracker"]),
+            slots=[_slot_from_json(data), *map(_slot_from_json, data.get("more_slots", ()))],
             risk=_risk_from_json(data["risk"]),
             broker=_broker_from_json(data["broker"]),
             warnings=list(data["warnings"]),
             last_trade_seq=data.get("last_trade_seq"),
-            warm_models={int(k): RegimeModel.from_json(m) for k, m in (data.get("warm_models") or {}).items()},
+            legs={
+                str(symbol): Leg(_risk_from_json(leg["rules"]), leg["last_trade_seq"])
+                for symbol, leg in (data.get("legs") or {}).items()
+            },
         )
         last = data["last_bar"]
         live = None if data.get("live") is None else LiveState.from_json(data["live"])

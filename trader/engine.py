@@ -1,5 +1,14 @@
 """The per-bar engine shared by backtests and live bots: only the adapters differ.
 
+One engine for one symbol and for portfolios of several (a one-symbol bot is a portfolio
+of one, and writes the audit and checkpoints it always did). A portfolio's bars are aligned
+series, one per symbol (``trader.portfolio_bars.align``). Its regimes come from one model on
+a reference series, which sets every symbol's exposure, or from a model per symbol
+(``scope``); each symbol's target is its capital weight times its regime's exposure. The
+drawdown and daily-loss limits watch the whole book's equity, and a halt flattens every
+symbol; the position cap, the stop loss and the rationing below apply per symbol, and each
+symbol gets at most one order per bar, its id derived from (bot, bar, symbol).
+
 For bar t: fill the orders placed at bar t-1 at this bar's open -> features of bars
 0..t -> (re)fit on a window that ends at bar t-1 when due -> online filter -> strategy ->
 risk -> orders for the next open -> one audit record. Nothing at bar t reads a bar after
@@ -14,29 +23,32 @@ entropy and how surprising the bar was to the model (``trader.drift``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trader import drift, features
 from trader.bars import Bars
-from trader.broker import Fill, Order, PaperBroker, client_order_id
-from trader.filter import OnlineFilter
-from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, fit_auto, nearest_states
+from trader.broker import Fill, Order, PaperBroker, Side, client_order_id
+from trader.model import FitOptions, RegimeModel
 from trader.rationing import held_back
-from trader.risk import RiskLimits, RiskState, Verdict, check, request_rearm
-from trader.strategy import RegimeTracker, StrategyConfig, decide
+from trader.regime_slot import ReaderConfig, Reading, RegimeReader, RegimeSlot
+from trader.risk import RiskLimits, RiskState, Verdict, check, check_book, position_rules, request_rearm
+from trader.strategy import RegimeTracker, StrategyConfig
 
 MIN_ORDER_SHARES = 1e-6
+WEIGHT_SLACK = 1e-9  # weights that sum to 1 in decimal may sum to 1.0000000000000002 in binary
+
+Scope = Literal["reference", "per_symbol"]
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     bot_id: str
-    symbol: str
+    symbol: str  # the only symbol, or a portfolio's first
     feature_names: tuple[str, ...]
     fit: FitOptions
     strategy: StrategyConfig
@@ -50,37 +62,135 @@ class EngineConfig:
     commission_bps: float = 1.0
     rebalance_band: float = 0.0  # no trade while |approved - held exposure| is at most this (fraction of equity)
     min_hold_bars: int = 0  # bars after a trade before the next one (exits and halts excepted)
+    symbols: tuple[str, ...] = ()  # a portfolio's symbols in order, ``symbol`` first; () for one symbol
+    scope: Scope = "reference"  # one model on ``reference_symbol`` for every symbol, or one per symbol
+    reference_symbol: str | None = None  # scope "reference": the series the model reads (default: the first symbol)
+    weights: tuple[float, ...] | None = None  # capital weight per symbol, in ``symbols`` order (default: equal)
+
+    def __post_init__(self) -> None:
+        universe = self.universe
+        if self.symbols and self.symbols[0] != self.symbol:
+            raise ValueError(f"symbols start with {self.symbols[0]!r} but symbol is {self.symbol!r}: make them agree")
+        if len(set(universe)) != len(universe):
+            raise ValueError(f"symbols {list(universe)} name a symbol twice")
+        if self.reference_symbol is not None and self.reference_symbol not in universe:
+            raise ValueError(f"reference symbol {self.reference_symbol!r} is not one of {list(universe)}")
+        if self.weights is not None:
+            if len(self.weights) != len(universe):
+                raise ValueError(f"{len(self.weights)} weights for {len(universe)} symbols: give one per symbol")
+            if min(self.weights) < 0 or sum(self.weights) > 1 + WEIGHT_SLACK:
+                raise ValueError(f"weights {list(self.weights)} must be at least 0 and sum to at most 1")
+        if len(universe) > 1 and self.risk.rearm == "new_high":
+            raise ValueError(
+                "the new_high re-arm rule follows one instrument's shadow book: a portfolio re-arms by calm, "
+                "manual or next_day for now"
+            )
+
+    @property
+    def universe(self) -> tuple[str, ...]:
+        """Every symbol the bot trades, in order."""
+        return self.symbols or (self.symbol,)
+
+    @property
+    def is_portfolio(self) -> bool:
+        return len(self.universe) > 1
+
+    @property
+    def model_symbols(self) -> tuple[str, ...]:
+        """The series a model reads: the reference alone, or every symbol."""
+        if self.scope == "per_symbol":
+            return self.universe
+        return (self.reference_symbol or self.universe[0],)
+
+    def weight(self, symbol: str) -> float:
+        if self.weights is None:
+            return 1.0 / len(self.universe)
+        return self.weights[self.universe.index(symbol)]
+
+    def model_of(self, symbol: str) -> str:
+        """The symbol whose series' model sets ``symbol``'s regime."""
+        return symbol if self.scope == "per_symbol" else self.model_symbols[0]
+
+
+@dataclass
+class Leg:
+    """One symbol of a portfolio: its stop-loss state and its last trade (a one-symbol bot keeps these flat)."""
+
+    rules: RiskState = field(default_factory=RiskState)
+    last_trade_seq: int | None = None
 
 
 @dataclass
 class EngineState:
-    """Everything a restart needs (checkpointed by the bot runner)."""
+    """Everything a restart needs (checkpointed by the bot runner).
+
+    ``slots`` holds one model per series the bot reads (``EngineConfig.model_symbols``); the
+    first is also reachable as ``model``, ``tracker``... as before portfolios. ``legs`` is empty
+    for a one-symbol bot, whose stop loss lives in ``risk`` and last trade in ``last_trade_seq``.
+    """
 
     seq: int = 0
-    model: RegimeModel | None = None
-    fitted_at: int = -1
-    filter_state: NDArray[np.float64] | None = None
-    tracker: RegimeTracker = field(default_factory=RegimeTracker)
+    slots: list[RegimeSlot] = field(default_factory=lambda: [RegimeSlot()])
     risk: RiskState = field(default_factory=RiskState)
     broker: PaperBroker | None = None
     warnings: list[str] = field(default_factory=list)
     last_trade_seq: int | None = None  # the decision that last placed an order (minimum holding time)
-    warm_models: dict[int, RegimeModel] = field(default_factory=dict)  # n_states auto: last fit of each size
+    legs: dict[str, Leg] = field(default_factory=dict)
+
+    @property
+    def model(self) -> RegimeModel | None:
+        return self.slots[0].model
+
+    @property
+    def fitted_at(self) -> int:
+        return self.slots[0].fitted_at
+
+    @property
+    def filter_state(self) -> NDArray[np.float64] | None:
+        return self.slots[0].filter_state
+
+    @property
+    def tracker(self) -> RegimeTracker:
+        return self.slots[0].tracker
+
+    @property
+    def warm_models(self) -> dict[int, RegimeModel]:
+        return self.slots[0].warm_models
 
 
 class Engine:
     def __init__(self, config: EngineConfig, state: EngineState | None = None) -> None:
         self.config = config
-        self.state = state or EngineState()
-        if self.state.broker is None:
-            self.state.broker = PaperBroker(
-                cash=config.starting_cash, slippage_bps=config.slippage_bps, commission_bps=config.commission_bps
+        self.state = state or EngineState(slots=[RegimeSlot() for _ in config.model_symbols])
+        if len(self.state.slots) != len(config.model_symbols):
+            raise ValueError(
+                f"the saved state holds {len(self.state.slots)} model(s) but this bot reads "
+                f"{len(config.model_symbols)} ({', '.join(config.model_symbols)}): it was saved by another set-up"
             )
-        self._filter: OnlineFilter | None = None
-        self._X = np.empty((0, len(config.feature_names)))  # feature row buffer (a cache, not state)
-        self._rows_done = 0
-        if self.state.model is not None:
-            self._filter = OnlineFilter(self.state.model, state=self.state.filter_state)
+        if self.state.broker is None:
+            positions = {s: 0.0 for s in config.universe} if config.is_portfolio else None
+            self.state.broker = PaperBroker(
+                cash=config.starting_cash,
+                slippage_bps=config.slippage_bps,
+                commission_bps=config.commission_bps,
+                positions=positions,
+            )
+        if config.is_portfolio:
+            for symbol in config.universe:
+                self.state.legs.setdefault(symbol, Leg())
+        reader_config = ReaderConfig(
+            config.feature_names,
+            config.fit,
+            config.strategy,
+            config.training_window,
+            config.window_kind,
+            config.refit_every,
+            config.warm_refits,
+        )
+        self._readers = {
+            symbol: RegimeReader(reader_config, slot, self._warn_once)
+            for symbol, slot in zip(config.model_symbols, self.state.slots, strict=True)
+        }
 
     def request_rearm(self) -> bool:
         """A person re-arms a drawdown halt (any rule): it ends at the next bar. False if none is engaged."""
@@ -91,141 +201,155 @@ class Engine:
         assert self.state.broker is not None
         return self.state.broker
 
-    def _refit(self, bars: Bars, X: NDArray[np.float64], t: int, first: int) -> list[str]:
-        """Fit on rows up to t-1, then bring the filter to t-1 under the new model."""
-        cfg = self.config
-        start = first if cfg.window_kind == "expanding" else max(first, t - cfg.training_window)
-        window = X[start:t]
-        model: RegimeModel | None = None
-        notes: list[str] = []
-        if cfg.warm_refits and self.state.model is not None:
-            try:
-                model = self._fit(window, replace(cfg.fit, restarts=0))
-            except DegenerateFit as exc:
-                notes.append(f"warm refit at bar {t} failed ({exc}); trying cold restarts")
-        if model is None:
-            try:
-                model = self._fit(window, cfg.fit)
-            except DegenerateFit as exc:
-                return [*notes, f"refit at bar {t} skipped, previous model kept: {exc}"]
-        model = replace(
-            model, trained_on={"first": str(bars.dates[start]), "last": str(bars.dates[t - 1]), "bars": t - start}
-        )
-        online = OnlineFilter(model)
-        surprises = []
-        for row in window:
-            online.step(row)
-            surprises.append(online.last_log_likelihood)
-        model = replace(model, surprise_baseline=drift.baseline(surprises))
-        online.model = model
-        previous = self.state.model
-        if previous is not None and previous.n_states != model.n_states:
-            notes.append(f"refit at bar {t} chose {model.n_states} regimes instead of {previous.n_states}")
-            self._carry_regime(previous, model)
-        self.state.model, self.state.fitted_at, self._filter = model, t, online
-        return notes
+    def models(self) -> dict[str, RegimeModel]:
+        """The current model of each series read (by symbol), once fitted."""
+        return {s: slot.model for s, slot in zip(self._readers, self.state.slots, strict=True) if slot.model}
 
-    def _fit(self, window: NDArray[np.float64], options: FitOptions) -> RegimeModel:
-        if options.auto_states is None:
-            return fit(window, options, previous=self.state.model)
-        model, by_size = fit_auto(window, options, previous=self.state.model, warm=self.state.warm_models)
-        self.state.warm_models = by_size
-        return model
+    def on_bar(self, bars: Bars | Mapping[str, Bars], t: int, fills: list[Fill] | None = None) -> dict[str, Any] | None:
+        """Process bar ``t`` (the bars may end at t); the audit record, or None during warm-up.
 
-    def _carry_regime(self, old: RegimeModel, new: RegimeModel) -> None:
-        """The accepted regime keeps its meaning across a change in the number of states (``auto``)."""
-        tracker = self.state.tracker
-        if tracker.regime is not None:
-            tracker.regime = nearest_states(old, new)[tracker.regime]
-        tracker.candidate, tracker.streak = None, 0
-
-    def on_bar(self, bars: Bars, t: int, fills: list[Fill] | None = None) -> dict[str, Any] | None:
-        """Process bar ``t`` of ``bars`` (which may end at t); the audit record, or None during warm-up.
-
+        ``bars``: one series for a one-symbol bot, else the aligned series of every symbol.
         ``fills`` is None for simulated execution (the pending orders fill at this bar's open);
         a live bot passes the fills its venue reported since the last bar instead.
         """
         cfg = self.config
-        day = bars.dates[t]
+        series = self._series(bars, t)
+        day = series[cfg.universe[0]].dates[t]
         if fills is None:
-            fills = self.broker.fill_pending(float(bars.open[t]), str(day))
+            fills = self.broker.fill_pending({s: float(b.open[t]) for s, b in series.items()}, str(day))
         else:
             for fill in fills:
                 self.broker.apply(fill)
-        X = self._features_until(bars, t)
-        first = features.first_complete_row(X) if not np.isnan(X[-1]).any() else t + 1
-        if t - first < cfg.training_window:
-            return None  # warm-up: not enough history for a first fit
-        notes: list[str] = []
-        if self.state.model is None or t - self.state.fitted_at >= cfg.refit_every:
-            notes = self._refit(bars, X, t, first)
-        if self._filter is None:
-            if notes:  # the first fit failed: say why (once), or the bot would silently decide nothing
-                reason = notes[-1].split(": ", 1)[-1]
-                self._warn_once(f"no model could be fitted yet ({reason}); the bot decides nothing until one fits")
-            return None
-        model = self.state.model
-        assert model is not None
-        probabilities = self._filter.step(X[t])
-        self.state.filter_state = self._filter.state
-        close = float(bars.close[t])
-        daily_vol = float(np.std(np.diff(np.log(bars.close[max(0, t - 20) : t + 1])), ddof=1) * 100) if t > 2 else None
-        regime_before = self.state.tracker.regime
-        decision = decide(cfg.strategy, self.state.tracker, probabilities, daily_vol_pct=daily_vol)
-        events: list[dict[str, Any]] = []
-        if decision.regime is not None and decision.regime != regime_before:
-            events.append({"kind": "regime_change", "from": regime_before, "to": decision.regime})
-        equity = self.broker.equity(close)
-        exposure_now = self.broker.position * close / equity if equity > 0 else 0.0
-        verdict = check(
-            cfg.risk,
-            self.state.risk,
-            target=decision.target,
-            regime=decision.regime,
-            day=day.date() if isinstance(day, datetime) else day,  # intraday bars: the daily limit is per date
-            equity=equity,
-            price=close,
-            exposure_now=exposure_now,
-            calm=decision.regime is not None and decision.regime in drift.calm_states(model, cfg.feature_names),
-        )
-        events.extend(verdict.events)
+        readings: dict[str, Reading] = {}
+        for symbol, reader in self._readers.items():
+            reading = reader.read(series[symbol], t)
+            if reading is None:
+                return None
+            readings[symbol] = reading
+        closes = {s: float(series[s].close[t]) for s in cfg.universe}
+        equity = self.broker.equity(closes)
+        exposures = {s: self.broker.position_of(s) * closes[s] / equity if equity > 0 else 0.0 for s in cfg.universe}
+        if cfg.is_portfolio:
+            targets = {s: cfg.weight(s) * readings[cfg.model_of(s)].decision.target for s in cfg.universe}
+        else:
+            targets = {cfg.symbol: readings[cfg.symbol].decision.target}
+        verdicts, book = self._risk(readings, targets, closes, exposures, equity, day)
         self.state.seq += 1
-        held = self._held_back(verdict, exposure_now)
-        orders = [] if held else self._orders(verdict.target, equity, close, str(day))
-        if orders:
-            self.state.last_trade_seq = self.state.seq
+        held = {s: self._held_back(s, verdicts[s], exposures[s]) for s in cfg.universe}
+        orders: list[Order] = []
+        for symbol in cfg.universe:
+            if held[symbol] is None:
+                order = self._order(symbol, verdicts[symbol].target, equity, closes[symbol], str(day))
+                if order is not None:
+                    orders.append(order)
+                    self._set_last_trade(symbol, self.state.seq)
+        if not cfg.is_portfolio:
+            only = cfg.symbol
+            return self._record(series[only], t, readings[only], verdicts[only], held[only], orders, fills, equity)
+        assert book is not None
+        legs = {
+            symbol: {
+                "bar": _bar(series[symbol], t),
+                "model": cfg.model_of(symbol),
+                "weight": cfg.weight(symbol),
+                "target": targets[symbol],
+                "risk": _risk_section(verdicts[symbol]),
+                "held": held[symbol],
+                "position": self.broker.position_of(symbol),
+                "exposure": exposures[symbol],
+            }
+            for symbol in cfg.universe
+        }
         return {
             "seq": self.state.seq,
-            "bar": {
-                "date": str(day),
-                "open": float(bars.open[t]),
-                "high": float(bars.high[t]),
-                "low": float(bars.low[t]),
-                "close": close,
-                "volume": float(bars.volume[t]),
-            },
-            "features": dict(zip(cfg.feature_names, map(float, X[t]), strict=True)),
-            "probabilities": [float(p) for p in probabilities],
-            "regime": decision.regime,
-            "confidence": decision.confidence,
-            "target": decision.target,
-            "risk": {"status": verdict.status, "approved": verdict.target, "reasons": list(verdict.reasons)},
-            "held": held,
+            "bar": {"date": str(day)},
+            "symbols": legs,
+            "models": {symbol: _model_section(cfg.feature_names, r) for symbol, r in readings.items()},
+            "risk": {"status": _book_status(book, verdicts), "reasons": list(book.reasons)},
             "orders": [vars(o) for o in orders],
             "fills": [vars(f) for f in fills],
             "cash": self.broker.cash,
-            "position": self.broker.position,
+            "positions": {symbol: self.broker.position_of(symbol) for symbol in cfg.universe},
             "equity": equity,
-            "model_id": model.model_id(),
-            "n_states": model.n_states,
-            "drift": drift.signal(model, probabilities, self._filter.last_log_likelihood),
-            "events": events,
-            "notes": notes,
+            "events": [*_regime_changes(readings, by_model=True), *book.events],
+            "notes": [f"{symbol}: {note}" for symbol, r in readings.items() for note in r.notes],
         }
 
-    def _held_back(self, verdict: Verdict, exposure_now: float) -> str | None:
-        """Why this bar's rebalance is skipped (no-trade band, minimum holding time), or None to trade."""
-        last = self.state.last_trade_seq
+    def _series(self, bars: Bars | Mapping[str, Bars], t: int) -> dict[str, Bars]:
+        """Every symbol's bars, checked to be one bar per date up to t (misaligned series would mix days)."""
+        universe = self.config.universe
+        if isinstance(bars, Bars):
+            if len(universe) > 1:
+                raise ValueError(f"this bot trades {', '.join(universe)}: give the bars of each, aligned by date")
+            return {universe[0]: bars}
+        missing = [s for s in universe if s not in bars]
+        if missing:
+            raise ValueError(f"no bars for {', '.join(missing)}: a portfolio needs every symbol's series")
+        series = {s: bars[s] for s in universe}
+        day = series[universe[0]].dates[t]
+        stray = [s for s, b in series.items() if b.dates[t] != day]
+        if stray:
+            raise ValueError(
+                f"bar {t} of {', '.join(stray)} is not {day}: align the series first (trader.portfolio_bars.align)"
+            )
+        return series
+
+    def _risk(
+        self,
+        readings: Mapping[str, Reading],
+        targets: Mapping[str, float],
+        closes: Mapping[str, float],
+        exposures: Mapping[str, float],
+        equity: float,
+        day: date | datetime,
+    ) -> tuple[dict[str, Verdict], Verdict | None]:
+        """Each symbol's verdict, and (a portfolio) the verdict on the whole book."""
+        cfg = self.config
+        when = day.date() if isinstance(day, datetime) else day  # intraday bars: the daily limit is per date
+        if not cfg.is_portfolio:
+            reading = readings[cfg.symbol]
+            verdict = check(
+                cfg.risk,
+                self.state.risk,
+                target=targets[cfg.symbol],
+                regime=reading.decision.regime,
+                day=when,
+                equity=equity,
+                price=closes[cfg.symbol],
+                exposure_now=exposures[cfg.symbol],
+                calm=reading.calm,
+            )
+            return {cfg.symbol: verdict}, None
+        calm = all(r.calm for r in readings.values())
+        book = check_book(cfg.risk, self.state.risk, target=0.0, day=when, equity=equity, price=1.0, calm=calm)
+        verdicts: dict[str, Verdict] = {}
+        for symbol in cfg.universe:
+            if book.status != "ok":
+                verdicts[symbol] = Verdict(0.0, book.status, book.reasons)
+                continue
+            allowed, reasons = position_rules(
+                cfg.risk,
+                self.state.legs[symbol].rules,
+                target=targets[symbol],
+                regime=readings[cfg.model_of(symbol)].decision.regime,
+                price=closes[symbol],
+                exposure=exposures[symbol],
+            )
+            verdicts[symbol] = Verdict(allowed, "adjusted" if reasons else "ok", tuple(reasons))
+        return verdicts, book
+
+    def _last_trade(self, symbol: str) -> int | None:
+        return self.state.legs[symbol].last_trade_seq if self.config.is_portfolio else self.state.last_trade_seq
+
+    def _set_last_trade(self, symbol: str, seq: int) -> None:
+        if self.config.is_portfolio:
+            self.state.legs[symbol].last_trade_seq = seq
+        else:
+            self.state.last_trade_seq = seq
+
+    def _held_back(self, symbol: str, verdict: Verdict, exposure_now: float) -> str | None:
+        """Why this bar's rebalance of ``symbol`` is skipped (no-trade band, minimum holding time), or None."""
+        last = self._last_trade(symbol)
         return held_back(
             verdict.target,
             exposure_now,
@@ -240,28 +364,88 @@ class Engine:
         if warning not in self.state.warnings:
             self.state.warnings.append(warning)
 
-    def _features_until(self, bars: Bars, t: int) -> NDArray[np.float64]:
-        """Feature rows 0..t, each computed from bars up to its own index only."""
-        if len(self._X) <= t:  # grow geometrically: appending row by row would copy the history each bar
-            grown = np.empty((max(2 * len(self._X), t + 1, 256), self._X.shape[1]))
-            grown[: self._rows_done] = self._X[: self._rows_done]
-            self._X = grown
-        for i in range(self._rows_done, t + 1):
-            self._X[i] = features.row(bars, i, self.config.feature_names)
-        self._rows_done = max(self._rows_done, t + 1)
-        return self._X[: t + 1]
-
-    def _orders(self, target: float, equity: float, price: float, day: str) -> list[Order]:
+    def _order(self, symbol: str, target: float, equity: float, price: float, day: str) -> Order | None:
         desired = target * equity / price if equity > 0 else 0.0
-        delta = desired - self.broker.position
+        delta = desired - self.broker.position_of(symbol)
         if abs(delta) < MIN_ORDER_SHARES:
-            return []
-        order = Order(
-            client_order_id(self.config.bot_id, day, self.config.symbol),
-            self.config.symbol,
-            "buy" if delta > 0 else "sell",
-            abs(delta),
-            day,
-        )
+            return None
+        side: Side = "buy" if delta > 0 else "sell"
+        order = Order(client_order_id(self.config.bot_id, day, symbol), symbol, side, abs(delta), day)
         self.broker.submit(order)
-        return [order]
+        return order
+
+    def _record(
+        self,
+        bars: Bars,
+        t: int,
+        reading: Reading,
+        verdict: Verdict,
+        held: str | None,
+        orders: list[Order],
+        fills: list[Fill],
+        equity: float,
+    ) -> dict[str, Any]:
+        """A one-symbol bot's audit record, field for field as before portfolios."""
+        return {
+            "seq": self.state.seq,
+            "bar": _bar(bars, t),
+            **_model_section(self.config.feature_names, reading),
+            "target": reading.decision.target,
+            "risk": _risk_section(verdict),
+            "held": held,
+            "orders": [vars(o) for o in orders],
+            "fills": [vars(f) for f in fills],
+            "cash": self.broker.cash,
+            "position": self.broker.position_of(self.config.symbol),
+            "equity": equity,
+            "events": [*_regime_changes({self.config.symbol: reading}, by_model=False), *verdict.events],
+            "notes": reading.notes,
+        }
+
+
+def _bar(bars: Bars, t: int) -> dict[str, Any]:
+    return {
+        "date": str(bars.dates[t]),
+        "open": float(bars.open[t]),
+        "high": float(bars.high[t]),
+        "low": float(bars.low[t]),
+        "close": float(bars.close[t]),
+        "volume": float(bars.volume[t]),
+    }
+
+
+def _model_section(feature_names: tuple[str, ...], reading: Reading) -> dict[str, Any]:
+    """What one model read and decided at this bar (its exposure before any capital weight: ``exposure``)."""
+    decision = reading.decision
+    section = {
+        "features": dict(zip(feature_names, map(float, reading.features), strict=True)),
+        "probabilities": [float(p) for p in reading.probabilities],
+        "regime": decision.regime,
+        "confidence": decision.confidence,
+        "model_id": reading.model.model_id(),
+        "n_states": reading.model.n_states,
+        "drift": reading.drift,
+    }
+    return section
+
+
+def _risk_section(verdict: Verdict) -> dict[str, Any]:
+    return {"status": verdict.status, "approved": verdict.target, "reasons": list(verdict.reasons)}
+
+
+def _book_status(book: Verdict, verdicts: Mapping[str, Verdict]) -> str:
+    """The book's status: a halt, else ``adjusted`` if any symbol's target was, else ``ok``."""
+    if book.status != "ok":
+        return book.status
+    return "adjusted" if any(v.status == "adjusted" for v in verdicts.values()) else "ok"
+
+
+def _regime_changes(readings: Mapping[str, Reading], *, by_model: bool) -> list[dict[str, Any]]:
+    """A regime-change event per model whose accepted regime changed (naming the model in a portfolio)."""
+    events: list[dict[str, Any]] = []
+    for symbol, reading in readings.items():
+        regime, before = reading.decision.regime, reading.regime_before
+        if regime is not None and regime != before:
+            event: dict[str, Any] = {"kind": "regime_change", "from": before, "to": regime}
+            events.append({**event, "model": symbol} if by_model else event)
+    return events

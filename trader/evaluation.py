@@ -53,10 +53,10 @@ def trading_costs(records: Sequence[Record]) -> dict[str, float]:
     commission = sum(f["commission"] for r in records for f in r["fills"])
     slippage = sum(f["quantity"] * abs(f["price"] - r["bar"]["open"]) for r in records for f in r["fills"])
     traded = sum(f["quantity"] * f["price"] for r in records for f in r["fills"])
-    return _cost_summary(trades, commission, slippage, traded, average, years)
+    return cost_summary(trades, commission, slippage, traded, average, years)
 
 
-def _cost_summary(
+def cost_summary(
     trades: int, commission: float, slippage: float, traded: float, average_equity: float, years: float
 ) -> dict[str, float]:
     per_year = 1 / years if years else 0.0
@@ -77,7 +77,7 @@ def _baseline(name: str, description: str, path: Path) -> dict[str, Any]:
         "name": name,
         "description": description,
         **performance(path.equity.tolist()),
-        **_cost_summary(path.trades, path.commission, path.slippage, path.traded, average, years),
+        **cost_summary(path.trades, path.commission, path.slippage, path.traded, average, years),
     }
 
 

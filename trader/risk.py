@@ -84,6 +84,22 @@ def check(
 
     ``calm`` says the accepted regime is a low-volatility one (the ``calm`` re-arm rule counts those bars).
     """
+    book = check_book(limits, state, target=target, day=day, equity=equity, price=price, calm=calm)
+    if book.status != "ok":
+        return book
+    allowed, reasons = position_rules(limits, state, target=target, regime=regime, price=price, exposure=exposure_now)
+    return Verdict(allowed, "adjusted" if reasons else "ok", tuple(reasons), book.events)
+
+
+def check_book(
+    limits: RiskLimits, state: RiskState, *, target: float, day: date, equity: float, price: float, calm: bool
+) -> Verdict:
+    """The limits on the whole book's equity: status ``halted``/``killed`` (target 0) when one holds it flat.
+
+    A portfolio calls this once per bar on its total equity (a halt flattens every symbol), then
+    :func:`position_rules` per symbol. ``target`` and ``price`` feed the shadow book of the
+    ``new_high`` re-arm rule, which follows one instrument.
+    """
     events: list[dict[str, Any]] = []
     if state.day != day:
         if state.halted_on is not None and state.halted_on != day:
@@ -112,8 +128,7 @@ def check(
             state.halted_on = day
             events.append(_event("halt", "daily_loss", reason))
         return Verdict(0.0, "halted", (reason,), tuple(events))
-    allowed, reasons = _position_rules(limits, state, target=target, regime=regime, price=price, exposure=exposure_now)
-    return Verdict(allowed, "adjusted" if reasons else "ok", tuple(reasons), tuple(events))
+    return Verdict(target, "ok", (), tuple(events))
 
 
 def request_rearm(state: RiskState) -> bool:
@@ -172,10 +187,13 @@ def _try_rearm(
     return _event("rearm", rule, f"{reason}; drawdown now measured from {equity:,.2f}")
 
 
-def _position_rules(
+def position_rules(
     limits: RiskLimits, state: RiskState, *, target: float, regime: int | None, price: float, exposure: float
 ) -> tuple[float, list[str]]:
-    """Stop loss and position cap: the exposure allowed, and why it differs from ``target``."""
+    """Stop loss and position cap: the exposure allowed, and why it differs from ``target``.
+
+    ``state``'s entry and stop fields are one position's: a portfolio keeps a ``RiskState`` per symbol for them.
+    """
     reasons: list[str] = []
     allowed = target
     side_now = (exposure > 0) - (exposure < 0)

@@ -1,0 +1,95 @@
+"""A portfolio backtest: the engine over aligned bars of several symbols, with the paper broker.
+
+The same engine and broker as a one-symbol backtest (``trader.backtest``); the bars are
+first cut to the dates every series holds (``trader.portfolio_bars``). The metrics are the
+book's (equity, gross exposure, costs), each symbol's share of them, and a benchmark that
+buys the same weights at the first decision and holds them. The baselines, the random-entry
+rank and the per-regime results of ``trader.evaluation`` read one series: not yet here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from trader.backtest import BacktestResult, Progress
+from trader.bars import Bars
+from trader.engine import Engine, EngineConfig
+from trader.evaluation import cost_summary
+from trader.metrics import YEAR, performance
+from trader.model import RegimeModel
+from trader.portfolio_bars import align
+
+
+def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress | None = None) -> BacktestResult:
+    aligned = align({symbol: series[symbol] for symbol in config.universe})
+    bars = aligned.bars
+    n = len(next(iter(bars.values())))
+    engine = Engine(config)
+    records: list[dict[str, Any]] = []
+    models: dict[str, RegimeModel] = {}
+    first = 0
+    for t in range(n):
+        if progress is not None and t % 50 == 0:
+            progress(t, n)
+        record = engine.on_bar(bars, t)
+        if record is None:
+            continue
+        if not records:
+            first = t
+        records.append(record)
+        for model in engine.models().values():
+            models.setdefault(model.model_id(), model)
+    if not records:
+        raise ValueError(f"{n} common bars are not enough for a {config.training_window}-bar training window")
+    if progress is not None:
+        progress(n, n)
+    metrics = assemble_metrics(records, config)
+    metrics["dropped_bars"] = aligned.dropped
+    return BacktestResult(records, metrics, models, first)
+
+
+def assemble_metrics(records: Sequence[dict[str, Any]], config: EngineConfig) -> dict[str, Any]:
+    """The book's performance and costs, each symbol's trading, and a buy-and-hold of the same weights."""
+    equity = [r["equity"] for r in records]
+    gross = [sum(abs(leg["exposure"]) for leg in r["symbols"].values()) for r in records]
+    strategy: dict[str, Any] = dict(performance(equity, gross))
+    strategy.update(_costs(records, equity))
+    return {
+        "bars": len(records),
+        "first_decision": records[0]["bar"]["date"],
+        "last_decision": records[-1]["bar"]["date"],
+        "strategy": strategy,
+        "symbols": {symbol: _symbol_summary(records, symbol) for symbol in config.universe},
+        "benchmark": {"name": "buy and hold, same weights", **performance(_held_weights(records, config))},
+    }
+
+
+def _costs(records: Sequence[dict[str, Any]], equity: Sequence[float]) -> dict[str, float]:
+    fills = [(f, r["symbols"][f["symbol"]]["bar"]["open"]) for r in records for f in r["fills"]]
+    commission = sum(f["commission"] for f, _ in fills)
+    slippage = sum(f["quantity"] * abs(f["price"] - open_price) for f, open_price in fills)
+    traded = sum(f["quantity"] * f["price"] for f, _ in fills)
+    return cost_summary(len(fills), commission, slippage, traded, float(np.mean(equity)), len(records) / YEAR)
+
+
+def _symbol_summary(records: Sequence[dict[str, Any]], symbol: str) -> dict[str, Any]:
+    fills = [f for r in records for f in r["fills"] if f["symbol"] == symbol]
+    return {
+        "trades": len(fills),
+        "commission": sum(f["commission"] for f in fills),
+        "average_exposure": float(np.mean([abs(r["symbols"][symbol]["exposure"]) for r in records])),
+        "held_back": sum(1 for r in records if r["symbols"][symbol]["held"]),
+    }
+
+
+def _held_weights(records: Sequence[dict[str, Any]], config: EngineConfig) -> list[float]:
+    """1 invested at the first decision's closes in the capital weights (the rest in cash), never rebalanced."""
+    start = {s: leg["bar"]["close"] for s, leg in records[0]["symbols"].items()}
+    cash = 1.0 - sum(config.weight(s) for s in config.universe)
+    return [
+        cash + sum(config.weight(s) * r["symbols"][s]["bar"]["close"] / start[s] for s in config.universe)
+        for r in records
+    ]
