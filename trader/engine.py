@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trader.bars import Bars
-from trader.broker import Fill, Order, PaperBroker, Side, client_order_id
+from trader.broker import UNNAMED, Fill, Order, PaperBroker, Side, client_order_id
 from trader.model import FitOptions, RegimeModel
 from trader.rationing import held_back
 from trader.regime_slot import ReaderConfig, Reading, RegimeReader, RegimeSlot
@@ -174,6 +174,12 @@ class Engine:
                 slippage_bps=config.slippage_bps,
                 commission_bps=config.commission_bps,
                 positions=positions,
+            )
+        strangers = sorted(set(self.state.broker.positions) - {*config.universe, UNNAMED})
+        if strangers:
+            raise ValueError(
+                f"the saved book holds {', '.join(strangers)}, which this bot does not trade "
+                f"({', '.join(config.universe)}): it was saved by another set-up"
             )
         if config.is_portfolio:
             for symbol in config.universe:

@@ -124,6 +124,23 @@ def test_a_drawdown_halt_on_the_book_flattens_every_symbol_until_it_re_arms() ->
     assert records[halt]["orders"] and {o["side"] for o in records[halt]["orders"]} == {"sell"}
 
 
+def test_the_position_cap_applies_to_each_symbol_as_a_share_of_the_book() -> None:
+    records = _records(replace(CONFIG, risk=replace(CONFIG.risk, max_position_pct=40)), _bars())
+    clipped = [r["symbols"]["AAA"] for r in records if r["symbols"]["AAA"]["target"] == 0.5]
+    assert clipped and all(leg["risk"]["approved"] == 0.4 for leg in clipped if leg["risk"]["status"] != "halted")
+    assert any("clipped to the 40" in reason for leg in clipped for reason in leg["risk"]["reasons"])
+    untouched = [r["symbols"]["BBB"] for r in records if r["symbols"]["BBB"]["target"] == 0.3]
+    assert untouched and not any("clipped" in reason for leg in untouched for reason in leg["risk"]["reasons"])
+
+
+def test_a_saved_state_from_another_set_up_is_refused() -> None:
+    one_symbol = replace(CONFIG, symbols=(), weights=None)
+    with pytest.raises(ValueError, match="BBB, CCC, which this bot does not trade"):
+        Engine(one_symbol, Engine(CONFIG).state)
+    with pytest.raises(ValueError, match="holds 1 model"):
+        Engine(PER_SYMBOL, Engine(CONFIG).state)
+
+
 def _altered_after(bars: Series, t: int) -> Series:
     out = {}
     for i, (symbol, series) in enumerate(bars.items()):
