@@ -31,10 +31,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from trader import records
 from trader.bars import Bars
 from trader.broker import UNNAMED, Fill, Order, PaperBroker, Side, client_order_id
 from trader.model import FitOptions, RegimeModel
 from trader.rationing import held_back
+from trader.records import BarOutcome
 from trader.regime_slot import ReaderConfig, Reading, RegimeReader, RegimeSlot
 from trader.risk import RiskLimits, RiskState, Verdict, check, check_book, position_rules, request_rearm
 from trader.strategy import RegimeTracker, StrategyConfig
@@ -249,37 +251,23 @@ class Engine:
                 if order is not None:
                     orders.append(order)
                     self._set_last_trade(symbol, self.state.seq)
-        if not cfg.is_portfolio:
-            only = cfg.symbol
-            return self._record(series[only], t, readings[only], verdicts[only], held[only], orders, fills, equity)
-        assert book is not None
-        legs = {
-            symbol: {
-                "bar": _bar(series[symbol], t),
-                "model": cfg.model_of(symbol),
-                "weight": cfg.weight(symbol),
-                "target": targets[symbol],
-                "risk": _risk_section(verdicts[symbol]),
-                "held": held[symbol],
-                "position": self.broker.position_of(symbol),
-                "exposure": exposures[symbol],
-            }
-            for symbol in cfg.universe
-        }
-        return {
-            "seq": self.state.seq,
-            "bar": {"date": str(day)},
-            "symbols": legs,
-            "models": {symbol: _model_section(cfg.feature_names, r) for symbol, r in readings.items()},
-            "risk": {"status": _book_status(book, verdicts), "reasons": list(book.reasons)},
-            "orders": [vars(o) for o in orders],
-            "fills": [vars(f) for f in fills],
-            "cash": self.broker.cash,
-            "positions": {symbol: self.broker.position_of(symbol) for symbol in cfg.universe},
-            "equity": equity,
-            "events": [*_regime_changes(readings, by_model=True), *book.events],
-            "notes": [f"{symbol}: {note}" for symbol, r in readings.items() for note in r.notes],
-        }
+        outcome = BarOutcome(
+            seq=self.state.seq,
+            series=series,
+            t=t,
+            readings=readings,
+            targets=targets,
+            verdicts=verdicts,
+            book=book,
+            held=held,
+            orders=orders,
+            fills=fills,
+            cash=self.broker.cash,
+            positions={s: self.broker.position_of(s) for s in cfg.universe},
+            exposures=exposures,
+            equity=equity,
+        )
+        return records.portfolio_record(cfg, outcome) if cfg.is_portfolio else records.one_symbol_record(cfg, outcome)
 
     def _series(self, bars: Bars | Mapping[str, Bars], t: int) -> dict[str, Bars]:
         """Every symbol's bars, checked to be one bar per date up to t (misaligned series would mix days)."""
@@ -379,79 +367,3 @@ class Engine:
         order = Order(client_order_id(self.config.bot_id, day, symbol), symbol, side, abs(delta), day)
         self.broker.submit(order)
         return order
-
-    def _record(
-        self,
-        bars: Bars,
-        t: int,
-        reading: Reading,
-        verdict: Verdict,
-        held: str | None,
-        orders: list[Order],
-        fills: list[Fill],
-        equity: float,
-    ) -> dict[str, Any]:
-        """A one-symbol bot's audit record, field for field as before portfolios."""
-        return {
-            "seq": self.state.seq,
-            "bar": _bar(bars, t),
-            **_model_section(self.config.feature_names, reading),
-            "target": reading.decision.target,
-            "risk": _risk_section(verdict),
-            "held": held,
-            "orders": [vars(o) for o in orders],
-            "fills": [vars(f) for f in fills],
-            "cash": self.broker.cash,
-            "position": self.broker.position_of(self.config.symbol),
-            "equity": equity,
-            "events": [*_regime_changes({self.config.symbol: reading}, by_model=False), *verdict.events],
-            "notes": reading.notes,
-        }
-
-
-def _bar(bars: Bars, t: int) -> dict[str, Any]:
-    return {
-        "date": str(bars.dates[t]),
-        "open": float(bars.open[t]),
-        "high": float(bars.high[t]),
-        "low": float(bars.low[t]),
-        "close": float(bars.close[t]),
-        "volume": float(bars.volume[t]),
-    }
-
-
-def _model_section(feature_names: tuple[str, ...], reading: Reading) -> dict[str, Any]:
-    """What one model read and decided at this bar (its exposure before any capital weight: ``exposure``)."""
-    decision = reading.decision
-    section = {
-        "features": dict(zip(feature_names, map(float, reading.features), strict=True)),
-        "probabilities": [float(p) for p in reading.probabilities],
-        "regime": decision.regime,
-        "confidence": decision.confidence,
-        "model_id": reading.model.model_id(),
-        "n_states": reading.model.n_states,
-        "drift": reading.drift,
-    }
-    return section
-
-
-def _risk_section(verdict: Verdict) -> dict[str, Any]:
-    return {"status": verdict.status, "approved": verdict.target, "reasons": list(verdict.reasons)}
-
-
-def _book_status(book: Verdict, verdicts: Mapping[str, Verdict]) -> str:
-    """The book's status: a halt, else ``adjusted`` if any symbol's target was, else ``ok``."""
-    if book.status != "ok":
-        return book.status
-    return "adjusted" if any(v.status == "adjusted" for v in verdicts.values()) else "ok"
-
-
-def _regime_changes(readings: Mapping[str, Reading], *, by_model: bool) -> list[dict[str, Any]]:
-    """A regime-change event per model whose accepted regime changed (naming the model in a portfolio)."""
-    events: list[dict[str, Any]] = []
-    for symbol, reading in readings.items():
-        regime, before = reading.decision.regime, reading.regime_before
-        if regime is not None and regime != before:
-            event: dict[str, Any] = {"kind": "regime_change", "from": before, "to": regime}
-            events.append({**event, "model": symbol} if by_model else event)
-    return events
