@@ -92,6 +92,9 @@ class PaperBroker:
         self.known_ids: set[str] = set() if known_ids is None else known_ids
         self.pending: list[Order] = [] if pending is None else pending
 
+    def __repr__(self) -> str:
+        return f"PaperBroker(cash={self.cash!r}, positions={self.positions!r}, pending={len(self.pending)})"
+
     @property
     def position(self) -> float:
         """A one-symbol book's position (0.0 when it holds nothing)."""
