@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -153,15 +154,31 @@ def _altered_after(bars: Series, t: int) -> Series:
     return out
 
 
-def test_changing_every_bar_after_t_leaves_every_decision_up_to_t_unchanged() -> None:
+@pytest.mark.parametrize(
+    ("config", "run"), [(CONFIG, _reference_run), (PER_SYMBOL, _per_symbol_run)], ids=["reference", "per_symbol"]
+)
+def test_changing_every_bar_after_t_leaves_every_decision_up_to_t_unchanged(config: EngineConfig, run: Any) -> None:
     bars = _bars()
     t = 470  # after the book's drawdown halt and its re-arm
     cut = str(bars["AAA"].dates[t])
-    original = _per_symbol_run()
-    changed = _records(PER_SYMBOL, _altered_after(bars, t))
+    original = run()
+    changed = _records(config, _altered_after(bars, t))
     before = [r for r in original if r["bar"]["date"] <= cut]
     assert before and before == [r for r in changed if r["bar"]["date"] <= cut]
     assert original != changed
+
+
+def test_one_model_on_the_chosen_reference_series_sets_every_symbols_regime() -> None:
+    bars = _bars()
+    records = _records(replace(CONFIG, reference_symbol="CCC"), bars)
+    ccc = bars["CCC"]
+    for record in records[:50]:
+        assert set(record["models"]) == {"CCC"} and {leg["model"] for leg in record["symbols"].values()} == {"CCC"}
+        t = ccc.dates.index(date.fromisoformat(record["bar"]["date"]))
+        assert record["models"]["CCC"]["features"]["log_return"] == pytest.approx(
+            100 * np.log(ccc.close[t] / ccc.close[t - 1])
+        )
+    assert [r["models"]["CCC"]["regime"] for r in records] != [r["models"]["AAA"]["regime"] for r in _reference_run()]
 
 
 @pytest.mark.parametrize(
