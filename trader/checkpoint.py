@@ -123,7 +123,12 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
         out["more_slots"] = [_slot_to_json(slot) for slot in state.slots[1:]]
     if state.legs:
         out["legs"] = {
-            symbol: {"rules": _risk_to_json(leg.rules), "last_trade_seq": leg.last_trade_seq}
+            symbol: {
+                "rules": _risk_to_json(leg.rules),
+                "last_trade_seq": leg.last_trade_seq,
+                "shadow_close": leg.shadow_close,
+                "shadow_target": leg.shadow_target,
+            }
             for symbol, leg in state.legs.items()
         }
     return out
@@ -163,7 +168,9 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
             warnings=list(data["warnings"]),
             last_trade_seq=data.get("last_trade_seq"),
             legs={
-                str(symbol): Leg(_risk_from_json(leg["rules"]), leg["last_trade_seq"])
+                str(symbol): Leg(
+                    _risk_from_json(leg["rules"]), leg["last_trade_seq"], leg["shadow_close"], leg["shadow_target"]
+                )
                 for symbol, leg in (data.get("legs") or {}).items()
             },
         )

@@ -82,11 +82,6 @@ class EngineConfig:
                 raise ValueError(f"{len(self.weights)} weights for {len(universe)} symbols: give one per symbol")
             if min(self.weights) < 0 or sum(self.weights) > 1 + WEIGHT_SLACK:
                 raise ValueError(f"weights {list(self.weights)} must be at least 0 and sum to at most 1")
-        if len(universe) > 1 and self.risk.rearm == "new_high":
-            raise ValueError(
-                "the new_high re-arm rule follows one instrument's shadow book: a portfolio re-arms by calm, "
-                "manual or next_day for now"
-            )
 
     @property
     def universe(self) -> tuple[str, ...]:
@@ -120,6 +115,8 @@ class Leg:
 
     rules: RiskState = field(default_factory=RiskState)
     last_trade_seq: int | None = None
+    shadow_close: float | None = None  # last bar's close and strategy target: the shadow book's next move
+    shadow_target: float = 0.0
 
 
 @dataclass
@@ -315,7 +312,8 @@ class Engine:
             )
             return {cfg.symbol: verdict}, None
         calm = all(r.calm for r in readings.values())
-        book = check_book(cfg.risk, self.state.risk, target=0.0, day=when, equity=equity, price=1.0, calm=calm)
+        index = self._shadow_index(targets, closes)
+        book = check_book(cfg.risk, self.state.risk, target=1.0, day=when, equity=equity, price=index, calm=calm)
         verdicts: dict[str, Verdict] = {}
         for symbol in cfg.universe:
             if book.status != "ok":
@@ -331,6 +329,22 @@ class Engine:
             )
             verdicts[symbol] = Verdict(allowed, "adjusted" if reasons else "ok", tuple(reasons))
         return verdicts, book
+
+    def _shadow_index(self, targets: Mapping[str, float], closes: Mapping[str, float]) -> float:
+        """The level of a book that holds the strategy's own targets, for the ``new_high`` re-arm rule.
+
+        The risk engine's shadow book follows one price at a target; a portfolio's follows this
+        index at a target of 1: each bar it moves by the sum of last bar's targets times each
+        symbol's return since, so the shadow book earns what the strategy would have.
+        """
+        growth = 0.0
+        for symbol in self.config.universe:
+            leg = self.state.legs[symbol]
+            if leg.shadow_close is not None:
+                growth += leg.shadow_target * (closes[symbol] / leg.shadow_close - 1)
+            leg.shadow_close, leg.shadow_target = closes[symbol], targets[symbol]
+        level = self.state.risk.shadow_price  # the index level the risk engine last saw (None before a halt)
+        return (1.0 if level is None else level) * (1 + growth)
 
     def _last_trade(self, symbol: str) -> int | None:
         return self.state.legs[symbol].last_trade_seq if self.config.is_portfolio else self.state.last_trade_seq

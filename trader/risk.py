@@ -98,7 +98,8 @@ def check_book(
 
     A portfolio calls this once per bar on its total equity (a halt flattens every symbol), then
     :func:`position_rules` per symbol. ``target`` and ``price`` feed the shadow book of the
-    ``new_high`` re-arm rule, which follows one instrument.
+    ``new_high`` re-arm rule: one instrument's price and target, or a portfolio's index of its
+    own targets at a target of 1 (``Engine._shadow_index``).
     """
     events: list[dict[str, Any]] = []
     if state.day != day:

@@ -36,6 +36,7 @@ CONFIG = EngineConfig(
     rebalance_band=0.02,
 )
 PER_SYMBOL = replace(CONFIG, scope="per_symbol")
+NEW_HIGH = replace(CONFIG, risk=replace(CONFIG.risk, rearm="new_high", max_drawdown_pct=5))
 Series = dict[str, Bars]
 
 
@@ -56,6 +57,11 @@ def _reference_run() -> list[dict[str, Any]]:
 @cache
 def _per_symbol_run() -> list[dict[str, Any]]:
     return _records(PER_SYMBOL, _bars())
+
+
+@cache
+def _new_high_run() -> list[dict[str, Any]]:
+    return _records(NEW_HIGH, _bars())
 
 
 def _sign(side: str) -> float:
@@ -142,6 +148,22 @@ def test_a_saved_state_from_another_set_up_is_refused() -> None:
         Engine(PER_SYMBOL, Engine(CONFIG).state)
 
 
+def test_a_new_high_re_arm_follows_a_shadow_book_of_the_strategys_own_targets() -> None:
+    records = _new_high_run()
+    halt = next(i for i, r in enumerate(records) if any(e["kind"] == "halt" for e in r["events"]))
+    rearm = next(i for i, r in enumerate(records) if any(e.get("rule") == "new_high" for e in r["events"]))
+    assert rearm > halt + 1, "at least one bar halted in between"
+    halt_equity = shadow = records[halt]["equity"]
+    for j in range(halt + 1, rearm + 1):
+        before, now = records[j - 1]["symbols"], records[j]["symbols"]
+        shadow *= 1 + sum(
+            before[s]["target"] * (now[s]["bar"]["close"] / before[s]["bar"]["close"] - 1) for s in SYMBOLS
+        )
+        if j < rearm:
+            assert shadow <= halt_equity and f"shadow book {shadow:,.2f}" in records[j]["risk"]["reasons"][0]
+    assert shadow > halt_equity
+
+
 def _altered_after(bars: Series, t: int) -> Series:
     out = {}
     for i, (symbol, series) in enumerate(bars.items()):
@@ -182,10 +204,16 @@ def test_one_model_on_the_chosen_reference_series_sets_every_symbols_regime() ->
 
 
 @pytest.mark.parametrize(
-    ("config", "run"), [(CONFIG, _reference_run), (PER_SYMBOL, _per_symbol_run)], ids=["reference", "per_symbol"]
+    ("config", "run", "restarts"),
+    [
+        (CONFIG, _reference_run, (300, 467)),  # the second during the drawdown halt
+        (PER_SYMBOL, _per_symbol_run, (300, 467)),
+        (NEW_HIGH, _new_high_run, (300, 465)),  # during the halt, with the shadow book under way
+    ],
+    ids=["reference", "per_symbol", "new_high"],
 )
 def test_a_rerun_is_byte_identical_and_so_is_a_run_restored_from_a_checkpoint_mid_way(
-    config: EngineConfig, run: Any
+    config: EngineConfig, run: Any, restarts: tuple[int, ...]
 ) -> None:
     bars = _bars()
     straight = run()
@@ -193,7 +221,7 @@ def test_a_rerun_is_byte_identical_and_so_is_a_run_restored_from_a_checkpoint_mi
     engine = Engine(config)
     resumed: list[dict[str, Any]] = []
     for t in range(len(bars["AAA"])):
-        if t in (300, 467):  # restarts mid-run (the second during the halt), through the checkpoint's JSON
+        if t in restarts:  # a restart mid-run, through the checkpoint's JSON
             text = json.dumps(checkpoint.to_json(checkpoint.Checkpoint(engine.state, t, None, None)), sort_keys=True)
             engine = Engine(config, checkpoint.from_json(json.loads(text)).state)
         record = engine.on_bar(bars, t)
@@ -211,8 +239,6 @@ def test_weights_are_equal_by_default_and_may_not_sum_past_one() -> None:
         replace(CONFIG, weights=(0.5, 0.5))
     with pytest.raises(ValueError, match="reference symbol 'ZZZ'"):
         replace(CONFIG, reference_symbol="ZZZ")
-    with pytest.raises(ValueError, match="new_high"):
-        replace(CONFIG, risk=replace(CONFIG.risk, rearm="new_high"))
 
 
 def test_series_are_cut_to_their_common_dates_and_misaligned_ones_are_refused() -> None:
