@@ -103,7 +103,8 @@ def _positions_to_json(broker: PaperBroker) -> dict[str, Any]:
 
 def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
     """The first model's state sits at the top level, as before portfolios: a one-symbol bot's checkpoint is
-    unchanged. A portfolio adds ``more_slots`` (its other models) and ``legs`` (per-symbol stop loss, last trade)."""
+    unchanged. A portfolio adds ``more_slots`` (its other models) and ``legs`` (per symbol: stop loss, last trade,
+    the shadow book's last close and target)."""
     state = checkpoint.state
     first = state.slots[0]
     out = {
