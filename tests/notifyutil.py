@@ -119,3 +119,37 @@ def audit_record(bot_id: uuid.UUID, seq: int, *, at: datetime | None = None, **d
         equity=equity,
         detail={"seq": seq, "equity": equity, "fills": [], **detail},
     )
+
+
+KMS_KEY = "projects/hmmtrade-local/locations/global/keyRings/hmmtrade/cryptoKeys/broker-secrets"
+
+
+async def hosted_bot_with_channels(
+    pool: Any, kms: Any, channels: list[tuple[str, dict[str, Any]]], *, events: list[str]
+) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    """A user, a hosted bot whose profile asks for ``events``, and the given channels (kind, config)
+    sealed as the API seals them; returns (user id, bot id, channel ids)."""
+    from notify.sealing import seal_channel
+    from store import bots, notifications, users
+    from tests.conftest import VALID_PROFILE
+
+    user_id, bot_id = uuid.uuid4(), uuid.uuid4()
+    await users.create_user(pool, user_id=user_id, email=f"{user_id}@example.com", password_hash="x")
+    channel_ids = []
+    for kind, config in channels:
+        channel_id = uuid.uuid4()
+        sealed = await seal_channel(kms, KMS_KEY, config, user_id=user_id, channel_id=channel_id)
+        await notifications.insert_channel(
+            pool, channel_id=channel_id, user_id=user_id, kind=kind, label=kind, target="t", sealed=sealed
+        )
+        channel_ids.append(channel_id)
+    profile = {
+        **VALID_PROFILE,
+        "basics": {**VALID_PROFILE["basics"], "surface": "hosted"},
+        "schedule": {"confirmed": True, "notify": {"channels": [str(c) for c in channel_ids], "events": events}},
+    }
+    await bots.insert_bot(
+        pool, bot_id=bot_id, user_id=user_id, name="SPY swing", surface="hosted", mode="paper",
+        status="running", profile=profile,
+    )  # fmt: skip
+    return user_id, bot_id, channel_ids

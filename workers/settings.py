@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -119,4 +119,30 @@ class WorkerSettings(BaseSettings):
         le=3600,
         validation_alias=AliasChoices("HMMTRADE_WAKE_POLL_S"),
         description="The wake scheduler looks for new sleeping bots at least this often.",
+    )
+    # ---- notifications (workers.notifier) ----------------------------------------------------
+    kms_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KMS_ENDPOINT"),
+        description="Cloud KMS endpoint the notifier opens channel secrets with (the API's). Unset: no "
+        "notifications are sent from hosted bots (they wait, and go out once it is set).",
+    )
+    kms_emulator_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("KMS_EMULATOR_TOKEN"))
+    kms_timeout_s: float = Field(default=3.0, gt=0, le=60, validation_alias=AliasChoices("KMS_TIMEOUT_S"))
+    telegram_api: str = Field(
+        default="https://api.telegram.org",
+        validation_alias=AliasChoices("HMMTRADE_TELEGRAM_API"),
+        description="Telegram Bot API base URL (a self-hosted Bot API server, or a test receiver).",
+    )
+    notify_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_NOTIFY_LEASE_S"),
+        description="Seconds a claimed delivery is held by one notifier: after a crash it is retried after this.",
+    )
+    notify_retry_delays_s: tuple[float, ...] = Field(
+        default=(5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0),
+        validation_alias=AliasChoices("HMMTRADE_NOTIFY_RETRY_DELAYS_S"),
+        description="Waits between a failing channel's attempts (JSON list); it is given up after one more.",
     )
