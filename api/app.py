@@ -23,6 +23,7 @@ from api.routes import (
     internal,
     internal_bootstrap,
     internal_bus,
+    notifications,
     status,
 )
 from api.security import build_security
@@ -105,6 +106,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         bots.router,
         intents.router,
         brokers.router,
+        notifications.router,
         internal.router,
         internal.jwks_router,
         internal_bootstrap.router,

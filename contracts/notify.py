@@ -12,6 +12,7 @@ channel ids and the kinds of notification wanted (:class:`NotifySettings`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -41,6 +42,7 @@ NOTIFICATION_KINDS: tuple[NotificationKind, ...] = (
 )
 ChannelKind = Literal["webhook", "email", "telegram"]
 MAX_CHANNELS_PER_BOT = 5
+_BOT_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 
 
 class Notification(Contract):
@@ -99,7 +101,14 @@ class TelegramChannelCreate(Contract):
     kind: Literal["telegram"]
     label: Label
     chat_id: str = Field(min_length=1, max_length=64, pattern=r"^-?[0-9]+$|^@[A-Za-z0-9_]{5,32}$")
-    bot_token: SecretStr = Field(min_length=10, max_length=128, pattern=r"^[0-9]+:[A-Za-z0-9_-]+$")
+    bot_token: SecretStr = Field(min_length=5, max_length=128, description="The token @BotFather gave you.")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _looks_like_a_token(cls, value: SecretStr) -> SecretStr:
+        if not _BOT_TOKEN.fullmatch(value.get_secret_value()):  # the message never shows the value
+            raise ValueError("must look like 123456789:AAE... (copy the whole token @BotFather gave you)")
+        return value
 
 
 NotificationChannelCreate = Annotated[
