@@ -49,7 +49,7 @@ def public(row: ChannelRow) -> NotificationChannelPublic:
         kind=row.kind,
         label=row.label,
         target=row.target,
-        created_at=row.created_at,  # type: ignore[arg-type]
+        created_at=row.created_at,
     )
 
 
