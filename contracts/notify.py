@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from contracts.base import Contract
 from contracts.envelope import MessageId
@@ -92,7 +92,11 @@ class EmailChannelCreate(Contract):
 
     kind: Literal["email"]
     label: Label
-    to: EmailStr
+    # a plain pattern, not EmailStr: contracts/profile imports this module, and the bot image
+    # ships without email-validator (the mail server is the judge of an address anyway)
+    to: str = Field(
+        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="An email address."
+    )
 
 
 class TelegramChannelCreate(Contract):
