@@ -8,7 +8,8 @@ queues nothing new; the tally skips records it has already counted (by ``seq``).
 
 Only hosted bots: the agent notifies for the bots it runs itself. The bot id comes from the
 subject and is checked against the database (bot output is less trusted); a channel id in a
-profile that is not the owner's own live channel is ignored.
+profile that is not the owner's own live channel is ignored. A message that does not parse is
+acked and skipped: audit-ingest and hosting read the same messages and dead-letter them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pydantic import ValidationError
 
 from contracts.events import BotEvent
 from contracts.notify import Notification, NotifySettings
-from events.consume import MalformedMessage
 from notify.daily import DayTally, tally
 from notify.derive import from_audit, from_bot_event
 from store import bots, notifications
@@ -72,7 +72,9 @@ async def handle_audit(msg: Msg, deps: IntakeDeps) -> None:
     try:
         record = parse_audit(msg)
     except ValueError as exc:
-        raise MalformedMessage(str(exc)) from None
+        # audit-ingest reads the same message and dead-letters it with this reason: once is enough
+        log.debug("notify.unusable_audit", subject=msg.subject, error=str(exc))
+        return
     structlog.contextvars.bind_contextvars(bot_id=str(record.bot_id), seq=record.seq)
     async with deps.pool.acquire() as conn, conn.transaction():
         bot = await _hosted_bot(conn, record.bot_id)
@@ -104,8 +106,9 @@ async def handle_bot_event(msg: Msg, deps: IntakeDeps) -> None:
         return  # the stream's other bot events (created, started, booted...) notify nobody
     try:
         event = BotEvent.model_validate_json(msg.data)
-    except ValidationError as exc:
-        raise MalformedMessage(f"malformed bot event: {exc.errors()[:1]}") from None
+    except ValidationError as exc:  # the hosting consumer (where Fly is set up) dead-letters it
+        log.debug("notify.unusable_bot_event", subject=msg.subject, error=str(exc.errors()[:1]))
+        return
     notes = from_bot_event(event)
     if not notes:
         return
