@@ -1,6 +1,7 @@
 """The email adapter: stdlib ``smtplib`` in a worker thread, one connection per message.
 
-The SMTP server is the operator's (``SmtpSettings.from_env``), not user data. The
+The SMTP server is the operator's (``HMMTRADE_SMTP_*`` for the workers, ``smtp:`` in the
+agent's ``notify.yaml``), not user data. The
 Message-ID is derived from the notification id, so a mail sent twice (a crash between
 send and record) is the same message to a mail client that threads or dedupes on it.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -35,22 +35,6 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     starttls: bool = True
     timeout_s: float = 10.0
-
-    @classmethod
-    def from_env(cls) -> SmtpSettings | None:
-        """``HMMTRADE_SMTP_HOST`` (unset: no email channel), ``_PORT``, ``_FROM``, ``_USERNAME``,
-        ``_PASSWORD``, ``_STARTTLS`` (``0`` for a plain loopback relay)."""
-        host = os.environ.get("HMMTRADE_SMTP_HOST")
-        if not host:
-            return None
-        return cls(
-            host=host,
-            port=int(os.environ.get("HMMTRADE_SMTP_PORT", "587")),
-            sender=os.environ.get("HMMTRADE_SMTP_FROM", cls.sender),
-            username=os.environ.get("HMMTRADE_SMTP_USERNAME") or None,
-            password=os.environ.get("HMMTRADE_SMTP_PASSWORD") or None,
-            starttls=os.environ.get("HMMTRADE_SMTP_STARTTLS", "1") != "0",
-        )
 
 
 def message_id(notification_id: str) -> str:

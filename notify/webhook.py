@@ -2,6 +2,8 @@
 
 ``X-HMMTrade-Notification-Id`` carries the notification id: a receiver that keeps the
 ids it has seen drops the rare second delivery (a crash between send and record).
+Redirects are not followed (a 3xx is a refusal): a public URL must not bounce the notifier
+into a private network.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class WebhookTarget:
         try:
             response = await self._client.post(channel.url, content=body, headers=headers, follow_redirects=False)
         except httpx.HTTPError as exc:
-            raise TargetUnavailable(f"webhook unreachable: {type(exc).__name__}: {exc}") from None
+            # the URL may itself be a secret (a capability URL): never echo it into the recorded error
+            detail = str(exc).replace(channel.url, "<url>")
+            raise TargetUnavailable(f"webhook unreachable: {type(exc).__name__}: {detail}") from None
         if not response.is_success:
             raise for_http_status(response.status_code, "the webhook")

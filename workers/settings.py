@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,14 +122,31 @@ class WorkerSettings(BaseSettings):
         description="The wake scheduler looks for new sleeping bots at least this often.",
     )
     # ---- notifications (workers.notifier) ----------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("HMMTRADE_ENV")
+    )
     kms_endpoint: str | None = Field(
         default=None,
         validation_alias=AliasChoices("KMS_ENDPOINT"),
-        description="Cloud KMS endpoint the notifier opens channel secrets with (the API's). Unset: no "
-        "notifications are sent from hosted bots (they wait, and go out once it is set).",
+        description="Cloud KMS endpoint the notifier opens channel secrets with (the API's). Unset: Google Cloud "
+        "KMS in production; elsewhere no notifications are sent (they wait, and go out once it is set).",
     )
     kms_emulator_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("KMS_EMULATOR_TOKEN"))
     kms_timeout_s: float = Field(default=3.0, gt=0, le=60, validation_alias=AliasChoices("KMS_TIMEOUT_S"))
+    smtp_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_HOST"), description="SMTP relay; unset: no email."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, validation_alias=AliasChoices("HMMTRADE_SMTP_PORT"))
+    smtp_from: str = Field(
+        default="HMM Trade <notify@hmmtrade.dev>", validation_alias=AliasChoices("HMMTRADE_SMTP_FROM")
+    )
+    smtp_username: str | None = Field(default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_PASSWORD"))
+    smtp_starttls: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("HMMTRADE_SMTP_STARTTLS"),
+        description="Upgrade to TLS before logging in; false only for a relay on loopback.",
+    )
     telegram_api: str = Field(
         default="https://api.telegram.org",
         validation_alias=AliasChoices("HMMTRADE_TELEGRAM_API"),

@@ -27,6 +27,7 @@ from notify.dispatch import Dispatcher
 from notify.email import EmailTarget, SmtpSettings
 from notify.telegram import TelegramTarget
 from notify.webhook import WebhookTarget
+from vault.errors import KmsUnavailable
 from vault.gcp import GoogleKms
 from vault.kms import KmsPort
 from workers.notifier.intake import IntakeDeps, handle_audit, handle_bot_event
@@ -53,22 +54,37 @@ class NotifierRuntime:
 
 
 def _kms(settings: WorkerSettings) -> KmsPort | None:
-    if settings.kms_endpoint is None:
+    """The KMS like the API's: Google's when unset in production; outside production an unset
+    endpoint is no KMS (never Google's credentials by accident), so notifications wait."""
+    if settings.kms_endpoint is None and settings.environment != "production":
         log.warning("notify.no_kms", why="KMS_ENDPOINT is not set: notifications wait until it is")
         return None
     token = settings.kms_emulator_token
-    return GoogleKms.from_endpoint(
-        settings.kms_endpoint,
-        emulator_token=token.get_secret_value() if token else None,
-        timeout_s=settings.kms_timeout_s,
-    )
+    try:
+        return GoogleKms.from_endpoint(
+            settings.kms_endpoint,
+            emulator_token=token.get_secret_value() if token else None,
+            timeout_s=settings.kms_timeout_s,
+        )
+    except KmsUnavailable as exc:
+        log.error("notify.no_kms", why=str(exc))
+        return None
 
 
 def start_notifier(
     settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, failpoints: Failpoints, kms: KmsPort | None = None
 ) -> NotifierRuntime:
     client = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, follow_redirects=False)
-    smtp = SmtpSettings.from_env()
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+        )
     dispatcher = Dispatcher(
         WebhookTarget(client),
         TelegramTarget(client, api_base=settings.telegram_api),
