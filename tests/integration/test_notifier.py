@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 import pytest
 
 from contracts.events import BotEvent
@@ -14,10 +17,11 @@ from events.auth.roles import Role
 from events.bus import Bus
 from events.embedded import NatsServer
 from events.topology import bot_event_subject, bot_subject
-from notify.signing import ID_HEADER, new_signing_secret
+from notify.signing import ID_HEADER, SIGNATURE_HEADER, new_signing_secret, verify
+from store import bots
 from store.pool import create_pool
 from tests.busauth import BUS_KEY_FILE, creds_file
-from tests.conftest import TEST_ACK_WAIT_S, wait_for
+from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, wait_for
 from tests.notifyutil import HttpReceiver, audit_record, free_port, hosted_bot_with_channels, http_receiver
 from vault.emulator import KmsEmulator
 from vault.gcp import GoogleKms
@@ -158,3 +162,41 @@ async def _sent(pool: asyncpg.Pool, channel: uuid.UUID) -> bool:
 async def _acked(bus: Bus, stream: str, durable: str) -> bool:
     info = await bus.js.consumer_info(stream, durable)
     return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_a_channel_made_through_the_api_gets_webhooks_signed_with_the_secret_it_showed(
+    notifier_workers: WorkerRuntime,
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    bus: Bus,
+    pool: asyncpg.Pool,
+    receiver: HttpReceiver,
+) -> None:
+    created = await api.post(
+        "/api/v1/notification-channels",
+        json={"kind": "webhook", "label": "Ops", "url": f"{receiver.url}/hook"},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    channel, secret = created.json()["id"], created.json()["signing_secret"]
+    user_id = uuid.UUID((await api.get("/api/v1/me", headers=auth)).json()["id"])
+    bot_id = uuid.uuid4()
+    profile = {
+        **VALID_PROFILE,
+        "basics": {**VALID_PROFILE["basics"], "surface": "hosted"},
+        "schedule": {"confirmed": True, "notify": {"channels": [channel], "events": ["regime_change"]}},
+    }
+    await bots.insert_bot(
+        pool, bot_id=bot_id, user_id=user_id, name="BTC trend", surface="hosted", mode="paper",
+        status="running", profile=profile,
+    )  # fmt: skip
+    change = [{"kind": "regime_change", "from": 1, "to": 0}]
+    await bus.publish(bot_subject(bot_id, "audit"), audit_record(bot_id, 2, events=change))
+
+    async def arrived() -> bool:
+        return len(receiver.received) == 1
+
+    await wait_for(arrived, what="the webhook call")
+    (got,) = receiver.received
+    verify(secret, got.body, got.headers[SIGNATURE_HEADER], now=int(time.time()))
+    assert json.loads(got.body)["title"] == "BTC trend: regime 1 -> regime 0"
