@@ -6,7 +6,8 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -22,7 +23,15 @@ from store import bots
 from store.pool import create_pool
 from tests.busauth import BUS_KEY_FILE, creds_file
 from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, wait_for
-from tests.notifyutil import HttpReceiver, audit_record, free_port, hosted_bot_with_channels, http_receiver
+from tests.notifyutil import (
+    HttpReceiver,
+    SmtpSink,
+    audit_record,
+    free_port,
+    hosted_bot_with_channels,
+    http_receiver,
+    smtp_sink,
+)
 from vault.emulator import KmsEmulator
 from vault.gcp import GoogleKms
 from workers.app import WorkerRuntime, start_workers
@@ -51,8 +60,14 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
 
 
 @pytest.fixture
+def mail() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture
 async def notifier_workers(
-    nats_server: NatsServer, pg_dsn: str, kms_emulator: KmsEmulator, receiver: HttpReceiver
+    nats_server: NatsServer, pg_dsn: str, kms_emulator: KmsEmulator, receiver: HttpReceiver, mail: SmtpSink
 ) -> AsyncIterator[WorkerRuntime]:
     settings = WorkerSettings(
         NATS_URL=nats_server.url,
@@ -64,6 +79,9 @@ async def notifier_workers(
         KMS_EMULATOR_TOKEN=kms_emulator.token,
         HMMTRADE_NOTIFY_RETRY_DELAYS_S=[0.2, 0.2, 0.2],
         HMMTRADE_TELEGRAM_API=receiver.url,
+        HMMTRADE_SMTP_HOST=mail.host,
+        HMMTRADE_SMTP_PORT=mail.port,
+        HMMTRADE_SMTP_STARTTLS=False,
     )
     runtime = await start_workers(settings)
     yield runtime
@@ -200,3 +218,25 @@ async def test_a_channel_made_through_the_api_gets_webhooks_signed_with_the_secr
     (got,) = receiver.received
     verify(secret, got.body, got.headers[SIGNATURE_HEADER], now=int(time.time()))
     assert json.loads(got.body)["title"] == "BTC trend: regime 1 -> regime 0"
+
+
+async def test_the_daily_summary_is_mailed_once_when_the_next_day_starts(
+    notifier_workers: WorkerRuntime, bus: Bus, pool: asyncpg.Pool, kms: GoogleKms, mail: SmtpSink
+) -> None:
+    _, bot_id, (channel,) = await hosted_bot_with_channels(
+        pool, kms, [("email", {"to": "trader@example.com"})], events=["daily_summary"]
+    )
+    day1, day2 = datetime(2026, 12, 1, 15, tzinfo=UTC), datetime(2026, 12, 2, 15, tzinfo=UTC)
+    records = [
+        audit_record(bot_id, 1, at=day1, equity=100_000.0, fills=[{"side": "buy"}]),
+        audit_record(bot_id, 2, at=day1.replace(hour=20), equity=100_500.0),
+        audit_record(bot_id, 3, at=day2, equity=100_400.0),
+    ]
+    for record in records:
+        await bus.publish(bot_subject(bot_id, "audit"), record)
+    await bus.publish(bot_subject(bot_id, "audit"), records[2].model_copy(update={"id": f"{bot_id}:3:again"}))
+    await wait_for(lambda: _sent(pool, channel), what="the summary's delivery")
+    await wait_for(lambda: _acked(bus, "BOTS", "notify-audit"), what="every record to be handled")
+    (summary,) = mail.messages
+    assert summary["Subject"] == "SPY swing: 2026-12-01 +$500.00"
+    assert "Trades: 1 in 2 decisions" in summary.get_payload()
