@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.base import Contract
+from contracts.notify import NotifySettings
 
 Surface = Literal["hosted", "local"]
 Mode = Literal["paper", "live"]
@@ -315,7 +316,7 @@ class StrategyRisk(Contract):
 
 
 class ScheduleReview(Contract):
-    """Step 6: when the bot runs, and the trader's confirmation."""
+    """Step 6: when the bot runs, who is notified of what, and the trader's confirmation."""
 
     run: RunSchedule = Field(
         default="after_close", description="`after_close` wakes once per bar close; `every_bar` runs continuously."
@@ -323,6 +324,9 @@ class ScheduleReview(Contract):
     timezone: str = Field(default="America/New_York", max_length=64, description="IANA time zone for the schedule.")
     start_date: date | None = Field(default=None, description="First trading day; today when empty.")
     starting_cash: float = Field(default=100_000, ge=100, le=1_000_000_000, description="Paper account size.")
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Which of your channels hear about which events; none by default."
+    )
     confirmed: bool = Field(description="The trader reviewed the settings and accepts the risks.")
 
     @field_validator("timezone")

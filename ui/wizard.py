@@ -69,6 +69,10 @@ async def _any_plan() -> list[str]:
     return []
 
 
+async def _no_channels() -> dict[str, str]:
+    return {}
+
+
 async def _paper_only() -> dict[str, str]:
     return {BUILT_IN: "paper"}
 
@@ -88,6 +92,8 @@ class WizardHost:
     :func:`ui.wizard_words.hosted_refusal`), or ``[]``."""
     surfaces: Sequence[Surface] = ("local", "hosted")
     """The 'Runs on' choices, the default first."""
+    notify_channels: Callable[[], Awaitable[dict[str, str]]] = _no_channels
+    """Step 6's notification channels, label -> channel id (see :func:`ui.wizard_steps.notify_choices`)."""
     extra_step2: Mapping[str, pn.widgets.Widget] = field(default_factory=dict)
     """Widgets shown under the broker picker; their values reach the deploy actions as ``extras``."""
 
@@ -235,6 +241,8 @@ class Wizard:
             self.step += 1
             if self.step == 2:
                 await self._load_connections()
+            if self.step == 6:
+                await self._load_notify_channels()
             if self.step == REVIEW_STEP and not self._fill_review():
                 self.step -= 1
                 problems = self._review_problems
@@ -268,6 +276,12 @@ class Wizard:
         kept = picker.value if picker.value in options.values() else next(iter(options.values()))
         picker.options = options
         picker.value = kept
+
+    async def _load_notify_channels(self) -> None:
+        picker = self.w["notify_channels"]
+        options = await self.host.notify_channels()
+        picker.options = options
+        picker.value = [v for v in picker.value if v in options.values()]
 
     def _fill_review(self) -> bool:
         try:
