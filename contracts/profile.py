@@ -134,7 +134,12 @@ class Broker(Contract):
 class Market(Contract):
     """Step 3: what the bot trades and which bars it reads."""
 
-    symbols: list[str] = Field(min_length=1, max_length=20, description="1-20 tickers, e.g. SPY or BTC-USD.")
+    symbols: list[str] = Field(
+        min_length=1,
+        max_length=20,
+        description="Tickers, e.g. SPY or BTC-USD. One per bot for now: a second is refused (portfolios of up to 20 "
+        "are being built).",
+    )
     bar_interval: BarInterval = Field(default="1d", description="Length of one bar.")
     asset_class: AssetClass = Field(default="stock")
     data_source: DataSource = Field(
@@ -171,6 +176,13 @@ class Market(Contract):
             self._bundled_symbols()
         if self.data_source == "broker":
             self._broker_symbols()
+        if len(self.symbols) > 1:
+            raise field_error(
+                ("symbols",),
+                f"{len(self.symbols)} symbols: a bot trades one symbol for now (it would trade "
+                f"{self.symbols[0]} alone); create one bot per symbol until portfolios arrive",
+                self.symbols,
+            )
         return self
 
     def _bundled_symbols(self) -> None:

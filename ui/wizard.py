@@ -139,6 +139,7 @@ class Wizard:
         self.done = pn.pane.HTML("", css_classes=["wiz-done"])
         self.history = StepHistory(width=0, height=0, margin=0)
         self.w["mode"].param.watch(self._on_mode, "value")
+        self.w["auto_states"].param.watch(self._on_auto_states, "value")
         self.back.on_click(self._on_back)
         self.next.on_click(self._on_next)
         self.history.on_step(self._follow_browser)
@@ -303,6 +304,9 @@ class Wizard:
         )
         self.confirm.value = False  # asked again after any change to what it confirms
         return True
+
+    def _on_auto_states(self, event: Any) -> None:
+        self.w["n_states"].disabled = bool(event.new)  # auto chooses it at each refit: a number would be ignored
 
     def _on_mode(self, event: Any) -> None:
         self.w["live_confirmation"].visible = event.new == "live"
