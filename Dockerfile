@@ -24,6 +24,7 @@ COPY agent ./agent
 COPY venues ./venues
 COPY ui ./ui
 COPY web ./web
+COPY notify ./notify
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

@@ -130,6 +130,10 @@ class CloudClient:
         """The account's active broker connections (kind, label, paper, exchange; never secrets)."""
         return list((await self._request("GET", "/api/v1/brokers")).json()["connections"])
 
+    async def notification_channels(self) -> list[dict[str, Any]]:
+        """The account's notification channels (kind, label, target; never secrets)."""
+        return list((await self._request("GET", "/api/v1/notification-channels")).json()["channels"])
+
     async def billing(self) -> dict[str, Any]:
         """The account's plan, its limits and what is used of them (``GET /api/v1/billing``)."""
         return dict((await self._request("GET", "/api/v1/billing")).json())

@@ -27,10 +27,13 @@ from agent.bus_access import BotBusAccess
 from agent.dashboard.app import make_server
 from agent.dashboard.context import AgentContext
 from agent.home import AgentHome
+from agent.instances import InstanceError, read_instance
 from agent.live import LiveFeed
+from agent.notify import LocalNotifications
 from agent.supervisor import Supervisor
 from agent.sync import CloudSync, utc_now
 from agent.tokens import TokenStore
+from contracts.profile import BotProfile
 from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
 from events.auth.roles import Role
 from events.bus import connect
@@ -111,6 +114,10 @@ async def run_agent(
         await live.start(url, creds=dashboard_creds)
         stack.push_async_callback(live.close)
 
+        notifications = LocalNotifications(home, _profiles(home))
+        await notifications.start(url, creds=dashboard_creds)
+        stack.push_async_callback(notifications.close)
+
         env = {"NATS_URL": url, "HMMTRADE_REPLAY_PACE": os.environ.get("HMMTRADE_REPLAY_PACE", DEFAULT_PACE)}
         syncs: list[CloudSync] = []  # the supervisor tells sync about deletions; sync asks it to delete
         supervisor = Supervisor(
@@ -119,6 +126,7 @@ async def run_agent(
             last_status=live.last_status,
             on_deleted=lambda bot_id: syncs[0].forget_local(bot_id) if syncs else None,
             bus_access=bus_access,
+            on_exit=notifications.bot_exited,
         )
         sync = CloudSync(
             home,
@@ -150,6 +158,27 @@ async def run_agent(
             nats.stop()
         lock.close()
         print("Agent stopped.", flush=True)
+
+
+def _profiles(home: AgentHome) -> Callable[[str], BotProfile | None]:
+    """A bot's profile by id, read again only when its instance file changes."""
+    cache: dict[str, tuple[float, BotProfile]] = {}
+
+    def profile_of(bot_id: str) -> BotProfile | None:
+        path = home.config_path(bot_id)
+        try:
+            mtime = path.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        cached = cache.get(bot_id)
+        if cached is None or cached[0] != mtime:
+            try:
+                cached = cache[bot_id] = (mtime, read_instance(path).profile)
+            except InstanceError:
+                return None
+        return cached[1]
+
+    return profile_of
 
 
 async def _wait_for_signal() -> None:

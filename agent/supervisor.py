@@ -75,6 +75,7 @@ class Supervisor:
         stop_timeout_s: float = 15.0,
         on_deleted: Callable[[str], None] = lambda _bot_id: None,
         bus_access: BotBusAccess | None = None,
+        on_exit: Callable[[str, str, str], object] = lambda _bot_id, _state, _reason: None,
     ) -> None:
         self.home = home
         self._bus_access = bus_access
@@ -84,6 +85,7 @@ class Supervisor:
         self._last_status = last_status
         self._stop_timeout_s = stop_timeout_s
         self._on_deleted = on_deleted
+        self._on_exit = on_exit  # (bot id, new state, reason): an exit nobody asked for (notifications)
         self.bots: dict[str, BotProcess] = {}
         self.config_errors: list[str] = []
         self._task: asyncio.Task[None] | None = None
@@ -232,6 +234,10 @@ class Supervisor:
             bot.reason = f"crashed (exit {exit_code}); restarting in {delay:g} s"
         bot.history.append(bot.reason)
         log.warning("supervisor.bot_exited", bot_id=bot.bot_id, exit_code=exit_code, state=bot.state)
+        try:
+            self._on_exit(bot.bot_id, bot.state, bot.reason)
+        except Exception:  # a listener's trouble must not stop the supervisor
+            log.exception("supervisor.on_exit_failed", bot_id=bot.bot_id)
 
     def _spawn(self, bot: BotProcess, config: Path, now: float) -> None:
         existing = procs.scan_for(config)  # belt and braces: never two processes for one bot

@@ -23,6 +23,7 @@ from api.routes import (
     internal,
     internal_bootstrap,
     internal_bus,
+    notifications,
     rearm,
     status,
 )
@@ -107,6 +108,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         rearm.router,
         intents.router,
         brokers.router,
+        notifications.router,
         internal.router,
         internal.jwks_router,
         internal_bootstrap.router,

@@ -88,9 +88,7 @@ class StatusBoard:
     async def _check(self, name: StatusComponent, probe: Probe) -> ComponentStatus:
         started = self._clock()
         try:
-            verdict = await asyncio.wait_for(probe(), self._timeout_s)
-        except TimeoutError:
-            verdict = Verdict(f"no answer within {self._timeout_s:g} s", "down")
+            verdict = await self._bounded(probe)
         except ProbeFailed as exc:
             verdict = Verdict(str(exc), "down")
         except Exception as exc:  # noqa: BLE001 - a probe's bug must not take the status page down
@@ -101,3 +99,24 @@ class StatusBoard:
         return ComponentStatus(
             component=name, status=verdict.status, checked_at=datetime.now(UTC), detail=verdict.detail
         )
+
+    async def _bounded(self, probe: Probe) -> Verdict:
+        """The probe's verdict, or "no answer" after ``timeout_s`` however long the probe takes to give up.
+
+        ``asyncio.wait_for`` waits for a timed-out probe to finish cancelling, and a client stuck
+        mid-reconnect (the bus going away) can take longer than the caller's own timeout: the whole
+        status page then looked like a dead API. The probe is cancelled and left to end by itself.
+        """
+        task = asyncio.ensure_future(probe())
+        done, _ = await asyncio.wait({task}, timeout=self._timeout_s)
+        if task in done:
+            return task.result()
+        task.cancel()
+        task.add_done_callback(_discard_outcome)
+        return Verdict(f"no answer within {self._timeout_s:g} s", "down")
+
+
+def _discard_outcome(task: asyncio.Future[Verdict]) -> None:
+    """A probe abandoned after its timeout: its late result or error is not anyone's concern."""
+    if not task.cancelled():
+        task.exception()

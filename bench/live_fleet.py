@@ -187,7 +187,13 @@ def profile(symbol: str) -> BotProfile:
                 "training_window": 100,
                 "refit_every": 2520,
             },
-            "strategy": {"exposure_per_regime": [0.2, 0.9], "max_drawdown_pct": 90, "max_daily_loss_pct": 50},
+            # rebalance every bar (no no-trade band): the bench measures the order path, so orders must flow
+            "strategy": {
+                "exposure_per_regime": [0.2, 0.9],
+                "max_drawdown_pct": 90,
+                "max_daily_loss_pct": 50,
+                "rebalance_band_pct": 0,
+            },
             "schedule": {"confirmed": True, "starting_cash": BOT_CASH},
         }
     )

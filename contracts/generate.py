@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contracts import api, billing, brokers, events, intents, profile
+from contracts import api, billing, brokers, events, intents, notify, profile
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -72,6 +72,13 @@ MODELS: tuple[type[BaseModel], ...] = (
     brokers.BusCredentials,
     brokers.MachineTokenRequest,
     brokers.MachineToken,
+    notify.Notification,
+    notify.WebhookChannelCreate,
+    notify.EmailChannelCreate,
+    notify.TelegramChannelCreate,
+    notify.NotificationChannelPublic,
+    notify.NotificationChannelCreated,
+    notify.NotificationChannelList,
 )
 
 

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.base import Contract
+from contracts.notify import NotifySettings
 
 Surface = Literal["hosted", "local"]
 Mode = Literal["paper", "live"]
@@ -133,7 +134,12 @@ class Broker(Contract):
 class Market(Contract):
     """Step 3: what the bot trades and which bars it reads."""
 
-    symbols: list[str] = Field(min_length=1, max_length=20, description="1-20 tickers, e.g. SPY or BTC-USD.")
+    symbols: list[str] = Field(
+        min_length=1,
+        max_length=20,
+        description="Tickers, e.g. SPY or BTC-USD. One per bot for now: a second is refused (portfolios of up to 20 "
+        "are being built).",
+    )
     bar_interval: BarInterval = Field(default="1d", description="Length of one bar.")
     asset_class: AssetClass = Field(default="stock")
     data_source: DataSource = Field(
@@ -170,6 +176,13 @@ class Market(Contract):
             self._bundled_symbols()
         if self.data_source == "broker":
             self._broker_symbols()
+        if len(self.symbols) > 1:
+            raise field_error(
+                ("symbols",),
+                f"{len(self.symbols)} symbols: a bot trades one symbol for now (it would trade "
+                f"{self.symbols[0]} alone); create one bot per symbol until portfolios arrive",
+                self.symbols,
+            )
         return self
 
     def _bundled_symbols(self) -> None:
@@ -315,7 +328,7 @@ class StrategyRisk(Contract):
 
 
 class ScheduleReview(Contract):
-    """Step 6: when the bot runs, and the trader's confirmation."""
+    """Step 6: when the bot runs, who is notified of what, and the trader's confirmation."""
 
     run: RunSchedule = Field(
         default="after_close", description="`after_close` wakes once per bar close; `every_bar` runs continuously."
@@ -323,6 +336,9 @@ class ScheduleReview(Contract):
     timezone: str = Field(default="America/New_York", max_length=64, description="IANA time zone for the schedule.")
     start_date: date | None = Field(default=None, description="First trading day; today when empty.")
     starting_cash: float = Field(default=100_000, ge=100, le=1_000_000_000, description="Paper account size.")
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Which of your channels hear about which events; none by default."
+    )
     confirmed: bool = Field(description="The trader reviewed the settings and accepts the risks.")
 
     @field_validator("timezone")

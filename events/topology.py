@@ -53,13 +53,16 @@ class ConsumerSpec:
     ack_wait_s: float = 30.0
     max_ack_pending: int = 1_000
     retry_delays_s: tuple[float, ...] = field(default=(0.5, 2.0, 5.0, 15.0))
+    # New messages only: a consumer added to a stream with history must not act on that history
+    # (the notifier would otherwise send a week of old regime changes on its first start).
+    deliver_new: bool = False
 
     def config(self, ack_wait_s: float | None = None) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self.durable,
             filter_subject=self.filter_subject,
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.NEW if self.deliver_new else DeliverPolicy.ALL,
             max_deliver=self.max_deliver,
             ack_wait=ack_wait_s if ack_wait_s is not None else self.ack_wait_s,
             max_ack_pending=self.max_ack_pending,
@@ -96,7 +99,21 @@ BILLING_STRIPE = ConsumerSpec(
     "billing-stripe", "STRIPE", "stripe.events.>", max_deliver=10, retry_delays_s=(1.0, 5.0, 15.0, 60.0, 300.0)
 )
 BILLING = ConsumerSpec("billing", "INTENTS", "intents.billing.>")
-CONSUMERS: tuple[ConsumerSpec, ...] = (LIFECYCLE, AUDIT_INGEST, BROKERS, HOSTING, BILLING_STRIPE, BILLING)
+# Notifications: bots' audit records and stop/failure events -> the delivery ledger (workers.notifier).
+NOTIFY_AUDIT = ConsumerSpec(
+    "notify-audit", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000, deliver_new=True
+)
+NOTIFY_EVENTS = ConsumerSpec("notify-events", "EVENTS", "events.bot.>", max_deliver=10, deliver_new=True)
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    LIFECYCLE,
+    AUDIT_INGEST,
+    BROKERS,
+    HOSTING,
+    BILLING_STRIPE,
+    BILLING,
+    NOTIFY_AUDIT,
+    NOTIFY_EVENTS,
+)
 
 BOT_STATE_BUCKET = "bot_state"
 

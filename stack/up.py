@@ -251,7 +251,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port
             child.start()
         _wait_ready(f"{base}/readyz", api, timeout_s=60)
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
-        _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing  (logs: {logs})")
+        _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing, notify  (logs: {logs})")
         web_env = {**env, "HMMTRADE_API_URL": base, "HMMTRADE_WEB_NATS_CREDS": str(bus.creds[Role.DASHBOARD])}
         web = Child("web", [*cli, "web", "--host", api_host, "--port", str(web_port)], web_env, logs / "web.log")
         children.append(web)

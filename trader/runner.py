@@ -224,6 +224,7 @@ class BotRunner:
             "position": engine.broker.position,
             "equity": engine.broker.equity(close),
             "model_id": engine.state.model.model_id() if engine.state.model else None,
+            "events": [],
             "notes": [reason],
         }
         self._live.halt_recorded = True

@@ -36,9 +36,9 @@ class RearmControl:
             "next bar, with the drawdown measured from its equity then.</span>"
         )
         self.confirm = pn.FlexBox(
-            question, self.yes, self.no, visible=False, flex_wrap="wrap", css_classes=["bot-rearm-confirm"]
+            question, self.yes, self.no, visible=False, flex_wrap="wrap", css_classes=["bot-rearm-confirm", *marker]
         )
-        self.message = pn.pane.HTML("", css_classes=["bot-rearm-message"])
+        self.message = pn.pane.HTML("", css_classes=["bot-rearm-message", *marker])  # one per bot on the Bots page
         self.panel = pn.FlexBox(self.button, self.confirm, self.message, flex_wrap="wrap", sizing_mode="stretch_width")
         self.button.on_click(self._ask)
         self.no.on_click(self._cancel)

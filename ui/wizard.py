@@ -69,6 +69,10 @@ async def _any_plan() -> list[str]:
     return []
 
 
+async def _no_channels() -> dict[str, str]:
+    return {}
+
+
 async def _paper_only() -> dict[str, str]:
     return {BUILT_IN: "paper"}
 
@@ -88,6 +92,8 @@ class WizardHost:
     :func:`ui.wizard_words.hosted_refusal`), or ``[]``."""
     surfaces: Sequence[Surface] = ("local", "hosted")
     """The 'Runs on' choices, the default first."""
+    notify_channels: Callable[[], Awaitable[dict[str, str]]] = _no_channels
+    """Step 6's notification channels, label -> channel id (see :func:`ui.wizard_steps.notify_choices`)."""
     extra_step2: Mapping[str, pn.widgets.Widget] = field(default_factory=dict)
     """Widgets shown under the broker picker; their values reach the deploy actions as ``extras``."""
 
@@ -133,6 +139,7 @@ class Wizard:
         self.done = pn.pane.HTML("", css_classes=["wiz-done"])
         self.history = StepHistory(width=0, height=0, margin=0)
         self.w["mode"].param.watch(self._on_mode, "value")
+        self.w["auto_states"].param.watch(self._on_auto_states, "value")
         self.back.on_click(self._on_back)
         self.next.on_click(self._on_next)
         self.history.on_step(self._follow_browser)
@@ -235,6 +242,8 @@ class Wizard:
             self.step += 1
             if self.step == 2:
                 await self._load_connections()
+            if self.step == 6:
+                await self._load_notify_channels()
             if self.step == REVIEW_STEP and not self._fill_review():
                 self.step -= 1
                 problems = self._review_problems
@@ -269,6 +278,12 @@ class Wizard:
         picker.options = options
         picker.value = kept
 
+    async def _load_notify_channels(self) -> None:
+        picker = self.w["notify_channels"]
+        options = await self.host.notify_channels()
+        picker.options = options
+        picker.value = [v for v in picker.value if v in options.values()]
+
     def _fill_review(self) -> bool:
         try:
             profile = BotProfile.model_validate(profile_body(self.values()))
@@ -289,6 +304,9 @@ class Wizard:
         )
         self.confirm.value = False  # asked again after any change to what it confirms
         return True
+
+    def _on_auto_states(self, event: Any) -> None:
+        self.w["n_states"].disabled = bool(event.new)  # auto chooses it at each refit: a number would be ignored
 
     def _on_mode(self, event: Any) -> None:
         self.w["live_confirmation"].visible = event.new == "live"

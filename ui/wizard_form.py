@@ -13,7 +13,7 @@ from typing import Any
 import panel as pn
 
 from contracts.profile import LIVE_CONFIRMATION
-from ui.wizard_steps import BUILT_IN
+from ui.wizard_steps import BUILT_IN, NOTIFY_EVENT_WORDS
 
 
 def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
@@ -145,4 +145,17 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
         "run": w.Select(name="Run", options=["after_close", "every_bar"], value="after_close", css_classes=["wiz-run"]),
         "timezone": w.TextInput(name="Time zone", value="America/New_York"),
         "starting_cash": w.FloatInput(name="Starting cash ($)", value=100_000),
+        "notify_channels": w.MultiChoice(
+            name="Notify on (optional)",
+            options={},
+            css_classes=["wiz-notify-channels"],
+            description="Your notification channels: a webhook, an email address or a Telegram chat. "
+            "Make them on the Notifications page (or in the agent's settings).",
+        ),
+        "notify_events": w.MultiChoice(
+            name="Notify about",
+            options={words: kind for kind, words in NOTIFY_EVENT_WORDS.items()},
+            css_classes=["wiz-notify-events"],
+            description="Nothing is sent unless you pick at least one channel and one event.",
+        ),
     }

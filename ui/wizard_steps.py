@@ -39,10 +39,10 @@ STEP_FIELDS: tuple[tuple[str, ...], ...] = (
         "rebalance_band_pct",
         "min_hold_bars",
     ),
-    ("run", "timezone", "starting_cash"),
+    ("run", "timezone", "starting_cash", "notify_channels", "notify_events"),
 )
-"""Widget keys per step (1-6); each is the profile field it fills, but ``auto_states``, the box that
-makes ``n_states`` read ``auto``."""
+"""Widget keys per step (1-6); each is the profile field it fills, but ``auto_states`` (the box that
+makes ``n_states`` read ``auto``) and ``notify_channels``/``notify_events`` (``schedule.notify``)."""
 
 BUILT_IN = "paper: built-in simulator (no market data)"
 # a check spanning steps is decided at the step its last input is on (default: the step of its field)
@@ -142,7 +142,14 @@ def section(step: int, values: Mapping[str, Any]) -> dict[str, Any]:
             out["stop_loss_pct"] = stop
         return out
     # step 6: the confirmation is asked on the review, next to the settings it confirms
-    return {"run": v["run"], "timezone": v["timezone"], "starting_cash": v["starting_cash"], "confirmed": True}
+    notify = {"channels": list(v.get("notify_channels") or []), "events": list(v.get("notify_events") or [])}
+    return {
+        "run": v["run"],
+        "timezone": v["timezone"],
+        "starting_cash": v["starting_cash"],
+        "notify": notify,
+        "confirmed": True,
+    }
 
 
 def profile_body(values: Mapping[str, Any], *, through: int = 6) -> dict[str, Any]:
@@ -261,5 +268,30 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
         ("Schedule", "run", "after each bar closes" if sc.run == "after_close" else "every bar, continuously"),
         ("Schedule", "timezone", sc.timezone),
         ("Schedule", "starting_cash", _money(sc.starting_cash)),
+        ("Schedule", "notify", notify_summary(sc.notify.events, len(sc.notify.channels))),
     ]
     return [(title, LABELS[key], value) for title, key, value in rows]
+
+
+NOTIFY_EVENT_WORDS: dict[str, str] = {
+    "regime_change": "regime changes",
+    "halt": "trading halted",
+    "rearm": "trading re-armed",
+    "order_rejected": "order rejected",
+    "bot_stopped": "bot stopped",
+    "bot_failed": "bot failed",
+    "daily_summary": "daily summary",
+}
+"""Step 6's notification choices as a trader reads them, by ``contracts.notify`` kind."""
+
+
+def notify_choices(channels: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Step 6's channel picker from ``GET /api/v1/notification-channels`` (or the agent's own): label -> id."""
+    return {f"{c['label']} ({c['kind']}: {c['target']})": str(c["id"]) for c in channels}
+
+
+def notify_summary(events: Sequence[str], channels: int) -> str:
+    if not events or not channels:
+        return "none"
+    what = ", ".join(NOTIFY_EVENT_WORDS.get(e, e) for e in events)
+    return f"{what} on {channels} channel{'s' if channels != 1 else ''}"

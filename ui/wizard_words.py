@@ -53,6 +53,9 @@ LABELS: dict[str, str] = {
     "timezone": "Time zone",
     "start_date": "Start date",
     "starting_cash": "Starting cash",
+    "notify": "Notifications",
+    "notify_channels": "Notify on",
+    "notify_events": "Notify about",
     "confirmed": "Confirmation",
 }
 """Profile field key -> the label the form shows (the keys are the same in every section)."""

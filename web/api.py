@@ -177,6 +177,9 @@ class UserApi:
     async def connections(self) -> list[dict[str, Any]]:
         return list((await self.get("/api/v1/brokers"))["connections"])
 
+    async def notification_channels(self) -> list[dict[str, Any]]:
+        return list((await self.get("/api/v1/notification-channels"))["channels"])
+
     async def connect_broker(self, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         return dict(await self.post("/api/v1/brokers", body, idempotency_key=idempotency_key))
 

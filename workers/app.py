@@ -1,6 +1,7 @@
 """Wiring: the consumers and the worker process's lifetime.
 
-``audit-ingest`` is a FastStream batch subscriber. ``lifecycle`` runs on
+``audit-ingest`` is a FastStream batch subscriber; the notifier (``workers.notifier``) has
+two intake consumers and a delivery loop. ``lifecycle`` runs on
 ``events.pull.BatchPuller`` (nats-py's fetch) because FastStream's batch loop either
 polls constantly or adds its window to every intent's latency (see that module).
 Handlers stay thin: raw messages in, settled (ack / nak with backoff / dead letter) by
@@ -27,7 +28,17 @@ from events.bus import Bus, connect_options
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
-from events.topology import AUDIT_INGEST, BILLING, BILLING_STRIPE, BOTS, BROKERS, LIFECYCLE, ensure_topology
+from events.topology import (
+    AUDIT_INGEST,
+    BILLING,
+    BILLING_STRIPE,
+    BOTS,
+    BROKERS,
+    LIFECYCLE,
+    NOTIFY_AUDIT,
+    NOTIFY_EVENTS,
+    ensure_topology,
+)
 from store.pool import create_pool
 from workers import audit_ingest, brokers, lifecycle
 from workers.billing import BillingRuntime, start_billing
@@ -36,6 +47,7 @@ from workers.bus_revoker import BusRevoker
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
 from workers.lifecycle_batch import handle_batch
+from workers.notifier import NotifierRuntime, start_notifier
 from workers.settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
@@ -92,8 +104,11 @@ class WorkerRuntime:
     hosting: HostedBots | None = None
     billing: BillingRuntime | None = None
     revoker: BusRevoker | None = None
+    notifier: NotifierRuntime | None = None
 
     async def stop(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.stop()
         if self.revoker is not None:
             await self.revoker.stop()
         if self.billing is not None:
@@ -132,6 +147,7 @@ async def start_workers(
         bus, BROKERS, partial(brokers.handle_batch, deps=brokers.BrokerDeps(pool=pool, bus=bus))
     )
     broker_puller.start()
+    notifier = start_notifier(settings, pool=pool, bus=bus, failpoints=failpoints)
     hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints, clock=clock)
     stripe_settings = stripe or StripeSettings()
     billing_deps = BillingDeps(
@@ -147,7 +163,15 @@ async def start_workers(
             "workers.no_bus_revoker",
             why="HMMTRADE_BUS_KEY_FILE is not set: stopped bots' bus credentials live until they expire",
         )
-    consumers = [LIFECYCLE.durable, AUDIT_INGEST.durable, BROKERS.durable, BILLING_STRIPE.durable, BILLING.durable]
+    consumers = [
+        LIFECYCLE.durable,
+        AUDIT_INGEST.durable,
+        BROKERS.durable,
+        BILLING_STRIPE.durable,
+        BILLING.durable,
+        NOTIFY_AUDIT.durable,
+        NOTIFY_EVENTS.durable,
+    ]
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
     return WorkerRuntime(
         broker=broker,
@@ -158,6 +182,7 @@ async def start_workers(
         hosting=hosted,
         billing=billing,
         revoker=revoker,
+        notifier=notifier,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -119,4 +120,47 @@ class WorkerSettings(BaseSettings):
         le=3600,
         validation_alias=AliasChoices("HMMTRADE_WAKE_POLL_S"),
         description="The wake scheduler looks for new sleeping bots at least this often.",
+    )
+    # ---- notifications (workers.notifier) ----------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("HMMTRADE_ENV")
+    )
+    kms_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KMS_ENDPOINT"),
+        description="Cloud KMS endpoint the notifier opens channel secrets with (the API's). Unset: Google Cloud "
+        "KMS in production; elsewhere no notifications are sent (they wait, and go out once it is set).",
+    )
+    kms_emulator_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("KMS_EMULATOR_TOKEN"))
+    kms_timeout_s: float = Field(default=3.0, gt=0, le=60, validation_alias=AliasChoices("KMS_TIMEOUT_S"))
+    smtp_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_HOST"), description="SMTP relay; unset: no email."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, validation_alias=AliasChoices("HMMTRADE_SMTP_PORT"))
+    smtp_from: str = Field(
+        default="HMM Trade <notify@hmmtrade.dev>", validation_alias=AliasChoices("HMMTRADE_SMTP_FROM")
+    )
+    smtp_username: str | None = Field(default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HMMTRADE_SMTP_PASSWORD"))
+    smtp_starttls: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("HMMTRADE_SMTP_STARTTLS"),
+        description="Upgrade to TLS before logging in; false only for a relay on loopback.",
+    )
+    telegram_api: str = Field(
+        default="https://api.telegram.org",
+        validation_alias=AliasChoices("HMMTRADE_TELEGRAM_API"),
+        description="Telegram Bot API base URL (a self-hosted Bot API server, or a test receiver).",
+    )
+    notify_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_NOTIFY_LEASE_S"),
+        description="Seconds a claimed delivery is held by one notifier: after a crash it is retried after this.",
+    )
+    notify_retry_delays_s: tuple[float, ...] = Field(
+        default=(5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0),
+        validation_alias=AliasChoices("HMMTRADE_NOTIFY_RETRY_DELAYS_S"),
+        description="Waits between a failing channel's attempts (JSON list); it is given up after one more.",
     )

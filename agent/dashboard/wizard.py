@@ -25,10 +25,11 @@ from agent.cloud import CloudClient, CloudRejected, CloudUnreachable
 from agent.dashboard.common import page
 from agent.dashboard.context import AgentContext
 from agent.instances import write_instance
+from agent.notify import NotifyConfigError, channel_list, config_path, load_config
 from contracts.profile import BotProfile
 from trader.instance import InstanceError, read_env_file
 from ui.wizard import DeployAction, DeployResult, Wizard, WizardHost
-from ui.wizard_steps import BUILT_IN, connection_choices
+from ui.wizard_steps import BUILT_IN, connection_choices, notify_choices
 from ui.wizard_words import LABELS, hosted_refusal
 
 LOCAL_ENV = "local: credentials from config/instances/.env"
@@ -57,6 +58,7 @@ class AgentWizardHost:
                 DeployAction("Deploy hosted", "wiz-deploy-hosted", "hosted", self.deploy_hosted),
             ),
             connection_options=self.connection_options,
+            notify_channels=self.notify_channels,
             validate=self.validate,
             hosted_check=self.hosted_check,
             surfaces=("local", "hosted"),
@@ -81,6 +83,19 @@ class AgentWizardHost:
         except (CloudRejected, CloudUnreachable):
             connections = None  # the cloud's accounts are offered when it answers
         return {**options, **connection_choices(connections or [])}
+
+    async def notify_channels(self) -> dict[str, str]:
+        """This computer's channels (notify.yaml: for local bots), then the cloud's (for hosted bots)."""
+        try:
+            local = channel_list(load_config(config_path(self.ctx.home)))
+        except NotifyConfigError:
+            local = []  # the agent's log says what is wrong with the file
+        try:
+            cloud = await self._cloud(lambda c: c.notification_channels()) or []
+        except (CloudRejected, CloudUnreachable):
+            cloud = []
+        mine = {f"{label} · this computer": value for label, value in notify_choices(local).items()}
+        return {**mine, **{f"{label} · cloud": value for label, value in notify_choices(cloud).items()}}
 
     async def validate(self, step: int, section: dict[str, Any]) -> list[dict[str, Any]] | None:
         try:

@@ -18,6 +18,7 @@ from api.acceptlog import AcceptedIntent
 from api.deps import CurrentUser, Db, OptionalUser, State, get_db
 from api.limits import enforce_create, enforce_start
 from api.problems import ProblemError, problem_responses
+from api.routes.notifications import channel_problems
 from api.state import ApiState
 from api.venue_checks import connection_problems, paper_connection_problems, profile_problems, refuse
 from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
@@ -118,7 +119,7 @@ async def create_bot(
     The profile's broker connection must be one of yours and fit the bot: a live bot needs a live
     account (and `basics.live_confirmation`), a paper bot a paper one; `data_source: broker` needs an
     Alpaca or exchange connection; an exchange connection trades crypto only."""
-    problems = await profile_problems(db, user.id, profile)
+    problems = await profile_problems(db, user.id, profile) + await channel_problems(db, user.id, profile)
     if problems:
         raise refuse(problems)
     intent = CreateBot(

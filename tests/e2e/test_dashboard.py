@@ -360,7 +360,9 @@ def test_a_killed_bot_is_rearmed_from_the_bots_page_after_a_confirmation_naming_
     page.locator(f".for-{bot_id}.bot-rearm button").click()
     expect(page.locator(".bot-rearm-confirm").filter(has_text="Re-arm Halting bot?")).to_be_visible()
     page.locator(f".for-{bot_id}.bot-rearm-yes button").click()
-    expect(page.locator(".bot-rearm-message")).to_contain_text("Re-arm requested: Halting bot trades again")
+    expect(page.locator(f".for-{bot_id}.bot-rearm-message")).to_contain_text(
+        "Re-arm requested: Halting bot trades again"
+    )
 
     audit = home.state_dir(str(bot_id)) / "audit.jsonl"
     deadline = time.monotonic() + 30

@@ -27,8 +27,8 @@ def _profile(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("profile", "field", "says"),
     [
-        (_profile(model__n_states=9), "model.n_states", "less than or equal to 6"),
-        (_profile(model__n_states="three"), "model.n_states", "valid integer"),
+        (_profile(model__n_states=9), "model.n_states", "from 2 to 6, or 'auto'"),
+        (_profile(model__n_states="three"), "model.n_states", "got 'three'"),
         (_profile(basics__surface="cloud"), "basics.surface", "'hosted' or 'local'"),
         (_profile(basics__colour="red"), "basics.colour", "Extra inputs are not permitted"),
         (_profile(market__symbols=[]), "market.symbols", "at least 1 item"),

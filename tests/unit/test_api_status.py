@@ -59,6 +59,27 @@ async def test_a_probe_that_does_not_answer_in_time_is_down_and_the_rest_still_r
     assert report.status == "degraded"
 
 
+async def test_a_probe_that_will_not_stop_when_told_does_not_hold_the_report_back() -> None:
+    """A client stuck mid-reconnect ignores its cancellation for a while: the report must not wait for it
+    (the web app took the whole API for dead when the bus went away)."""
+    released = asyncio.Event()
+
+    async def stubborn() -> Verdict:
+        while not released.is_set():
+            try:
+                await released.wait()
+            except asyncio.CancelledError:
+                continue  # refuses to stop until released
+        return Verdict("late")
+
+    board = StatusBoard(_probes([], bus=stubborn), timeout_s=0.01)
+    report = await asyncio.wait_for(board.report(), timeout=60)  # the test's own guard, not a threshold
+    statuses = {c.component: (c.status, c.detail) for c in report.components}
+    assert statuses["bus"] == ("down", "no answer within 0.01 s")
+    released.set()
+    await asyncio.sleep(0)
+
+
 async def test_a_core_component_down_makes_the_service_down() -> None:
     async def refused() -> Verdict:
         raise ProbeFailed("the database does not answer")

@@ -14,7 +14,7 @@ import panel as pn
 
 from contracts.profile import BotProfile
 from ui.wizard import DeployAction, DeployResult, Wizard, WizardHost
-from ui.wizard_steps import BUILT_IN, connection_choices
+from ui.wizard_steps import BUILT_IN, connection_choices, notify_choices
 from ui.wizard_words import hosted_refusal
 from web.api import ApiRejected, ApiUnreachable, UserApi
 from web.chrome import Visitor, error_words, frame, login_needed, visitor
@@ -31,6 +31,7 @@ class WebWizardHost:
         return WizardHost(
             deploy_actions=(DeployAction("Create bot", "wiz-create", None, self.create),),
             connection_options=self.connection_options,
+            notify_channels=self.notify_channels,
             validate=self.validate,
             hosted_check=self.hosted_check,
             surfaces=("hosted", "local"),
@@ -41,6 +42,12 @@ class WebWizardHost:
             return connection_choices(await self.api.connections())
         except (ApiRejected, ApiUnreachable):
             return {BUILT_IN: "paper"}
+
+    async def notify_channels(self) -> dict[str, str]:
+        try:
+            return notify_choices(await self.api.notification_channels())
+        except (ApiRejected, ApiUnreachable):
+            return {}  # the bot is made without notifications; they can be set up later
 
     async def validate(self, step: int, section: dict[str, Any]) -> list[dict[str, Any]] | None:
         try:

@@ -68,7 +68,12 @@ def _bot(home: Path, emulator: ExchangeEmulator, *, key: str = KEY) -> Path:
             },
             "model": {"n_states": 2, "training_window": 100, "refit_every": 50},
             # always long: every bar rebalances a little, so every bar sends an order to count
-            "strategy": {"exposure_per_regime": [0.9, 0.9], "max_drawdown_pct": 90, "max_daily_loss_pct": 50},
+            "strategy": {
+                "exposure_per_regime": [0.9, 0.9],
+                "max_drawdown_pct": 90,
+                "max_daily_loss_pct": 50,
+                "rebalance_band_pct": 0,
+            },
             "schedule": {"confirmed": True, "starting_cash": 10_000},
         }
     )

@@ -116,3 +116,13 @@ async def test_a_double_click_deploys_once_and_every_action_shares_the_sessions_
     await again.run(fake2.host().deploy_actions[1], again.deploy[1])
     await again.run(fake2.host().deploy_actions[1], again.deploy[1])
     assert [run[2] for run in fake2.runs] == [again.idempotency_key] * 2 and not again.created
+
+
+async def test_choosing_regimes_automatically_disables_the_number_and_the_profile_says_auto() -> None:
+    wizard = Wizard(FakeHost().host())
+    wizard.w["auto_states"].value = True
+    assert wizard.w["n_states"].disabled
+    await wizard.go_to(7)
+    assert wizard.step == 7 and "auto: 2-4, chosen at each refit (BIC)" in str(wizard.review.object)
+    wizard.w["auto_states"].value = False
+    assert not wizard.w["n_states"].disabled

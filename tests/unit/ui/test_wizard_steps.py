@@ -79,7 +79,7 @@ def test_a_symbol_the_data_source_does_not_hold_is_refused_at_step_3_naming_the_
         "to trade it"
     ]
     assert lines(3, symbols="QQQ", data_source="nasdaq") == []
-    assert lines(3, symbols="QQQ, IWM", data_source="broker") == []
+    assert lines(3, symbols="QQQ", data_source="broker") == []
 
 
 def test_exposures_that_do_not_match_the_regimes_are_refused_at_step_5() -> None:
