@@ -24,9 +24,10 @@ Surface = Literal["hosted", "local"]
 Mode = Literal["paper", "live"]
 AssetClass = Literal["stock", "crypto"]
 BarInterval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
-DataSource = Literal["sp500", "nasdaq", "broker", "file"]
+DataSource = Literal["sp500", "nasdaq", "bundled", "broker", "file"]
 Feature = Literal["log_return", "realized_vol", "hl_range", "volume_z"]
 WindowKind = Literal["rolling", "expanding"]
+ModelScope = Literal["reference", "per_symbol"]
 RunSchedule = Literal["after_close", "every_bar"]
 RearmRule = Literal["calm", "new_high", "manual"]
 REARM_WORDS: dict[str, str] = {
@@ -50,6 +51,16 @@ BUNDLED_SYMBOLS: dict[str, str] = {"sp500": "SPY", "nasdaq": "QQQ"}
 """The one symbol each bundled daily series is traded as: ``sp500`` replays the S&P 500 index
 (as SPY, the fund that tracks it), ``nasdaq`` the NASDAQ index (as QQQ). Any other symbol on
 these sources would trade the index's prices under another name, so it is refused."""
+
+BUNDLED_SERIES: dict[str, str] = {symbol: source for source, symbol in BUNDLED_SYMBOLS.items()}
+"""Data source ``bundled`` replays both bundled series together, each under its symbol (SPY, QQQ): a
+portfolio that needs no files and no broker."""
+REPLAY_SOURCES = ("sp500", "nasdaq", "bundled")
+"""Data sources that replay bundled history (daily bars only, paper only)."""
+SYMBOL_PLACEHOLDER = "{symbol}"
+"""In ``data_file``, stands for each symbol's name: one file per symbol (``data/{symbol}.csv``)."""
+WEIGHT_SLACK = 1e-9
+"""How far above 1 the capital weights may sum (decimal fractions such as 0.1 x 10 do not add to exactly 1)."""
 
 LIVE_CONFIRMATION = "I understand this bot trades real money"
 """What a trader types, exactly, to create a bot in ``live`` mode (``basics.live_confirmation``)."""
@@ -137,19 +148,21 @@ class Market(Contract):
     symbols: list[str] = Field(
         min_length=1,
         max_length=20,
-        description="Tickers, e.g. SPY or BTC-USD. One per bot for now: a second is refused (portfolios of up to 20 "
-        "are being built).",
+        description="Tickers, e.g. SPY or BTC-USD: one symbol, or a portfolio of up to 20 traded together.",
     )
     bar_interval: BarInterval = Field(default="1d", description="Length of one bar.")
     asset_class: AssetClass = Field(default="stock")
     data_source: DataSource = Field(
         default="sp500",
         description="`sp500`/`nasdaq` replay bundled daily data (1999-2018) of one symbol each (SPY, QQQ); "
-        "`broker` streams live bars; "
-        "`file` reads a CSV/Parquet file on a local agent.",
+        "`bundled` replays both (symbols SPY and/or QQQ); `broker` streams live bars; "
+        "`file` reads CSV/Parquet files on a local agent.",
     )
     data_file: str | None = Field(
-        default=None, max_length=512, description="Path of the bar file when data_source is `file`."
+        default=None,
+        max_length=512,
+        description="Path of the bar file when data_source is `file`; with several symbols, one file per symbol "
+        "named by a `{symbol}` placeholder, e.g. `data/{symbol}.csv`.",
     )
 
     @field_validator("symbols")
@@ -170,20 +183,42 @@ class Market(Contract):
             raise ValueError("data_file is required when data_source is 'file'")
         if self.data_source != "file" and self.data_file:
             raise ValueError("data_file is only used when data_source is 'file'")
-        if self.data_source in ("sp500", "nasdaq") and self.bar_interval != "1d":
+        if self.data_source in REPLAY_SOURCES and self.bar_interval != "1d":
             raise ValueError(f"the bundled {self.data_source} data has daily bars: set bar_interval to '1d'")
         if self.data_source in BUNDLED_SYMBOLS:
             self._bundled_symbols()
+        if self.data_source == "bundled":
+            self._bundled_pair()
         if self.data_source == "broker":
             self._broker_symbols()
-        if len(self.symbols) > 1:
+        if self.data_source == "file" and len(self.symbols) > 1:
+            self._one_file_per_symbol()
+        return self
+
+    def _bundled_pair(self) -> None:
+        foreign = [s for s in self.symbols if s not in BUNDLED_SERIES]
+        if foreign:
             raise field_error(
                 ("symbols",),
-                f"{len(self.symbols)} symbols: a bot trades one symbol for now (it would trade "
-                f"{self.symbols[0]} alone); create one bot per symbol until portfolios arrive",
+                f"{', '.join(foreign)}: the bundled data holds SPY (S&P 500) and QQQ (NASDAQ) only; "
+                "pick data 'broker' or 'file' for other symbols",
                 self.symbols,
             )
-        return self
+
+    def _one_file_per_symbol(self) -> None:
+        """Several symbols read one file each; a single file would give every symbol the same prices."""
+        if SYMBOL_PLACEHOLDER not in (self.data_file or ""):
+            raise field_error(
+                ("data_file",),
+                f"{len(self.symbols)} symbols need one file each: put {SYMBOL_PLACEHOLDER} in the path where the "
+                f"symbol's name goes, e.g. data/{SYMBOL_PLACEHOLDER}.csv",
+                self.data_file,
+            )
+
+    def files(self) -> dict[str, str]:
+        """Each symbol's bar file (data_source ``file``): the placeholder filled in, or the one file."""
+        assert self.data_file is not None
+        return {s: self.data_file.replace(SYMBOL_PLACEHOLDER, s.replace("/", "-")) for s in self.symbols}
 
     def _bundled_symbols(self) -> None:
         """A bundled series holds one symbol: anything else would trade its prices under another name."""
@@ -250,6 +285,22 @@ class Model(Contract):
         default=0.6, ge=0.5, le=0.99, description="Minimum filtered probability to accept a regime (0.5-0.99)."
     )
     random_seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Seed for reproducible fits.")
+    scope: ModelScope = Field(
+        default="reference",
+        description="With several symbols: `reference` reads the regime from one series (`reference_symbol`) for "
+        "every symbol; `per_symbol` fits a model to each symbol's own series.",
+    )
+    reference_symbol: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The series whose regime sets every symbol's exposure (scope `reference`); one of the symbols, "
+        "the first when empty.",
+    )
+
+    @field_validator("reference_symbol")
+    @classmethod
+    def _reference_upper(cls, value: str | None) -> str | None:
+        return value.strip().upper() or None if value is not None else None
 
     @field_validator("n_states", mode="before")
     @classmethod
@@ -325,6 +376,21 @@ class StrategyRisk(Contract):
     vol_target_pct: Annotated[float, Field(gt=0, le=100)] | None = Field(
         default=None, description="Scale exposure to this annualised volatility %, or none."
     )
+    weights: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Capital weight of each symbol, in the order of `symbols` (each 0-1, summing to at most 1; the "
+        "rest stays in cash); empty for equal weights. A symbol's target is its weight x its regime's exposure.",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_fit_the_account(cls, weights: list[float] | None) -> list[float] | None:
+        if weights is not None and sum(weights) > 1 + WEIGHT_SLACK:
+            shown = " + ".join(f"{w:g}" for w in weights)
+            raise ValueError(f"weights add up to {sum(weights):g} ({shown}): they may add up to at most 1")
+        return weights
 
 
 class ScheduleReview(Contract):
@@ -388,7 +454,7 @@ class BotProfile(Contract):
                 "a live bot needs a broker connection: pick one in step 2 or switch to paper mode",
                 self.basics.mode,
             )
-        if self.basics.mode == "live" and self.market.data_source in ("sp500", "nasdaq"):
+        if self.basics.mode == "live" and self.market.data_source in REPLAY_SOURCES:
             raise field_error(
                 ("market", "data_source"),
                 "a live bot cannot trade on replayed historical data: choose data_source 'broker'",
@@ -406,7 +472,27 @@ class BotProfile(Contract):
                 "stock symbols cannot contain '/': did you mean asset_class 'crypto'?",
                 self.market.symbols,
             )
+        self._portfolio_agrees()
         return self
+
+    def _portfolio_agrees(self) -> None:
+        symbols = self.market.symbols
+        reference = self.model.reference_symbol
+        if reference is not None and reference not in symbols:
+            raise field_error(
+                ("model", "reference_symbol"),
+                f"reference series {reference} is not one of the bot's symbols ({', '.join(symbols)}): "
+                "pick one of them or leave it empty for the first",
+                reference,
+            )
+        weights = self.strategy.weights
+        if weights is not None and len(weights) != len(symbols):
+            raise field_error(
+                ("strategy", "weights"),
+                f"{len(weights)} weights for {len(symbols)} symbols: give one weight per symbol, in the order "
+                f"{', '.join(symbols)}, or leave weights empty for equal weights",
+                weights,
+            )
 
 
 WIZARD_STEPS: dict[int, type[Contract]] = {

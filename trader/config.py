@@ -14,6 +14,10 @@ def engine_config(profile: BotProfile, *, bot_id: str) -> EngineConfig:
     return EngineConfig(
         bot_id=bot_id,
         symbol=profile.market.symbols[0],
+        symbols=tuple(profile.market.symbols) if len(profile.market.symbols) > 1 else (),
+        scope=model.scope,
+        reference_symbol=model.reference_symbol,
+        weights=tuple(strategy.weights) if strategy.weights is not None else None,
         feature_names=tuple(model.features),
         fit=FitOptions(
             n_states=AUTO_STATES[0] if model.n_states == "auto" else model.n_states,

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.profile import WEIGHT_SLACK
 from trader import records
 from trader.bars import Bars
 from trader.broker import UNNAMED, Fill, Order, PaperBroker, Side, client_order_id
@@ -42,7 +43,6 @@ from trader.risk import RiskLimits, RiskState, Verdict, check, check_book, posit
 from trader.strategy import RegimeTracker, StrategyConfig
 
 MIN_ORDER_SHARES = 1e-6
-WEIGHT_SLACK = 1e-9  # weights that sum to 1 in decimal may sum to 1.0000000000000002 in binary
 
 Scope = Literal["reference", "per_symbol"]
 
