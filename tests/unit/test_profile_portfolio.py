@@ -4,6 +4,8 @@ weights. Each wrong combination is refused at the field a trader must change, sa
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,3 +152,9 @@ def test_twenty_symbols_is_the_most_a_bot_trades() -> None:
     )
     loc, msg = refused(profile(market={"symbols": [*twenty, "S20"], "data_source": "broker"}))
     assert loc == ("market", "symbols") and "at most 20" in msg
+
+
+def test_the_example_portfolio_is_a_valid_profile_of_two_bundled_symbols() -> None:
+    body = json.loads((Path(__file__).parents[2] / "examples" / "portfolio.json").read_text())
+    config = engine_config(BotProfile.model_validate(body), bot_id="b")
+    assert config.universe == ("SPY", "QQQ") and config.model_symbols == ("SPY",) and config.weights == (0.6, 0.4)
