@@ -72,7 +72,8 @@ def run_backtest_command(
     span = f"{metrics['first_decision']} .. {metrics['last_decision']}"
     source = data or ("the profile's data" if "symbols" in metrics else "sp500")
     print(f"{source}: {span} ({metrics['bars']} decisions, {metrics['mode']})")
-    print(f"{'':<18}{'strategy':>10}{'buy & hold':>12}")
+    held = "b&h weights" if "symbols" in metrics else "buy & hold"  # a portfolio's: the same weights, held
+    print(f"{'':<18}{'strategy':>10}{held:>12}")
     for title, key, fmt in METRIC_ROWS:
         print(f"{title:<18}{fmt.format(strategy[key]):>10}{fmt.format(hold[key]):>12}")
     print(

@@ -33,7 +33,7 @@ from ui import format as fmt
 RIBBON_HEIGHT = 26
 
 
-def symbol_table(symbols: dict[str, dict[str, Any]], starting_equity: float) -> str:
+def symbol_table(symbols: dict[str, dict[str, Any]]) -> str:
     """A row per symbol: its weight, trades, costs, average exposure, profit and contribution to the return."""
     rows = "".join(
         f"<tr data-symbol='{html.escape(symbol)}'><th>{html.escape(symbol)}</th><td>{fmt.pct(leg['weight'], 0)}</td>"
@@ -48,9 +48,9 @@ def symbol_table(symbols: dict[str, dict[str, Any]], starting_equity: float) -> 
         "<th>commission + slippage</th><th>average exposure</th><th>profit</th><th>contribution to return</th>"
         f"<th>bars held back</th></tr>{rows}<tr><th>book</th><td></td><td></td><td></td><td></td><td></td>"
         f"<td>{fmt.pct(total, 2, signed=True)}</td><td></td></tr></table>"
-        f"<p class='note'>Exposure is the position's value as a share of the book's equity. Contribution: the "
-        f"symbol's profit after costs over the book's first equity ({fmt.money(starting_equity)}); the rows add "
-        "up to the book's return.</p>"
+        "<p class='note'>Exposure is the position's value as a share of the book's equity. Contribution: the "
+        "symbol's profit after costs as a share of the book's equity at the period's first decision; the rows "
+        "add up to the book's return.</p>"
     )
 
 
@@ -119,18 +119,21 @@ def _model_sections(evaluation: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def book_sections(metrics: dict[str, Any], starting_equity: float, held_exposure: float) -> str:
+def book_sections(metrics: dict[str, Any], held_exposure: float) -> str:
     """The book's comparison, chance tests, per-symbol table and per-model results, for a run or a part of it."""
     evaluation = metrics["evaluation"]
     return (
         comparison_table(metrics["strategy"], evaluation, held_exposure=held_exposure)
+        + "<p class='note'>For a portfolio each baseline gives every symbol a sleeve of the starting cash at its "
+        "weight, trades the sleeves apart and adds them up; the rest of the cash stays idle, as in the book. "
+        "Random entry reshuffles each symbol's own holding periods.</p>"
         + chance_section(evaluation)
-        + symbol_table(metrics["symbols"], starting_equity)
+        + symbol_table(metrics["symbols"])
         + _model_sections(evaluation)
     )
 
 
-def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float, starting_equity: float) -> str:
+def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float) -> str:
     if holdout is None:
         return ""
     if not holdout["revealed"]:
@@ -139,10 +142,7 @@ def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float, star
     for key, title in (("in_sample", f"In sample (before {holdout['from']})"), ("holdout", "Holdout")):
         part = holdout[key]
         span = f"{part['first_decision']} to {part['last_decision']}, {fmt.count(part['bars'])} decisions"
-        parts.append(
-            f"<h2>{html.escape(title)}</h2><p>{html.escape(span)}</p>"
-            + book_sections(part, starting_equity, held_exposure)
-        )
+        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(span)}</p>" + book_sections(part, held_exposure))
     return "".join(parts)
 
 
@@ -180,9 +180,9 @@ def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str
     )
     sections = [
         heading,
-        book_sections(metrics, equity[0], held_exposure),
+        book_sections(metrics, held_exposure),
         dropped_note,
-        _holdout_sections(holdout, held_exposure, equity[0]),
+        _holdout_sections(holdout, held_exposure),
         equity_chart(dates, equity, held_weights(records, config)),
         drawdown_chart(dates, equity),
         ribbons,
