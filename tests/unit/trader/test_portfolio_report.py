@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,36 @@ def test_buy_and_hold_of_the_weights_recomputed_by_hand_matches_the_baseline(bun
     assert hold["trades"] == len(WEIGHTS)  # one buy per symbol; the 10% band holds every later nudge back
     for key, value in performance(equity.tolist()).items():
         assert hold[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_the_200_day_rule_per_sleeve_recomputed_by_hand_matches_the_baseline(bundled_run: Path, tmp_path: Path) -> None:
+    """Each sleeve goes all in while its close is above its 200-close mean (history before the run included)."""
+    records, metrics = _read(bundled_run)
+    config = engine_config(load_profile(_bundled_profile(tmp_path)), bot_id="backtest")
+    slip, fee = config.slippage_bps / 10_000, config.commission_bps / 10_000
+    equity = np.full(len(records), config.starting_cash * (1 - sum(WEIGHTS.values())))
+    trades = 0
+    for symbol, series in (("SPY", "sp500"), ("QQQ", "nasdaq")):
+        bars = load_bundled(series)
+        first = bars.dates.index(date.fromisoformat(records[0]["bar"]["date"]))
+        cash, shares, order = config.starting_cash * WEIGHTS[symbol], 0.0, 0.0
+        for i, record in enumerate(records):
+            leg = record["symbols"][symbol]["bar"]
+            if order:  # filled at this bar's open, slipped against the order
+                price = leg["open"] * (1 + slip if order > 0 else 1 - slip)
+                cash -= order * price + abs(order) * price * fee
+                shares, order, trades = shares + order, 0.0, trades + 1
+            equity[i] += cash + shares * leg["close"]
+            t = first + i
+            above = t >= 199 and leg["close"] > bars.close[t - 199 : t + 1].mean()
+            if above and shares == 0:
+                order = (cash + shares * leg["close"]) / leg["close"]
+            elif not above and shares > 0:
+                order = -shares
+    trend = metrics["evaluation"]["baselines"]["trend_sma200"]
+    assert trend["trades"] == trades > 2
+    for key, value in performance(equity.tolist()).items():
+        assert trend[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
 
 def test_the_report_is_self_contained_with_a_row_per_symbol_and_a_ribbon_per_model(bundled_run: Path) -> None:
