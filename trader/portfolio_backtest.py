@@ -25,6 +25,8 @@ from trader.model import RegimeModel
 from trader.portfolio_bars import align
 from trader.portfolio_evaluation import evaluate_portfolio
 
+MIN_EVALUATED = 3  # decisions the evaluation needs (two returns for a volatility)
+
 
 def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress | None = None) -> BacktestResult:
     aligned = align({symbol: series[symbol] for symbol in config.universe})
@@ -57,9 +59,14 @@ def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress 
 def evaluated_metrics(
     records: Sequence[dict[str, Any]], bars: Mapping[str, Bars], first: int, config: EngineConfig
 ) -> dict[str, Any]:
-    """``assemble_metrics`` plus the ``evaluation``; ``records[0]`` is bar ``first`` of the aligned ``bars``."""
+    """``assemble_metrics`` plus the ``evaluation``; ``records[0]`` is bar ``first`` of the aligned ``bars``.
+
+    Fewer than 3 decisions cannot be evaluated: they get no ``evaluation`` rather than an error,
+    so a short run (a parity check, a smoke test) still returns its records.
+    """
     metrics = assemble_metrics(records, config)
-    metrics["evaluation"] = evaluate_portfolio(records, bars, first, config)
+    if len(records) >= MIN_EVALUATED:
+        metrics["evaluation"] = evaluate_portfolio(records, bars, first, config)
     return metrics
 
 
