@@ -17,9 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from contracts.profile import BUNDLED_SERIES, BUNDLED_SYMBOLS, BotProfile
 from trader.bars import BarDataError, Bars, load_bundled, load_file
 from trader.portfolio_bars import align
+
+log = structlog.get_logger(__name__)
 
 
 class FeedError(ValueError):
@@ -97,7 +101,11 @@ def _aligned(series: dict[str, Bars]) -> dict[str, Bars]:
     """One series as it is; several cut to the dates all of them hold."""
     if len(series) == 1:
         return series
-    return align(series).bars
+    aligned = align(series)
+    dropped = {symbol: n for symbol, n in aligned.dropped.items() if n}
+    if dropped:  # a gap in one file costs every symbol that bar: say so, or a trader wonders where it went
+        log.warning("feed.bars_dropped", dropped=dropped, detail="dates another symbol lacks are not traded")
+    return aligned.bars
 
 
 def _describe(paths: Mapping[str, Path]) -> str:

@@ -226,6 +226,12 @@ class BotRunner:
             return seen
         first = self._config.universe[0]
         saw = {first: checkpoint.last_bar_close, **(checkpoint.last_bar_closes or {})}  # older: the first's only
+        gone = [symbol for symbol in saw if symbol not in bars]
+        if gone:
+            raise CheckpointError(
+                f"the checkpoint was saved trading {', '.join(gone)}, which {self._feed.name} does not serve: "
+                "the bot's symbols changed; delete the bot's state to start over"
+            )
         for symbol, close in saw.items():
             series = bars[symbol]
             if (str(series.dates[seen - 1]), float(series.close[seen - 1])) != (checkpoint.last_bar_date, close):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 from contracts.profile import BotProfile
 from tests.portfolio_data import (
+    PORTFOLIO_PROFILE,
     SYMBOLS,
     load_portfolio_files,
     make_portfolio_instance,
@@ -21,13 +24,14 @@ from tests.portfolio_data import (
 from trader import portfolio_backtest
 from trader.audit import JsonlSink
 from trader.backtest import BacktestResult
-from trader.bars import write_csv
+from trader.bars import load_bundled, write_csv
 from trader.checkpoint import CheckpointError
 from trader.config import engine_config
 from trader.feeds import feed_for
-from trader.instance import load_instance
+from trader.instance import load_instance, write_instance
 from trader.live_state import LiveState
 from trader.outbox import audit_envelope
+from trader.portfolio_bars import align
 from trader.runner import BotRunner, RunOptions, RunSummary, run_instance
 from trader.state_store import FileStateStore
 
@@ -75,6 +79,21 @@ def test_the_runner_decides_exactly_what_the_portfolio_backtest_decides(tmp_path
     assert models == set(expected.models)
 
 
+def test_a_bundled_spy_and_qqq_bot_decides_what_the_backtest_decides_on_the_same_bars(tmp_path: Path) -> None:
+    body = copy.deepcopy(PORTFOLIO_PROFILE)
+    body["market"] = {"symbols": ["SPY", "QQQ"], "data_source": "bundled"}
+    body["strategy"]["weights"] = [0.6, 0.4]
+    profile = BotProfile.model_validate(body)
+    bot_id = uuid.uuid4()
+    config = write_instance(tmp_path / "home", bot_id, profile)
+    summary = _run(config, max_bars=260)
+    aligned = align({"SPY": load_bundled("sp500"), "QQQ": load_bundled("nasdaq")}).bars
+    seen = {symbol: bars.head(260) for symbol, bars in aligned.items()}
+    expected = portfolio_backtest.run(engine_config(profile, bot_id=str(bot_id)), seen).records
+    assert summary.bars_processed == 260 and summary.decisions == len(expected) > 100
+    assert _audit(tmp_path / "home") == expected
+
+
 def test_a_portfolio_resumed_in_steps_ends_where_one_uninterrupted_run_ends(tmp_path: Path) -> None:
     pattern = write_portfolio_files(tmp_path / "data", BARS, missing=GAP)
     bot_id, whole = make_portfolio_instance(tmp_path / "whole", str(pattern), scope="per_symbol")
@@ -100,6 +119,18 @@ def test_a_changed_last_close_of_any_symbol_is_refused_naming_it(tmp_path: Path)
     bars.high[-1] = max(bars.high[-1], bars.close[-1])
     write_csv(bars, tmp_path / "data" / "CCC.csv")
     with pytest.raises(CheckpointError, match=r"CCC is \S+ close .* the data changed"):
+        _run(config)
+
+
+def test_a_checkpoint_of_other_symbols_is_refused_naming_them(tmp_path: Path) -> None:
+    pattern = write_portfolio_files(tmp_path / "data", 200)
+    bot_id, config = make_portfolio_instance(tmp_path / "home", str(pattern))
+    _run(config)
+    body = copy.deepcopy(PORTFOLIO_PROFILE)
+    body["market"].update(symbols=["AAA", "BBB"], data_file=str(pattern))
+    body["strategy"]["weights"] = [0.5, 0.5]
+    write_instance(tmp_path / "home", bot_id, BotProfile.model_validate(body))  # CCC dropped from the profile
+    with pytest.raises(CheckpointError, match=r"saved trading CCC, which .* does not serve"):
         _run(config)
 
 
