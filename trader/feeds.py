@@ -58,9 +58,9 @@ class BundledReplay:
 class FileFeed:
     """A CSV or Parquet file per symbol, read again on every call so appended bars appear."""
 
-    def __init__(self, paths: Mapping[str, Path]) -> None:
+    def __init__(self, paths: Mapping[str, Path], *, name: str | None = None) -> None:
         self._paths = dict(paths)
-        self.name = str(next(iter(self._paths.values()))) if len(self._paths) == 1 else _describe(self._paths)
+        self.name = name or ", ".join(map(str, self._paths.values()))
 
     async def available(self) -> dict[str, Bars]:
         if len(self._paths) == 1:  # one symbol: the file's own errors, word for word as always
@@ -83,7 +83,10 @@ def feed_for(profile: BotProfile, *, base_dir: Path | None = None) -> Feed:
     if market.data_source == "bundled":
         return BundledReplay({symbol: BUNDLED_SERIES[symbol] for symbol in market.symbols})
     if market.data_source == "file":
-        return FileFeed({symbol: _resolved(path, base_dir) for symbol, path in market.files().items()})
+        assert market.data_file is not None  # the profile validator guarantees it
+        paths = {symbol: _resolved(path, base_dir) for symbol, path in market.files().items()}
+        pattern = str(_resolved(market.data_file, base_dir)) if len(paths) > 1 else None
+        return FileFeed(paths, name=pattern)
     raise FeedError(
         f"data_source {market.data_source!r} needs a live broker feed, which is made with the bot's venue: "
         "use 'sp500', 'nasdaq', 'bundled' or 'file' to replay data"
@@ -106,7 +109,3 @@ def _aligned(series: dict[str, Bars]) -> dict[str, Bars]:
     if dropped:  # a gap in one file costs every symbol that bar: say so, or a trader wonders where it went
         log.warning("feed.bars_dropped", dropped=dropped, detail="dates another symbol lacks are not traded")
     return aligned.bars
-
-
-def _describe(paths: Mapping[str, Path]) -> str:
-    return ", ".join(f"{symbol}: {path}" for symbol, path in paths.items())

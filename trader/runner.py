@@ -235,9 +235,9 @@ class BotRunner:
         for symbol, close in saw.items():
             series = bars[symbol]
             if (str(series.dates[seen - 1]), float(series.close[seen - 1])) != (checkpoint.last_bar_date, close):
-                which = "" if len(bars) == 1 else f" {symbol}"
+                which = self._feed.name if len(bars) == 1 else f"{symbol} in {self._feed.name}"
                 raise CheckpointError(
-                    f"bar {seen} of {self._feed.name}{which} is {series.dates[seen - 1]} close "
+                    f"bar {seen} of {which} is {series.dates[seen - 1]} close "
                     f"{series.close[seen - 1]}, but the checkpoint last saw {checkpoint.last_bar_date} close {close}: "
                     "the data changed"
                 )

@@ -118,7 +118,7 @@ def test_a_changed_last_close_of_any_symbol_is_refused_naming_it(tmp_path: Path)
     bars.close[-1] *= 1.01
     bars.high[-1] = max(bars.high[-1], bars.close[-1])
     write_csv(bars, tmp_path / "data" / "CCC.csv")
-    with pytest.raises(CheckpointError, match=r"CCC is \S+ close .* the data changed"):
+    with pytest.raises(CheckpointError, match=r"bar 200 of CCC in .*\{symbol\}\.csv is \S+ close .* the data changed"):
         _run(config)
 
 
