@@ -98,38 +98,6 @@ def portfolio_record(config: EngineConfig, outcome: BarOutcome) -> dict[str, Any
     }
 
 
-@dataclass(frozen=True)
-class Headline:
-    """What a one-line summary of a record shows (bus envelopes, ticks, the console): for a portfolio,
-    its lead model (the reference series, or the first symbol's model) and that series' close."""
-
-    close: float | None
-    regime: int | None
-    probabilities: list[float]
-    confidence: float | None
-
-
-def headline(record: Mapping[str, Any]) -> Headline:
-    """The headline of either record layout (a halt record may carry no model reading)."""
-    if "symbols" not in record:
-        return Headline(
-            record["bar"].get("close"), record.get("regime"), record.get("probabilities", []), record.get("confidence")
-        )
-    models: Mapping[str, Any] = record.get("models") or {}
-    lead = next(iter(models), None)
-    legs: Mapping[str, Any] = record["symbols"]
-    leg = legs.get(lead) if lead is not None else None
-    if leg is None and legs:
-        leg = next(iter(legs.values()))
-    reading = models.get(lead, {}) if lead is not None else {}
-    return Headline(
-        leg["bar"].get("close") if leg else None,
-        reading.get("regime"),
-        reading.get("probabilities", []),
-        reading.get("confidence"),
-    )
-
-
 def _bar(bars: Bars, t: int) -> dict[str, Any]:
     return {
         "date": str(bars.dates[t]),
