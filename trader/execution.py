@@ -38,6 +38,7 @@ from events.failpoints import Failpoints
 from trader.broker import Fill, Order
 from trader.live_state import LiveState, Outstanding
 from trader.venue import (
+    TERMINAL_STATUSES,
     DuplicateClientOrderId,
     OrderRejected,
     OrderRequest,
@@ -218,8 +219,9 @@ class VenueExecution:
                 await self._wait_for_fills(sells)
                 sells = []
             execution = await self._send_one(order, prices[order.symbol], tif)
-            if order.side == "sell" and execution.get("venue_order_id"):
-                sells.append(order.client_order_id)
+            still_open = execution.get("venue_order_id") and execution["status"] not in TERMINAL_STATUSES
+            if order.side == "sell" and still_open:
+                sells.append(order.client_order_id)  # a spot exchange's buys wait for it
             executions.append(execution)
         return executions
 
