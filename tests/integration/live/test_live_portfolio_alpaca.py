@@ -8,6 +8,11 @@ market-on-open, filled at the next session's open.
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -120,6 +125,38 @@ def test_a_crash_between_two_of_three_submits_is_completed_by_the_restart_withou
     book, venue = _book_positions(config), _venue_positions(alpaca)
     assert all(book[s] > 0 for s in SYMBOLS)
     assert book == pytest.approx(venue)
+
+
+def test_kills_at_random_points_never_place_a_legs_order_twice(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
+    """Each session the bot is killed at a random moment, or crashes after one leg's order was
+    acknowledged, then runs again to completion: every leg's order reaches the venue once."""
+    config = _bot(tmp_path / "home", alpaca)
+    assert run_once(config).returncode == 0
+    rng = random.Random(15)
+    for kill in range(10):
+        _next_session(alpaca)
+        crash = {"HMMTRADE_FAILPOINTS": f"execution.after_ack.{SYMBOLS[kill % 3]}=crash"} if kill % 2 == 0 else {}
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ | crash,
+        )
+        try:
+            bot.wait(timeout=rng.uniform(0.5, 3.0))  # the run ends by itself, or crashes at the failpoint...
+        except subprocess.TimeoutExpired:
+            bot.send_signal(signal.SIGKILL)  # ...or is killed wherever it is
+            bot.wait()
+        done = run_once(config)
+        assert done.returncode == 0, done.stderr
+        assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
+    _next_session(alpaca)
+    assert run_once(config).returncode == 0
+    assert _book_positions(config) == pytest.approx(_venue_positions(alpaca))
+    decided = [r["bar"]["date"] for r in audit(config) if "event" not in r]
+    assert len(decided) == len(set(decided))  # one decision per bar, however often it was killed
+    legs = Counter((o["symbol"], o["submitted_at"][:10]) for o in _orders(alpaca))
+    assert all(n == 1 for n in legs.values())  # at most one order per symbol per session
 
 
 def test_a_position_changed_in_one_symbol_halts_the_bot_naming_it(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
