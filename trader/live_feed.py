@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from trader.bars import Bars
-from trader.venue import Venue, VenueBar
+from trader.venue import Venue, VenueBar, VenueClock
 
 INTERVALS = {
     "1m": timedelta(minutes=1),
@@ -127,8 +127,9 @@ class VenueFeed:
         self._bars: list[VenueBar] = _read(self._path)
         self.now: datetime | None = None
 
-    async def available(self) -> Bars:
-        clock = await self.venue.clock()
+    async def available(self, clock: VenueClock | None = None) -> Bars:
+        """Every closed bar so far; ``clock``: the venue's time when a caller already asked (one instant for all)."""
+        clock = clock or await self.venue.clock()
         self.now = clock.now
         start = self._bars[-1].start if self._bars else self.times.backfill_start(clock.now, self._warmup)
         fetched = await self.venue.bars(self.symbol, self.times.interval, start)
@@ -203,7 +204,7 @@ class VenueBookFeed:
         self.feeds = {feed.symbol: feed for feed in feeds}
         self.symbols = tuple(self.feeds)
         first = feeds[0]
-        self.times = first.times
+        self.venue, self.times = first.venue, first.times
         together = f"{first.venue.name}:{'+'.join(self.symbols)}:{first.times.interval}"
         self.name = first.name if len(feeds) == 1 else together
         self.now: datetime | None = None
@@ -211,12 +212,10 @@ class VenueBookFeed:
 
     async def available(self) -> dict[str, Bars]:
         """Every symbol's closed bars on the dates all of them hold, in the bot's symbol order."""
-        nows = []
+        clock = await self.venue.clock()  # one instant for every symbol: a bar closing mid-poll counts for none
         for feed in self.feeds.values():
-            await feed.available()
-            assert feed.now is not None  # set by available()
-            nows.append(feed.now)
-        self.now = max(nows)  # the latest answer: freshness is never judged on an earlier clock than the venue's
+            await feed.available(clock)
+        self.now = clock.now
         self._rows = self._aligned()
         return self.as_bars()
 
