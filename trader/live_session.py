@@ -1,7 +1,9 @@
 """A bot's connection to its venue for one run: reconcile, fills in, orders out, wait for bars.
 
 The runner asks this object at four points of its loop (start, before a bar, after a
-bar, between bars); the engine in between is the backtester's, unchanged.
+bar, between bars); the engine in between is the backtester's, unchanged. A portfolio's
+session covers all its symbols at each point: every symbol's rules at start, one
+reconciliation, one send per bar (sells first), and bars only once every symbol has them.
 """
 
 from __future__ import annotations
