@@ -54,6 +54,11 @@ class LiveSession:
         self.notes: list[str] = []
         self._stale_announced = False
 
+    def take_notes(self) -> list[str]:
+        """What the session noted since last asked (an adopted position, waiting for data), for the next record."""
+        notes, self.notes = self.notes, []
+        return notes
+
     @property
     def symbol(self) -> str:
         """The first symbol: what names a one-symbol bot (``bench/live_fleet.py`` counts by it)."""

@@ -176,6 +176,8 @@ class BotRunner:
                 rearm_notes.extend(await self._rearm.check(engine.request_rearm))
             # The engine gets the bars up to this one only: the runner cannot look ahead.
             record = engine.on_bar(_heads(bars, next_bar + 1), next_bar, fills=fills)
+            if record is not None and self._session is not None:
+                rearm_notes.extend(self._session.take_notes())
             if record is not None and rearm_notes:
                 record["notes"] = [*record["notes"], *rearm_notes]
                 rearm_notes = []

@@ -170,9 +170,14 @@ def test_a_position_changed_in_one_symbol_halts_the_bot_naming_it(tmp_path: Path
     assert "halted:" in halted.stdout and "QQQ" in halted.stdout
     assert "SPY" not in halted.stdout and "IWM" not in halted.stdout
     assert audit(config)[-1]["event"] == "halt"
+    _next_session(alpaca)
     adopted = run_once(config, HMMTRADE_ADOPT_VENUE_POSITION="1")
     assert adopted.returncode == 0 and "halted" not in adopted.stdout
     assert _book_positions(config) == pytest.approx(_venue_positions(alpaca))
+    records = audit(config)
+    halt = max(i for i, r in enumerate(records) if r.get("event") == "halt")
+    [note] = [n for n in records[halt + 1]["notes"] if "adopted" in n]  # the next decision says what was adopted
+    assert "QQQ" in note and "SPY" not in note
 
 
 def test_live_portfolio_decisions_equal_the_portfolio_backtest_on_the_same_bars(
