@@ -29,10 +29,13 @@ import panel as pn
 
 from contracts.events import AuditRecord
 from ui import format as fmt
+from ui.portfolio_record import book_headline, headline_regime, is_portfolio, symbols_table
 from ui.regimes import regime_color, regime_name, regime_names
 
 PIPELINE = (
     "bar",
+    "models",  # a portfolio's models (features -> probabilities -> regime), then its symbols (target, risk)
+    "symbols",
     "features",
     "probabilities",
     "regime",
@@ -60,20 +63,28 @@ def _number(x: Any) -> float | None:
 
 
 def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None) -> dict[str, Any]:
-    """The record's headline values, plain (what the CSV export holds)."""
+    """The record's headline values, plain (what the CSV export holds).
+
+    A portfolio's are its book's: target and approved exposure summed over its symbols, the book's
+    risk status, and the regime and confidence of its one model (none with a model per symbol)."""
     detail = record.detail
     verdict = detail.get("risk")
     risk: dict[str, Any] = verdict if isinstance(verdict, dict) else {}
+    regime, confidence = record.regime, _number(detail.get("confidence"))
+    target, approved = _number(detail.get("target")), _number(risk.get("approved"))
+    if is_portfolio(detail):
+        book = book_headline(record)
+        regime, confidence, target, approved = book.regime, book.confidence, book.target, book.approved
     return {
         "bot_id": bot_id,
         "seq": record.seq,
         "bar_at": record.bar_at.isoformat(),
         "kind": record.kind,
-        "regime": record.regime,
-        "regime_name": regime_name(record.regime, exposures),
-        "confidence": _number(detail.get("confidence")),
-        "target": _number(detail.get("target")),
-        "approved": _number(risk.get("approved")),
+        "regime": regime,
+        "regime_name": regime_name(regime, exposures),
+        "confidence": confidence,
+        "target": target,
+        "approved": approved,
         "risk": risk.get("status", ""),
         "orders": len(detail.get("orders") or []),
         "sent": sum(1 for e in detail.get("executions") or [] if e.get("venue_order_id")),
@@ -113,17 +124,24 @@ def pipeline_view(bot_id: str, record: AuditRecord) -> dict[str, Any]:
 def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequence[float] | None) -> str:
     """The opened record in one sentence of HTML, numbers formatted, above its full JSON."""
     plain = flat("", record, exposures)
-    color = regime_color(record.regime, exposures)
+    color = regime_color(plain["regime"], exposures)
     orders = f"{fmt.count(plain['orders'])} order{'s' * (plain['orders'] != 1)}"
     fills = f"{fmt.count(plain['fills'])} fill{'s' * (plain['fills'] != 1)}"
     key = f"{html.escape(bot_id)}:{record.seq}"
-    regime = f'<b style="color:{color}">{html.escape(plain["regime_name"])}</b>'
+    regime = (
+        f'regime <b style="color:{color}">{html.escape(plain["regime_name"])}</b> '
+        f"({fmt.pct(plain['confidence'])} confident)"
+    )
+    portfolio = is_portfolio(record.detail)
+    if portfolio and plain["regime"] is None:
+        regime = "a regime per symbol (below)"
+    book = "book " if portfolio else ""
     return (
         f'<div class="audit-open" data-key="{key}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
-        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · regime {regime} "
-        f"({fmt.pct(plain['confidence'])} confident) · "
-        f"target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
+        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · {regime} · "
+        f"{book}target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
         f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
+        + (symbols_table(record.detail, exposures) if portfolio else "")
     )
 
 
@@ -292,7 +310,7 @@ class AuditView:
                 continue
             if kind != ALL and record.kind != kind:
                 continue
-            if regime != ALL and str(record.regime) != regime:
+            if regime != ALL and str(headline_regime(record)) != regime:
                 continue
             day = record.bar_at.date()
             if (lo and day < lo) or (hi and day > hi):
@@ -379,7 +397,8 @@ class AuditView:
             if exposures is not None:
                 options.update({name: str(k) for k, name in enumerate(regime_names(exposures))})
             else:
-                seen = sorted({r.regime for (b, _), r in self._records.items() if b == bot and r.regime is not None})
+                found = {headline_regime(r) for (b, _), r in self._records.items() if b == bot}
+                seen = sorted(k for k in found if k is not None)
                 options.update({f"Regime {k}": str(k) for k in seen})
         value = self.regime_select.value
         self.regime_select.options = options

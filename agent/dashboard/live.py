@@ -11,11 +11,13 @@ from agent.dashboard.common import page, push_on_change, query_arg
 from agent.dashboard.context import AgentContext
 from agent.instances import Instance, list_instances
 from ui.charts import RegimeCharts, now_line
+from ui.portfolio_record import chart_symbol
 from ui.regimes import named_exposures
 
 REPLAYS = {
     "sp500": "a replay of the bundled S&P 500 daily index (1999–2018)",
     "nasdaq": "a replay of the bundled NASDAQ daily index (1999–2018)",
+    "bundled": "a replay of the bundled S&P 500 (SPY) and NASDAQ (QQQ) daily indexes (1999–2018)",
 }
 
 
@@ -40,7 +42,8 @@ def data_note(instance: Instance | None) -> str:
     if market.data_source in REPLAYS:
         source = REPLAYS[market.data_source]
     elif market.data_source == "file":
-        source = f"a replay of the file {market.data_file}"
+        files = "the files " if len(market.symbols) > 1 else "the file "
+        source = f"a replay of {files}{market.data_file}"
     else:
         source = "live bars from the broker"
     symbols = ", ".join(market.symbols)
@@ -69,7 +72,9 @@ def live_page(ctx: AgentContext) -> pn.Column:
         profile = instance.profile if instance else None
         charts = RegimeCharts(
             named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states) if profile else None,
-            profile.market.symbols[0] if profile else "price",
+            chart_symbol(profile.market.symbols, profile.model.scope, profile.model.reference_symbol)
+            if profile
+            else "price",
         )
         state["charts"] = charts
         fed.update(tick=0, audit=0)

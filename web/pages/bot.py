@@ -17,6 +17,7 @@ import panel as pn
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
 from ui.charts import RegimeCharts, now_line, risk_of
+from ui.portfolio_record import chart_symbol
 from ui.rearm import RearmControl, RearmFailed
 from ui.regimes import named_exposures
 from web.api import ApiError, ApiRejected, UserApi
@@ -103,7 +104,11 @@ class BotView:
             css_classes=["live-now"],
             sizing_mode="stretch_width",
         )
-        self.charts = RegimeCharts(self.exposures, profile["market"]["symbols"][0])
+        model = profile["model"]
+        self.charts = RegimeCharts(
+            self.exposures,
+            chart_symbol(profile["market"]["symbols"], model.get("scope"), model.get("reference_symbol")),
+        )
         self.audit = AuditView(bot=self.bot_id)
         self.audit.describe(self.bot_id, name=bot["name"], exposures=self.exposures)
         self.log_lines: list[BotLogLine] = list(ctx.hub.log_tail(self.bot_id))
