@@ -322,7 +322,7 @@ class Wizard:
         kept = reference.value if reference.value in choices else choices[0]
         reference.options = choices
         reference.value = kept
-        order = f" in the order {', '.join(choices)}" if several else ""
+        order = f", in the order {', '.join(choices)}" if several else ""
         self.w["weights"].label = f"Capital weights (% of equity per symbol{order})"
         self.w["data_file"].label = file_hint(values)
 

@@ -97,7 +97,7 @@ def file_hint(values: Mapping[str, Any]) -> str:
     """What the bar file field asks for: one file, or one per symbol through the placeholder."""
     if is_portfolio(values):
         where = SYMBOL_PLACEHOLDER
-        return f"Bar files, one per symbol: put {where} where the symbol goes (data/{where}.csv)"
+        return f"Bar files (data 'file' only), one per symbol: put {where} where the symbol goes (data/{where}.csv)"
     return "Bar file (data 'file' only)"
 
 

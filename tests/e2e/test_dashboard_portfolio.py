@@ -1,0 +1,86 @@
+"""A two-symbol portfolio through the agent's wizard in a real browser: the bundled SPY + QQQ
+data, the reference series and the capital weights asked only once there are two symbols,
+a weight error shown at its field, the review in words, and the profile the bot is created with.
+
+Its own module (one agent, one browser) so it runs without the whole dashboard suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agent.instances import list_instances
+from agent.runtime import AgentSettings
+from events.embedded import NatsServer, free_port
+from tests.busauth import BUS_KEYS
+from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
+from tests.e2e.wizardwalk import next_step
+from ui.wizard_portfolio import BUNDLED_LABEL
+
+SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
+    root = tmp_path_factory.mktemp("agent")
+    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()
+    settings = AgentSettings(
+        home=root / "home",
+        port=free_port(),
+        nats_url=nats.url,
+        sync_interval_s=3600,
+        config_dir=root / "config",
+    )
+    thread = AgentThread(settings)
+    thread.start()
+    yield thread
+    thread.stop()
+    nats.stop()
+
+
+def test_a_bundled_pair_walks_the_wizard_with_a_reference_series_and_weights(page: Page, agent: AgentThread) -> None:
+    assert agent.ctx is not None
+    open_page(page, agent, "wizard")
+    fill(page, ".wiz-name", "Pair bot")
+    next_step(page, 2)
+    next_step(page, 3)
+    fill(page, ".wiz-symbols", "SPY QQQ")
+    page.locator(".wiz-data-source select").select_option(label=BUNDLED_LABEL)  # Panel's options carry their labels
+    next_step(page, 4)
+    expect(page.locator(".wiz-scope select")).to_be_visible()
+    page.locator(".wiz-reference select").select_option("QQQ")
+    next_step(page, 5)
+
+    weights = page.locator(".wiz-weights input")
+    expect(weights).to_have_value("equal")
+    fill(page, ".wiz-weights", "70, 40")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".wiz-error-weights")).to_contain_text("they add up to 110% (70% + 40%)")
+    expect(page.locator(".wiz-title")).to_contain_text("Step 5 of 7")
+    page.screenshot(path=SHOTS / "wizard-portfolio-weights.png", full_page=True)
+    fill(page, ".wiz-weights", "60, 40")
+    next_step(page, 6)
+    next_step(page, 7)
+
+    review = page.locator(".wiz-review")
+    expect(review).to_contain_text("bundled: S&P 500 + NASDAQ (SPY, QQQ)")
+    expect(review).to_contain_text("one model on QQQ sets every symbol's exposure")
+    expect(review).to_contain_text("SPY 60% · QQQ 40%")
+    page.screenshot(path=SHOTS / "wizard-portfolio-review.png", full_page=True)
+    page.locator(".wiz-confirm input").check()
+    page.get_by_role("button", name="Deploy locally").click()
+    created = page.locator(".wiz-created")
+    expect(created).to_contain_text("Created Pair bot")
+
+    bot_id = str(created.get_attribute("data-bot"))
+    instances, _errors = list_instances(agent.ctx.home)
+    [profile] = [i.profile for i in instances if i.bot_id == bot_id]
+    assert (profile.market.symbols, profile.market.data_source) == (["SPY", "QQQ"], "bundled")
+    assert (profile.model.scope, profile.model.reference_symbol) == ("reference", "QQQ")
+    assert profile.strategy.weights == [0.6, 0.4]
+    agent.call(agent.ctx.supervisor.delete(bot_id))  # the walk was the point; the bot need not trade
