@@ -103,18 +103,24 @@ class BookHeadline:
     risk: str
 
 
+def _one_model(detail: Mapping[str, Any]) -> tuple[int | None, float | None] | None:
+    """The regime and confidence of a portfolio's only model; None when each symbol has its own."""
+    models = _dict(detail.get("models"))
+    if len(models) != 1:
+        return None
+    only = _dict(next(iter(models.values())))
+    regime = only.get("regime")
+    return (regime if isinstance(regime, int) and not isinstance(regime, bool) else None), _number(
+        only.get("confidence")
+    )
+
+
 def book_headline(record: AuditRecord) -> BookHeadline:
     """The book's target and approved exposure (the sums over its symbols), its risk status, and the
     regime and confidence of its one model (none when each symbol has its own)."""
     detail = record.detail
     lines = symbol_lines(detail)
-    models = _dict(detail.get("models"))
-    regime, confidence = record.regime, None
-    if len(models) == 1:
-        only = _dict(next(iter(models.values())))
-        found = only.get("regime")
-        regime = found if isinstance(found, int) and not isinstance(found, bool) else regime
-        confidence = _number(only.get("confidence"))
+    regime, confidence = _one_model(detail) or (record.regime, None)
     return BookHeadline(
         regime=regime,
         confidence=confidence,
@@ -126,7 +132,10 @@ def book_headline(record: AuditRecord) -> BookHeadline:
 
 def headline_regime(record: AuditRecord) -> int | None:
     """The regime a record's row shows and the regime filter matches: a portfolio's one model's."""
-    return book_headline(record).regime if is_portfolio(record.detail) else record.regime
+    if not is_portfolio(record.detail):
+        return record.regime
+    one = _one_model(record.detail)
+    return one[0] if one is not None else record.regime
 
 
 def chart_symbol(symbols: Sequence[str], scope: str | None = None, reference: str | None = None) -> str:

@@ -101,3 +101,13 @@ def test_the_live_charts_and_now_line_take_portfolio_records_without_a_flat_clos
     line = now_line(None, last, EXPOSURES)
     assert f'data-seq="{last.seq}"' in line and "equity <b>$" in line
     assert 'class="book-symbols"' in line and all(f'data-symbol="{s}"' in line for s in PORTFOLIO)
+
+
+def test_a_halted_book_says_so_first_on_the_live_line() -> None:
+    last = _records()[-1]
+    halted = last.model_copy(
+        update={"detail": {**last.detail, "risk": {"status": "halted", "reasons": ["drawdown 6.2% from the peak"]}}}
+    )
+    line = now_line(None, halted, EXPOSURES)
+    assert line.startswith('<b class="live-risk" data-risk="halted"') and "drawdown 6.2% from the peak" in line
+    assert flat(A, halted, EXPOSURES)["risk"] == "halted"
