@@ -1,24 +1,29 @@
-"""A two-symbol portfolio through the agent's wizard in a real browser: the bundled SPY + QQQ
-data, the reference series and the capital weights asked only once there are two symbols,
-a weight error shown at its field, the review in words, and the profile the bot is created with.
+"""A two-symbol portfolio in the agent's pages, in a real browser. The wizard: the bundled SPY + QQQ
+data, the reference series and the capital weights asked only once there are two symbols, a weight
+error shown at its field, the review in words, and the profile the bot is created with. HMM live
+and Audit: a portfolio's records (from the portfolio backtest, pushed through the agent's bus
+feed) show the book and a row per symbol.
 
 Its own module (one agent, one browser) so it runs without the whole dashboard suite.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from agent.instances import list_instances
+from agent.instances import list_instances, write_instance
 from agent.runtime import AgentSettings
+from contracts.profile import BotProfile
 from events.embedded import NatsServer, free_port
 from tests.busauth import BUS_KEYS
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, fill, open_page
 from tests.e2e.wizardwalk import next_step
+from tests.unit.ui.builders import PORTFOLIO, portfolio_record, portfolio_run
 from ui.wizard_portfolio import BUNDLED_LABEL
 
 SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
@@ -84,3 +89,49 @@ def test_a_bundled_pair_walks_the_wizard_with_a_reference_series_and_weights(pag
     assert (profile.model.scope, profile.model.reference_symbol) == ("reference", "QQQ")
     assert profile.strategy.weights == [0.6, 0.4]
     agent.call(agent.ctx.supervisor.delete(bot_id))  # the walk was the point; the bot need not trade
+
+
+def test_a_portfolios_records_show_the_book_and_a_row_per_symbol_on_live_and_audit(
+    page: Page, agent: AgentThread
+) -> None:
+    assert agent.ctx is not None
+    bot = uuid.UUID("0b5a7c1e-0000-4000-8000-00000000b00c")
+    profile = BotProfile.model_validate(
+        {
+            "basics": {"name": "Book bot", "surface": "local", "mode": "paper"},
+            "broker": {"connection": "paper"},
+            "market": {"symbols": list(PORTFOLIO), "data_source": "file", "data_file": "bars/{symbol}.csv"},
+            "model": {"n_states": 2, "training_window": 150, "scope": "reference"},
+            "strategy": {"exposure_per_regime": [0.0, 1.0], "weights": [0.6, 0.4]},
+            "schedule": {"confirmed": True},
+        }
+    )
+    write_instance(agent.ctx.home, profile, bot_id=str(bot))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_page(page, agent, f"live?bot={bot}")
+    records = [portfolio_record(body, bot=bot) for body in portfolio_run("reference")]
+    live = agent.ctx.live
+
+    async def publish() -> None:  # as the bus delivers them: parsed, kept, pushed to the open page
+        for record in records:
+            live.ingest(f"bots.{bot}.audit", record.model_dump_json().encode())
+
+    agent.call(publish())
+    expect(page.locator("#last-tick")).to_have_attribute("data-seq", str(records[-1].seq))
+    now = page.locator(".live-now")
+    expect(now).to_contain_text("portfolio of 2 symbols")
+    for symbol in PORTFOLIO:
+        expect(now.locator(f'tr[data-symbol="{symbol}"]')).to_be_visible()
+    expect(now.locator(f'tr[data-symbol="{PORTFOLIO[0]}"]')).to_contain_text("60%")
+    page.screenshot(path=SHOTS / "live-portfolio.png", full_page=True)
+
+    open_page(page, agent, f"audit?bot={bot}")
+    expect(page.locator(".audit-count")).to_contain_text(f"{len(records)} records")
+    page.locator(".audit-table .tabulator-row").first.click()
+    summary = page.locator(".audit-summary")
+    expect(summary).to_contain_text("book target")
+    for symbol in PORTFOLIO:
+        expect(summary.locator(f'tr[data-symbol="{symbol}"]')).to_be_visible()
+    page.screenshot(path=SHOTS / "audit-portfolio.png", full_page=True)
+    assert errors == []
