@@ -1,5 +1,6 @@
-"""The agent's HMM live page on a portfolio bot: the book and a row per symbol above the charts,
-which draw the reference symbol under its model's regime; a record never crashes the page."""
+"""The agent's pages on a portfolio bot: HMM live shows the book and a row per symbol above the
+charts, which draw the reference symbol under its model's regime; the Bots page reads the regime
+from the record (a portfolio's tick is one price), or says each symbol has its own."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import panel as pn
 from bokeh.models import ColumnDataSource
 
+from agent.dashboard.bots import _row_html, bot_summary
 from agent.dashboard.context import AgentContext
 from agent.dashboard.live import data_note, live_page
 from agent.home import AgentHome
@@ -75,3 +77,21 @@ def test_the_data_note_names_the_bundled_pair(tmp_path: Path) -> None:
     write_instance(home, profile, bot_id=str(BOT))
     [instance], _ = list_instances(home)
     assert "SPY, QQQ: prices are a replay of the bundled S&amp;P 500 (SPY) and NASDAQ (QQQ)" in data_note(instance)
+
+
+def _context(tmp_path: Path, scope: str) -> AgentContext:
+    live = LiveFeed()
+    live.bots[str(BOT)] = BotLive()
+    live.bots[str(BOT)].audit.extend(portfolio_record(body, bot=BOT) for body in portfolio_run(scope))
+    return AgentContext(home=AgentHome.at(tmp_path), supervisor=SimpleNamespace(bots={}), live=live,
+                        sync=SimpleNamespace(status="ok", message=""), backtests=None)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_the_bots_page_reads_a_portfolios_regime_and_equity_from_its_record(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, "reference")
+    last = ctx.live.bots[str(BOT)].audit[-1]
+    summary = bot_summary(ctx, str(BOT), "Pair bot", 100_000.0, exposures=[0.0, 1.0])
+    assert summary["regime"] == last.detail["models"][PORTFOLIO[0]]["regime"]
+    assert summary["equity"] == last.equity and summary["pnl"] == last.equity - 100_000.0
+    per_symbol = bot_summary(_context(tmp_path, "per_symbol"), str(BOT), "Pair bot", 100_000.0)
+    assert per_symbol["regime"] is None and "regime a regime per symbol" in _row_html(per_symbol)
