@@ -29,8 +29,8 @@ import panel as pn
 
 from contracts.events import AuditRecord
 from ui import format as fmt
-from ui.portfolio_record import book_headline, headline_regime, is_portfolio, symbols_table
-from ui.regimes import regime_color, regime_name, regime_names
+from ui.portfolio_record import book_headline, headline_regime, is_portfolio, symbol_lines, symbols_table
+from ui.regimes import NO_REGIME_NAME, regime_color, regime_name, regime_names
 
 PIPELINE = (
     "bar",
@@ -72,16 +72,19 @@ def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = N
     risk: dict[str, Any] = verdict if isinstance(verdict, dict) else {}
     regime, confidence = record.regime, _number(detail.get("confidence"))
     target, approved = _number(detail.get("target")), _number(risk.get("approved"))
+    name = None
     if is_portfolio(detail):
         book = book_headline(record)
         regime, confidence, target, approved = book.regime, book.confidence, book.target, book.approved
+        if regime is None:  # a model per symbol: each symbol's regime, in the bot's symbol order
+            name = "; ".join(f"{line.symbol}: {regime_name(line.regime, exposures)}" for line in symbol_lines(detail))
     return {
         "bot_id": bot_id,
         "seq": record.seq,
         "bar_at": record.bar_at.isoformat(),
         "kind": record.kind,
         "regime": regime,
-        "regime_name": regime_name(regime, exposures),
+        "regime_name": name or regime_name(regime, exposures),
         "confidence": confidence,
         "target": target,
         "approved": approved,
@@ -100,7 +103,7 @@ def row(bot_name: str, plain: dict[str, Any]) -> dict[str, Any]:
         "seq": plain["seq"],
         "bar": fmt.bar_label(pd.Timestamp(plain["bar_at"]).to_pydatetime()),
         "kind": plain["kind"],
-        "regime": plain["regime_name"] if plain["regime"] is not None else fmt.MISSING,
+        "regime": plain["regime_name"] if plain["regime_name"] != NO_REGIME_NAME else fmt.MISSING,
         "confidence": fmt.pct(plain["confidence"]),
         "target": fmt.pct(plain["target"], decimals=0),
         "approved": fmt.pct(plain["approved"], decimals=0),

@@ -41,7 +41,7 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             name="Broker account", options={BUILT_IN: "paper"}, value="paper", css_classes=["wiz-connection-pick"]
         ),
         "symbols": w.TextInput(
-            name="Symbols (comma-separated)",
+            name="Symbols (several, separated by commas, make a portfolio)",
             value="SPY",
             placeholder="SPY · SPY, QQQ · BTC/USD (Alpaca) · BTC/USDT (exchange)",
             css_classes=["wiz-symbols"],

@@ -36,7 +36,11 @@ def test_a_portfolio_row_shows_the_books_target_and_its_one_models_regime() -> N
 
 def test_a_model_per_symbol_shows_no_single_regime_but_one_per_symbol_row() -> None:
     last = _invested("per_symbol")
-    assert flat(A, last, EXPOSURES)["regime"] is None
+    plain = flat(A, last, EXPOSURES)
+    assert plain["regime"] is None
+    names = {0: "Risk-off · 0%", 1: "Risk-on · 100%"}
+    models = last.detail["models"]
+    assert plain["regime_name"] == "; ".join(f"{s}: {names[models[s]['regime']]}" for s in PORTFOLIO)
     shown = headline(A, "Pair", last, EXPOSURES)
     assert "a regime per symbol (below)" in shown
     for line in symbol_lines(last.detail):
