@@ -124,6 +124,7 @@ def test_a_portfolios_records_show_the_book_and_a_row_per_symbol_on_live_and_aud
     for symbol in PORTFOLIO:
         expect(now.locator(f'tr[data-symbol="{symbol}"]')).to_be_visible()
     expect(now.locator(f'tr[data-symbol="{PORTFOLIO[0]}"]')).to_contain_text("60%")
+    expect(page.locator(".live-chart-symbol select")).to_have_value(PORTFOLIO[0])  # the reference: the first
     page.screenshot(path=SHOTS / "live-portfolio.png", full_page=True)
 
     open_page(page, agent, f"audit?bot={bot}")

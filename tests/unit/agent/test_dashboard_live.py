@@ -44,6 +44,18 @@ def _walk(layout: Any) -> list[Any]:
     return found
 
 
+def _close_sources(layout: Any) -> list[ColumnDataSource]:
+    """The price series the page's charts draw (the linked figures share one source)."""
+    found = {
+        source.id: source
+        for pane in _walk(layout)
+        if isinstance(pane, pn.pane.Bokeh)
+        for source in pane.object.select({"type": ColumnDataSource})
+        if "close" in source.data
+    }
+    return list(found.values())
+
+
 def test_the_live_page_shows_the_book_and_draws_the_reference_symbol(tmp_path: Path) -> None:
     home = AgentHome.at(tmp_path)
     write_instance(home, _profile(), bot_id=str(BOT))
@@ -60,15 +72,16 @@ def test_the_live_page_shows_the_book_and_draws_the_reference_symbol(tmp_path: P
     assert all(f'data-symbol="{s}"' in now.object for s in PORTFOLIO)
     [source] = [p for p in panes if "live-source-note" in (getattr(p, "css_classes", None) or [])]
     assert "the files bars/{symbol}.csv" in source.object
-    sources = {
-        source.id: source
-        for pane in panes
-        if isinstance(pane, pn.pane.Bokeh)
-        for source in pane.object.select({"type": ColumnDataSource})
-        if "close" in source.data
-    }.values()
+    sources = _close_sources(layout)
     closes = [record.detail["symbols"][PORTFOLIO[1]]["bar"]["close"] for record in records]
     assert [list(source.data["close"]) for source in sources] == [closes]  # the reference symbol's prices
+
+    [pick] = [p for p in panes if "live-chart-symbol" in (getattr(p, "css_classes", None) or [])]
+    assert pick.visible and pick.options == list(PORTFOLIO) and pick.value == PORTFOLIO[1]
+    pick.value = PORTFOLIO[0]  # the trader picks the other symbol: the chart draws its prices
+    assert [list(source.data["close"]) for source in _close_sources(layout)] == [
+        [record.detail["symbols"][PORTFOLIO[0]]["bar"]["close"] for record in records]
+    ]
 
 
 def test_the_data_note_names_the_bundled_pair(tmp_path: Path) -> None:
