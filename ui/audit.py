@@ -29,7 +29,7 @@ import panel as pn
 
 from contracts.events import AuditRecord
 from ui import format as fmt
-from ui.portfolio_record import book_headline, headline_regime, is_portfolio, symbol_lines, symbols_table
+from ui.portfolio_record import book_headline, is_portfolio, regimes_of, symbol_lines, symbols_table
 from ui.regimes import NO_REGIME_NAME, regime_color, regime_name, regime_names
 
 PIPELINE = (
@@ -313,7 +313,7 @@ class AuditView:
                 continue
             if kind != ALL and record.kind != kind:
                 continue
-            if regime != ALL and str(headline_regime(record)) != regime:
+            if regime != ALL and regime not in {str(k) for k in regimes_of(record)}:
                 continue
             day = record.bar_at.date()
             if (lo and day < lo) or (hi and day > hi):
@@ -400,8 +400,7 @@ class AuditView:
             if exposures is not None:
                 options.update({name: str(k) for k, name in enumerate(regime_names(exposures))})
             else:
-                found = {headline_regime(r) for (b, _), r in self._records.items() if b == bot}
-                seen = sorted(k for k in found if k is not None)
+                seen = sorted(set().union(*(regimes_of(r) for (b, _), r in self._records.items() if b == bot)))
                 options.update({f"Regime {k}": str(k) for k in seen})
         value = self.regime_select.value
         self.regime_select.options = options

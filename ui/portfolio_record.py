@@ -120,7 +120,9 @@ def book_headline(record: AuditRecord) -> BookHeadline:
     regime and confidence of its one model (none when each symbol has its own)."""
     detail = record.detail
     lines = symbol_lines(detail)
-    regime, confidence = _one_model(detail) or (record.regime, None)
+    # the bus envelope's regime is the lead model's (trader.records.headline): with a model per symbol
+    # it is the first symbol's, not the book's, so it is not shown as the book's
+    regime, confidence = _one_model(detail) or (None, None)
     return BookHeadline(
         regime=regime,
         confidence=confidence,
@@ -130,12 +132,12 @@ def book_headline(record: AuditRecord) -> BookHeadline:
     )
 
 
-def headline_regime(record: AuditRecord) -> int | None:
-    """The regime a record's row shows and the regime filter matches: a portfolio's one model's."""
+def regimes_of(record: AuditRecord) -> set[int]:
+    """The regimes a record was read in, for the regime filter: a portfolio's, every model's."""
     if not is_portfolio(record.detail):
-        return record.regime
-    one = _one_model(record.detail)
-    return one[0] if one is not None else record.regime
+        return set() if record.regime is None else {record.regime}
+    models = _dict(record.detail.get("models")).values()
+    return {r for m in models if isinstance(r := _dict(m).get("regime"), int) and not isinstance(r, bool)}
 
 
 def chart_symbol(symbols: Sequence[str], scope: str | None = None, reference: str | None = None) -> str:

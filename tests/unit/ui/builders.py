@@ -85,9 +85,12 @@ def portfolio_run(scope: str = "reference") -> tuple[dict[str, Any], ...]:
 
 
 def portfolio_record(body: dict[str, Any], bot: uuid.UUID = BOT) -> AuditRecord:
-    """A portfolio record as the bus carries it: no flat regime or probabilities at the top."""
+    """A portfolio record as the bus carries it: its lead model's (the first's) regime and
+    probabilities at the top, the whole record in ``detail``."""
     seq = int(body["seq"])
+    lead = next(iter(body["models"].values()), {})
     return AuditRecord(
         id=f"{bot}:{seq}", correlation_id=str(bot), bot_id=bot, seq=seq,
-        bar_at=datetime.fromisoformat(body["bar"]["date"]).replace(tzinfo=UTC), equity=body["equity"], detail=body,
+        bar_at=datetime.fromisoformat(body["bar"]["date"]).replace(tzinfo=UTC), regime=lead.get("regime"),
+        probabilities=lead.get("probabilities", []), equity=body["equity"], detail=body,
     )  # fmt: skip

@@ -115,3 +115,14 @@ def test_a_halted_book_says_so_first_on_the_live_line() -> None:
     line = now_line(None, halted, EXPOSURES)
     assert line.startswith('<b class="live-risk" data-risk="halted"') and "drawdown 6.2% from the peak" in line
     assert flat(A, halted, EXPOSURES)["risk"] == "halted"
+
+
+def test_with_a_model_per_symbol_the_regime_filter_keeps_records_where_any_symbol_is_in_it() -> None:
+    view = AuditView()
+    view.describe(A, name="Pair", exposures=EXPOSURES)
+    records = _records("per_symbol")
+    view.add(A, records)
+    view.bot_select.value = A
+    view.regime_select.value = "0"
+    expected = [r.seq for r in records if 0 in {m["regime"] for m in r.detail["models"].values()}]
+    assert sorted(view.table.value["seq"]) == expected
