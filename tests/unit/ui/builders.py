@@ -71,8 +71,8 @@ PORTFOLIO = ("AAA", "BBB")
 
 @cache
 def portfolio_run(scope: str = "reference") -> tuple[dict[str, Any], ...]:
-    """A real 2-symbol portfolio's records (weights 60/40, a drawdown halt that can fire), from the
-    portfolio backtest on synthetic bars: the layout the engine writes, not one rebuilt by hand."""
+    """A real 2-symbol portfolio's records (weights 60/40; both regimes occur, and drawdown halts on one
+    model), from the portfolio backtest on synthetic bars: the layout the engine writes, not a hand-made one."""
     config = EngineConfig(
         bot_id="ui-portfolio", symbol=PORTFOLIO[0], symbols=PORTFOLIO, weights=(0.6, 0.4), scope=scope,
         feature_names=("log_return", "realized_vol"), fit=FitOptions(n_states=2, restarts=1),
@@ -80,7 +80,7 @@ def portfolio_run(scope: str = "reference") -> tuple[dict[str, Any], ...]:
         risk=RiskLimits(max_drawdown_pct=6, max_daily_loss_pct=3, rearm="calm", rearm_calm_bars=5),
         training_window=150, refit_every=40, rebalance_band=0.02,
     )  # fmt: skip
-    bars = {symbol: synthetic_bars(11, 220, symbol).bars for symbol in PORTFOLIO}
+    bars = {symbol: synthetic_bars(7, 260, symbol).bars for symbol in PORTFOLIO}
     return tuple(portfolio_backtest.run(config, bars).records)
 
 

@@ -107,14 +107,15 @@ def test_the_live_charts_and_now_line_take_portfolio_records_without_a_flat_clos
     assert 'class="book-symbols"' in line and all(f'data-symbol="{s}"' in line for s in PORTFOLIO)
 
 
-def test_a_halted_book_says_so_first_on_the_live_line() -> None:
-    last = _records()[-1]
-    halted = last.model_copy(
-        update={"detail": {**last.detail, "risk": {"status": "halted", "reasons": ["drawdown 6.2% from the peak"]}}}
-    )
+def test_a_halted_book_says_so_first_on_the_live_line_and_in_its_audit_row() -> None:
+    halted = next(r for r in _records() if r.detail["risk"]["status"] == "halted")  # the engine's own halt
     line = now_line(None, halted, EXPOSURES)
-    assert line.startswith('<b class="live-risk" data-risk="halted"') and "drawdown 6.2% from the peak" in line
+    assert line.startswith('<b class="live-risk" data-risk="halted"')
+    assert halted.detail["risk"]["reasons"][0].split(":")[0] in line  # "drawdown 6.32% reached the 6% limit"
     assert flat(A, halted, EXPOSURES)["risk"] == "halted"
+    charts = RegimeCharts(EXPOSURES, PORTFOLIO[0])
+    charts.add_audit([halted])
+    assert charts.stops.data["label"]  # the halt is marked on the chart, not a flat healthy line
 
 
 def test_with_a_model_per_symbol_the_regime_filter_keeps_records_where_any_symbol_is_in_it() -> None:
@@ -125,4 +126,4 @@ def test_with_a_model_per_symbol_the_regime_filter_keeps_records_where_any_symbo
     view.bot_select.value = A
     view.regime_select.value = "0"
     expected = [r.seq for r in records if 0 in {m["regime"] for m in r.detail["models"].values()}]
-    assert sorted(view.table.value["seq"]) == expected
+    assert expected and sorted(view.table.value["seq"]) == expected
