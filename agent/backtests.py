@@ -1,9 +1,10 @@
 """Walk-forward backtests started from the dashboard, one folder per run under HOME/backtests/.
 
-A run is ``trader.report.run_backtest`` in a child process (a walk-forward is CPU-bound:
-in the agent's process it would hold the GIL and stall the dashboard); its progress (bars
-done of total) is shared memory, readable while it runs. Each folder holds the trader's audit.jsonl and
-metrics.json plus ``run.json`` (data, profile, status, error), so earlier runs reopen.
+A run is ``trader.report.run_backtest`` (one symbol, or a portfolio on its profile's data)
+in a child process (a walk-forward is CPU-bound: in the agent's process it would hold the
+GIL and stall the dashboard); its progress (bars done of total) is shared memory, readable
+while it runs. Each folder holds the trader's audit.jsonl and metrics.json plus ``run.json``
+(data, profile, status, error), so earlier runs reopen.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 from agent.home import AgentHome
 from contracts.profile import BotProfile
-from trader.report import BacktestInputError, load_bars, run_backtest
+from trader.bars import Bars
+from trader.report import BacktestInputError, load_inputs, run_backtest
 
 
 @dataclass
@@ -155,11 +157,10 @@ def _child(profile_json: str, data: str, folder: str, run_id: str, done: Any, to
         done.value, total.value = bars_done, bars_total
 
     try:
-        bars = load_bars(data)
-        total.value = len(bars)
-        run_backtest(
-            BotProfile.model_validate_json(profile_json), bars, out, bot_id=f"backtest-{run_id}", progress=progress
-        )
+        profile = BotProfile.model_validate_json(profile_json)
+        bars = load_inputs(profile, data)
+        total.value = len(bars) if isinstance(bars, Bars) else len(next(iter(bars.values())))
+        run_backtest(profile, bars, out, bot_id=f"backtest-{run_id}", progress=progress)
     except BacktestInputError as exc:
         outcome: dict[str, Any] = {"status": "failed", "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - reported on the page

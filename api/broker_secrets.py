@@ -68,15 +68,7 @@ async def open_credentials(security: SecurityState, row: ConnectionRow) -> dict[
         if row.kind == "paper":
             return {}
         raise ProblemError(409, "The broker connection holds no credentials; connect the broker again.")
-    columns = row.sealed
-    sealed = envelope.Sealed(
-        ciphertext=columns.ciphertext,
-        wrapped_key=columns.wrapped_key,
-        iv=columns.iv,
-        tag=columns.tag,
-        kms_key_id=columns.kms_key_id,
-        scheme_version=columns.scheme_version,
-    )
+    sealed = row.sealed.envelope()
     try:
         plaintext = await envelope.open_sealed(security.kms, sealed, user_id=row.user_id, connection_id=row.id)
         opened = json.loads(plaintext)

@@ -229,7 +229,12 @@ class Market(Contract):
         names = ", ".join(repr(s) for s in foreign)
         verb = "is" if len(foreign) == 1 else "are"
         other = [source for source, symbol in BUNDLED_SYMBOLS.items() if symbol in foreign]
-        choices = f"pick data '{other[0]}' or 'broker'" if len(other) == 1 else "pick data 'broker'"
+        if len(self.symbols) > 1 and all(s in BUNDLED_SERIES for s in self.symbols):
+            choices = "pick data 'bundled' (SPY and QQQ together)"
+        elif len(other) == 1:
+            choices = f"pick data '{other[0]}' or 'broker'"
+        else:
+            choices = "pick data 'broker'"
         raise field_error(
             ("symbols",),
             f"{names} {verb} not in the {self.data_source} data source, which holds {held} only; "

@@ -78,9 +78,11 @@ def _from_trader_event(
     if kind == "regime_change":
         before, after = event.get("from"), event.get("to")
         moved = f"{regime_name(before, regimes)} -> {regime_name(after, regimes)}"
-        title = f"{who}: {moved}"
-        text = f"On the {bar} bar the regime changed: {moved}."
-        facts = {"from": before, "to": after}
+        model = event.get("model")  # a portfolio names the series whose model changed its mind
+        of = f" of {model}" if isinstance(model, str) else ""
+        title = f"{who}: {moved}{of}"
+        text = f"On the {bar} bar the regime{of} changed: {moved}."
+        facts = {"from": before, "to": after, **({"model": model} if of else {})}
     elif kind == "halt":
         reason = str(event.get("reason") or "")
         title = f"{who}: trading halted ({_rule(event.get('rule'))})"

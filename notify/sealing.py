@@ -26,29 +26,13 @@ async def seal_channel(
     """Raises ``KmsUnavailable`` / ``KmsRejected`` like any seal."""
     plaintext = json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
     sealed = await envelope.seal(kms, key_name, plaintext, user_id=user_id, connection_id=channel_id)
-    return SealedColumns(
-        ciphertext=sealed.ciphertext,
-        wrapped_key=sealed.wrapped_key,
-        iv=sealed.iv,
-        tag=sealed.tag,
-        kms_key_id=sealed.kms_key_id,
-        scheme_version=sealed.scheme_version,
-    )
+    return SealedColumns.of(sealed)
 
 
 async def open_channel(kms: KmsPort, row: ChannelRow) -> Channel:
     """The channel ready to send to; ``InvalidEnvelope`` if it can't be opened, ``KmsUnavailable``
     if the KMS can't be reached (retry later)."""
-    columns = row.sealed
-    sealed = envelope.Sealed(
-        ciphertext=columns.ciphertext,
-        wrapped_key=columns.wrapped_key,
-        iv=columns.iv,
-        tag=columns.tag,
-        kms_key_id=columns.kms_key_id,
-        scheme_version=columns.scheme_version,
-    )
-    plaintext = await envelope.open_sealed(kms, sealed, user_id=row.user_id, connection_id=row.id)
+    plaintext = await envelope.open_sealed(kms, row.sealed.envelope(), user_id=row.user_id, connection_id=row.id)
     try:
         config = json.loads(plaintext)
         if row.kind == "webhook":

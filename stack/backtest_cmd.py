@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from trader.bars import BarDataError, Bars
 from trader.history import HistorySpec, Keys, load_history
-from trader.report import BacktestInputError, Window, load_bars, load_profile, run_backtest
+from trader.report import BacktestInputError, Window, load_inputs, load_profile, run_backtest
 from trader.report_html import METRIC_ROWS
 from trader.threads import limit_math_threads
 
@@ -35,7 +35,7 @@ class ProgressBar:
 
 
 def run_backtest_command(
-    data: str,
+    data: str | None,
     profile_path: Path,
     out_dir: Path,
     *,
@@ -50,10 +50,14 @@ def run_backtest_command(
 ) -> int:
     limit_math_threads()
     try:
-        keys = history_keys(data, key_id, secret_key, dict(os.environ))
-        bars = venue_history(data, keys, start=start, end=end) if keys is not None else load_bars(data)
+        profile = load_profile(profile_path)
+        keys = history_keys(data, key_id, secret_key, dict(os.environ)) if data is not None else None
+        if keys is not None and data is not None and len(profile.market.symbols) == 1:
+            bars: Bars | dict[str, Bars] = venue_history(data, keys, start=start, end=end)
+        else:
+            bars = load_inputs(profile, data)
         metrics = run_backtest(
-            load_profile(profile_path),
+            profile,
             bars,
             out_dir,
             bot_id=bot_id,
@@ -66,14 +70,18 @@ def run_backtest_command(
         return 2
     strategy, hold = metrics["strategy"], metrics["benchmark"]
     span = f"{metrics['first_decision']} .. {metrics['last_decision']}"
-    print(f"{data}: {span} ({metrics['bars']} decisions, {metrics['mode']})")
-    print(f"{'':<18}{'strategy':>10}{'buy & hold':>12}")
+    source = data or ("the profile's data" if "symbols" in metrics else "sp500")
+    print(f"{source}: {span} ({metrics['bars']} decisions, {metrics['mode']})")
+    held = "b&h weights" if "symbols" in metrics else "buy & hold"  # a portfolio's: the same weights, held
+    print(f"{'':<18}{'strategy':>10}{held:>12}")
     for title, key, fmt in METRIC_ROWS:
         print(f"{title:<18}{fmt.format(strategy[key]):>10}{fmt.format(hold[key]):>12}")
     print(
         f"trades {strategy['trades']} ({strategy['trades_per_year']:.1f} a year), average exposure "
         f"{strategy['average_exposure']:.0%}, costs {strategy['costs_pct_of_equity_per_year']:.2f}% of equity a year"
     )
+    for line in symbol_lines(metrics.get("symbols", {})):
+        print(line)
     for line in evaluation_lines(metrics["evaluation"]):
         print(line)
     holdout = metrics.get("holdout")
@@ -87,6 +95,15 @@ def run_backtest_command(
                 print(f"  {line}")
     print(f"written to {out_dir}/; report: {out_dir / 'report.html'}")
     return 0
+
+
+def symbol_lines(symbols: dict[str, dict[str, Any]]) -> list[str]:
+    """A portfolio's line per symbol: weight, trades, costs, exposure and contribution to the return."""
+    return [
+        f"{symbol:<10} weight {leg['weight']:.0%}, {leg['trades']} trades, costs {leg['costs']:,.2f}, "
+        f"average exposure {leg['average_exposure']:.0%}, contribution {leg['contribution']:+.2%}"
+        for symbol, leg in symbols.items()
+    ]
 
 
 def evaluation_lines(evaluation: dict[str, Any], *, sharpe: float | None = None) -> list[str]:

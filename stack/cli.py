@@ -55,9 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("backtest", help="walk-forward backtest of a bot profile; writes audit.jsonl and metrics.json")
     bt.add_argument(
         "--data",
-        default="sp500",
-        help="sp500, nasdaq, a CSV/Parquet file (date,open,high,low,close,volume), or a venue's daily history: "
-        "alpaca:SPY, alpaca:BTC/USD, ccxt:binance:BTC/USDT (downloaded once, then cached)",
+        default=None,
+        help="sp500 (the default), nasdaq, a CSV/Parquet file (date,open,high,low,close,volume), or a venue's daily "
+        "history: alpaca:SPY, alpaca:BTC/USD, ccxt:binance:BTC/USDT (downloaded once, then cached); a portfolio "
+        "profile (several symbols) reads each symbol's bars from its market section: leave it out",
     )
     bt.add_argument("--key-id", help="the venue's API key for alpaca:/ccxt: data (default: $APCA_API_KEY_ID)")
     bt.add_argument("--secret-key", help="the venue's API secret (default: $APCA_API_SECRET_KEY)")

@@ -60,14 +60,7 @@ async def rewrap_all(pool: asyncpg.Pool, kms: KmsPort, key_name: str) -> RewrapR
     report = RewrapReport()
     for row in await connections.sealed_connections(pool):
         assert row.sealed is not None
-        old = envelope.Sealed(
-            ciphertext=row.sealed.ciphertext,
-            wrapped_key=row.sealed.wrapped_key,
-            iv=row.sealed.iv,
-            tag=row.sealed.tag,
-            kms_key_id=row.sealed.kms_key_id,
-            scheme_version=row.sealed.scheme_version,
-        )
+        old = row.sealed.envelope()
         try:
             new = await envelope.rewrap(kms, old, key_name)
         except InvalidEnvelope:

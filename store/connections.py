@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import asyncpg
 
 from store.types import Executor
+from vault.envelope import Sealed
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,27 @@ class SealedColumns:
 
     def __repr__(self) -> str:
         return f"SealedColumns(kms_key_id={self.kms_key_id!r})"
+
+    @classmethod
+    def of(cls, sealed: Sealed) -> SealedColumns:
+        """The columns that store an envelope."""
+        return cls(**asdict(sealed))
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> SealedColumns:
+        """The envelope columns of a row (connections and notification channels share them)."""
+        return cls(
+            ciphertext=bytes(record["ciphertext"]),
+            wrapped_key=bytes(record["wrapped_key"]),
+            iv=bytes(record["iv"]),
+            tag=bytes(record["tag"]),
+            kms_key_id=record["kms_key_id"],
+            scheme_version=int(record["scheme_version"]),
+        )
+
+    def envelope(self) -> Sealed:
+        """The stored envelope, ready to open or re-wrap."""
+        return Sealed(**asdict(self))
 
 
 @dataclass(frozen=True)
@@ -47,14 +69,7 @@ def _row(record: asyncpg.Record | None) -> ConnectionRow | None:
         return None
     sealed = None
     if record["wrapped_key"] is not None:
-        sealed = SealedColumns(
-            ciphertext=bytes(record["ciphertext"]),
-            wrapped_key=bytes(record["wrapped_key"]),
-            iv=bytes(record["iv"]),
-            tag=bytes(record["tag"]),
-            kms_key_id=record["kms_key_id"],
-            scheme_version=int(record["scheme_version"]),
-        )
+        sealed = SealedColumns.from_record(record)
     return ConnectionRow(
         id=record["id"],
         user_id=record["user_id"],

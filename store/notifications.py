@@ -41,14 +41,7 @@ def _channel(record: asyncpg.Record) -> ChannelRow:
         kind=record["kind"],
         label=record["label"],
         target=record["target"],
-        sealed=SealedColumns(
-            ciphertext=bytes(record["ciphertext"]),
-            wrapped_key=bytes(record["wrapped_key"]),
-            iv=bytes(record["iv"]),
-            tag=bytes(record["tag"]),
-            kms_key_id=record["kms_key_id"],
-            scheme_version=int(record["scheme_version"]),
-        ),
+        sealed=SealedColumns.from_record(record),
         created_at=record["created_at"],
     )
 

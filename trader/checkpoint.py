@@ -7,6 +7,7 @@ names the last bar it has seen, so a resumed bot can check that its data still a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -36,6 +37,7 @@ class Checkpoint:
     last_bar_close: float | None
     live: LiveState | None = None  # a live bot's orders at its venue (None for simulated execution)
     rearm_handled: tuple[str, ...] = ()  # re-arm request ids already applied (trader.rearm): never twice
+    last_bar_closes: Mapping[str, float] | None = None  # a portfolio's last close per symbol (None: one symbol)
 
     @property
     def seq(self) -> int:
@@ -110,7 +112,7 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
     out = {
         "format": FORMAT,
         "bars_seen": checkpoint.bars_seen,
-        "last_bar": {"date": checkpoint.last_bar_date, "close": checkpoint.last_bar_close},
+        "last_bar": _last_bar_to_json(checkpoint),
         "seq": state.seq,
         **_slot_to_json(first),
         "risk": _risk_to_json(state.risk),
@@ -132,6 +134,14 @@ def to_json(checkpoint: Checkpoint) -> dict[str, Any]:
             }
             for symbol, leg in state.legs.items()
         }
+    return out
+
+
+def _last_bar_to_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The last bar seen: its date and the first symbol's close, and a portfolio's closes by symbol."""
+    out: dict[str, Any] = {"date": checkpoint.last_bar_date, "close": checkpoint.last_bar_close}
+    if checkpoint.last_bar_closes is not None:
+        out["closes"] = dict(checkpoint.last_bar_closes)
     return out
 
 
@@ -178,6 +188,8 @@ def from_json(data: dict[str, Any]) -> Checkpoint:
         last = data["last_bar"]
         live = None if data.get("live") is None else LiveState.from_json(data["live"])
         handled = tuple(map(str, data.get("rearm_handled", ())))
-        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"], live, handled)
+        closes = last.get("closes")  # absent before portfolios, and for one symbol
+        by_symbol = None if closes is None else {str(s): float(c) for s, c in closes.items()}
+        return Checkpoint(state, int(data["bars_seen"]), last["date"], last["close"], live, handled, by_symbol)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"the checkpoint is damaged ({type(exc).__name__}: {exc})") from None

@@ -40,7 +40,7 @@ from trader.rationing import held_back
 from trader.records import BarOutcome
 from trader.regime_slot import ReaderConfig, Reading, RegimeReader, RegimeSlot
 from trader.risk import RiskLimits, RiskState, Verdict, check, check_book, position_rules, request_rearm
-from trader.strategy import RegimeTracker, StrategyConfig
+from trader.strategy import RegimeTracker, StrategyConfig, daily_vol_pct, sized
 
 MIN_ORDER_SHARES = 1e-6
 
@@ -235,7 +235,7 @@ class Engine:
         equity = self.broker.equity(closes)
         exposures = {s: self.broker.position_of(s) * closes[s] / equity if equity > 0 else 0.0 for s in cfg.universe}
         if cfg.is_portfolio:
-            targets = {s: cfg.weight(s) * readings[cfg.model_of(s)].decision.target for s in cfg.universe}
+            targets = {s: cfg.weight(s) * self._sized(readings[cfg.model_of(s)], series[s], t) for s in cfg.universe}
         else:
             targets = {cfg.symbol: readings[cfg.symbol].decision.target}
         verdicts, book = self._risk(readings, targets, closes, exposures, equity, day)
@@ -265,6 +265,11 @@ class Engine:
             equity=equity,
         )
         return records.portfolio_record(cfg, outcome) if cfg.is_portfolio else records.one_symbol_record(cfg, outcome)
+
+    def _sized(self, reading: Reading, bars: Bars, t: int) -> float:
+        """A symbol's exposure from its model's regime, scaled to the volatility target by the symbol's own
+        volatility: with one model on a reference series, a volatile symbol is not sized by a calm index."""
+        return sized(self.config.strategy, reading.decision.exposure, daily_vol_pct(bars.close, t))
 
     def _series(self, bars: Bars | Mapping[str, Bars], t: int) -> dict[str, Bars]:
         """Every symbol's bars, checked to be one bar per date up to t (misaligned series would mix days)."""

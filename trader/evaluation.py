@@ -70,7 +70,8 @@ def cost_summary(
     }
 
 
-def _baseline(name: str, description: str, path: Path) -> dict[str, Any]:
+def baseline_summary(name: str, description: str, path: Path) -> dict[str, Any]:
+    """A replayed baseline's performance and what its trading cost."""
     years = len(path.equity) / YEAR
     average = float(path.equity.mean())
     return {
@@ -94,6 +95,11 @@ def random_entry(
     """Where ``strategy`` (its Sharpe) ranks among the reshuffled holding segments."""
     paths = random_entry_targets(targets, RANDOM_SEEDS)
     equity, trades = replay_many(paths, opens, closes, costs)
+    return rank_among(strategy, equity, trades)
+
+
+def rank_among(strategy: float, equity: NDArray[np.float64], trades: NDArray[np.int64]) -> dict[str, Any]:
+    """Where ``strategy`` (a Sharpe) ranks among the random-entry runs' equity curves (runs x bars)."""
     sharpes = sharpe(returns_of(equity))
     p5, median, p95 = np.percentile(sharpes, [5, 50, 95])
     return {
@@ -156,10 +162,10 @@ def evaluate(records: Sequence[Record], closes: NDArray[np.float64], first: int,
     market_returns = returns_of(bar_closes)
     return {
         "baselines": {
-            "buy_and_hold": _baseline(
+            "buy_and_hold": baseline_summary(
                 "buy and hold", "100% long from the first decision's close (filled at the next open)", hold
             ),
-            "trend_sma200": _baseline(
+            "trend_sma200": baseline_summary(
                 "200-day moving average",
                 "100% long while the close is above the mean of the last 200 closes, else flat",
                 trend,

@@ -51,14 +51,20 @@ def _cell(value: Any, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def comparison_table(strategy: dict[str, Any], evaluation: dict[str, Any]) -> str:
-    """Strategy, buy-and-hold and the 200-day rule side by side, all on the same bars at the same costs."""
+def comparison_table(strategy: dict[str, Any], evaluation: dict[str, Any], *, held_exposure: float = 1.0) -> str:
+    """Strategy, buy-and-hold and the 200-day rule side by side, all on the same bars at the same costs.
+
+    ``held_exposure``: what buy-and-hold keeps invested (a portfolio's weights may leave cash aside).
+    """
     hold, trend = evaluation["baselines"]["buy_and_hold"], evaluation["baselines"]["trend_sma200"]
     rows = "".join(
         f"<tr><th>{title}</th>{''.join(f'<td>{_cell(m.get(key), fmt)}</td>' for m in (strategy, hold, trend))}</tr>"
         for title, key, fmt in PERFORMANCE_ROWS
     )
-    exposure = f"<tr><th>Average exposure</th><td>{strategy['average_exposure']:.0%}</td><td>100%</td><td></td></tr>"
+    exposure = (
+        f"<tr><th>Average exposure</th><td>{strategy['average_exposure']:.0%}</td>"
+        f"<td>{held_exposure:.0%}</td><td></td></tr>"
+    )
     return (
         "<table><tr><th></th><th>strategy</th><th>buy and hold</th><th>200-day average</th></tr>"
         f"{rows}{exposure}</table>"
@@ -89,7 +95,8 @@ def chance_section(evaluation: dict[str, Any]) -> str:
     )
 
 
-def _regime_label(key: str) -> str:
+def regime_label(key: str) -> str:
+    """``regime 2``, or ``no regime yet`` before the stability filter accepted one."""
     return "no regime yet" if key == NO_REGIME else f"regime {key}"
 
 
@@ -112,7 +119,7 @@ def evaluation_sections(strategy: dict[str, Any], evaluation: dict[str, Any]) ->
     return (
         comparison_table(strategy, evaluation)
         + chance_section(evaluation)
-        + group_table("Results per regime", evaluation["by_regime"], _regime_label)
+        + group_table("Results per regime", evaluation["by_regime"], regime_label)
         + group_table("Results per confidence", evaluation["by_confidence"], str)
     )
 

@@ -26,6 +26,7 @@ from contracts.events import AuditRecord
 from events.bus import MSG_ID, Bus, BusUnavailable, envelope_headers
 from events.topology import bot_subject
 from trader.audit import encode
+from trader.runner_records import headline
 
 log = structlog.get_logger(__name__)
 
@@ -36,14 +37,15 @@ BATCH = 256
 def audit_envelope(bot_id: uuid.UUID, record: dict[str, Any]) -> AuditRecord:
     """The bus form of one trader record; only ``occurred_at`` depends on the wall clock."""
     bar_date = record["bar"]["date"]
+    line = headline(record)  # a portfolio's first model: its reference
     return AuditRecord(
         id=f"{bot_id}:{record['seq']}",
         correlation_id=str(bot_id),
         bot_id=bot_id,
         seq=record["seq"],
         bar_at=datetime.fromisoformat(bar_date).replace(tzinfo=UTC),
-        regime=record["regime"],
-        probabilities=record["probabilities"],
+        regime=line.regime,
+        probabilities=line.probabilities,
         equity=record["equity"],
         detail=record,
     )

@@ -2,9 +2,11 @@
 
 The same engine and broker as a one-symbol backtest (``trader.backtest``); the bars are
 first cut to the dates every series holds (``trader.portfolio_bars``). The metrics are the
-book's (equity, gross exposure, costs), each symbol's share of them, and a benchmark that
-buys the same weights at the first decision and holds them. The baselines, the random-entry
-rank and the per-regime results of ``trader.evaluation`` read one series: not yet here.
+book's (equity, gross exposure, costs), each symbol's share of them (its trades, costs,
+exposure and contribution to the book's return), a benchmark that buys the same weights at
+the first decision and holds them, and the ``evaluation`` (``trader.portfolio_evaluation``):
+baselines per sleeve with the strategy's costs, the random-entry rank, a bootstrap interval
+of the Sharpe difference, and results per regime and confidence for each model.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from trader.evaluation import cost_summary
 from trader.metrics import YEAR, performance
 from trader.model import RegimeModel
 from trader.portfolio_bars import align
+from trader.portfolio_evaluation import evaluate_portfolio
+
+MIN_EVALUATED = 3  # decisions the evaluation needs (two returns for a volatility)
 
 
 def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress | None = None) -> BacktestResult:
@@ -46,9 +51,23 @@ def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress 
         raise ValueError(f"{n} common bars are not enough for a {config.training_window}-bar training window")
     if progress is not None:
         progress(n, n)
-    metrics = assemble_metrics(records, config)
+    metrics = evaluated_metrics(records, bars, first, config)
     metrics["dropped_bars"] = aligned.dropped
     return BacktestResult(records, metrics, models, first)
+
+
+def evaluated_metrics(
+    records: Sequence[dict[str, Any]], bars: Mapping[str, Bars], first: int, config: EngineConfig
+) -> dict[str, Any]:
+    """``assemble_metrics`` plus the ``evaluation``; ``records[0]`` is bar ``first`` of the aligned ``bars``.
+
+    Fewer than 3 decisions cannot be evaluated: they get no ``evaluation`` rather than an error,
+    so a short run (a parity check, a smoke test) still returns its records.
+    """
+    metrics = assemble_metrics(records, config)
+    if len(records) >= MIN_EVALUATED:
+        metrics["evaluation"] = evaluate_portfolio(records, bars, first, config)
+    return metrics
 
 
 def assemble_metrics(records: Sequence[dict[str, Any]], config: EngineConfig) -> dict[str, Any]:
@@ -62,7 +81,7 @@ def assemble_metrics(records: Sequence[dict[str, Any]], config: EngineConfig) ->
         "first_decision": records[0]["bar"]["date"],
         "last_decision": records[-1]["bar"]["date"],
         "strategy": strategy,
-        "symbols": {symbol: _symbol_summary(records, symbol) for symbol in config.universe},
+        "symbols": {symbol: _symbol_summary(records, symbol, config.weight(symbol)) for symbol in config.universe},
         "benchmark": {"name": "buy and hold, same weights", **performance(_held_weights(records, config))},
     }
 
@@ -75,13 +94,29 @@ def _costs(records: Sequence[dict[str, Any]], equity: Sequence[float]) -> dict[s
     return cost_summary(len(fills), commission, slippage, traded, float(np.mean(equity)), len(records) / YEAR)
 
 
-def _symbol_summary(records: Sequence[dict[str, Any]], symbol: str) -> dict[str, Any]:
-    fills = [f for r in records for f in r["fills"] if f["symbol"] == symbol]
+def _symbol_summary(records: Sequence[dict[str, Any]], symbol: str, weight: float) -> dict[str, Any]:
+    """One symbol's trading, what it cost, and its profit as a share of the book's first equity.
+
+    The profits of all symbols add up to the book's return over the records: cash earns
+    nothing, so the book gains only what its positions gain, net of fills and commission.
+    """
+    fills = [(f, r["symbols"][symbol]["bar"]["open"]) for r in records for f in r["fills"] if f["symbol"] == symbol]
+    later = [f for r in records[1:] for f in r["fills"] if f["symbol"] == symbol]  # records[0] is the baseline
+    cash_flow = sum((-1 if f["side"] == "buy" else 1) * f["quantity"] * f["price"] - f["commission"] for f in later)
+    first, last = records[0]["symbols"][symbol], records[-1]["symbols"][symbol]
+    profit = last["position"] * last["bar"]["close"] - first["position"] * first["bar"]["close"] + cash_flow
+    commission = sum(f["commission"] for f, _ in fills)
+    slippage = sum(f["quantity"] * abs(f["price"] - open_price) for f, open_price in fills)
     return {
+        "weight": weight,
         "trades": len(fills),
-        "commission": sum(f["commission"] for f in fills),
+        "commission": commission,
+        "slippage": slippage,
+        "costs": commission + slippage,
         "average_exposure": float(np.mean([abs(r["symbols"][symbol]["exposure"]) for r in records])),
         "held_back": sum(1 for r in records if r["symbols"][symbol]["held"]),
+        "profit": profit,
+        "contribution": profit / records[0]["equity"],
     }
 
 

@@ -20,7 +20,7 @@ from trader import drift, features
 from trader.bars import Bars
 from trader.filter import OnlineFilter
 from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, fit_auto, nearest_states
-from trader.strategy import Decision, RegimeTracker, StrategyConfig, decide
+from trader.strategy import Decision, RegimeTracker, StrategyConfig, daily_vol_pct, decide
 
 
 @dataclass
@@ -89,9 +89,8 @@ class RegimeReader:
         assert model is not None
         probabilities = self._filter.step(X[t])
         slot.filter_state = self._filter.state
-        daily_vol = float(np.std(np.diff(np.log(bars.close[max(0, t - 20) : t + 1])), ddof=1) * 100) if t > 2 else None
         regime_before = slot.tracker.regime
-        decision = decide(cfg.strategy, slot.tracker, probabilities, daily_vol_pct=daily_vol)
+        decision = decide(cfg.strategy, slot.tracker, probabilities, daily_vol_pct=daily_vol_pct(bars.close, t))
         calm = decision.regime is not None and decision.regime in drift.calm_states(model, cfg.feature_names)
         signal = drift.signal(model, probabilities, self._filter.last_log_likelihood)
         return Reading(model, X[t], probabilities, decision, regime_before, calm, signal, notes)

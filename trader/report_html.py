@@ -20,6 +20,13 @@ from trader.evaluation_html import evaluation_sections, holdout_sections
 
 WIDTH, HEIGHT, PAD = 960, 220, 60
 REGIME_COLOURS = ("#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4")
+STYLE = (
+    "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}"
+    "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
+    "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
+    "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}.note{color:#666;font-size:12px}"
+    "tr th:first-child{white-space:nowrap}"
+)
 METRIC_ROWS = (
     ("CAGR", "cagr", "{:.2%}"),
     ("Annual volatility", "annual_volatility", "{:.2%}"),
@@ -30,26 +37,26 @@ METRIC_ROWS = (
 )
 
 
-def _x(i: int, n: int) -> float:
+def x_at(i: int, n: int) -> float:
     return PAD + (WIDTH - 2 * PAD) * (i / max(1, n - 1))
 
 
-def _y(value: float, low: float, high: float) -> float:
+def y_at(value: float, low: float, high: float) -> float:
     span = (high - low) or 1.0
     return HEIGHT - PAD / 2 - (HEIGHT - PAD) * (value - low) / span
 
 
-def _points(values: Sequence[float], low: float, high: float) -> str:
+def points(values: Sequence[float], low: float, high: float) -> str:
     n = len(values)
-    return " ".join(f"{_x(i, n):.1f},{_y(v, low, high):.1f}" for i, v in enumerate(values))
+    return " ".join(f"{x_at(i, n):.1f},{y_at(v, low, high):.1f}" for i, v in enumerate(values))
 
 
-def _frame(dates: Sequence[str], low: float, high: float, fmt: str) -> str:
+def frame(dates: Sequence[str], low: float, high: float, fmt: str) -> str:
     """Axes: the value range on the left, the first bar of each year along the bottom."""
     n = len(dates)
     parts = [
-        f'<text x="{PAD - 4}" y="{_y(high, low, high) + 4:.1f}" text-anchor="end">{fmt.format(high)}</text>',
-        f'<text x="{PAD - 4}" y="{_y(low, low, high):.1f}" text-anchor="end">{fmt.format(low)}</text>',
+        f'<text x="{PAD - 4}" y="{y_at(high, low, high) + 4:.1f}" text-anchor="end">{fmt.format(high)}</text>',
+        f'<text x="{PAD - 4}" y="{y_at(low, low, high):.1f}" text-anchor="end">{fmt.format(low)}</text>',
     ]
     last_year = ""
     for i, day in enumerate(dates):
@@ -57,24 +64,24 @@ def _frame(dates: Sequence[str], low: float, high: float, fmt: str) -> str:
         if year != last_year:
             last_year = year
             if int(year) % 2 == 0 or n < 800:
-                parts.append(f'<text x="{_x(i, n):.1f}" y="{HEIGHT - 4}" text-anchor="middle">{year}</text>')
+                parts.append(f'<text x="{x_at(i, n):.1f}" y="{HEIGHT - 4}" text-anchor="middle">{year}</text>')
     return "".join(parts)
 
 
-def _svg(title: str, body: str) -> str:
+def svg_figure(title: str, body: str) -> str:
     return (
         f"<figure><figcaption>{html.escape(title)}</figcaption>"
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">{body}</svg></figure>'
     )
 
 
-def _regime_bands(regimes: Sequence[int | None], n: int) -> str:
+def regime_bands(regimes: Sequence[int | None], n: int) -> str:
     bands, start = [], 0
     for i in range(1, n + 1):
         if i == n or regimes[i] != regimes[start]:
             regime = regimes[start]
             if regime is not None:
-                x0, x1 = _x(start, n), _x(i - 1, n) + (WIDTH - 2 * PAD) / max(1, n - 1)
+                x0, x1 = x_at(start, n), x_at(i - 1, n) + (WIDTH - 2 * PAD) / max(1, n - 1)
                 colour = REGIME_COLOURS[regime % len(REGIME_COLOURS)]
                 bands.append(
                     f'<rect x="{x0:.1f}" y="{PAD / 2}" width="{max(0.5, x1 - x0):.1f}" height="{HEIGHT - PAD}" '
@@ -86,10 +93,10 @@ def _regime_bands(regimes: Sequence[int | None], n: int) -> str:
 
 def _price_chart(dates: list[str], closes: list[float], regimes: list[int | None]) -> str:
     low, high = min(closes), max(closes)
-    line = f'<polyline fill="none" stroke="#222" stroke-width="1" points="{_points(closes, low, high)}"/>'
-    return _svg(
+    line = f'<polyline fill="none" stroke="#222" stroke-width="1" points="{points(closes, low, high)}"/>'
+    return svg_figure(
         "Price, shaded by the regime the bot acted on",
-        _regime_bands(regimes, len(closes)) + line + _frame(dates, low, high, "{:,.0f}"),
+        regime_bands(regimes, len(closes)) + line + frame(dates, low, high, "{:,.0f}"),
     )
 
 
@@ -100,8 +107,8 @@ def _probability_chart(dates: list[str], probabilities: NDArray[np.float64]) -> 
     for state in range(k):
         top = cumulative[:, state]
         bottom = cumulative[:, state - 1] if state else np.zeros(n)
-        upper = _points(list(top), 0, 1)
-        lower = " ".join(reversed(_points(list(bottom), 0, 1).split(" ")))  # back along the lower edge
+        upper = points(list(top), 0, 1)
+        lower = " ".join(reversed(points(list(bottom), 0, 1).split(" ")))  # back along the lower edge
         colour = REGIME_COLOURS[state % len(REGIME_COLOURS)]
         layers.append(f'<polygon fill="{colour}" opacity="0.75" points="{upper} {lower}"/>')
     legend = "".join(
@@ -110,32 +117,32 @@ def _probability_chart(dates: list[str], probabilities: NDArray[np.float64]) -> 
         for s in range(k)
     )
     title = "Filtered state probabilities (forward filter only)"
-    return _svg(title, "".join(layers) + legend + _frame(dates, 0, 1, "{:.0%}"))
+    return svg_figure(title, "".join(layers) + legend + frame(dates, 0, 1, "{:.0%}"))
 
 
 def _equity_chart(dates: list[str], equity: list[float], closes: list[float]) -> str:
     hold = [equity[0] * c / closes[0] for c in closes]
     low, high = min(min(equity), min(hold)), max(max(equity), max(hold))
     lines = (
-        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.4" points="{_points(equity, low, high)}"/>'
-        f'<polyline fill="none" stroke="#999" stroke-width="1" points="{_points(hold, low, high)}"/>'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.4" points="{points(equity, low, high)}"/>'
+        f'<polyline fill="none" stroke="#999" stroke-width="1" points="{points(hold, low, high)}"/>'
         f'<text x="{PAD + 6}" y="14" fill="#1f77b4">strategy</text>'
         f'<text x="{PAD + 76}" y="14" fill="#777">buy and hold</text>'
     )
-    return _svg("Equity against buy-and-hold", lines + _frame(dates, low, high, "{:,.0f}"))
+    return svg_figure("Equity against buy-and-hold", lines + frame(dates, low, high, "{:,.0f}"))
 
 
-def _drawdown_chart(dates: list[str], equity: list[float]) -> str:
+def drawdown_chart(dates: list[str], equity: list[float]) -> str:
     values = np.asarray(equity)
     drawdown = list(-(1 - values / np.maximum.accumulate(values)))
     low = min(drawdown) or -0.01
-    area = _points(drawdown, low, 0)
+    area = points(drawdown, low, 0)
     n = len(drawdown)
     body = (
-        f'<polygon fill="#d62728" opacity="0.5" points="{_x(0, n):.1f},{_y(0, low, 0):.1f} {area} '
-        f'{_x(n - 1, n):.1f},{_y(0, low, 0):.1f}"/>'
+        f'<polygon fill="#d62728" opacity="0.5" points="{x_at(0, n):.1f},{y_at(0, low, 0):.1f} {area} '
+        f'{x_at(n - 1, n):.1f},{y_at(0, low, 0):.1f}"/>'
     )
-    return _svg("Drawdown of the strategy", body + _frame(dates, low, 0, "{:.0%}"))
+    return svg_figure("Drawdown of the strategy", body + frame(dates, low, 0, "{:.0%}"))
 
 
 def _transition_table(transmat: Sequence[Sequence[float]]) -> str:
@@ -178,24 +185,17 @@ def render(result: BacktestResult, *, title: str) -> str:
         _price_chart(dates, closes, regimes),
         _probability_chart(dates, probabilities),
         _equity_chart(dates, equity, closes),
-        _drawdown_chart(dates, equity),
+        drawdown_chart(dates, equity),
         "<h2>Transition matrix of the last model</h2>",
         _transition_table(last_model.transmat.tolist()),
     ]
-    style = (
-        "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}"
-        "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
-        "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
-        "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}.note{color:#666;font-size:12px}"
-        "tr th:first-child{white-space:nowrap}"
-    )
     summary = (
         f"{html.escape(metrics['first_decision'])} to {html.escape(metrics['last_decision'])}, "
         f"{metrics['bars']} decisions, {html.escape(str(metrics.get('mode', 'walk-forward')))}"
     )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} - backtest</title><style>{style}</style></head><body>"
+        f"<title>{html.escape(title)} - backtest</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{summary}</p>{''.join(sections)}</body></html>\n"
     )
 

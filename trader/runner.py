@@ -12,6 +12,10 @@ a new one ends a drawdown halt at that bar, and its id is kept in the checkpoint
 
 SIGTERM/SIGINT set ``stop``: the current bar finishes, audit is flushed (and delivered
 to the bus within a timeout), the checkpoint is written, and the runner returns.
+
+A portfolio runs the same loop: its feed gives every symbol's bars aligned by date, the
+engine decides all symbols at each bar, and the resume check compares every symbol's
+last close with the checkpoint's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,6 +49,7 @@ from trader.live_state import LiveState
 from trader.outbox import Outbox, audit_envelope
 from trader.pacing import Pacer
 from trader.rearm import REARM_FILE, FileRearmSource, KvRearmSource, RearmInbox, RearmSource
+from trader.runner_records import console_line, halt_record, headline
 from trader.state_store import FileStateStore, KvStateStore, MirroredStateStore, StateStore
 from trader.venues.connect import venue_from_env
 
@@ -109,14 +114,14 @@ class BotRunner:
     async def run(self) -> RunSummary:
         bars = await self._feed.available()
         checkpoint = await self._store.load()
-        start = 0 if checkpoint is None else self._check_resume(checkpoint, len(bars), bars)
+        start = 0 if checkpoint is None else self._check_resume(checkpoint, bars)
         engine = Engine(self._config, checkpoint.state if checkpoint else None)
         self._rearm = RearmInbox(self._rearm_sources, checkpoint.rearm_handled if checkpoint else ())
         self._live = (checkpoint.live if checkpoint else None) or LiveState()
         self._last_seq = engine.state.seq
         summary = RunSummary(last_seq=engine.state.seq)
         if self._session is not None:
-            halt = await self._session.start(engine, bars.head(start), self._live)
+            halt = await self._session.start(engine, _heads(bars, start), self._live)
             if halt is not None:
                 await self._halt(engine, bars, start, halt, summary)
                 return summary
@@ -134,7 +139,7 @@ class BotRunner:
                 if self._session is None or self.options.once:
                     summary.ended_by = "all due bars processed" if self.options.once else "end of data"
                     break
-                more = await self._session.next_bars(len(bars), self.stop)
+                more = await self._session.next_bars(_length(bars), self.stop)
                 if more is None:
                     summary.ended_by = "stop requested"
                     break
@@ -152,11 +157,12 @@ class BotRunner:
         return summary
 
     async def _run_bars(
-        self, engine: Engine, bars: Bars, next_bar: int, summary: RunSummary, pacer: Pacer | None
+        self, engine: Engine, bars: Mapping[str, Bars], next_bar: int, summary: RunSummary, pacer: Pacer | None
     ) -> _Ended:
         """The bars from ``next_bar`` on; where it stopped, and why if it must not continue."""
         rearm_notes: list[str] = []
-        while next_bar < len(bars):
+        dates = _first(bars).dates
+        while next_bar < len(dates):
             if self.stop.is_set():
                 return _Ended(next_bar, "stop requested")
             if self.options.max_bars is not None and summary.bars_processed >= self.options.max_bars:
@@ -165,11 +171,11 @@ class BotRunner:
                 return _Ended(next_bar, f"--max-decisions {self.options.max_decisions} reached")
             fills = None
             if self._session is not None:
-                fills = await self._session.fills_before(str(bars.dates[next_bar]))
+                fills = await self._session.fills_before(str(dates[next_bar]))
             if engine.state.model is not None:  # no halt before the first fit: nothing to re-arm
                 rearm_notes.extend(await self._rearm.check(engine.request_rearm))
             # The engine gets the bars up to this one only: the runner cannot look ahead.
-            record = engine.on_bar(bars.head(next_bar + 1), next_bar, fills=fills)
+            record = engine.on_bar(_heads(bars, next_bar + 1), next_bar, fills=fills)
             if record is not None and rearm_notes:
                 record["notes"] = [*record["notes"], *rearm_notes]
                 rearm_notes = []
@@ -193,84 +199,65 @@ class BotRunner:
                 await asyncio.sleep(0)
         return _Ended(next_bar, None)
 
-    async def _halt(self, engine: Engine, bars: Bars, bars_seen: int, reason: str, summary: RunSummary) -> None:
+    async def _halt(
+        self, engine: Engine, bars: Mapping[str, Bars], bars_seen: int, reason: str, summary: RunSummary
+    ) -> None:
         """Record why a live bot will not trade (once per halt), keep its state, and return."""
         summary.ended_by = f"halted: {reason}"
         print(f"halted: {reason}", flush=True)
         if self._live.halt_recorded or bars_seen == 0:
             return
-        engine.state.seq += 1
-        last = bars_seen - 1
-        close = float(bars.close[last])
-        record: dict[str, Any] = {
-            "seq": engine.state.seq,
-            "event": "halt",
-            "bar": {
-                "date": str(bars.dates[last]),
-                "open": float(bars.open[last]),
-                "high": float(bars.high[last]),
-                "low": float(bars.low[last]),
-                "close": close,
-                "volume": float(bars.volume[last]),
-            },
-            "probabilities": [],
-            "regime": None,
-            "confidence": None,
-            "target": 0.0,
-            "risk": {"status": "halted", "approved": 0.0, "reasons": [reason]},
-            "orders": [],
-            "fills": [],
-            "cash": engine.broker.cash,
-            "position": engine.broker.position,
-            "equity": engine.broker.equity(close),
-            "model_id": engine.state.model.model_id() if engine.state.model else None,
-            "events": [],
-            "notes": [reason],
-        }
+        record = halt_record(engine, bars, bars_seen - 1, reason)
         self._live.halt_recorded = True
         summary.last_seq = self._last_seq = record["seq"]
         summary.first_seq = record["seq"]
         await self._emit(record, engine)
         await self._save(engine, bars_seen, bars)
 
-    def _check_resume(self, checkpoint: Checkpoint, available: int, bars: Bars) -> int:
-        seen = checkpoint.bars_seen
+    def _check_resume(self, checkpoint: Checkpoint, bars: Mapping[str, Bars]) -> int:
+        """Where to continue: the checkpoint's bar count, once every symbol's last close is checked against it."""
+        seen, available = checkpoint.bars_seen, _length(bars)
         if seen > available:
             raise CheckpointError(
                 f"the checkpoint has seen {seen} bars but {self._feed.name} now has only {available}: "
                 "the data was replaced; delete the bot's state to start over"
             )
-        if seen and (str(bars.dates[seen - 1]), float(bars.close[seen - 1])) != (
-            checkpoint.last_bar_date,
-            checkpoint.last_bar_close,
-        ):
+        if not seen:
+            return seen
+        first = self._config.universe[0]
+        saw = {first: checkpoint.last_bar_close, **(checkpoint.last_bar_closes or {})}  # older: the first's only
+        gone = [symbol for symbol in saw if symbol not in bars]
+        if gone:
             raise CheckpointError(
-                f"bar {seen} of {self._feed.name} is {bars.dates[seen - 1]} close {bars.close[seen - 1]}, but the "
-                f"checkpoint last saw {checkpoint.last_bar_date} close {checkpoint.last_bar_close}: the data changed"
+                f"the checkpoint was saved trading {', '.join(gone)}, which {self._feed.name} does not serve: "
+                "the bot's symbols changed; delete the bot's state to start over"
             )
+        for symbol, close in saw.items():
+            series = bars[symbol]
+            if (str(series.dates[seen - 1]), float(series.close[seen - 1])) != (checkpoint.last_bar_date, close):
+                which = self._feed.name if len(bars) == 1 else f"{symbol} in {self._feed.name}"
+                raise CheckpointError(
+                    f"bar {seen} of {which} is {series.dates[seen - 1]} close "
+                    f"{series.close[seen - 1]}, but the checkpoint last saw {checkpoint.last_bar_date} close {close}: "
+                    "the data changed"
+                )
         return seen
 
     async def _emit(self, record: dict[str, Any], engine: Engine) -> None:
         for sink in self._sinks:
             sink.write(record)
-        model = engine.state.model
-        if model is not None and record["model_id"]:
-            path = self._models_dir / f"{record['model_id']}.json"
+        for model in engine.models().values():
+            path = self._models_dir / f"{model.model_id()}.json"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(encode({**model.to_json(), "features": list(self._config.feature_names)}) + "\n")
         await self._publish_tick(record)
         if record.get("event") == "halt":
             return  # said on its own line by _halt
-        risk = record["risk"]["status"]
-        self._out.write(
-            f"seq={record['seq']} bar={record['bar']['date']} regime={record['regime']} "
-            f"confidence={record['confidence']:.2f} target={record['target']:.2f} risk={risk} "
-            f"orders={len(record['orders'])} fills={len(record['fills'])} equity={record['equity']:.2f}\n"
-        )
+        self._out.write(console_line(record) + "\n")
         self._out.flush()
 
-    async def _save(self, engine: Engine, bars_seen: int, bars: Bars) -> None:
+    async def _save(self, engine: Engine, bars_seen: int, bars: Mapping[str, Bars]) -> None:
         for sink in self._sinks:
             sink.flush()
         last = bars_seen - 1
@@ -278,9 +265,17 @@ class BotRunner:
         if self._session is not None:
             live = self._live
             live.journaled = self._session.journaled
+        first = _first(bars)
+        closes = {s: float(b.close[last]) for s, b in bars.items()} if len(bars) > 1 else None
         await self._store.save(
             Checkpoint(
-                engine.state, bars_seen, str(bars.dates[last]), float(bars.close[last]), live, self._rearm.handled
+                engine.state,
+                bars_seen,
+                str(first.dates[last]),
+                float(first.close[last]),
+                live,
+                self._rearm.handled,
+                last_bar_closes=closes,
             )
         )
 
@@ -288,15 +283,16 @@ class BotRunner:
         if self._bus is None or not self._bus.is_connected:
             return
         envelope = audit_envelope(self.instance.bot_id, record)
+        line = headline(record)
         tick = Tick(
             id=f"{self.instance.bot_id}:{record['seq']}:tick",
             correlation_id=str(self.instance.bot_id),
             bot_id=self.instance.bot_id,
             seq=record["seq"],
             bar_at=envelope.bar_at,
-            close=record["bar"]["close"],
-            regime=record["regime"],
-            confidence=record["confidence"],
+            close=line.close,
+            regime=line.regime,
+            confidence=line.confidence,
             equity=record["equity"],
         )
         with contextlib.suppress(BusUnavailable):  # ticks are for live charts; the audit is the record
@@ -411,6 +407,20 @@ async def _run_with_sinks(
         for sink in sinks:
             sink.close()
         await bus.close()
+
+
+def _first(bars: Mapping[str, Bars]) -> Bars:
+    """The bot's first symbol's series: its dates are every symbol's (the feed aligns them)."""
+    return next(iter(bars.values()))
+
+
+def _length(bars: Mapping[str, Bars]) -> int:
+    return len(_first(bars))
+
+
+def _heads(bars: Mapping[str, Bars], n: int) -> dict[str, Bars]:
+    """Each symbol's first ``n`` bars: what the bot had seen by bar ``n - 1``."""
+    return {symbol: series.head(n) for symbol, series in bars.items()}
 
 
 def describe(summary: RunSummary, state_dir: Path) -> str:

@@ -31,7 +31,8 @@ class Decision:
     regime: int | None
     confidence: float
     candidate: int | None
-    target: float
+    target: float  # the exposure, scaled to the volatility target when one is set, within [-1, 1]
+    exposure: float = 0.0  # the accepted regime's exposure before volatility scaling
 
 
 @dataclass
@@ -63,11 +64,25 @@ def decide(
     if tracker.candidate is not None and tracker.streak >= config.min_persistence:
         tracker.regime, tracker.candidate, tracker.streak = tracker.candidate, None, 0
     states = len(probabilities) if n_states is None else n_states
-    target = 0.0 if tracker.regime is None else exposure_for(config.exposure_per_regime, tracker.regime, states)
+    exposure = 0.0 if tracker.regime is None else exposure_for(config.exposure_per_regime, tracker.regime, states)
+    target = sized(config, exposure, daily_vol_pct)
+    return Decision(tracker.regime, confidence, tracker.candidate, target, exposure)
+
+
+def sized(config: StrategyConfig, exposure: float, daily_vol_pct: float | None) -> float:
+    """``exposure`` scaled to the volatility target (when set and the volatility is known), within [-1, 1]."""
+    target = exposure
     if config.vol_target_pct is not None and daily_vol_pct and daily_vol_pct > 0:
         annualised = daily_vol_pct * np.sqrt(252)
         target *= min(config.max_vol_scale, config.vol_target_pct / annualised)
-    return Decision(tracker.regime, confidence, tracker.candidate, float(np.clip(target, -1.0, 1.0)))
+    return float(np.clip(target, -1.0, 1.0))
+
+
+def daily_vol_pct(close: NDArray[np.float64], t: int) -> float | None:
+    """The standard deviation of the last 20 daily log returns up to bar t, in percent (None before bar 3)."""
+    if t <= 2:
+        return None
+    return float(np.std(np.diff(np.log(close[max(0, t - 20) : t + 1])), ddof=1) * 100)
 
 
 def exposure_for(exposures: tuple[float, ...], regime: int, n_states: int) -> float:

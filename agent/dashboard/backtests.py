@@ -1,5 +1,9 @@
 """Backtests page: pick data and a profile, run a walk-forward with a progress bar, read the
-report (equity vs buy-and-hold with regime shading, metrics), reopen earlier runs."""
+report (equity vs buy-and-hold with regime shading, metrics), reopen earlier runs.
+
+A portfolio run (several symbols, e.g. the bundled SPY + QQQ) shows the book's equity
+against buy-and-hold of the same weights, shaded by the first model's regime, and a row per
+symbol (weight, trades, costs, exposure, contribution to the return)."""
 
 from __future__ import annotations
 
@@ -19,8 +23,11 @@ from agent.dashboard.common import CSS, page, query_arg, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from contracts.profile import BotProfile
+from ui import format as fmt
 
 DAY_MS = 86_400_000
+CSV_CHOICE = "CSV file…"
+DATA_CHOICES = {"sp500": "sp500", "nasdaq": "nasdaq", "SPY + QQQ (bundled)": "bundled", CSV_CHOICE: CSV_CHOICE}
 
 
 def example_profile() -> dict[str, Any]:
@@ -33,6 +40,36 @@ def example_profile() -> dict[str, Any]:
     }
 
 
+def example_portfolio() -> dict[str, Any]:
+    """Two symbols on the bundled data, one model on SPY setting both (weights equal)."""
+    return {
+        "basics": {"name": "Backtest SPY + QQQ", "surface": "local", "mode": "paper"},
+        "market": {"symbols": ["SPY", "QQQ"], "data_source": "bundled"},
+        "model": {"n_states": 3, "training_window": 504, "scope": "reference"},
+        "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
+        "schedule": {"confirmed": True},
+    }
+
+
+def symbols_table(metrics: dict[str, Any]) -> str:
+    """A portfolio's row per symbol; empty for a one-symbol run."""
+    symbols: dict[str, dict[str, Any]] = metrics.get("symbols") or {}
+    if not symbols:
+        return ""
+    rows = "".join(
+        f'<tr data-symbol="{html.escape(symbol)}"><td>{html.escape(symbol)}</td>'
+        f"<td>{fmt.pct(leg.get('weight'), 0)}</td><td>{fmt.count(leg.get('trades'))}</td>"
+        f"<td>{fmt.money(leg.get('costs'))}</td><td>{fmt.pct(leg.get('average_exposure'))}</td>"
+        f"<td>{fmt.pct(leg.get('contribution'), 2, signed=True)}</td></tr>"
+        for symbol, leg in symbols.items()
+    )
+    return (
+        '<table class="hmm symbols"><tr><th>symbol</th><th>weight</th><th>trades</th>'
+        "<th>commission + slippage</th><th>average exposure</th><th>contribution to return</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def metrics_table(metrics: dict[str, Any]) -> str:
     strategy, hold = metrics.get("strategy", {}), metrics.get("benchmark", {})
     keys = [k for k in strategy if not isinstance(strategy[k], dict)]
@@ -41,10 +78,12 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     )
     shares = strategy.get("regime_time_share", {})
     share_text = ", ".join(f"regime {k}: {v:.0%}" for k, v in sorted(shares.items()))
+    in_regimes = f"Time in regimes: {html.escape(share_text)}" if shares else ""
+    hold_name = html.escape(str(hold.get("name", "buy and hold")))
     return (
-        f'<table class="hmm metrics"><tr><th>metric</th><th>strategy</th><th>buy and hold</th></tr>{rows}</table>'
+        f'<table class="hmm metrics"><tr><th>metric</th><th>strategy</th><th>{hold_name}</th></tr>{rows}</table>'
         f"<p>{metrics.get('bars')} decision bars, {metrics.get('first_decision')} to {metrics.get('last_decision')}. "
-        f"Time in regimes: {html.escape(share_text)}</p>"
+        f"{in_regimes}</p>{symbols_table(metrics)}"
     )
 
 
@@ -54,16 +93,40 @@ def _num(value: Any) -> str:
     return html.escape(str(value)) if value is not None else "–"
 
 
+def _held(records: list[dict[str, Any]]) -> list[float]:
+    """Buy-and-hold from the first decision: the one series, or a portfolio's weights never rebalanced."""
+    first_equity = records[0]["equity"]
+    if "symbols" not in records[0]:
+        first_close = records[0]["bar"]["close"]
+        return [first_equity * r["bar"]["close"] / first_close for r in records]
+    legs = records[0]["symbols"]
+    cash = first_equity * (1 - sum(leg["weight"] for leg in legs.values()))
+    return [
+        cash
+        + sum(
+            first_equity * leg["weight"] * r["symbols"][s]["bar"]["close"] / leg["bar"]["close"]
+            for s, leg in legs.items()
+        )
+        for r in records
+    ]
+
+
+def _regime(record: dict[str, Any]) -> int | None:
+    """The regime a record shades: its own, or a portfolio's first model's."""
+    if "models" in record:
+        return next(iter(record["models"].values()))["regime"]  # type: ignore[no-any-return]
+    return record["regime"]  # type: ignore[no-any-return]
+
+
 def report_figure(records: list[dict[str, Any]]) -> Any:
     if not records:
         return figure(height=300, title="no records")
-    first_close, first_equity = records[0]["bar"]["close"], records[0]["equity"]
     data = {
         # datetimes, not dates: Bokeh sends dates as strings, which a datetime axis cannot place
         "t": [datetime.fromisoformat(r["bar"]["date"]).replace(tzinfo=UTC) for r in records],
         "equity": [r["equity"] for r in records],
-        "hold": [first_equity * r["bar"]["close"] / first_close for r in records],
-        "color": [regime_color(r["regime"]) for r in records],
+        "hold": _held(records),
+        "color": [regime_color(_regime(r)) for r in records],
     }
     source = ColumnDataSource(data)
     lines_range = DataRange1d()
@@ -96,11 +159,12 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
 
 def backtests_page(ctx: AgentContext) -> pn.Column:
     instances, _ = list_instances(ctx.home)
-    profiles = {"example (3 regimes, 504-bar window)": example_profile()}
+    profiles = {
+        "example (3 regimes, 504-bar window)": example_profile(),
+        "example portfolio (SPY + QQQ, one model on SPY)": example_portfolio(),
+    }
     profiles.update({f"bot: {i.profile.basics.name}": i.profile.model_dump(mode="json") for i in instances})
-    data = pn.widgets.Select(
-        name="Data", options=["sp500", "nasdaq", "CSV file…"], value="sp500", width=160, css_classes=["bt-data"]
-    )
+    data = pn.widgets.Select(name="Data", options=DATA_CHOICES, value="sp500", width=200, css_classes=["bt-data"])
     data_file = pn.widgets.TextInput(
         name="CSV file (date,open,high,low,close,volume)", visible=False, width=360, css_classes=["bt-file"]
     )
@@ -151,7 +215,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
             show(run)
 
     async def start(_event: object) -> None:
-        source = (data_file.value or "").strip() if data.value == "CSV file…" else data.value
+        source = (data_file.value or "").strip() if data.value == CSV_CHOICE else data.value
         if not source:
             status.object = '<span style="color:#b00">choose a CSV file</span>'
             return
@@ -163,7 +227,9 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
             text = html.escape(f"profile {where}: {first['msg']}")
             status.object = f'<span data-state="invalid" style="color:#b00">{text}</span>'
             return
-        if source not in ("sp500", "nasdaq") and not Path(source).is_file():  # noqa: ASYNC240 - one stat
+        if len(profile.market.symbols) > 1 and source != "bundled":
+            source = "profile"  # a portfolio reads each symbol's bars as its market section names them
+        elif source not in ("sp500", "nasdaq", "bundled") and not Path(source).is_file():  # noqa: ASYNC240 - one stat
             status.object = f'<span style="color:#b00">{html.escape(source)}: no such file</span>'
             return
         run_button.disabled = True
@@ -176,8 +242,14 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         if run is not None:
             show(run)
 
-    data.param.watch(lambda e: setattr(data_file, "visible", e.new == "CSV file…"), "value")
-    profile_pick.param.watch(lambda e: setattr(profile_text, "value", json.dumps(profiles[e.new], indent=1)), "value")
+    def pick_profile(event: Any) -> None:
+        chosen = profiles[event.new]
+        profile_text.value = json.dumps(chosen, indent=1)
+        if len(chosen.get("market", {}).get("symbols", [])) > 1:  # a portfolio reads its profile's data
+            data.value = "bundled" if chosen["market"].get("data_source") == "bundled" else data.value
+
+    data.param.watch(lambda e: setattr(data_file, "visible", e.new == CSV_CHOICE), "value")
+    profile_pick.param.watch(pick_profile, "value")
     run_button.on_click(start)
     open_button.on_click(on_open)
     list_runs()

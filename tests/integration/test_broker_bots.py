@@ -119,8 +119,8 @@ async def test_a_broker_data_stock_bot_on_alpaca_and_a_crypto_bot_on_an_exchange
         "broker",
     )
     alpaca_crypto = broker_profile(paper_alpaca, basics={"name": "BTC on Alpaca"}, market=CRYPTO)
-    alpaca_crypto["market"]["symbols"] = ["ETH/USD"]
-    assert (await create(api, auth, alpaca_crypto))["profile"]["market"]["symbols"] == ["ETH/USD"]
+    alpaca_crypto["market"]["symbols"] = ["BTC/USD", "ETH/USD"]
+    assert (await create(api, auth, alpaca_crypto))["profile"]["market"]["symbols"] == ["BTC/USD", "ETH/USD"]
 
     live_exchange = await connect(api, auth, exchange())
     crypto = await create(api, auth, broker_profile(live_exchange, basics={"name": "BTC live", **LIVE}, market=CRYPTO))

@@ -40,7 +40,7 @@ def test_a_second_symbol_on_a_bundled_source_is_refused() -> None:
 
 
 def test_other_sources_take_any_ticker() -> None:
-    assert Market(symbols=["IWM"], data_source="broker").symbols == ["IWM"]
+    assert Market(symbols=["QQQ", "IWM"], data_source="broker").symbols == ["QQQ", "IWM"]
     assert Market(symbols=["SPX"], data_source="file", data_file="bars.csv").symbols == ["SPX"]
 
 
@@ -50,14 +50,3 @@ def test_a_whole_profile_is_refused_at_market_symbols() -> None:
     with pytest.raises(ValidationError) as caught:
         BotProfile.model_validate(body)
     assert [e["loc"] for e in caught.value.errors()] == [("market", "symbols")]
-
-
-def test_a_second_symbol_is_refused_rather_than_silently_ignored() -> None:
-    """Until portfolios arrive a bot trades one symbol: two would trade the first alone, unseen."""
-    [(field, msg)] = market_errors(symbols=["SPY", "QQQ"], data_source="broker")
-    assert field == "symbols"
-    assert msg == (
-        "2 symbols: a bot trades one symbol for now (it would trade SPY alone); "
-        "create one bot per symbol until portfolios arrive"
-    )
-    assert Market(symbols=["QQQ"], data_source="broker").symbols == ["QQQ"]

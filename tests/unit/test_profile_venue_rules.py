@@ -45,9 +45,11 @@ def test_a_paper_bot_keeps_no_confirmation() -> None:
 
 
 def test_broker_crypto_symbols_are_pairs_and_broker_stocks_plain_tickers() -> None:
-    assert Market(symbols=["btc/usd"], asset_class="crypto", data_source="broker").symbols == ["BTC/USD"]
-    assert Market(symbols=["ETH/USDT"], asset_class="crypto", data_source="broker").symbols == ["ETH/USDT"]
-    assert Market(symbols=["BRK.B"], data_source="broker").symbols == ["BRK.B"]
+    assert Market(symbols=["btc/usd", "ETH/USDT"], asset_class="crypto", data_source="broker").symbols == [
+        "BTC/USD",
+        "ETH/USDT",
+    ]
+    assert Market(symbols=["SPY", "BRK.B"], data_source="broker").symbols == ["SPY", "BRK.B"]
     [(where, msg)] = errors(
         Market, {"symbols": ["BTC/USD", "BTC-USD"], "asset_class": "crypto", "data_source": "broker"}
     )

@@ -6,13 +6,14 @@ import uuid
 from dataclasses import replace
 
 from notify.derive import from_audit
-from trader import backtest
+from trader import backtest, portfolio_backtest
 from trader.bars import load_bundled
 from trader.engine import EngineConfig
 from trader.model import FitOptions
 from trader.outbox import audit_envelope
 from trader.risk import RiskLimits
 from trader.strategy import StrategyConfig
+from venues.daily import synthetic_bars
 
 CONFIG = EngineConfig(
     bot_id="notify-bot",
@@ -41,3 +42,27 @@ def test_regime_changes_halts_and_re_arms_of_a_real_run_each_become_one_notifica
     assert changes and halts and rearms
     assert (kinds.get("regime_change"), kinds.get("halt"), kinds.get("rearm")) == (changes, halts, rearms)
     assert len(ids) == sum(kinds.values()), "every notification has its own id"
+
+
+def test_a_portfolios_records_go_on_the_bus_with_their_lead_model_and_notify_which_model_changed() -> None:
+    """A portfolio record has no flat regime: its envelope carries the per-symbol model of the first symbol,
+    and each regime change names the series whose model changed its mind."""
+    symbols = ("AAA", "BBB")
+    config = replace(
+        CONFIG, symbol="AAA", symbols=symbols, scope="per_symbol", risk=replace(CONFIG.risk, max_drawdown_pct=20)
+    )
+    series = {s: synthetic_bars(11, 400, s).bars for s in symbols}
+    records = portfolio_backtest.run(config, series).records
+    bot = uuid.UUID(int=8)
+    changes = [(r, e) for r in records for e in r["events"] if e["kind"] == "regime_change"]
+    assert {e["model"] for _, e in changes} == set(symbols)
+    for record in records:
+        envelope = audit_envelope(bot, record)
+        assert envelope.regime == record["models"]["AAA"]["regime"]
+        assert envelope.probabilities == record["models"]["AAA"]["probabilities"]
+        assert envelope.equity == record["equity"]
+    record = next(r for r, e in changes if e["model"] == "BBB")
+    notes = [n for n in from_audit(audit_envelope(bot, record)) if n.kind == "regime_change"]
+    named = {n.facts["model"]: n for n in notes}
+    assert len(notes) == len(named), "one notification per model that changed"
+    assert named["BBB"].title.endswith(" of BBB") and "the regime of BBB changed" in named["BBB"].text

@@ -257,3 +257,34 @@ def test_series_are_cut_to_their_common_dates_and_misaligned_ones_are_refused() 
         engine.on_bar({"AAA": bars["AAA"], "BBB": holes, "CCC": bars["CCC"]}, 10)
     with pytest.raises(ValueError, match="give the bars of each"):
         Engine(CONFIG).on_bar(bars["AAA"], 0)
+
+
+def _levered(bars: Bars, factor: float) -> Bars:
+    """The same path with every log move ``factor`` times as large: ``factor`` times the volatility."""
+    base = float(bars.close[0])
+
+    def scale(prices: np.ndarray) -> np.ndarray:
+        return base * np.exp(factor * np.log(prices / base))
+
+    return Bars(bars.dates, scale(bars.open), scale(bars.high), scale(bars.low), scale(bars.close), bars.volume)
+
+
+def test_a_volatility_target_sizes_each_symbol_by_its_own_volatility_not_the_reference_series() -> None:
+    """One model on AAA sets both symbols' regime, but BBB moves three times as much: at a 5% volatility
+    target it is given a third of AAA's exposure per unit of weight."""
+    aaa = synthetic_bars(11, 400, "AAA").bars
+    series = {"AAA": aaa, "BBB": _levered(aaa, 3.0)}
+    config = replace(
+        CONFIG,
+        symbols=("AAA", "BBB"),
+        weights=None,
+        strategy=replace(CONFIG.strategy, vol_target_pct=5.0),
+        risk=replace(CONFIG.risk, max_drawdown_pct=50, max_daily_loss_pct=50, stop_loss_pct=None),
+    )
+    records = _records(config, series)
+    invested = [r for r in records if r["symbols"]["AAA"]["target"] > 0]
+    assert invested, "the model must accept a regime with exposure for this test to mean anything"
+    for record in invested:
+        legs = record["symbols"]
+        assert legs["AAA"]["model"] == legs["BBB"]["model"] == "AAA"
+        assert legs["BBB"]["target"] * 3 == pytest.approx(legs["AAA"]["target"], rel=1e-9)
