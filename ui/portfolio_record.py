@@ -198,7 +198,7 @@ def symbols_table(detail: Mapping[str, Any], exposures: Sequence[float] | None) 
         if line.reasons:
             risk += f": {html.escape(line.reasons[0])}"
         elif line.held:  # the engine's own words, in full on hover
-            risk += f' · <span title="{html.escape(line.held)}">trade held back</span>'
+            risk += f' · <span title="{html.escape(line.held)}">no trade</span>'
         rows.append(
             f'<tr data-symbol="{html.escape(line.symbol)}"><td><b>{html.escape(line.symbol)}</b></td>'
             f"<td>{fmt.pct(line.weight, decimals=0)}</td>"

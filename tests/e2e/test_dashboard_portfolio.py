@@ -1,14 +1,15 @@
 """A two-symbol portfolio in the agent's pages, in a real browser. The wizard: the bundled SPY + QQQ
 data, the reference series and the capital weights asked only once there are two symbols, a weight
-error shown at its field, the review in words, and the profile the bot is created with. HMM live
-and Audit: a portfolio's records (from the portfolio backtest, pushed through the agent's bus
-feed) show the book and a row per symbol.
+error shown at its field, the review in words, and the profile the bot is created with; that bot
+then runs and shows its book on HMM live and the Bots page. HMM live and Audit on records of a
+known portfolio run (pushed through the agent's bus feed): the book and a row per symbol.
 
 Its own module (one agent, one browser) so it runs without the whole dashboard suite.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
         port=free_port(),
         nats_url=nats.url,
         sync_interval_s=3600,
+        bot_env={"HMMTRADE_REPLAY_PACE": "20"},
         config_dir=root / "config",
     )
     thread = AgentThread(settings)
@@ -48,7 +50,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
     nats.stop()
 
 
-def test_a_bundled_pair_walks_the_wizard_with_a_reference_series_and_weights(page: Page, agent: AgentThread) -> None:
+def test_a_bundled_pair_walks_the_wizard_then_trades_and_shows_its_book(page: Page, agent: AgentThread) -> None:
     assert agent.ctx is not None
     open_page(page, agent, "wizard")
     fill(page, ".wiz-name", "Pair bot")
@@ -59,7 +61,10 @@ def test_a_bundled_pair_walks_the_wizard_with_a_reference_series_and_weights(pag
     next_step(page, 4)
     expect(page.locator(".wiz-scope select")).to_be_visible()
     page.locator(".wiz-reference select").select_option("QQQ")
+    fill(page, ".wiz-states", "2")  # a small model: the bot's first decision follows its warm-up fit
+    fill(page, ".wiz-window", "150")
     next_step(page, 5)
+    fill(page, ".wiz-exposure", "0.2, 1")
 
     weights = page.locator(".wiz-weights input")
     expect(weights).to_have_value("equal")
@@ -88,7 +93,19 @@ def test_a_bundled_pair_walks_the_wizard_with_a_reference_series_and_weights(pag
     assert (profile.market.symbols, profile.market.data_source) == (["SPY", "QQQ"], "bundled")
     assert (profile.model.scope, profile.model.reference_symbol) == ("reference", "QQQ")
     assert profile.strategy.weights == [0.6, 0.4]
-    agent.call(agent.ctx.supervisor.delete(bot_id))  # the walk was the point; the bot need not trade
+
+    open_page(page, agent, f"live?bot={bot_id}")  # the bot runs: its book, as the runner publishes it
+    now = page.locator(".live-now")
+    expect(now).to_contain_text("portfolio of 2 symbols")
+    expect(now.locator('tr[data-symbol="SPY"]')).to_contain_text("60%")
+    expect(now.locator('tr[data-symbol="QQQ"]')).to_contain_text("40%")
+    expect(page.locator(".live-chart-symbol select")).to_have_value("QQQ")  # the reference series
+    page.screenshot(path=SHOTS / "live-portfolio-bot.png", full_page=True)
+    open_page(page, agent, "bots")
+    row = page.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row).to_have_attribute("data-status", "running")
+    expect(row).to_contain_text(re.compile(r"regime \S+ (Defensive|Risk-on)"))  # the model's regime, by name
+    agent.call(agent.ctx.supervisor.delete(bot_id))
 
 
 def test_a_portfolios_records_show_the_book_and_a_row_per_symbol_on_live_and_audit(
@@ -136,3 +153,4 @@ def test_a_portfolios_records_show_the_book_and_a_row_per_symbol_on_live_and_aud
         expect(summary.locator(f'tr[data-symbol="{symbol}"]')).to_be_visible()
     page.screenshot(path=SHOTS / "audit-portfolio.png", full_page=True)
     assert errors == []
+    agent.call(agent.ctx.supervisor.delete(str(bot)))  # its bar files never existed: it only lent its records
