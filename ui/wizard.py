@@ -26,7 +26,7 @@ from typing import Any, Literal
 import panel as pn
 from pydantic import ValidationError
 
-from contracts.profile import BotProfile
+from contracts.profile import BUNDLED_SERIES, BotProfile
 from ui.evidence import DEFAULT_EVIDENCE
 from ui.wizard_confirm import ConfirmBox
 from ui.wizard_form import form_widgets
@@ -143,6 +143,7 @@ class Wizard:
         self.w["auto_states"].param.watch(self._on_auto_states, "value")
         self.w["symbols"].param.watch(self._on_portfolio, "value")
         self.w["scope"].param.watch(self._on_portfolio, "value")
+        self.w["data_source"].param.watch(self._on_data_source, "value")
         self.back.on_click(self._on_back)
         self.next.on_click(self._on_next)
         self.history.on_step(self._follow_browser)
@@ -310,6 +311,12 @@ class Wizard:
 
     def _on_auto_states(self, event: Any) -> None:
         self.w["n_states"].disabled = bool(event.new)  # auto chooses it at each refit: a number would be ignored
+
+    def _on_data_source(self, event: Any) -> None:
+        """Choosing the bundled pair with one of its symbols typed means both: fill in the other."""
+        typed = reference_choices(self.values())
+        if event.new == "bundled" and len(typed) < 2 and set(typed) <= set(BUNDLED_SERIES):
+            self.w["symbols"].value = ", ".join(BUNDLED_SERIES)
 
     def _on_portfolio(self, _event: object) -> None:
         """Two or more symbols: show where the regime is read and how the capital is split."""

@@ -166,3 +166,14 @@ async def test_a_reference_that_is_no_longer_a_symbol_falls_back_to_the_first() 
     wizard.w["data_source"].value = "bundled"
     await wizard.go_to(7)
     assert wizard.step == 7 and "one model on QQQ sets every symbol&#x27;s exposure" in str(wizard.review.object)
+
+
+async def test_choosing_the_bundled_pair_with_one_of_its_symbols_fills_in_both() -> None:
+    wizard = Wizard(FakeHost().host())
+    assert wizard.w["symbols"].value == "SPY"
+    wizard.w["data_source"].value = "bundled"
+    assert wizard.w["symbols"].value == "SPY, QQQ" and wizard.w["weights"].visible
+    mine = Wizard(FakeHost().host())
+    mine.w["symbols"].value = "IWM"  # not the pair's: left for the step's check to name
+    mine.w["data_source"].value = "bundled"
+    assert mine.w["symbols"].value == "IWM"
