@@ -62,7 +62,9 @@ def _number(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
 
 
-def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None) -> dict[str, Any]:
+def flat(
+    bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None, symbols: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The record's headline values, plain (what the CSV export holds).
 
     A portfolio's are its book's: target and approved exposure summed over its symbols, the book's
@@ -77,7 +79,8 @@ def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = N
         book = book_headline(record)
         regime, confidence, target, approved = book.regime, book.confidence, book.target, book.approved
         if regime is None:  # a model per symbol: each symbol's regime, in the bot's symbol order
-            name = "; ".join(f"{line.symbol}: {regime_name(line.regime, exposures)}" for line in symbol_lines(detail))
+            lines = symbol_lines(detail, symbols)
+            name = "; ".join(f"{line.symbol}: {regime_name(line.regime, exposures)}" for line in lines)
     return {
         "bot_id": bot_id,
         "seq": record.seq,
@@ -124,9 +127,16 @@ def pipeline_view(bot_id: str, record: AuditRecord) -> dict[str, Any]:
     return ordered
 
 
-def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequence[float] | None) -> str:
-    """The opened record in one sentence of HTML, numbers formatted, above its full JSON."""
-    plain = flat("", record, exposures)
+def headline(
+    bot_id: str,
+    bot_name: str,
+    record: AuditRecord,
+    exposures: Sequence[float] | None,
+    symbols: Sequence[str] | None = None,
+) -> str:
+    """The opened record in one sentence of HTML, numbers formatted, above its full JSON (and a
+    portfolio's symbols under it, in the bot's order)."""
+    plain = flat("", record, exposures, symbols)
     color = regime_color(plain["regime"], exposures)
     orders = f"{fmt.count(plain['orders'])} order{'s' * (plain['orders'] != 1)}"
     fills = f"{fmt.count(plain['fills'])} fill{'s' * (plain['fills'] != 1)}"
@@ -144,7 +154,7 @@ def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequenc
         f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · {regime} · "
         f"{book}target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
         f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
-        + (symbols_table(record.detail, exposures) if portfolio else "")
+        + (symbols_table(record.detail, exposures, symbols) if portfolio else "")
     )
 
 
@@ -169,6 +179,7 @@ class AuditView:
         self._rows: dict[Key, dict[str, Any]] = {}  # formatted once per record, not at every redraw
         self._names: dict[str, str] = {}
         self._exposures: dict[str, list[float] | None] = {}
+        self._symbols: dict[str, list[str]] = {}
         self._max = max_records
         self._opened: Key | None = None
         self._waiting = 0
@@ -230,8 +241,18 @@ class AuditView:
 
     # --- feeding ---------------------------------------------------------------------------
 
-    def describe(self, bot_id: str, *, name: str | None = None, exposures: Sequence[float] | None = None) -> None:
-        """Name a bot and give its exposures, so rows and the regime filter speak in regime names."""
+    def describe(
+        self,
+        bot_id: str,
+        *,
+        name: str | None = None,
+        exposures: Sequence[float] | None = None,
+        symbols: Sequence[str] | None = None,
+    ) -> None:
+        """Name a bot and give its exposures, so rows and the regime filter speak in regime names
+        (and a portfolio's symbols, so its rows follow the order of its weights)."""
+        if symbols is not None:
+            self._symbols[bot_id] = list(symbols)
         known = (self._names.get(bot_id), self._exposures.get(bot_id))
         self._names[bot_id] = name or self._names.get(bot_id) or bot_id[:8]
         self._exposures[bot_id] = list(exposures) if exposures is not None else self._exposures.get(bot_id)
@@ -283,7 +304,9 @@ class AuditView:
         if record is None:
             return
         self._opened = (bot_id, seq)
-        self.summary.object = headline(bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id))
+        self.summary.object = headline(
+            bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id), self._symbols.get(bot_id)
+        )
         self.drill.object = pipeline_view(bot_id, record)
         self.close_button.visible = True
         self._select_opened()
@@ -352,7 +375,8 @@ class AuditView:
         cached = self._rows.get(key)
         if cached is None:
             cached = self._rows[key] = row(
-                self._names.get(bot_id, bot_id[:8]), flat(bot_id, record, self._exposures.get(bot_id))
+                self._names.get(bot_id, bot_id[:8]),
+                flat(bot_id, record, self._exposures.get(bot_id), self._symbols.get(bot_id)),
             )
         return cached
 
@@ -417,6 +441,6 @@ class AuditView:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
-        writer.writerows(flat(b, r, self._exposures.get(b)) for b, r in self.matching())
+        writer.writerows(flat(b, r, self._exposures.get(b), self._symbols.get(b)) for b, r in self.matching())
         out.seek(0)
         return out

@@ -388,7 +388,12 @@ class RegimeCharts:
         return rows
 
 
-def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[float] | None) -> str:
+def now_line(
+    tick: Tick | None,
+    record: AuditRecord | None,
+    exposures: Sequence[float] | None,
+    symbols: Sequence[str] | None = None,
+) -> str:
     """One line of HTML saying where the bot stands: regime by name with confidence, price, equity, position.
 
     Either source may be missing: the agent has both, the web app only audit records. A killed
@@ -397,7 +402,7 @@ def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[
     if tick is None and record is None:
         return '<span id="last-tick" data-seq="0">Waiting for the first bar…</span>'
     if record is not None and is_portfolio(record.detail):
-        return book_line(record, exposures)
+        return book_line(record, exposures, symbols)
     detail = record.detail if record is not None else {}
     seq = tick.seq if tick is not None else record.seq if record is not None else 0
     bar_at = tick.bar_at if tick is not None else record.bar_at if record is not None else None
@@ -429,7 +434,7 @@ def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[
     return " · ".join(parts)
 
 
-def book_line(record: AuditRecord, exposures: Sequence[float] | None) -> str:
+def book_line(record: AuditRecord, exposures: Sequence[float] | None, symbols: Sequence[str] | None = None) -> str:
     """Where a portfolio stands: the book (equity, cash, risk) in one line, then a row per symbol with
     its weight, regime, target and position. Read from the record alone: a portfolio's tick is one
     price and cannot say which symbol's."""
@@ -448,4 +453,4 @@ def book_line(record: AuditRecord, exposures: Sequence[float] | None) -> str:
             f'<b class="live-risk" data-risk="{status}" style="color:{STOP_COLOR}">'
             f"{html.escape(status.upper())}{': ' + html.escape(reason) if reason else ''}</b>",
         )
-    return " · ".join(parts) + symbols_table(detail, exposures)
+    return " · ".join(parts) + symbols_table(detail, exposures, symbols)

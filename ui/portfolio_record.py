@@ -56,8 +56,9 @@ class SymbolLine:
     close: float | None
 
 
-def symbol_lines(detail: Mapping[str, Any]) -> list[SymbolLine]:
-    """One line per symbol, in the record's (the bot's) symbol order."""
+def symbol_lines(detail: Mapping[str, Any], order: Sequence[str] | None = None) -> list[SymbolLine]:
+    """One line per symbol, in ``order`` (the bot's symbols, as the trader typed them and their
+    weights) when given: a record read back from JSON has its symbols sorted by name."""
     models = _dict(detail.get("models"))
     lines = []
     for symbol, part in _dict(detail.get("symbols")).items():
@@ -84,6 +85,9 @@ def symbol_lines(detail: Mapping[str, Any]) -> list[SymbolLine]:
                 close=_number(_dict(section.get("bar")).get("close")),
             )
         )
+    if order:
+        rank = {symbol: n for n, symbol in enumerate(order)}
+        lines.sort(key=lambda line: rank.get(line.symbol, len(rank)))
     return lines
 
 
@@ -188,11 +192,13 @@ _TABLE_CSS = (
 )
 
 
-def symbols_table(detail: Mapping[str, Any], exposures: Sequence[float] | None) -> str:
+def symbols_table(
+    detail: Mapping[str, Any], exposures: Sequence[float] | None, order: Sequence[str] | None = None
+) -> str:
     """One row per symbol (weight, regime by name, confidence, target, approved, risk, position, share
     of equity, close), as HTML under a portfolio record's headline and on the live page."""
     rows = []
-    for line in symbol_lines(detail):
+    for line in symbol_lines(detail, order):
         color = regime_color(line.regime, exposures)
         risk = html.escape(line.risk or fmt.MISSING)
         if line.reasons:

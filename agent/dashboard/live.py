@@ -70,6 +70,7 @@ def live_page(ctx: AgentContext) -> pn.Column:
     state: dict[str, RegimeCharts | None] = {"charts": None}
     fed = {"tick": 0, "audit": 0}  # the last seq handed to the charts: each push hands over only what is new
     syncing = {"pick": False}
+    order: list[str] = []  # the bot's symbols: a portfolio's rows follow its weights, not the record's sorted keys
 
     def pick_symbol(profile: BotProfile | None) -> str:
         if profile is None:
@@ -94,6 +95,7 @@ def live_page(ctx: AgentContext) -> pn.Column:
             pick_symbol(profile),
         )
         charts.portfolio = profile is not None and len(profile.market.symbols) > 1
+        order[:] = profile.market.symbols if profile else []
         state["charts"] = charts
         fed.update(tick=0, audit=0)
         holder.objects = [charts.panel]
@@ -115,7 +117,7 @@ def live_page(ctx: AgentContext) -> pn.Column:
             charts.add_audit(records)
             fed["audit"] = records[-1].seq
         now.object = now_line(
-            live.ticks[-1] if live.ticks else None, live.audit[-1] if live.audit else None, charts.exposures
+            live.ticks[-1] if live.ticks else None, live.audit[-1] if live.audit else None, charts.exposures, order
         )
 
     def on_select(_event: object) -> None:

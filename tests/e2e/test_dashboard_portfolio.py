@@ -97,6 +97,7 @@ def test_a_bundled_pair_walks_the_wizard_then_trades_and_shows_its_book(page: Pa
     open_page(page, agent, f"live?bot={bot_id}")  # the bot runs: its book, as the runner publishes it
     now = page.locator(".live-now")
     expect(now).to_contain_text("portfolio of 2 symbols")
+    expect(now.locator("tbody tr").first).to_have_attribute("data-symbol", "SPY")  # the bot's order, not A-Z
     expect(now.locator('tr[data-symbol="SPY"]')).to_contain_text("60%")
     expect(now.locator('tr[data-symbol="QQQ"]')).to_contain_text("40%")
     expect(page.locator(".live-chart-symbol select")).to_have_value("QQQ")  # the reference series

@@ -127,3 +127,17 @@ def test_with_a_model_per_symbol_the_regime_filter_keeps_records_where_any_symbo
     view.regime_select.value = "0"
     expected = [r.seq for r in records if 0 in {m["regime"] for m in r.detail["models"].values()}]
     assert expected and sorted(view.table.value["seq"]) == expected
+
+
+def test_rows_follow_the_bots_symbol_order_not_the_records_sorted_keys() -> None:
+    last = _records()[-1]
+    backwards = tuple(reversed(PORTFOLIO))
+    assert [line.symbol for line in symbol_lines(last.detail, backwards)] == list(backwards)
+    line = now_line(None, last, EXPOSURES, backwards)
+    assert line.index(f'data-symbol="{backwards[0]}"') < line.index(f'data-symbol="{backwards[1]}"')
+    view = AuditView()
+    view.describe(A, name="Pair", exposures=EXPOSURES, symbols=backwards)
+    view.add(A, [last])
+    view.open(A, last.seq)
+    summary = view.summary.object
+    assert summary.index(f'data-symbol="{backwards[0]}"') < summary.index(f'data-symbol="{backwards[1]}"')
