@@ -36,14 +36,13 @@ from ui.wizard_steps import (
     BUILT_IN,
     REVIEW_STEP,
     STEP_FIELDS,
-    FieldProblem,
     local_problems,
     profile_body,
     review_rows,
     section,
     step_title,
 )
-from ui.wizard_words import Problem, cloud_problems, problem
+from ui.wizard_words import FieldProblem, Problem, cloud_problems, problem
 
 Surface = Literal["local", "hosted"]
 DeployResult = str | list[str]

@@ -29,8 +29,6 @@ from ui.wizard_portfolio import (
 )
 from ui.wizard_words import LABELS, SECTIONS, FieldProblem, Problem, problem
 
-__all__ = ["FieldProblem"]  # raised by section(); kept importable from here
-
 STEP_TITLES = ("Basics", "Broker", "Market", "Model", "Strategy & risk", "Schedule", "Review")
 REVIEW_STEP = len(STEP_TITLES)
 STEP_FIELDS: tuple[tuple[str, ...], ...] = (
