@@ -147,7 +147,7 @@ class Probe:
             self.acks.append(Ack(order.symbol, sent, time.perf_counter(), self.seen.get(order.symbol, sent)))
             return placed
 
-        async def counted_next_bars(session: LiveSession, have: int, stop: asyncio.Event) -> Bars | None:
+        async def counted_next_bars(session: LiveSession, have: int, stop: asyncio.Event) -> dict[str, Bars] | None:
             self.waits[session.symbol] = self.waits.get(session.symbol, 0) + 1
             bars = await next_bars(session, have, stop)
             self.seen[session.symbol] = time.perf_counter()

@@ -12,6 +12,14 @@ Exactly once rests on three things:
 
 The journal (``orders.jsonl``, fsync'd before each submit) names every order this bot may
 have sent, so a start after a crash can tell its own orders from someone else's.
+
+A portfolio sends up to one order per symbol at a bar, each fitted to its own symbol's
+rules, sells before buys: a cash account may refuse a buy the sells' proceeds would pay
+for. A spot exchange (crypto) fills a market order at once, so there the buys also wait
+(briefly, ``SELL_FILL_WAIT_S``) for the sells to finish; a stock order decided after the
+close is market-on-open, where the venue fills the sells and buys together at the open
+and a broker with buying power (Alpaca) does not need the cash first. A buy the venue
+still refuses is recorded as rejected, and the next bar decides again.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,6 +38,7 @@ from events.failpoints import Failpoints
 from trader.broker import Fill, Order
 from trader.live_state import LiveState, Outstanding
 from trader.venue import (
+    TERMINAL_STATUSES,
     DuplicateClientOrderId,
     OrderRejected,
     OrderRequest,
@@ -43,6 +53,8 @@ from trader.venue import (
 from trader.venues.order_rules import fit_quantity
 
 log = structlog.get_logger(__name__)
+
+SELL_FILL_WAIT_S = 10.0  # how long a spot exchange's buys wait for the same bar's sells to fill
 
 
 class OrderJournal:
@@ -141,15 +153,16 @@ class VenueExecution:
         journal: OrderJournal,
         live: LiveState,
         *,
-        symbol: str,
         crypto: bool,
         failpoints: Failpoints | None = None,
-        rules: SymbolRules | None = None,
+        rules: Mapping[str, SymbolRules] | None = None,
+        sell_fill_wait_s: float = SELL_FILL_WAIT_S,
     ) -> None:
         self.venue, self.journal, self.live = venue, journal, live
-        self.symbol, self.crypto = symbol, crypto
+        self.crypto = crypto
         self._failpoints = failpoints or Failpoints()
-        self._rules = rules  # fetched once per run (the start-up check already asked for them)
+        self._rules = dict(rules or {})  # per symbol, fetched once per run (the start-up check asked for them)
+        self._sell_fill_wait_s = sell_fill_wait_s
         journaled = journal.orders()
         self.journaled = len(journaled)  # saved in the checkpoint: later entries come from a crashed run
         self._maybe_sent = {order.client_order_id for order in journaled}
@@ -174,8 +187,11 @@ class VenueExecution:
                 del self.live.outstanding[client_order_id]
         return fills
 
-    async def send(self, orders: list[Order], *, price: float, fresh: bool) -> list[dict[str, Any]]:
-        """Send the engine's orders (fitted to the venue's filters); one audit entry each."""
+    async def send(self, orders: list[Order], *, prices: Mapping[str, float], fresh: bool) -> list[dict[str, Any]]:
+        """Send the engine's orders, sells first, each fitted to its symbol's filters; one audit entry each.
+
+        ``prices``: the close each order was decided on, by symbol (what a quantity is fitted against).
+        """
         if not orders:
             return []
         if not fresh:
@@ -187,47 +203,84 @@ class VenueExecution:
                 }
                 for order in orders
             ]
+        ordered = sorted(orders, key=lambda order: order.side != "sell")  # stable: the engine's order otherwise
         try:
-            rules = self._rules = self._rules or await self.venue.rules(self.symbol)
+            for symbol in dict.fromkeys(order.symbol for order in ordered):
+                if symbol not in self._rules:
+                    self._rules[symbol] = await self.venue.rules(symbol)
             clock = await self.venue.clock()
         except VenueUnavailable as exc:  # nothing was sent: the next bar decides again on its own price
-            return [{**_describe(order), "status": "not sent", "reason": str(exc)} for order in orders]
+            return [{**_describe(order), "status": "not sent", "reason": str(exc)} for order in ordered]
         tif = time_in_force(crypto=self.crypto, clock=clock)
         executions = []
-        for order in orders:
-            quantity, reason = fit_quantity(order.quantity, price, rules)
-            if reason is not None:
-                executions.append({**_describe(order), "status": "skipped", "reason": reason})
-                continue
-            fitted = Order(order.client_order_id, order.symbol, order.side, quantity, order.placed_at)
-            maybe_sent = fitted.client_order_id in self._maybe_sent
-            if not maybe_sent:
-                self.journal.record(fitted)
-                self.journaled += 1
-                self._maybe_sent.add(fitted.client_order_id)
-            request = OrderRequest(fitted.client_order_id, fitted.symbol, fitted.side, quantity, tif)
-            entry = Outstanding(fitted)
-            try:
-                venue_order = await place_once(self.venue, request, maybe_sent=maybe_sent)
-            except OrderRejected as exc:
-                executions.append({**_describe(fitted), "status": "rejected", "reason": str(exc)})
-                continue
-            except VenueUnavailable as exc:
-                self.live.outstanding[fitted.client_order_id] = entry  # looked up again at the next bar
-                executions.append({**_describe(fitted), "status": "unknown", "reason": str(exc)})
-                continue
-            self._failpoints.hit_sync("execution.after_ack")
-            entry.venue_order_id = venue_order.venue_order_id
-            self.live.outstanding[fitted.client_order_id] = entry
-            executions.append(
-                {
-                    **_describe(fitted),
-                    "venue_order_id": venue_order.venue_order_id,
-                    "status": venue_order.status,
-                    "time_in_force": tif,
-                }
-            )
+        sells: list[str] = []
+        for order in ordered:
+            if order.side == "buy" and sells and self.crypto:
+                await self._wait_for_fills(sells)
+                sells = []
+            execution = await self._send_one(order, prices[order.symbol], tif)
+            still_open = execution.get("venue_order_id") and execution["status"] not in TERMINAL_STATUSES
+            if order.side == "sell" and still_open:
+                sells.append(order.client_order_id)  # a spot exchange's buys wait for it
+            executions.append(execution)
         return executions
+
+    async def _send_one(self, order: Order, price: float, tif: TimeInForce) -> dict[str, Any]:
+        quantity, reason = fit_quantity(order.quantity, price, self._rules[order.symbol])
+        if reason is not None:
+            return {**_describe(order), "status": "skipped", "reason": reason}
+        fitted = Order(order.client_order_id, order.symbol, order.side, quantity, order.placed_at)
+        maybe_sent = fitted.client_order_id in self._maybe_sent
+        if not maybe_sent:
+            self.journal.record(fitted)
+            self.journaled += 1
+            self._maybe_sent.add(fitted.client_order_id)
+        request = OrderRequest(fitted.client_order_id, fitted.symbol, fitted.side, quantity, tif)
+        entry = Outstanding(fitted)
+        try:
+            venue_order = await place_once(self.venue, request, maybe_sent=maybe_sent)
+        except OrderRejected as exc:
+            return {**_describe(fitted), "status": "rejected", "reason": str(exc)}
+        except VenueUnavailable as exc:
+            self.live.outstanding[fitted.client_order_id] = entry  # looked up again at the next bar
+            return {**_describe(fitted), "status": "unknown", "reason": str(exc)}
+        self._failpoints.hit_sync("execution.after_ack")
+        self._failpoints.hit_sync(f"execution.after_ack.{fitted.symbol}")  # a crash between a portfolio's submits
+        entry.venue_order_id = venue_order.venue_order_id
+        self.live.outstanding[fitted.client_order_id] = entry
+        return {
+            **_describe(fitted),
+            "venue_order_id": venue_order.venue_order_id,
+            "status": venue_order.status,
+            "time_in_force": tif,
+        }
+
+    async def _wait_for_fills(self, client_order_ids: list[str]) -> None:
+        """Until the venue reports these orders done, or ``sell_fill_wait_s`` has passed (then the buys go anyway).
+
+        Their fills are booked at the next bar by ``collect_fills``, like every fill.
+        """
+        deadline = asyncio.get_running_loop().time() + self._sell_fill_wait_s
+        waiting = list(client_order_ids)
+        pause = 0.05
+        while waiting:
+            still = []
+            for client_order_id in waiting:
+                symbol = self.live.outstanding[client_order_id].order.symbol
+                try:
+                    found = await self.venue.order_by_client_id(client_order_id, symbol)
+                except VenueUnavailable:
+                    found = None
+                if found is None or not found.done:
+                    still.append(client_order_id)
+            waiting = still
+            remaining = deadline - asyncio.get_running_loop().time()
+            if not waiting or remaining <= 0:
+                break
+            await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * 2, 1.0)
+        if waiting:
+            log.warning("order.sells_not_filled_before_buys", client_order_ids=waiting)
 
 
 def _describe(order: Order) -> dict[str, Any]:

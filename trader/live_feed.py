@@ -11,12 +11,16 @@ folder, so bar indices stay stable across restarts (the checkpoint counts bars) 
 restart only asks for what is new. Daily stock bars are sessions of the XNYS calendar
 (``exchange-calendars``): a session's bar counts as closed at its close, early closes
 included. Intraday and crypto bars are closed at ``start + interval``.
+
+A portfolio bot reads one ``VenueFeed`` per symbol through ``VenueBookFeed``, which serves
+only the bars every symbol has closed (see its docstring).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -27,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from trader.bars import Bars
-from trader.venue import Venue, VenueBar
+from trader.venue import Venue, VenueBar, VenueClock
 
 INTERVALS = {
     "1m": timedelta(minutes=1),
@@ -99,6 +103,10 @@ class BarTimes:
             return following
         return _utc(calendar.next_open(following)) + self.length
 
+    def is_fresh(self, bar: VenueBar, now: datetime) -> bool:
+        """``bar`` is the newest that has closed by ``now``: an order on its close is not on an old price."""
+        return now < self.next_close_after(self.close_of(bar))
+
     def backfill_start(self, now: datetime, bars: int) -> datetime:
         days = bars * self.length / timedelta(days=1)
         if not self.crypto:
@@ -119,8 +127,9 @@ class VenueFeed:
         self._bars: list[VenueBar] = _read(self._path)
         self.now: datetime | None = None
 
-    async def available(self) -> Bars:
-        clock = await self.venue.clock()
+    async def available(self, clock: VenueClock | None = None) -> Bars:
+        """Every closed bar so far; ``clock``: the venue's time when a caller already asked (one instant for all)."""
+        clock = clock or await self.venue.clock()
         self.now = clock.now
         start = self._bars[-1].start if self._bars else self.times.backfill_start(clock.now, self._warmup)
         fetched = await self.venue.bars(self.symbol, self.times.interval, start)
@@ -139,6 +148,11 @@ class VenueFeed:
 
     def as_bars(self) -> Bars:
         return self.bars_of(self._bars, self.times)
+
+    @property
+    def cached(self) -> list[VenueBar]:
+        """The closed bars seen so far, oldest first (what ``bars-<symbol>-<interval>.csv`` holds)."""
+        return self._bars
 
     @staticmethod
     def bars_of(rows: list[VenueBar], times: BarTimes) -> Bars:
@@ -159,8 +173,7 @@ class VenueFeed:
 
     def is_fresh(self, index: int, now: datetime) -> bool:
         """Bar ``index`` is the newest that has closed by ``now``: an order on its close is not on an old price."""
-        bar = self._bars[index]
-        return now < self.times.next_close_after(self.times.close_of(bar))
+        return self.times.is_fresh(self._bars[index], now)
 
     def stale_reason(self, now: datetime, grace: timedelta) -> str | None:
         due = self.next_due()
@@ -171,6 +184,63 @@ class VenueFeed:
             f"no new {self.times.interval} bar for {self.symbol} from {self.venue.name} since the one of "
             f"{self.times.label(last)}: the next was due at {due:%Y-%m-%d %H:%M} UTC; nothing is traded on an old price"
         )
+
+
+class VenueBookFeed:
+    """A bot's ``Feed`` on a venue: one ``VenueFeed`` per symbol, served on the bar dates all of them have.
+
+    A bar counts as closed for the bot only once every symbol has it (stocks share the XNYS
+    calendar, crypto the clock), so a symbol whose bars are late holds the whole bot rather
+    than letting the others trade on without it. The dates kept are the intersection of the
+    symbols' cached bars, as ``trader.portfolio_bars.align`` cuts them. Each cache only grows
+    past its own last bar, so the intersection only grows at its end: bar indices never shift
+    mid-run or across a restart (the checkpoint counts bars). A date one symbol never gets
+    while the others move on is dropped for all, like ``align`` does for files.
+    """
+
+    def __init__(self, feeds: Sequence[VenueFeed]) -> None:
+        if not feeds:
+            raise ValueError("a venue book feed needs at least one symbol's feed")
+        self.feeds = {feed.symbol: feed for feed in feeds}
+        self.symbols = tuple(self.feeds)
+        first = feeds[0]
+        self.venue, self.times = first.venue, first.times
+        together = f"{first.venue.name}:{'+'.join(self.symbols)}:{first.times.interval}"
+        self.name = first.name if len(feeds) == 1 else together
+        self.now: datetime | None = None
+        self._rows: dict[str, list[VenueBar]] = {symbol: [] for symbol in self.symbols}
+
+    async def available(self) -> dict[str, Bars]:
+        """Every symbol's closed bars on the dates all of them hold, in the bot's symbol order."""
+        clock = await self.venue.clock()  # one instant for every symbol: a bar closing mid-poll counts for none
+        for feed in self.feeds.values():
+            await feed.available(clock)
+        self.now = clock.now
+        self._rows = self._aligned()
+        return self.as_bars()
+
+    def as_bars(self) -> dict[str, Bars]:
+        return {symbol: VenueFeed.bars_of(rows, self.times) for symbol, rows in self._rows.items()}
+
+    def _aligned(self) -> dict[str, list[VenueBar]]:
+        labels = [{self.times.label(bar) for bar in feed.cached} for feed in self.feeds.values()]
+        common = set.intersection(*labels)
+        label = self.times.label
+        return {symbol: [bar for bar in feed.cached if label(bar) in common] for symbol, feed in self.feeds.items()}
+
+    def is_fresh(self, index: int, now: datetime) -> bool:
+        """Aligned bar ``index`` is every symbol's newest closed bar by ``now``."""
+        return all(self.times.is_fresh(rows[index], now) for rows in self._rows.values())
+
+    def stale_reason(self, now: datetime, grace: timedelta) -> str | None:
+        """Why the bot is waiting for data (the first symbol whose next bar is overdue), or None."""
+        for feed in self.feeds.values():
+            reason = feed.stale_reason(now, grace)
+            if reason is not None:
+                if len(self.feeds) > 1:
+                    reason += f"; all {len(self.feeds)} symbols wait for it, so none trades on a date another lacks"
+                return reason
+        return None
 
 
 def _read(path: Path) -> list[VenueBar]:

@@ -1,7 +1,9 @@
 """A bot's connection to its venue for one run: reconcile, fills in, orders out, wait for bars.
 
 The runner asks this object at four points of its loop (start, before a bar, after a
-bar, between bars); the engine in between is the backtester's, unchanged.
+bar, between bars); the engine in between is the backtester's, unchanged. A portfolio's
+session covers all its symbols at each point: every symbol's rules at start, one
+reconciliation, one send per bar (sells first), and bars only once every symbol has them.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from trader.bars import Bars
 from trader.broker import Fill
 from trader.engine import Engine
 from trader.execution import OrderJournal, VenueExecution
-from trader.live_feed import VenueFeed
+from trader.live_feed import VenueBookFeed
 from trader.live_state import LiveState
 from trader.reconcile import reconcile
-from trader.venue import SymbolRules, Venue, VenueAuthError, VenueError, VenueUnavailable
+from trader.venue import SymbolRules, UnknownSymbol, Venue, VenueAuthError, VenueError, VenueUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -30,70 +32,78 @@ ADOPT_ENV = "HMMTRADE_ADOPT_VENUE_POSITION"
 
 
 class LiveSession:
+    """One run's connection to the venue for a bot's symbols (one, or a portfolio's several)."""
+
     def __init__(
         self,
         venue: Venue,
-        feed: VenueFeed,
+        feed: VenueBookFeed,
         journal: OrderJournal,
         *,
-        symbol: str,
+        symbols: tuple[str, ...],
         crypto: bool,
         poll_s: float,
         adopt: bool = False,
     ) -> None:
+        if not symbols:
+            raise ValueError("a live session needs at least one symbol")
         self.venue, self.feed, self.journal = venue, feed, journal
-        self.symbol, self.crypto, self.poll_s, self.adopt = symbol, crypto, poll_s, adopt
+        self.symbols, self.crypto, self.poll_s, self.adopt = symbols, crypto, poll_s, adopt
         self.live = LiveState()
         self.execution = self._execution()
         self.notes: list[str] = []
         self._stale_announced = False
 
-    def _execution(self, rules: SymbolRules | None = None) -> VenueExecution:
+    @property
+    def symbol(self) -> str:
+        """The first symbol: what names a one-symbol bot (``bench/live_fleet.py`` counts by it)."""
+        return self.symbols[0]
+
+    def _execution(self, rules: Mapping[str, SymbolRules] | None = None) -> VenueExecution:
         failpoints = Failpoints.from_env()
         return VenueExecution(
-            self.venue,
-            self.journal,
-            self.live,
-            symbol=self.symbol,
-            crypto=self.crypto,
-            failpoints=failpoints,
-            rules=rules,
+            self.venue, self.journal, self.live, crypto=self.crypto, failpoints=failpoints, rules=rules
         )
 
-    async def start(self, engine: Engine, bars: Bars, live: LiveState) -> str | None:
+    async def start(self, engine: Engine, bars: Mapping[str, Bars], live: LiveState) -> str | None:
         """Reconcile the checkpointed book with the venue; the reason to halt, or None to trade."""
         self.live = live
-        rules = await self.venue.rules(self.symbol)  # an unknown or untradable symbol stops here, before any order
-        self.execution = self._execution(rules)
+        self.execution = self._execution(await self._rules())
         if self.live.halted and not self.adopt:
             return self.live.halted
         self.live.halted, self.live.halt_recorded = None, False  # adopting re-arms: reconcile decides again
-        price = float(bars.close[-1]) if len(bars) else 0.0
+        prices = {symbol: float(bars[symbol].close[-1]) if len(bars[symbol]) else 0.0 for symbol in self.symbols}
         result = await reconcile(
-            self.venue,
-            engine.broker,
-            self.live,
-            self.journal,
-            symbol=self.symbol,
-            price=price,
-            adopt=self.adopt,
+            self.venue, engine.broker, self.live, self.journal, symbols=self.symbols, prices=prices, adopt=self.adopt
         )
         self.notes.extend(result.notes)
         if result.halt:
             self.live.halted = result.halt
         return result.halt
 
+    async def _rules(self) -> dict[str, SymbolRules]:
+        """Every symbol's filters; an unknown or untradable symbol stops the bot here, before any order."""
+        rules = {}
+        for symbol in self.symbols:
+            rules[symbol] = found = await self.venue.rules(symbol)
+            if not found.tradable:
+                raise UnknownSymbol(
+                    f"{self.venue.name} lists {symbol!r} but it is not tradable: take it out of market.symbols"
+                )
+        return rules
+
     async def fills_before(self, label: str) -> list[Fill]:
         return await self.execution.collect_fills(label)
 
-    async def send(self, engine: Engine, bars: Bars, t: int) -> list[dict[str, object]]:
+    async def send(self, engine: Engine, bars: Mapping[str, Bars], t: int) -> list[dict[str, object]]:
         orders = engine.broker.take_pending()
         now = self.feed.now
         fresh = now is not None and self.feed.is_fresh(t, now)
-        return await self.execution.send(orders, price=float(bars.close[t]), fresh=fresh)
+        prices = {symbol: float(bars[symbol].close[t]) for symbol in self.symbols}
+        return await self.execution.send(orders, prices=prices, fresh=fresh)
 
-    async def next_bars(self, have: int, stop: asyncio.Event) -> Bars | None:
-        """Wait until the feed has more than ``have`` bars (None if stopped); say so once when data is stale."""
+    async def next_bars(self, have: int, stop: asyncio.Event) -> dict[str, Bars] | None:
+        """Wait until every symbol has more than ``have`` bars (None if stopped); say so once when data is stale."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_s)
@@ -106,7 +116,7 @@ class LiveSession:
             except VenueError as exc:  # an outage: keep polling, trade nothing meanwhile
                 log.warning("live.poll_failed", error=str(exc))
                 continue
-            if len(bars) > have:
+            if len(bars[self.symbols[0]]) > have:  # aligned: every symbol has the same number of bars
                 self._stale_announced = False
                 return bars
             await self._check_stale()
@@ -119,6 +129,7 @@ class LiveSession:
         if reason is None:
             return
         self._stale_announced = True
+        self.notes.append(f"waiting for data: {reason}")
         canceled = 0
         for entry in list(self.live.outstanding.values()):
             found = await self.venue.order_by_client_id(entry.order.client_order_id, entry.order.symbol)

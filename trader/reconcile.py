@@ -7,12 +7,16 @@ bar, through the engine, so they reach the audit like any other fill. Anything e
 a position changed by hand, an open order the bot did not place — halts the bot with
 the reason, unless the trader chose to adopt the venue's position.
 
-One bot per (account, symbol): two bots trading one symbol in one account would see
-each other's fills as unexplained.
+A portfolio bot checks each of its symbols: the first open order it did not place, in
+any of them, halts it, and so does a position no symbol's book and orders explain (the
+halt names every such symbol). Positions in symbols the bot does not trade are not its
+business. One bot per (account, symbol): two bots trading one symbol in one account would
+see each other's fills as unexplained.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trader.broker import PaperBroker
@@ -25,8 +29,8 @@ TOLERANCE = 1e-6
 
 @dataclass
 class Reconciliation:
-    venue_quantity: float
-    expected_quantity: float
+    venue_quantities: dict[str, float] = field(default_factory=dict)  # by symbol
+    expected_quantities: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     halt: str | None = None
 
@@ -37,50 +41,68 @@ async def reconcile(
     live: LiveState,
     journal: OrderJournal,
     *,
-    symbol: str,
-    price: float,
+    symbols: Sequence[str],
+    prices: Mapping[str, float],
     adopt: bool,
 ) -> Reconciliation:
-    expected = book.position
+    """Each of the bot's symbols checked against the venue (``positions``/``open_orders`` asked once for all).
+
+    ``prices``: each symbol's last close, what an adopted position is paid at.
+    """
+    expected = {symbol: book.position_of(symbol) for symbol in symbols}
     ours: set[str] = set()
     for client_order_id, entry in live.outstanding.items():
         ours.add(client_order_id)
         found = await venue.order_by_client_id(client_order_id, entry.order.symbol)
-        if found is not None:
-            expected += found.base_change(entry.booked_quantity, entry.booked_fee_base)
+        if found is not None and entry.order.symbol in expected:
+            expected[entry.order.symbol] += found.base_change(entry.booked_quantity, entry.booked_fee_base)
     checkpointed = {entry.order.client_order_id for entry in live.outstanding.values()}
-    for order in journal.orders()[live.journaled :]:
-        if order.client_order_id in checkpointed or order.symbol != symbol:
+    for order in journal.orders()[live.journaled :]:  # every symbol's orders, in the order they were sent
+        if order.client_order_id in checkpointed or order.symbol not in expected:
             continue
         ours.add(order.client_order_id)
         found = await venue.order_by_client_id(order.client_order_id, order.symbol)
         if found is not None:  # sent by a run that crashed before its checkpoint; that bar runs again
-            expected += found.base_change()
-    held = (await venue.positions()).get(symbol)
-    quantity = held.quantity if held is not None else 0.0
-    result = Reconciliation(venue_quantity=quantity, expected_quantity=expected)
-    strangers = [o for o in await venue.open_orders([symbol]) if o.client_order_id not in ours]
+            expected[order.symbol] += found.base_change()
+    held = await venue.positions()
+    result = Reconciliation(
+        venue_quantities={symbol: held[symbol].quantity if symbol in held else 0.0 for symbol in symbols},
+        expected_quantities=expected,
+    )
+    strangers = [o for o in await venue.open_orders(list(symbols)) if o.client_order_id not in ours]
     if strangers:
+        stranger = strangers[0]
         result.halt = (
-            f"{venue.name} has an open {strangers[0].side} order for {symbol} (client id "
-            f"{strangers[0].client_order_id}) that this bot did not place: cancel it at the venue, "
+            f"{venue.name} has an open {stranger.side} order for {stranger.symbol} (client id "
+            f"{stranger.client_order_id}) that this bot did not place: cancel it at the venue, "
             "then start the bot again"
         )
         return result
-    difference = quantity - expected
-    if abs(difference) <= TOLERANCE * max(1.0, abs(expected)):
+    differences = {
+        symbol: result.venue_quantities[symbol] - expected[symbol]
+        for symbol in symbols
+        if abs(result.venue_quantities[symbol] - expected[symbol]) > TOLERANCE * max(1.0, abs(expected[symbol]))
+    }
+    if not differences:
         return result
-    explain = (
-        f"{venue.name} holds {quantity:g} {symbol} but this bot's book and its orders explain {expected:g} "
-        f"(a difference of {difference:+g})"
-    )
+    explained = {
+        symbol: (
+            f"{venue.name} holds {result.venue_quantities[symbol]:g} {symbol} but this bot's book and its orders "
+            f"explain {expected[symbol]:g} (a difference of {difference:+g})"
+        )
+        for symbol, difference in differences.items()
+    }
     if adopt:
-        book.position += difference
-        book.cash -= difference * price
-        result.notes.append(f"{explain}: adopted the venue's position at {price:g}, as the bot's settings allow")
+        for symbol, difference in differences.items():
+            price = prices.get(symbol, 0.0)
+            book.positions[symbol] = book.position_of(symbol) + difference
+            book.cash -= difference * price
+            result.notes.append(
+                f"{explained[symbol]}: adopted the venue's position at {price:g}, as the bot's settings allow"
+            )
         return result
     result.halt = (
-        f"{explain}: the bot is halted and sends nothing until the difference is resolved (or it is set to adopt "
-        "the venue's position)"
+        f"{'; '.join(explained.values())}: the bot is halted and sends nothing until the difference is resolved "
+        "(or it is set to adopt the venue's position)"
     )
     return result

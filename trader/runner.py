@@ -43,7 +43,7 @@ from trader.engine import Engine
 from trader.execution import OrderJournal
 from trader.feeds import Feed, feed_for
 from trader.instance import Instance
-from trader.live_feed import VenueFeed
+from trader.live_feed import VenueBookFeed, VenueFeed
 from trader.live_session import ADOPT_ENV, LiveSession, poll_seconds
 from trader.live_state import LiveState
 from trader.outbox import Outbox, audit_envelope
@@ -332,21 +332,22 @@ async def run_instance(
 
 
 def live_session_for(instance: Instance) -> LiveSession | None:
-    """The venue session of a ``data_source: broker`` bot (None for replayed data)."""
+    """The venue session of a ``data_source: broker`` bot (None for replayed data): a feed per symbol."""
     profile = instance.profile
     if profile.market.data_source != "broker":
         return None
     venue = venue_from_env(instance.env, profile)
-    symbol, interval = profile.market.symbols[0], profile.market.bar_interval
+    symbols, interval = tuple(profile.market.symbols), profile.market.bar_interval
     crypto = profile.market.asset_class == "crypto"
-    feed = VenueFeed(
-        venue, symbol, interval, instance.state_dir, warmup_bars=profile.model.training_window, crypto=crypto
+    warmup, cache_dir = profile.model.training_window, instance.state_dir
+    feed = VenueBookFeed(
+        [VenueFeed(venue, symbol, interval, cache_dir, warmup_bars=warmup, crypto=crypto) for symbol in symbols]
     )
     return LiveSession(
         venue,
         feed,
         OrderJournal(instance.state_dir / "orders.jsonl"),
-        symbol=symbol,
+        symbols=symbols,
         crypto=crypto,
         poll_s=poll_seconds(instance.env, interval),
         adopt=instance.env.get(ADOPT_ENV, "").lower() in ("1", "true", "yes"),

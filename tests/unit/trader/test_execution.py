@@ -17,9 +17,7 @@ BUY = Order("c1", "SPY", "buy", 10.0, "2026-12-03")
 
 
 def _execution(tmp_path: Path, venue: FakeVenue, live: LiveState | None = None) -> VenueExecution:
-    return VenueExecution(
-        venue, OrderJournal(tmp_path / "orders.jsonl"), live or LiveState(), symbol="SPY", crypto=False
-    )
+    return VenueExecution(venue, OrderJournal(tmp_path / "orders.jsonl"), live or LiveState(), crypto=False)
 
 
 async def test_an_order_accepted_before_an_outage_is_found_not_sent_again() -> None:
@@ -71,7 +69,7 @@ async def test_an_outage_that_never_ends_is_an_error_not_a_loop() -> None:
 async def test_partial_fills_are_booked_once_each_and_add_up(tmp_path: Path) -> None:
     venue = FakeVenue()
     execution = _execution(tmp_path, venue)
-    await execution.send([BUY], price=100.0, fresh=True)
+    await execution.send([BUY], prices={"SPY": 100.0}, fresh=True)
     venue.fill("c1", 4.0, 100.0)
     first = await execution.collect_fills("b1")
     assert await execution.collect_fills("b1") == []  # polling again books nothing twice
@@ -99,22 +97,22 @@ async def test_a_sell_fill_reduces_the_position_and_adds_cash() -> None:
 
 async def test_an_order_on_an_old_bar_is_not_sent(tmp_path: Path) -> None:
     venue = FakeVenue()
-    executions = await _execution(tmp_path, venue).send([BUY], price=100.0, fresh=False)
+    executions = await _execution(tmp_path, venue).send([BUY], prices={"SPY": 100.0}, fresh=False)
     assert venue.submits == 0 and executions[0]["status"] == "not sent"
 
 
 async def test_an_order_under_the_minimum_notional_is_skipped_with_the_reason(tmp_path: Path) -> None:
     venue = FakeVenue(rules_=SymbolRules("BTC/USDT", min_notional=5.0))
-    execution = VenueExecution(venue, OrderJournal(tmp_path / "j"), LiveState(), symbol="BTC/USDT", crypto=True)
+    execution = VenueExecution(venue, OrderJournal(tmp_path / "j"), LiveState(), crypto=True)
     tiny = Order("t1", "BTC/USDT", "buy", 0.00004, "d")
-    executions = await execution.send([tiny], price=65_000.0, fresh=True)
+    executions = await execution.send([tiny], prices={"BTC/USDT": 65_000.0}, fresh=True)
     assert venue.submits == 0
     assert executions[0]["status"] == "skipped" and "minimum order of $5.00" in executions[0]["reason"]
 
 
 async def test_the_quantity_sent_is_fitted_to_whole_shares(tmp_path: Path) -> None:
     venue = FakeVenue(rules_=SymbolRules("SPY", min_quantity=1.0, quantity_step=1.0))
-    await _execution(tmp_path, venue).send([Order("c1", "SPY", "buy", 10.7, "d")], price=100.0, fresh=True)
+    await _execution(tmp_path, venue).send([Order("c1", "SPY", "buy", 10.7, "d")], prices={"SPY": 100.0}, fresh=True)
     assert venue.orders["c1"].quantity == 10.0
 
 
@@ -131,7 +129,7 @@ async def _reconciled(
     tmp_path: Path, venue: FakeVenue, book: PaperBroker, live: LiveState, *, adopt: bool = False
 ) -> object:
     journal = OrderJournal(tmp_path / "orders.jsonl")
-    return await reconcile(venue, book, live, journal, symbol="SPY", price=100.0, adopt=adopt)
+    return await reconcile(venue, book, live, journal, symbols=("SPY",), prices={"SPY": 100.0}, adopt=adopt)
 
 
 async def test_a_book_that_matches_the_venue_trades_on(tmp_path: Path) -> None:
@@ -205,7 +203,7 @@ async def test_an_outage_at_send_time_sends_nothing_and_says_why(tmp_path: Path)
             raise VenueUnavailable("alpaca answered 503 to the clock request")
 
     venue = NoClock()
-    executions = await _execution(tmp_path, venue).send([BUY], price=100.0, fresh=True)
+    executions = await _execution(tmp_path, venue).send([BUY], prices={"SPY": 100.0}, fresh=True)
     assert venue.submits == 0 and executions[0]["status"] == "not sent" and "503" in executions[0]["reason"]
 
 
@@ -220,7 +218,7 @@ async def test_a_duplicate_whose_lookup_fails_stays_unknown_and_outstanding(tmp_
     await venue.submit(OrderRequest("c1", "SPY", "buy", 10.0))  # the venue has it (e.g. from a lost run)
     venue.refuse_lookups = 1
     execution = _execution(tmp_path, venue)
-    executions = await execution.send([BUY], price=100.0, fresh=True)
+    executions = await execution.send([BUY], prices={"SPY": 100.0}, fresh=True)
     assert executions[0]["status"] == "unknown" and "c1" in execution.live.outstanding
     assert len(venue.orders) == 1
 

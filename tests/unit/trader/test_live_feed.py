@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.venue import FakeVenue
-from trader.live_feed import BarTimes, VenueFeed
+from trader.live_feed import BarTimes, VenueBookFeed, VenueFeed
 from trader.venue import VenueBar, VenueClock
 
 
@@ -110,10 +110,11 @@ async def test_a_stale_feed_cancels_the_bots_open_orders_once_and_says_why(
     from trader.venue import OrderRequest
 
     venue = BarVenue(now=T0 + 4 * HOUR, served=[_bar(T0 + i * HOUR) for i in range(4)])
-    feed = VenueFeed(venue, "BTC/USD", "1h", tmp_path, warmup_bars=5, crypto=True)
+    feed = VenueBookFeed([VenueFeed(venue, "BTC/USD", "1h", tmp_path, warmup_bars=5, crypto=True)])
     await feed.available()
     await venue.submit(OrderRequest("c1", "BTC/USD", "buy", 1.0))
-    session = LiveSession(venue, feed, OrderJournal(tmp_path / "j"), symbol="BTC/USD", crypto=True, poll_s=0.01)
+    journal = OrderJournal(tmp_path / "j")
+    session = LiveSession(venue, feed, journal, symbols=("BTC/USD",), crypto=True, poll_s=0.01)
     session.live = LiveState(outstanding={"c1": Outstanding(Order("c1", "BTC/USD", "buy", 1.0, "b"))})
     venue.now = T0 + 6 * HOUR  # the 04:00 bar was due at 05:00 and never came
     stop = asyncio.Event()
