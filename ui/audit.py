@@ -29,10 +29,13 @@ import panel as pn
 
 from contracts.events import AuditRecord
 from ui import format as fmt
-from ui.regimes import regime_color, regime_name, regime_names
+from ui.portfolio_record import book_headline, is_portfolio, regimes_of, symbol_lines, symbols_table
+from ui.regimes import NO_REGIME_NAME, regime_color, regime_name, regime_names
 
 PIPELINE = (
     "bar",
+    "models",  # a portfolio's models (features -> probabilities -> regime), then its symbols (target, risk)
+    "symbols",
     "features",
     "probabilities",
     "regime",
@@ -59,21 +62,35 @@ def _number(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
 
 
-def flat(bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None) -> dict[str, Any]:
-    """The record's headline values, plain (what the CSV export holds)."""
+def flat(
+    bot_id: str, record: AuditRecord, exposures: Sequence[float] | None = None, symbols: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The record's headline values, plain (what the CSV export holds).
+
+    A portfolio's are its book's: target and approved exposure summed over its symbols, the book's
+    risk status, and the regime and confidence of its one model (none with a model per symbol)."""
     detail = record.detail
     verdict = detail.get("risk")
     risk: dict[str, Any] = verdict if isinstance(verdict, dict) else {}
+    regime, confidence = record.regime, _number(detail.get("confidence"))
+    target, approved = _number(detail.get("target")), _number(risk.get("approved"))
+    name = None
+    if is_portfolio(detail):
+        book = book_headline(record)
+        regime, confidence, target, approved = book.regime, book.confidence, book.target, book.approved
+        if regime is None:  # a model per symbol: each symbol's regime, in the bot's symbol order
+            lines = symbol_lines(detail, symbols)
+            name = "; ".join(f"{line.symbol}: {regime_name(line.regime, exposures)}" for line in lines)
     return {
         "bot_id": bot_id,
         "seq": record.seq,
         "bar_at": record.bar_at.isoformat(),
         "kind": record.kind,
-        "regime": record.regime,
-        "regime_name": regime_name(record.regime, exposures),
-        "confidence": _number(detail.get("confidence")),
-        "target": _number(detail.get("target")),
-        "approved": _number(risk.get("approved")),
+        "regime": regime,
+        "regime_name": name or regime_name(regime, exposures),
+        "confidence": confidence,
+        "target": target,
+        "approved": approved,
         "risk": risk.get("status", ""),
         "orders": len(detail.get("orders") or []),
         "sent": sum(1 for e in detail.get("executions") or [] if e.get("venue_order_id")),
@@ -89,7 +106,7 @@ def row(bot_name: str, plain: dict[str, Any]) -> dict[str, Any]:
         "seq": plain["seq"],
         "bar": fmt.bar_label(pd.Timestamp(plain["bar_at"]).to_pydatetime()),
         "kind": plain["kind"],
-        "regime": plain["regime_name"] if plain["regime"] is not None else fmt.MISSING,
+        "regime": plain["regime_name"] if plain["regime_name"] != NO_REGIME_NAME else fmt.MISSING,
         "confidence": fmt.pct(plain["confidence"]),
         "target": fmt.pct(plain["target"], decimals=0),
         "approved": fmt.pct(plain["approved"], decimals=0),
@@ -110,20 +127,34 @@ def pipeline_view(bot_id: str, record: AuditRecord) -> dict[str, Any]:
     return ordered
 
 
-def headline(bot_id: str, bot_name: str, record: AuditRecord, exposures: Sequence[float] | None) -> str:
-    """The opened record in one sentence of HTML, numbers formatted, above its full JSON."""
-    plain = flat("", record, exposures)
-    color = regime_color(record.regime, exposures)
+def headline(
+    bot_id: str,
+    bot_name: str,
+    record: AuditRecord,
+    exposures: Sequence[float] | None,
+    symbols: Sequence[str] | None = None,
+) -> str:
+    """The opened record in one sentence of HTML, numbers formatted, above its full JSON (and a
+    portfolio's symbols under it, in the bot's order)."""
+    plain = flat("", record, exposures, symbols)
+    color = regime_color(plain["regime"], exposures)
     orders = f"{fmt.count(plain['orders'])} order{'s' * (plain['orders'] != 1)}"
     fills = f"{fmt.count(plain['fills'])} fill{'s' * (plain['fills'] != 1)}"
     key = f"{html.escape(bot_id)}:{record.seq}"
-    regime = f'<b style="color:{color}">{html.escape(plain["regime_name"])}</b>'
+    regime = (
+        f'regime <b style="color:{color}">{html.escape(plain["regime_name"])}</b> '
+        f"({fmt.pct(plain['confidence'])} confident)"
+    )
+    portfolio = is_portfolio(record.detail)
+    if portfolio and plain["regime"] is None:
+        regime = "a regime per symbol (below)"
+    book = "book " if portfolio else ""
     return (
         f'<div class="audit-open" data-key="{key}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
-        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · regime {regime} "
-        f"({fmt.pct(plain['confidence'])} confident) · "
-        f"target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
+        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · {regime} · "
+        f"{book}target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
         f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
+        + (symbols_table(record.detail, exposures, symbols) if portfolio else "")
     )
 
 
@@ -148,6 +179,7 @@ class AuditView:
         self._rows: dict[Key, dict[str, Any]] = {}  # formatted once per record, not at every redraw
         self._names: dict[str, str] = {}
         self._exposures: dict[str, list[float] | None] = {}
+        self._symbols: dict[str, list[str]] = {}
         self._max = max_records
         self._opened: Key | None = None
         self._waiting = 0
@@ -209,8 +241,18 @@ class AuditView:
 
     # --- feeding ---------------------------------------------------------------------------
 
-    def describe(self, bot_id: str, *, name: str | None = None, exposures: Sequence[float] | None = None) -> None:
-        """Name a bot and give its exposures, so rows and the regime filter speak in regime names."""
+    def describe(
+        self,
+        bot_id: str,
+        *,
+        name: str | None = None,
+        exposures: Sequence[float] | None = None,
+        symbols: Sequence[str] | None = None,
+    ) -> None:
+        """Name a bot and give its exposures, so rows and the regime filter speak in regime names
+        (and a portfolio's symbols, so its rows follow the order of its weights)."""
+        if symbols is not None:
+            self._symbols[bot_id] = list(symbols)
         known = (self._names.get(bot_id), self._exposures.get(bot_id))
         self._names[bot_id] = name or self._names.get(bot_id) or bot_id[:8]
         self._exposures[bot_id] = list(exposures) if exposures is not None else self._exposures.get(bot_id)
@@ -262,7 +304,9 @@ class AuditView:
         if record is None:
             return
         self._opened = (bot_id, seq)
-        self.summary.object = headline(bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id))
+        self.summary.object = headline(
+            bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id), self._symbols.get(bot_id)
+        )
         self.drill.object = pipeline_view(bot_id, record)
         self.close_button.visible = True
         self._select_opened()
@@ -292,7 +336,7 @@ class AuditView:
                 continue
             if kind != ALL and record.kind != kind:
                 continue
-            if regime != ALL and str(record.regime) != regime:
+            if regime != ALL and regime not in {str(k) for k in regimes_of(record)}:
                 continue
             day = record.bar_at.date()
             if (lo and day < lo) or (hi and day > hi):
@@ -331,7 +375,8 @@ class AuditView:
         cached = self._rows.get(key)
         if cached is None:
             cached = self._rows[key] = row(
-                self._names.get(bot_id, bot_id[:8]), flat(bot_id, record, self._exposures.get(bot_id))
+                self._names.get(bot_id, bot_id[:8]),
+                flat(bot_id, record, self._exposures.get(bot_id), self._symbols.get(bot_id)),
             )
         return cached
 
@@ -379,7 +424,7 @@ class AuditView:
             if exposures is not None:
                 options.update({name: str(k) for k, name in enumerate(regime_names(exposures))})
             else:
-                seen = sorted({r.regime for (b, _), r in self._records.items() if b == bot and r.regime is not None})
+                seen = sorted(set().union(*(regimes_of(r) for (b, _), r in self._records.items() if b == bot)))
                 options.update({f"Regime {k}": str(k) for k in seen})
         value = self.regime_select.value
         self.regime_select.options = options
@@ -396,6 +441,6 @@ class AuditView:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
-        writer.writerows(flat(b, r, self._exposures.get(b)) for b, r in self.matching())
+        writer.writerows(flat(b, r, self._exposures.get(b), self._symbols.get(b)) for b, r in self.matching())
         out.seek(0)
         return out

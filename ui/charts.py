@@ -30,6 +30,7 @@ from bokeh.plotting import figure
 
 from contracts.events import AuditRecord, Tick
 from ui import format as fmt
+from ui.portfolio_record import chart_view, is_portfolio, symbols_table
 from ui.regimes import NO_REGIME_COLOR, NO_REGIME_NAME, by_exposure, regime_color, regime_colors, regime_name
 from ui.regimes import regime_names as _names
 
@@ -83,6 +84,7 @@ class RegimeCharts:
         self.exposures = list(exposures) if exposures is not None else None
         self.symbol = symbol
         self.history = history
+        self.portfolio = False  # a portfolio's records seen: the chart draws ``symbol`` from them, not from ticks
         self.n_states = len(self.exposures) if self.exposures is not None else MAX_STATES
         self.names = _names(self.exposures, self.n_states)
         colors = regime_colors(self.exposures, self.n_states)
@@ -234,14 +236,21 @@ class RegimeCharts:
         """Draw bars from live ticks (close, regime, equity)."""
         for tick in ticks:
             bar = self._bar(tick.seq, _ms(tick))
-            bar.close, bar.regime = tick.close, tick.regime
+            if not self.portfolio:  # a portfolio's tick carries one price; the record names whose
+                bar.close, bar.regime = tick.close, tick.regime
             if tick.equity is not None:
                 bar.equity = tick.equity
         self._redraw()
 
     def add_audit(self, records: Sequence[AuditRecord]) -> None:
-        """Draw probabilities and risk stops from audit records, and their bars if no tick drew them."""
+        """Draw probabilities and risk stops from audit records, and their bars if no tick drew them.
+
+        A portfolio's record is drawn as ``symbol``'s price under the regime of the model it follows,
+        with the book's equity (:func:`ui.portfolio_record.chart_view`)."""
         for record in records:
+            if is_portfolio(record.detail):
+                self.portfolio = True
+                record = chart_view(record, self.symbol)
             bar = self._bar(record.seq, _ms(record))
             close = bar_close(record)
             if close is not None:
@@ -379,7 +388,12 @@ class RegimeCharts:
         return rows
 
 
-def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[float] | None) -> str:
+def now_line(
+    tick: Tick | None,
+    record: AuditRecord | None,
+    exposures: Sequence[float] | None,
+    symbols: Sequence[str] | None = None,
+) -> str:
     """One line of HTML saying where the bot stands: regime by name with confidence, price, equity, position.
 
     Either source may be missing: the agent has both, the web app only audit records. A killed
@@ -387,6 +401,8 @@ def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[
     """
     if tick is None and record is None:
         return '<span id="last-tick" data-seq="0">Waiting for the first bar…</span>'
+    if record is not None and is_portfolio(record.detail):
+        return book_line(record, exposures, symbols)
     detail = record.detail if record is not None else {}
     seq = tick.seq if tick is not None else record.seq if record is not None else 0
     bar_at = tick.bar_at if tick is not None else record.bar_at if record is not None else None
@@ -416,3 +432,25 @@ def now_line(tick: Tick | None, record: AuditRecord | None, exposures: Sequence[
             f"{html.escape(status.upper())}{': ' + html.escape(reason) if reason else ''}</b>",
         )
     return " · ".join(parts)
+
+
+def book_line(record: AuditRecord, exposures: Sequence[float] | None, symbols: Sequence[str] | None = None) -> str:
+    """Where a portfolio stands: the book (equity, cash, risk) in one line, then a row per symbol with
+    its weight, regime, target and position. Read from the record alone: a portfolio's tick is one
+    price and cannot say which symbol's."""
+    detail = record.detail
+    cash = detail.get("cash")
+    parts = [
+        f'<span id="last-tick" data-seq="{record.seq}">bar {html.escape(fmt.bar_label(record.bar_at))}</span>',
+        f"portfolio of {len(detail.get('symbols') or {})} symbols",
+        f"equity <b>{fmt.money(record.equity)}</b>",
+        f"cash {fmt.money(cash if isinstance(cash, int | float) else None)}",
+    ]
+    status, reason = risk_of(record)
+    if status in STOPPED:
+        parts.insert(
+            0,
+            f'<b class="live-risk" data-risk="{status}" style="color:{STOP_COLOR}">'
+            f"{html.escape(status.upper())}{': ' + html.escape(reason) if reason else ''}</b>",
+        )
+    return " · ".join(parts) + symbols_table(detail, exposures, symbols)

@@ -26,23 +26,23 @@ from typing import Any, Literal
 import panel as pn
 from pydantic import ValidationError
 
-from contracts.profile import BotProfile
+from contracts.profile import BUNDLED_SERIES, BotProfile
 from ui.evidence import DEFAULT_EVIDENCE
 from ui.wizard_confirm import ConfirmBox
 from ui.wizard_form import form_widgets
 from ui.wizard_history import StepHistory
+from ui.wizard_portfolio import file_hint, is_portfolio, reference_choices
 from ui.wizard_steps import (
     BUILT_IN,
     REVIEW_STEP,
     STEP_FIELDS,
-    FieldProblem,
     local_problems,
     profile_body,
     review_rows,
     section,
     step_title,
 )
-from ui.wizard_words import Problem, cloud_problems, problem
+from ui.wizard_words import FieldProblem, Problem, cloud_problems, problem
 
 Surface = Literal["local", "hosted"]
 DeployResult = str | list[str]
@@ -140,6 +140,9 @@ class Wizard:
         self.history = StepHistory(width=0, height=0, margin=0)
         self.w["mode"].param.watch(self._on_mode, "value")
         self.w["auto_states"].param.watch(self._on_auto_states, "value")
+        self.w["symbols"].param.watch(self._on_portfolio, "value")
+        self.w["scope"].param.watch(self._on_portfolio, "value")
+        self.w["data_source"].param.watch(self._on_data_source, "value")
         self.back.on_click(self._on_back)
         self.next.on_click(self._on_next)
         self.history.on_step(self._follow_browser)
@@ -307,6 +310,27 @@ class Wizard:
 
     def _on_auto_states(self, event: Any) -> None:
         self.w["n_states"].disabled = bool(event.new)  # auto chooses it at each refit: a number would be ignored
+
+    def _on_data_source(self, event: Any) -> None:
+        """Choosing the bundled pair with one of its symbols typed means both: fill in the other."""
+        typed = reference_choices(self.values())
+        if event.new == "bundled" and len(typed) < 2 and set(typed) <= set(BUNDLED_SERIES):
+            self.w["symbols"].value = ", ".join(BUNDLED_SERIES)
+
+    def _on_portfolio(self, _event: object) -> None:
+        """Two or more symbols: show where the regime is read and how the capital is split."""
+        values = self.values()
+        several = is_portfolio(values)
+        self.w["scope"].visible = self.w["weights"].visible = several
+        self.w["reference_symbol"].visible = several and values["scope"] == "reference"
+        reference = self.w["reference_symbol"]
+        choices = reference_choices(values) or [""]
+        kept = reference.value if reference.value in choices else choices[0]
+        reference.options = choices
+        reference.value = kept
+        order = f", in the order {', '.join(choices)}" if several else ""
+        self.w["weights"].label = f"Capital weights (% of equity per symbol{order})"
+        self.w["data_file"].label = file_hint(values)
 
     def _on_mode(self, event: Any) -> None:
         self.w["live_confirmation"].visible = event.new == "live"

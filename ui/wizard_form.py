@@ -13,6 +13,7 @@ from typing import Any
 import panel as pn
 
 from contracts.profile import LIVE_CONFIRMATION
+from ui.wizard_portfolio import DATA_CHOICES, EQUAL, SCOPE_CHOICES
 from ui.wizard_steps import BUILT_IN, NOTIFY_EVENT_WORDS
 
 
@@ -40,24 +41,32 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             name="Broker account", options={BUILT_IN: "paper"}, value="paper", css_classes=["wiz-connection-pick"]
         ),
         "symbols": w.TextInput(
-            name="Symbols (comma-separated)",
+            name="Symbols (several, separated by commas, make a portfolio)",
             value="SPY",
-            placeholder="SPY · BTC/USD (Alpaca) · BTC/USDT (exchange)",
+            placeholder="SPY · SPY, QQQ · BTC/USD (Alpaca) · BTC/USDT (exchange)",
             css_classes=["wiz-symbols"],
-            description="The bundled data holds one symbol each: sp500 is SPY, nasdaq is QQQ. With data "
+            description="One symbol, or several (up to 20) separated by commas or spaces to trade them together "
+            "as one portfolio. The bundled data: sp500 is SPY, nasdaq is QQQ, bundled is both. With data "
             "'broker', stocks as tickers (SPY, BRK.B) and crypto as pairs (BTC/USD).",
         ),
         "bar_interval": w.Select(name="Bar", options=["1d", "4h", "1h", "15m", "5m", "1m"], value="1d"),
         "asset_class": w.Select(name="Asset class", options=["stock", "crypto"], value="stock"),
         "data_source": w.Select(
             name="Data",
-            options=["sp500", "nasdaq", "broker", "file"],
+            options=DATA_CHOICES,
             value="sp500",
             css_classes=["wiz-data-source"],
-            description="sp500 / nasdaq: bundled daily bars 1999-2018, replayed. broker: live bars from the "
-            "account in step 2. file: a CSV or Parquet file on the computer running the bot.",
+            description="sp500 / nasdaq: bundled daily bars 1999-2018, replayed; bundled: both, as SPY and QQQ, "
+            "for a two-symbol portfolio. broker: live bars from the account in step 2. file: a CSV or Parquet "
+            "file on the computer running the bot.",
         ),
-        "data_file": w.TextInput(name="Bar file (data 'file' only)", value=""),
+        "data_file": w.TextInput(
+            name="Bar file (data 'file' only)",
+            value="",
+            css_classes=["wiz-data-file"],
+            description="With several symbols, one file each: write {symbol} where the symbol's name goes, e.g. "
+            "data/{symbol}.csv reads data/SPY.csv and data/QQQ.csv ('/' in a pair becomes '-': BTC-USD).",
+        ),
         "n_states": w.IntInput(
             name="Regimes",
             value=3,
@@ -96,12 +105,39 @@ def form_widgets(surfaces: Sequence[str]) -> dict[str, Any]:
             description="How sure the model must be (0.5-0.99) that the market is in a regime before the "
             "bot acts on it; below it the bot keeps its position.",
         ),
+        "scope": w.Select(
+            name="Regime read from (several symbols)",
+            options=SCOPE_CHOICES,
+            value="reference",
+            visible=False,
+            css_classes=["wiz-scope"],
+            description="One model on a reference series (e.g. SPY for a basket of stocks) gives every symbol "
+            "the same regime, and is quick to fit. A model per symbol reads each symbol's own regime; it costs "
+            "one fit per symbol.",
+        ),
+        "reference_symbol": w.Select(
+            name="Reference series",
+            options=["SPY"],
+            value="SPY",
+            visible=False,
+            css_classes=["wiz-reference"],
+            description="The symbol whose regime sets every symbol's exposure.",
+        ),
         "exposure_per_regime": w.TextInput(
             name="Exposure per regime (most volatile regime first)",
             value="0, 1, 1",
             css_classes=["wiz-exposure"],
             description="One number per regime, from the most volatile (crashes) to the calmest: the share of "
             "equity to hold, 1 = fully invested, 0.5 = half, 0 = flat, -1 = fully short. E.g. 0, 0.5, 1 for 3 regimes.",
+        ),
+        "weights": w.TextInput(
+            name="Capital weights (% of equity per symbol)",
+            value=EQUAL,
+            visible=False,
+            css_classes=["wiz-weights"],
+            description=f"'{EQUAL}' splits the capital evenly. Otherwise one percentage per symbol, in the order "
+            "of the symbols, e.g. 60, 40; they may add up to less than 100%, the rest stays in cash. A symbol's "
+            "target is its weight x its regime's exposure; the risk limits apply to the whole portfolio.",
         ),
         "max_position_pct": w.FloatInput(name="Max position (% of equity)", value=100),
         "max_daily_loss_pct": w.FloatInput(name="Max daily loss (%)", value=3, css_classes=["wiz-daily-loss"]),

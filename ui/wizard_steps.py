@@ -19,7 +19,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.profile import AUTO_STATES, BUNDLED_SYMBOLS, REARM_WORDS, WIZARD_STEPS, BotProfile
-from ui.wizard_words import LABELS, SECTIONS, Problem, problem
+from ui.wizard_portfolio import (
+    data_words,
+    model_fields,
+    scope_words,
+    strategy_fields,
+    symbols_of,
+    weights_words,
+)
+from ui.wizard_words import LABELS, SECTIONS, FieldProblem, Problem, problem
 
 STEP_TITLES = ("Basics", "Broker", "Market", "Model", "Strategy & risk", "Schedule", "Review")
 REVIEW_STEP = len(STEP_TITLES)
@@ -27,9 +35,20 @@ STEP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("name", "surface", "mode", "live_confirmation"),
     ("connection",),
     ("symbols", "bar_interval", "asset_class", "data_source", "data_file"),
-    ("n_states", "auto_states", "features", "training_window", "refit_every", "min_persistence", "prob_threshold"),
+    (
+        "n_states",
+        "auto_states",
+        "features",
+        "training_window",
+        "refit_every",
+        "min_persistence",
+        "prob_threshold",
+        "scope",
+        "reference_symbol",
+    ),
     (
         "exposure_per_regime",
+        "weights",
         "max_position_pct",
         "max_daily_loss_pct",
         "max_drawdown_pct",
@@ -42,19 +61,13 @@ STEP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("run", "timezone", "starting_cash", "notify_channels", "notify_events"),
 )
 """Widget keys per step (1-6); each is the profile field it fills, but ``auto_states`` (the box that
-makes ``n_states`` read ``auto``) and ``notify_channels``/``notify_events`` (``schedule.notify``)."""
+makes ``n_states`` read ``auto``) and ``notify_channels``/``notify_events`` (``schedule.notify``).
+``scope``, ``reference_symbol`` and ``weights`` are shown and sent with two or more symbols only."""
+PORTFOLIO_FIELDS = ("scope", "reference_symbol", "weights")
 
 BUILT_IN = "paper: built-in simulator (no market data)"
 # a check spanning steps is decided at the step its last input is on (default: the step of its field)
 _DECIDED_AT = {"basics.mode": 2}
-
-
-class FieldProblem(ValueError):
-    """What was typed cannot be read (``abc`` for a number): raised before any model check."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.problem = Problem(field, message)
 
 
 def step_title(step: int) -> str:
@@ -113,7 +126,7 @@ def section(step: int, values: Mapping[str, Any]) -> dict[str, Any]:
         return {"connection": profile_connection(str(v["connection"]))}
     if step == 3:
         out = {
-            "symbols": [s.strip() for s in str(v["symbols"]).split(",") if s.strip()],
+            "symbols": symbols_of(str(v["symbols"])),
             "bar_interval": v["bar_interval"],
             "asset_class": v["asset_class"],
             "data_source": v["data_source"],
@@ -122,10 +135,10 @@ def section(step: int, values: Mapping[str, Any]) -> dict[str, Any]:
             out["data_file"] = str(v["data_file"]).strip()
         return out
     if step == 4:
-        out = {key: v[key] for key in STEP_FIELDS[3] if key != "auto_states"}
+        out = {key: v[key] for key in STEP_FIELDS[3] if key != "auto_states" and key not in PORTFOLIO_FIELDS}
         if v.get("auto_states"):
             out["n_states"] = "auto"
-        return out
+        return out | model_fields(v)
     if step == 5:
         out = {
             "exposure_per_regime": _numbers(str(v["exposure_per_regime"]), "exposure_per_regime"),
@@ -140,7 +153,7 @@ def section(step: int, values: Mapping[str, Any]) -> dict[str, Any]:
         stop = _optional_number(str(v["stop_loss_pct"] or ""), "stop_loss_pct")
         if stop is not None:
             out["stop_loss_pct"] = stop
-        return out
+        return out | strategy_fields(v)
     # step 6: the confirmation is asked on the review, next to the settings it confirms
     notify = {"channels": list(v.get("notify_channels") or []), "events": list(v.get("notify_events") or [])}
     return {
@@ -232,6 +245,7 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
     """(step title, field label, value as a trader reads it) for every setting of the bot."""
     b, m, mo, s, sc = profile.basics, profile.market, profile.model, profile.strategy, profile.schedule
     exposures = " · ".join(f"regime {n}: {_share(x)}" for n, x in enumerate(s.exposure_per_regime, start=1))
+    portfolio = len(m.symbols) > 1
     rows = [
         ("Basics", "name", b.name),
         ("Basics", "surface", b.surface),
@@ -240,14 +254,16 @@ def review_rows(profile: BotProfile, *, connection_label: str | None = None) -> 
         ("Market", "symbols", ", ".join(m.symbols)),
         ("Market", "bar_interval", m.bar_interval),
         ("Market", "asset_class", m.asset_class),
-        ("Market", "data_source", m.data_source + (f" ({m.data_file})" if m.data_file else "")),
+        ("Market", "data_source", data_words(m.data_source, m.data_file)),
         ("Model", "n_states", _states(mo.n_states)),
         ("Model", "features", ", ".join(f.replace("_", " ") for f in mo.features)),
         ("Model", "training_window", f"{mo.training_window:,} bars ({mo.window_kind})"),
         ("Model", "refit_every", f"{mo.refit_every:,} bars"),
         ("Model", "min_persistence", f"{mo.min_persistence:,} bars"),
         ("Model", "prob_threshold", _share(mo.prob_threshold)),
+        *([("Model", "scope", scope_words(profile))] if portfolio else []),
         ("Strategy & risk", "exposure_per_regime", f"{exposures} (most volatile regime first)"),
+        *([("Strategy & risk", "weights", weights_words(m.symbols, s.weights))] if portfolio else []),
         ("Strategy & risk", "max_position_pct", f"{_pct(s.max_position_pct)} of equity"),
         ("Strategy & risk", "max_daily_loss_pct", _pct(s.max_daily_loss_pct)),
         ("Strategy & risk", "max_drawdown_pct", f"{_pct(s.max_drawdown_pct)} below peak: flatten, then re-arm"),

@@ -39,7 +39,10 @@ LABELS: dict[str, str] = {
     "min_persistence": "Min persistence",
     "prob_threshold": "Probability threshold",
     "random_seed": "Random seed",
+    "scope": "Regime read from",
+    "reference_symbol": "Reference series",
     "exposure_per_regime": "Exposure per regime",
+    "weights": "Capital weights",
     "max_position_pct": "Max position",
     "max_daily_loss_pct": "Max daily loss",
     "max_drawdown_pct": "Max drawdown",
@@ -92,6 +95,14 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{LABELS[self.field]}: {self.message}" if self.field in LABELS else self.message
+
+
+class FieldProblem(ValueError):
+    """What was typed cannot be read (``abc`` for a number): raised before any model check."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(field, message)
 
 
 def field_key(location: Sequence[Any] | str) -> str | None:

@@ -25,6 +25,7 @@ def audit_page(ctx: AgentContext) -> pn.Column:
                 instance.bot_id,
                 name=profile.basics.name,
                 exposures=named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states),
+                symbols=profile.market.symbols,
             )
             named.add(instance.bot_id)
 

@@ -16,6 +16,7 @@ from agent.instances import list_instances
 from trader.rearm import write_request_file
 from ui import format as fmt
 from ui.charts import STOP_COLOR, STOPPED, risk_of
+from ui.portfolio_record import book_headline, is_portfolio
 from ui.rearm import RearmControl, RearmFailed
 from ui.regimes import named_exposures, regime_name
 
@@ -33,7 +34,14 @@ def bot_summary(
     live = ctx.live.bots.get(bot_id)
     tick = live.ticks[-1] if live and live.ticks else None
     equity = tick.equity if tick else None
-    risk, reason = risk_of(live.audit[-1]) if live and live.audit else (None, "")
+    record = live.audit[-1] if live and live.audit else None
+    risk, reason = risk_of(record) if record is not None else (None, "")
+    regime, confidence = (tick.regime, tick.confidence) if tick else (None, None)
+    portfolio = record is not None and is_portfolio(record.detail)
+    if portfolio and record is not None:  # a portfolio's tick is one price: its regime is the record's
+        book = book_headline(record)
+        regime, confidence = book.regime, book.confidence
+        equity = equity if equity is not None else record.equity
     return {
         "bot_id": bot_id,
         "name": name,
@@ -42,8 +50,9 @@ def bot_summary(
         "reason": proc.reason if proc else "",
         "restarts": proc.restarts if proc else 0,
         "health": ctx.live.health(bot_id),
-        "regime": tick.regime if tick else None,
-        "confidence": tick.confidence if tick else None,
+        "regime": regime,
+        "confidence": confidence,
+        "portfolio": portfolio,
         "equity": equity,
         "pnl": None if equity is None else equity - starting_cash,
         "pnl_pct": None if equity is None or not starting_cash else equity / starting_cash - 1,
@@ -80,7 +89,7 @@ def _risk_html(s: dict[str, Any]) -> str:
 def _row_html(s: dict[str, Any]) -> str:
     exposures = s.get("exposures")
     regime = (
-        fmt.MISSING
+        ("a regime per symbol" if s.get("portfolio") else fmt.MISSING)
         if s["regime"] is None
         else f'<span style="color:{regime_color(s["regime"], exposures)}">&#9632;</span> '
         f"{html.escape(regime_name(s['regime'], exposures))}"

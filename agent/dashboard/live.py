@@ -10,12 +10,15 @@ import panel as pn
 from agent.dashboard.common import page, push_on_change, query_arg
 from agent.dashboard.context import AgentContext
 from agent.instances import Instance, list_instances
+from contracts.profile import BotProfile
 from ui.charts import RegimeCharts, now_line
+from ui.portfolio_record import chart_symbol
 from ui.regimes import named_exposures
 
 REPLAYS = {
     "sp500": "a replay of the bundled S&P 500 daily index (1999–2018)",
     "nasdaq": "a replay of the bundled NASDAQ daily index (1999–2018)",
+    "bundled": "a replay of the bundled S&P 500 (SPY) and NASDAQ (QQQ) daily indexes (1999–2018)",
 }
 
 
@@ -40,7 +43,8 @@ def data_note(instance: Instance | None) -> str:
     if market.data_source in REPLAYS:
         source = REPLAYS[market.data_source]
     elif market.data_source == "file":
-        source = f"a replay of the file {market.data_file}"
+        files = "the files " if len(market.symbols) > 1 else "the file "
+        source = f"a replay of {files}{market.data_file}"
     else:
         source = "live bars from the broker"
     symbols = ", ".join(market.symbols)
@@ -61,16 +65,37 @@ def live_page(ctx: AgentContext) -> pn.Column:
     now = pn.pane.HTML("", css_classes=["live-now"], sizing_mode="stretch_width")
     source = pn.pane.HTML("", css_classes=["live-source-note"], sizing_mode="stretch_width")
     holder = pn.Column(sizing_mode="stretch_width")
+    # a portfolio's chart draws one symbol under its model's regime: the reference series at first
+    chart_pick = pn.widgets.Select(name="Price chart of", visible=False, width=200, css_classes=["live-chart-symbol"])
     state: dict[str, RegimeCharts | None] = {"charts": None}
     fed = {"tick": 0, "audit": 0}  # the last seq handed to the charts: each push hands over only what is new
+    syncing = {"pick": False}
+    order: list[str] = []  # the bot's symbols: a portfolio's rows follow its weights, not the record's sorted keys
+
+    def pick_symbol(profile: BotProfile | None) -> str:
+        if profile is None:
+            chart_pick.visible = False
+            return "price"
+        symbols = list(profile.market.symbols)
+        if chart_pick.options != symbols or chart_pick.value not in symbols:
+            syncing["pick"] = True  # another bot's symbols: not a pick of the trader's
+            try:
+                chart_pick.options = symbols
+                chart_pick.value = chart_symbol(symbols, profile.model.scope, profile.model.reference_symbol)
+            finally:
+                syncing["pick"] = False
+        chart_pick.visible = len(symbols) > 1
+        return str(chart_pick.value)
 
     def build() -> None:
         instance = by_id.get(select.value) if select.value else None
         profile = instance.profile if instance else None
         charts = RegimeCharts(
             named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states) if profile else None,
-            profile.market.symbols[0] if profile else "price",
+            pick_symbol(profile),
         )
+        charts.portfolio = profile is not None and len(profile.market.symbols) > 1
+        order[:] = profile.market.symbols if profile else []
         state["charts"] = charts
         fed.update(tick=0, audit=0)
         holder.objects = [charts.panel]
@@ -92,19 +117,24 @@ def live_page(ctx: AgentContext) -> pn.Column:
             charts.add_audit(records)
             fed["audit"] = records[-1].seq
         now.object = now_line(
-            live.ticks[-1] if live.ticks else None, live.audit[-1] if live.audit else None, charts.exposures
+            live.ticks[-1] if live.ticks else None, live.audit[-1] if live.audit else None, charts.exposures, order
         )
 
     def on_select(_event: object) -> None:
         build()
         refresh()
 
+    def on_chart_pick(_event: object) -> None:
+        if not syncing["pick"]:
+            on_select(_event)
+
     select.param.watch(on_select, "value")
+    chart_pick.param.watch(on_chart_pick, "value")
     if select.value:
         build()
         refresh()
     push_on_change(ctx, lambda bot_id, kind: bot_id == select.value and kind in ("tick", "audit"), refresh)
     body = pn.Column(
-        "## HMM live detection", empty, select, source, now, holder, sizing_mode="stretch_width"
+        "## HMM live detection", empty, select, source, now, chart_pick, holder, sizing_mode="stretch_width"
     )  # fmt: skip
     return page(ctx, "live", body)

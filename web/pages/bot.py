@@ -17,6 +17,7 @@ import panel as pn
 from contracts.events import AuditRecord, BotLogLine, Tick
 from ui.audit import AuditView
 from ui.charts import RegimeCharts, now_line, risk_of
+from ui.portfolio_record import chart_symbol
 from ui.rearm import RearmControl, RearmFailed
 from ui.regimes import named_exposures
 from web.api import ApiError, ApiRejected, UserApi
@@ -95,6 +96,7 @@ class BotView:
         self.header = pn.pane.HTML(header_html(bot), stylesheets=[CSS], sizing_mode="stretch_width")
         self.connection = pn.pane.HTML("", stylesheets=[CSS], css_classes=["live-state"], sizing_mode="stretch_width")
         self.exposures = named_exposures(profile["strategy"]["exposure_per_regime"], profile["model"]["n_states"])
+        self.symbols: list[str] = list(profile["market"]["symbols"])  # a portfolio's rows follow its weights
         self.last_tick: Tick | None = None
         self.last_record: AuditRecord | None = None
         self.now = pn.pane.HTML(
@@ -103,9 +105,13 @@ class BotView:
             css_classes=["live-now"],
             sizing_mode="stretch_width",
         )
-        self.charts = RegimeCharts(self.exposures, profile["market"]["symbols"][0])
+        model = profile["model"]
+        self.charts = RegimeCharts(
+            self.exposures,
+            chart_symbol(profile["market"]["symbols"], model.get("scope"), model.get("reference_symbol")),
+        )
         self.audit = AuditView(bot=self.bot_id)
-        self.audit.describe(self.bot_id, name=bot["name"], exposures=self.exposures)
+        self.audit.describe(self.bot_id, name=bot["name"], exposures=self.exposures, symbols=self.symbols)
         self.log_lines: list[BotLogLine] = list(ctx.hub.log_tail(self.bot_id))
         self.log = pn.pane.HTML(log_html(self.log_lines), sizing_mode="stretch_width", css_classes=["bot-log-pane"])
         self.last_seq = 0
@@ -179,7 +185,7 @@ class BotView:
         self.last_record = fresh[-1]
         if self.rearm is not None:
             self.rearm.show_for(risk_of(self.last_record)[0])
-        self.now.object = now_line(self.last_tick, self.last_record, self.exposures)
+        self.now.object = now_line(self.last_tick, self.last_record, self.exposures, self.symbols)
 
     def on_message(self, kind: str, message: Any) -> None:
         """From the hub (any thread's view of the loop): hand over to this page's document."""
@@ -192,7 +198,7 @@ class BotView:
         elif kind == "tick" and isinstance(message, Tick):
             self.charts.add_ticks([message])
             self.last_tick = message
-            self.now.object = now_line(message, self.last_record, self.exposures)
+            self.now.object = now_line(message, self.last_record, self.exposures, self.symbols)
         elif kind == "audit" and isinstance(message, AuditRecord):
             self.add_audit([message])
         elif kind == "log" and isinstance(message, BotLogLine):

@@ -126,3 +126,54 @@ async def test_choosing_regimes_automatically_disables_the_number_and_the_profil
     assert wizard.step == 7 and "auto: 2-4, chosen at each refit (BIC)" in str(wizard.review.object)
     wizard.w["auto_states"].value = False
     assert not wizard.w["n_states"].disabled
+
+
+async def test_two_symbols_show_the_portfolio_fields_and_their_errors_stop_the_walk_at_the_field() -> None:
+    wizard = Wizard(FakeHost().host())
+    portfolio = ("scope", "reference_symbol", "weights")
+    assert not any(wizard.w[key].visible for key in portfolio)  # one symbol: nothing to ask
+    wizard.w["symbols"].value = "SPY QQQ"
+    wizard.w["data_source"].value = "bundled"
+    assert all(wizard.w[key].visible for key in portfolio)
+    assert wizard.w["reference_symbol"].options == ["SPY", "QQQ"] and wizard.w["reference_symbol"].value == "SPY"
+    assert "in the order SPY, QQQ" in wizard.w["weights"].label
+    wizard.w["scope"].value = "per_symbol"
+    assert not wizard.w["reference_symbol"].visible  # every symbol reads its own regime
+
+    wizard.w["weights"].value = "70, 40"
+    await wizard.go_to(7)
+    assert wizard.step == 5 and "Capital weights: they add up to 110%" in errors_of(wizard)
+    assert wizard.field_errors["weights"].visible
+    wizard.w["weights"].value = "70, 30"
+    await wizard.go_to(7)
+    assert wizard.step == 7
+    review = str(wizard.review.object)
+    assert "a model per symbol (SPY, QQQ), each on its own series" in review
+    assert "SPY 70% · QQQ 30%" in review
+
+    wizard.w["symbols"].value = "SPY"  # back to one symbol: the portfolio fields go away again
+    assert not any(wizard.w[key].visible for key in portfolio)
+
+
+async def test_a_reference_that_is_no_longer_a_symbol_falls_back_to_the_first() -> None:
+    wizard = Wizard(FakeHost().host())
+    wizard.w["symbols"].value = "SPY, QQQ"
+    wizard.w["reference_symbol"].value = "QQQ"
+    wizard.w["symbols"].value = "SPY, IWM"
+    assert wizard.w["reference_symbol"].value == "SPY"
+    wizard.w["symbols"].value = "SPY, QQQ"
+    wizard.w["reference_symbol"].value = "QQQ"
+    wizard.w["data_source"].value = "bundled"
+    await wizard.go_to(7)
+    assert wizard.step == 7 and "one model on QQQ sets every symbol&#x27;s exposure" in str(wizard.review.object)
+
+
+async def test_choosing_the_bundled_pair_with_one_of_its_symbols_fills_in_both() -> None:
+    wizard = Wizard(FakeHost().host())
+    assert wizard.w["symbols"].value == "SPY"
+    wizard.w["data_source"].value = "bundled"
+    assert wizard.w["symbols"].value == "SPY, QQQ" and wizard.w["weights"].visible
+    mine = Wizard(FakeHost().host())
+    mine.w["symbols"].value = "IWM"  # not the pair's: left for the step's check to name
+    mine.w["data_source"].value = "bundled"
+    assert mine.w["symbols"].value == "IWM"
