@@ -491,6 +491,13 @@ class BotProfile(Contract):
                 reference,
             )
         weights = self.strategy.weights
+        if weights is not None and len(symbols) == 1:
+            raise field_error(
+                ("strategy", "weights"),
+                "weights share the account between the symbols of a portfolio: with one symbol leave them empty "
+                "(to keep part of the account in cash, lower exposure_per_regime or max_position_pct)",
+                weights,
+            )
         if weights is not None and len(weights) != len(symbols):
             raise field_error(
                 ("strategy", "weights"),

@@ -361,11 +361,18 @@ class Engine:
             self.state.last_trade_seq = seq
 
     def _held_back(self, symbol: str, verdict: Verdict, exposure_now: float) -> str | None:
-        """Why this bar's rebalance of ``symbol`` is skipped (no-trade band, minimum holding time), or None."""
+        """Why this bar's rebalance of ``symbol`` is skipped (no-trade band, minimum holding time), or None.
+
+        A portfolio's band applies to each symbol's sleeve (its weight of the book): judged on the whole book,
+        a 10% band would never let a 5% position of a 20-symbol portfolio open.
+        """
         last = self._last_trade(symbol)
+        sleeve = self.config.weight(symbol) if self.config.is_portfolio else 1.0
+        if sleeve <= 0:
+            sleeve = 1.0  # a weight of 0 targets 0, which is never held back
         return held_back(
-            verdict.target,
-            exposure_now,
+            verdict.target / sleeve,
+            exposure_now / sleeve,
             band=self.config.rebalance_band,
             min_hold_bars=self.config.min_hold_bars,
             bars_since_trade=None if last is None else self.state.seq - last,

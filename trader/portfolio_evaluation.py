@@ -14,9 +14,10 @@ The same questions as ``trader.evaluation`` asks of one symbol, asked of the boo
 - results per regime and per confidence, for each model (``models.<S>`` in the records),
   against the return of the series that model reads.
 
-A sleeve differs from the engine in one respect: the band and minimum hold judge a sleeve's
-own exposure, while the engine judges each symbol's share of the whole book. With no band
-and no minimum hold a sleeve trades exactly as a one-symbol bot with that cash would.
+Both judge the no-trade band on a sleeve: a baseline on its sleeve's own equity, the engine on
+the symbol's weight of the book's equity. They differ only as far as the sleeves drift from
+their weights; with no band and no minimum hold a sleeve trades exactly as a one-symbol bot
+with that cash would.
 Everything is seeded: the same records give byte-identical numbers.
 """
 

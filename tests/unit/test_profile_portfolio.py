@@ -158,3 +158,9 @@ def test_the_example_portfolio_is_a_valid_profile_of_two_bundled_symbols() -> No
     body = json.loads((Path(__file__).parents[2] / "examples" / "portfolio.json").read_text())
     config = engine_config(BotProfile.model_validate(body), bot_id="b")
     assert config.universe == ("SPY", "QQQ") and config.model_symbols == ("SPY",) and config.weights == (0.6, 0.4)
+
+
+def test_weights_for_a_single_symbol_are_refused_rather_than_ignored() -> None:
+    loc, msg = refused(profile(strategy={"weights": [0.5]}))
+    assert loc == ("strategy", "weights")
+    assert msg.startswith("weights share the account between the symbols of a portfolio: with one symbol leave them")

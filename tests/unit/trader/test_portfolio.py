@@ -288,3 +288,23 @@ def test_a_volatility_target_sizes_each_symbol_by_its_own_volatility_not_the_ref
         legs = record["symbols"]
         assert legs["AAA"]["model"] == legs["BBB"]["model"] == "AAA"
         assert legs["BBB"]["target"] * 3 == pytest.approx(legs["AAA"]["target"], rel=1e-9)
+
+
+def test_the_no_trade_band_applies_to_each_symbols_sleeve_so_small_weights_still_trade() -> None:
+    """Twelve symbols at 1/12 each, a 10% band: judged on the whole book no position (8% of it) could ever
+    open; judged on its sleeve every symbol enters when its regime says so, and a small drift is still held."""
+    symbols = tuple(f"S{i:02d}" for i in range(12))
+    series = {s: synthetic_bars(11, 300, s).bars for s in symbols}
+    config = replace(
+        CONFIG,
+        symbol=symbols[0],
+        symbols=symbols,
+        weights=None,
+        rebalance_band=0.10,
+        risk=replace(CONFIG.risk, max_drawdown_pct=50, max_daily_loss_pct=50, stop_loss_pct=None),
+    )
+    records = _records(config, series)
+    bought = {f["symbol"] for r in records for f in r["fills"] if f["side"] == "buy"}
+    assert bought == set(symbols)
+    held = [leg["held"] for r in records for leg in r["symbols"].values() if leg["held"]]
+    assert held and all("no-trade band" in h for h in held)
