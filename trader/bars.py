@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -199,3 +200,15 @@ def _validated(source: str, rows: list[tuple[date, float, float, float, float, f
             raise BarDataError(f"{where}: date {problem} the previous bar's: bars must be sorted and unique")
     columns = list(zip(*rows, strict=True))
     return Bars(tuple(columns[0]), *(np.asarray(col, dtype=np.float64) for col in columns[1:]))
+
+
+def bar_fields(bars: Bars, t: int) -> dict[str, Any]:
+    """Bar t as an audit record writes it: date and OHLCV."""
+    return {
+        "date": str(bars.dates[t]),
+        "open": float(bars.open[t]),
+        "high": float(bars.high[t]),
+        "low": float(bars.low[t]),
+        "close": float(bars.close[t]),
+        "volume": float(bars.volume[t]),
+    }

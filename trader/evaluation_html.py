@@ -124,18 +124,19 @@ def evaluation_sections(strategy: dict[str, Any], evaluation: dict[str, Any]) ->
     )
 
 
-def holdout_sections(holdout: dict[str, Any] | None) -> str:
-    """A note on what was kept unseen, or the in-sample and holdout parts apart when revealed."""
+def holdout_sections(holdout: dict[str, Any] | None, sections: Callable[[dict[str, Any]], str] | None = None) -> str:
+    """A note on what was kept unseen, or the in-sample and holdout parts apart when revealed.
+
+    ``sections`` renders one part (default: a one-symbol backtest's evaluation sections).
+    """
     if holdout is None:
         return ""
     if not holdout["revealed"]:
         return f"<h2>Holdout</h2><p>{html.escape(holdout['note'])}.</p>"
+    render = sections or (lambda part: evaluation_sections(part["strategy"], part["evaluation"]))
     parts = []
     for key, title in (("in_sample", f"In sample (before {holdout['from']})"), ("holdout", "Holdout")):
         part = holdout[key]
         span = f"{part['first_decision']} to {part['last_decision']}, {part['bars']:,} decisions"
-        parts.append(
-            f"<h2>{html.escape(title)}</h2><p>{html.escape(span)}</p>"
-            + evaluation_sections(part["strategy"], part["evaluation"])
-        )
+        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(span)}</p>" + render(part))
     return "".join(parts)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trader.bars import Bars
+from trader.bars import Bars, bar_fields
 from trader.broker import Fill, Order
 from trader.regime_slot import Reading
 from trader.risk import Verdict
@@ -50,7 +50,7 @@ def one_symbol_record(config: EngineConfig, outcome: BarOutcome) -> dict[str, An
     reading, verdict = outcome.readings[symbol], outcome.verdicts[symbol]
     return {
         "seq": outcome.seq,
-        "bar": _bar(outcome.series[symbol], outcome.t),
+        "bar": bar_fields(outcome.series[symbol], outcome.t),
         **_model_section(config.feature_names, reading),
         "target": reading.decision.target,
         "risk": _risk_section(verdict),
@@ -70,7 +70,7 @@ def portfolio_record(config: EngineConfig, outcome: BarOutcome) -> dict[str, Any
     assert book is not None
     legs = {
         symbol: {
-            "bar": _bar(outcome.series[symbol], outcome.t),
+            "bar": bar_fields(outcome.series[symbol], outcome.t),
             "model": config.model_of(symbol),
             "weight": config.weight(symbol),
             "target": outcome.targets[symbol],
@@ -95,17 +95,6 @@ def portfolio_record(config: EngineConfig, outcome: BarOutcome) -> dict[str, Any
         "equity": outcome.equity,
         "events": [*_regime_changes(outcome.readings, by_model=True), *book.events],
         "notes": [f"{symbol}: {note}" for symbol, r in outcome.readings.items() for note in r.notes],
-    }
-
-
-def _bar(bars: Bars, t: int) -> dict[str, Any]:
-    return {
-        "date": str(bars.dates[t]),
-        "open": float(bars.open[t]),
-        "high": float(bars.high[t]),
-        "low": float(bars.low[t]),
-        "close": float(bars.close[t]),
-        "volume": float(bars.volume[t]),
     }
 
 

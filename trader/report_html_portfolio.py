@@ -16,7 +16,7 @@ from typing import Any
 
 from trader.backtest import BacktestResult
 from trader.engine import EngineConfig
-from trader.evaluation_html import chance_section, comparison_table, group_table, regime_label
+from trader.evaluation_html import chance_section, comparison_table, group_table, holdout_sections, regime_label
 from trader.report_html import (
     PAD,
     REGIME_COLOURS,
@@ -134,16 +134,7 @@ def book_sections(metrics: dict[str, Any], held_exposure: float) -> str:
 
 
 def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float) -> str:
-    if holdout is None:
-        return ""
-    if not holdout["revealed"]:
-        return f"<h2>Holdout</h2><p>{html.escape(holdout['note'])}.</p>"
-    parts = []
-    for key, title in (("in_sample", f"In sample (before {holdout['from']})"), ("holdout", "Holdout")):
-        part = holdout[key]
-        span = f"{part['first_decision']} to {part['last_decision']}, {fmt.count(part['bars'])} decisions"
-        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(span)}</p>" + book_sections(part, held_exposure))
-    return "".join(parts)
+    return holdout_sections(holdout, lambda part: book_sections(part, held_exposure))
 
 
 def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str) -> str:

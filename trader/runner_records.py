@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trader.bars import Bars
+from trader.bars import Bars, bar_fields
 
 if TYPE_CHECKING:  # the outbox reads headlines without loading the engine
     from trader.engine import Engine
@@ -35,7 +35,7 @@ def halt_record(engine: Engine, bars: Mapping[str, Bars], t: int, reason: str) -
     engine.state.seq += 1
     if engine.config.is_portfolio:
         return _portfolio_halt(engine, bars, t, reason)
-    bar = _ohlcv(bars[engine.config.symbol], t)
+    bar = bar_fields(bars[engine.config.symbol], t)
     return {
         "seq": engine.state.seq,
         "event": "halt",
@@ -63,7 +63,7 @@ def _portfolio_halt(engine: Engine, bars: Mapping[str, Bars], t: int, reason: st
     equity = broker.equity(closes)
     legs = {
         s: {
-            "bar": _ohlcv(bars[s], t),
+            "bar": bar_fields(bars[s], t),
             "model": config.model_of(s),
             "weight": config.weight(s),
             "target": 0.0,
@@ -88,17 +88,6 @@ def _portfolio_halt(engine: Engine, bars: Mapping[str, Bars], t: int, reason: st
         "equity": equity,
         "events": [],
         "notes": [reason],
-    }
-
-
-def _ohlcv(bars: Bars, t: int) -> dict[str, Any]:
-    return {
-        "date": str(bars.dates[t]),
-        "open": float(bars.open[t]),
-        "high": float(bars.high[t]),
-        "low": float(bars.low[t]),
-        "close": float(bars.close[t]),
-        "volume": float(bars.volume[t]),
     }
 
 
