@@ -14,38 +14,16 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from contracts.profile import LIVE_CONFIRMATION, BotProfile
+from tests.alpacalive import SECRET, alpaca, control, next_session, venue_orders, venue_positions, write_alpaca_bot
 from tests.livebot import audit, book_position, run_once, state_dir
-from trader.instance import write_instance
 from venues.alpaca import AlpacaEmulator
 
-KEY, SECRET = "PKLIVETEST0123456789", "live-secret-0123456789abcdef"
-START = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # a Monday, after the close
-DAY = 86_400
-
-
-@pytest.fixture
-def alpaca(tmp_path: Path) -> Iterator[AlpacaEmulator]:
-    emulator = AlpacaEmulator(
-        key_id=KEY, secret_key=SECRET, data_dir=tmp_path / "alpaca", source="synthetic", speed=0.0, start=START
-    ).start()
-    yield emulator
-    emulator.stop()
-
-
-def _control(emulator: AlpacaEmulator, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-    answer = httpx.request(method, f"{emulator.url}/_emulator/{path}", json=body, headers=headers, timeout=10)
-    answer.raise_for_status()
-    return answer.json()
+__all__ = ["alpaca"]  # the fixture
 
 
 def _bot(home: Path, emulator: AlpacaEmulator, *, paper: str = "true", mode: str = "paper") -> Path:
@@ -60,29 +38,11 @@ def _bot(home: Path, emulator: AlpacaEmulator, *, paper: str = "true", mode: str
             "schedule": {"confirmed": True, "starting_cash": 50_000},
         }
     )
-    env = {
-        "BROKER_KIND": "alpaca",
-        "BROKER_API_KEY_ID": KEY,
-        "BROKER_API_SECRET_KEY": SECRET,
-        "BROKER_PAPER": paper,
-        "HMMTRADE_ALPACA_URL": emulator.url,
-    }
-    return write_instance(home, uuid.uuid4(), profile, env)
-
-
-def _orders(emulator: AlpacaEmulator) -> list[dict[str, Any]]:
-    answer = _control(emulator, "GET", "orders")
-    return answer["orders"] if isinstance(answer, dict) else answer
+    return write_alpaca_bot(home, emulator, profile, paper=paper)
 
 
 def _venue_spy(emulator: AlpacaEmulator) -> float:
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-    held = httpx.get(f"{emulator.url}/v2/positions", headers=headers, timeout=10).json()
-    return sum(float(p["qty"]) for p in held if p["symbol"] == "SPY")
-
-
-def _next_session(emulator: AlpacaEmulator) -> None:
-    _control(emulator, "POST", "advance", {"seconds": DAY})
+    return venue_positions(emulator, ("SPY",))["SPY"]
 
 
 def test_a_daily_bot_trades_market_on_open_and_its_book_equals_the_account(
@@ -92,7 +52,7 @@ def test_a_daily_bot_trades_market_on_open_and_its_book_equals_the_account(
     first = run_once(config)
     assert first.returncode == 0, first.stderr
     for _ in range(3):
-        _next_session(alpaca)
+        next_session(alpaca)
         done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert "1 decision(s)" in done.stderr
@@ -100,21 +60,21 @@ def test_a_daily_bot_trades_market_on_open_and_its_book_equals_the_account(
     sent = [e for r in records for e in r.get("executions", []) if e.get("venue_order_id")]
     assert sent and all(e["time_in_force"] == "opg" for e in sent)  # decided after the close
     assert all(e["quantity"] == int(e["quantity"]) for e in sent)  # whole shares
-    assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
+    assert all(n == 1 for n in Counter(o["client_order_id"] for o in venue_orders(alpaca)).values())
     assert any(r["fills"] for r in records)
     assert book_position(config) == pytest.approx(_venue_spy(alpaca))
 
 
 def test_504_after_accept_and_429_storms_place_exactly_one_order(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
-    _control(alpaca, "POST", "faults", {"accept_then_504": 1})
+    control(alpaca, "POST", "faults", {"accept_then_504": 1})
     assert run_once(config).returncode == 0
-    _next_session(alpaca)
-    _control(alpaca, "POST", "faults", {"http_429": 3})
+    next_session(alpaca)
+    control(alpaca, "POST", "faults", {"http_429": 3})
     assert run_once(config).returncode == 0
-    orders = _orders(alpaca)
+    orders = venue_orders(alpaca)
     assert orders and all(n == 1 for n in Counter(o["client_order_id"] for o in orders).values())
-    _next_session(alpaca)
+    next_session(alpaca)
     assert run_once(config).returncode == 0
     assert book_position(config) == pytest.approx(_venue_spy(alpaca))
 
@@ -122,10 +82,10 @@ def test_504_after_accept_and_429_storms_place_exactly_one_order(tmp_path: Path,
 def test_a_position_changed_while_the_bot_was_down_halts_it(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
     assert run_once(config).returncode == 0
-    _next_session(alpaca)
+    next_session(alpaca)
     assert run_once(config).returncode == 0
-    _control(alpaca, "POST", "positions", {"symbol": "SPY", "qty": _venue_spy(alpaca) + 7, "avg_entry_price": 100})
-    _next_session(alpaca)
+    control(alpaca, "POST", "positions", {"symbol": "SPY", "qty": _venue_spy(alpaca) + 7, "avg_entry_price": 100})
+    next_session(alpaca)
     halted = run_once(config)
     assert "halted:" in halted.stdout and "SPY" in halted.stdout
     assert audit(config)[-1]["event"] == "halt"
@@ -137,7 +97,7 @@ def test_a_live_bot_on_a_paper_account_sends_nothing(tmp_path: Path, alpaca: Alp
     config = _bot(tmp_path / "home", alpaca, paper="true", mode="live")
     refused = run_once(config)
     assert refused.returncode == 2 and "basics.mode is live" in refused.stderr
-    assert _orders(alpaca) == []
+    assert venue_orders(alpaca) == []
 
 
 def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
@@ -148,7 +108,7 @@ def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: P
     rng = random.Random(2026)
     kills = 0
     while kills < 20:
-        _next_session(alpaca)
+        next_session(alpaca)
         bot = subprocess.Popen(
             [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
             stdout=subprocess.DEVNULL,
@@ -163,8 +123,8 @@ def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: P
         kills += 1
         done = run_once(config)
         assert done.returncode == 0, done.stderr
-        assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
-    _next_session(alpaca)
+        assert all(n == 1 for n in Counter(o["client_order_id"] for o in venue_orders(alpaca)).values())
+    next_session(alpaca)
     assert run_once(config).returncode == 0
     assert book_position(config) == pytest.approx(_venue_spy(alpaca))
     decided = [r["bar"]["date"] for r in audit(config) if "event" not in r]
@@ -173,15 +133,15 @@ def test_twenty_sigkills_at_random_points_never_place_an_order_twice(tmp_path: P
 
 def test_partial_fills_add_up_in_the_book_and_the_audit(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
-    _control(alpaca, "POST", "faults", {"partial_fills": 3})
+    control(alpaca, "POST", "faults", {"partial_fills": 3})
     assert run_once(config).returncode == 0
     for _ in range(3):
-        _next_session(alpaca)
+        next_session(alpaca)
         assert run_once(config).returncode == 0
     fills = [f for r in audit(config) for f in r["fills"]]
     by_order = Counter(f["client_order_id"] for f in fills)
     assert by_order  # (parts that land between two bars reach the bot as one cumulative fill; see test_execution)
-    orders = {o["client_order_id"]: o for o in _orders(alpaca)}
+    orders = {o["client_order_id"]: o for o in venue_orders(alpaca)}
     for client_order_id in by_order:
         booked = sum(f["quantity"] for f in fills if f["client_order_id"] == client_order_id)
         assert booked == pytest.approx(float(orders[client_order_id]["filled_qty"]))
@@ -203,7 +163,7 @@ def test_an_unknown_symbol_and_wrong_keys_are_clear_errors_and_send_nothing(
     refused = run_once(wrong)
     assert refused.returncode == 2 and "refused the API keys" in refused.stderr
     assert SECRET not in refused.stderr and "not-the-secret" not in refused.stderr
-    assert _orders(alpaca) == []
+    assert venue_orders(alpaca) == []
 
 
 def test_live_decisions_equal_the_backtesters_on_the_same_bars(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
@@ -217,7 +177,7 @@ def test_live_decisions_equal_the_backtesters_on_the_same_bars(tmp_path: Path, a
     config = _bot(tmp_path / "home", alpaca)
     assert run_once(config).returncode == 0
     for _ in range(5):
-        _next_session(alpaca)
+        next_session(alpaca)
         assert run_once(config).returncode == 0
     live = [r for r in audit(config) if "event" not in r]
     [cache] = state_dir(config).glob("bars-*.csv")

@@ -15,40 +15,19 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from contracts.profile import BotProfile
+from tests.alpacalive import alpaca, control, next_session, venue_orders, venue_positions, write_alpaca_bot
 from tests.livebot import audit, run_once, state_dir
 from trader.checkpoint import from_json
-from trader.instance import write_instance
 from venues.alpaca import AlpacaEmulator
 
-KEY, SECRET = "PKLIVETEST0123456789", "live-secret-0123456789abcdef"
-START = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # a Monday, after the close
-DAY = 86_400
+__all__ = ["alpaca"]  # the fixture
+
 SYMBOLS = ("SPY", "QQQ", "IWM")
-
-
-@pytest.fixture
-def alpaca(tmp_path: Path) -> Iterator[AlpacaEmulator]:
-    emulator = AlpacaEmulator(
-        key_id=KEY, secret_key=SECRET, data_dir=tmp_path / "alpaca", source="synthetic", speed=0.0, start=START
-    ).start()
-    yield emulator
-    emulator.stop()
-
-
-def _control(emulator: AlpacaEmulator, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-    answer = httpx.request(method, f"{emulator.url}/_emulator/{path}", json=body, headers=headers, timeout=10)
-    answer.raise_for_status()
-    return answer.json()
 
 
 def _bot(home: Path, emulator: AlpacaEmulator) -> Path:
@@ -67,25 +46,7 @@ def _bot(home: Path, emulator: AlpacaEmulator) -> Path:
             "schedule": {"confirmed": True, "starting_cash": 50_000},
         }
     )
-    env = {
-        "BROKER_KIND": "alpaca",
-        "BROKER_API_KEY_ID": KEY,
-        "BROKER_API_SECRET_KEY": SECRET,
-        "BROKER_PAPER": "true",
-        "HMMTRADE_ALPACA_URL": emulator.url,
-    }
-    return write_instance(home, uuid.uuid4(), profile, env)
-
-
-def _orders(emulator: AlpacaEmulator) -> list[dict[str, Any]]:
-    answer = _control(emulator, "GET", "orders")
-    return answer["orders"] if isinstance(answer, dict) else answer
-
-
-def _venue_positions(emulator: AlpacaEmulator) -> dict[str, float]:
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-    held = httpx.get(f"{emulator.url}/v2/positions", headers=headers, timeout=10).json()
-    return {s: sum(float(p["qty"]) for p in held if p["symbol"] == s) for s in SYMBOLS}
+    return write_alpaca_bot(home, emulator, profile)
 
 
 def _book_positions(config: Path) -> dict[str, float]:
@@ -94,35 +55,31 @@ def _book_positions(config: Path) -> dict[str, float]:
     return {s: checkpoint.state.broker.positions.get(s, 0.0) for s in SYMBOLS}
 
 
-def _next_session(emulator: AlpacaEmulator) -> None:
-    _control(emulator, "POST", "advance", {"seconds": DAY})
-
-
 def test_a_crash_between_two_of_three_submits_is_completed_by_the_restart_without_a_duplicate(
     tmp_path: Path, alpaca: AlpacaEmulator
 ) -> None:
     config = _bot(tmp_path / "home", alpaca)
     crashed = run_once(config, HMMTRADE_FAILPOINTS="execution.after_ack.QQQ=crash")  # after SPY's and QQQ's acks
     assert crashed.returncode == 70, crashed.stderr
-    before = {o["client_order_id"]: o["symbol"] for o in _orders(alpaca)}
+    before = {o["client_order_id"]: o["symbol"] for o in venue_orders(alpaca)}
     assert sorted(before.values()) == ["QQQ", "SPY"]
     restarted = run_once(config)
     assert restarted.returncode == 0, restarted.stderr
-    after = {o["client_order_id"]: o["symbol"] for o in _orders(alpaca)}
-    assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
+    after = {o["client_order_id"]: o["symbol"] for o in venue_orders(alpaca)}
+    assert all(n == 1 for n in Counter(o["client_order_id"] for o in venue_orders(alpaca)).values())
     assert {k: v for k, v in after.items() if k not in before} == {
-        next(o["client_order_id"] for o in _orders(alpaca) if o["symbol"] == "IWM"): "IWM"
+        next(o["client_order_id"] for o in venue_orders(alpaca) if o["symbol"] == "IWM"): "IWM"
     }  # the restart sent IWM's order alone; SPY's and QQQ's were found, not sent again
     decision = [r for r in audit(config) if "event" not in r][-1]  # the newest bar: the only one traded on
     assert sorted(e["symbol"] for e in decision["executions"]) == sorted(SYMBOLS)
     assert {e["client_order_id"] for e in decision["executions"]} == set(after)
     for _ in range(3):
-        _next_session(alpaca)
+        next_session(alpaca)
         done = run_once(config)
         assert done.returncode == 0, done.stderr
         assert "1 decision(s)" in done.stderr
-    assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
-    book, venue = _book_positions(config), _venue_positions(alpaca)
+    assert all(n == 1 for n in Counter(o["client_order_id"] for o in venue_orders(alpaca)).values())
+    book, venue = _book_positions(config), venue_positions(alpaca, SYMBOLS)
     assert all(book[s] > 0 for s in SYMBOLS)
     assert book == pytest.approx(venue)
 
@@ -134,7 +91,7 @@ def test_kills_at_random_points_never_place_a_legs_order_twice(tmp_path: Path, a
     assert run_once(config).returncode == 0
     rng = random.Random(15)
     for kill in range(10):
-        _next_session(alpaca)
+        next_session(alpaca)
         crash = {"HMMTRADE_FAILPOINTS": f"execution.after_ack.{SYMBOLS[kill % 3]}=crash"} if kill % 2 == 0 else {}
         bot = subprocess.Popen(
             [sys.executable, "-m", "trader.cli", "--config", str(config), "--once"],
@@ -149,31 +106,31 @@ def test_kills_at_random_points_never_place_a_legs_order_twice(tmp_path: Path, a
             bot.wait()
         done = run_once(config)
         assert done.returncode == 0, done.stderr
-        assert all(n == 1 for n in Counter(o["client_order_id"] for o in _orders(alpaca)).values())
-    _next_session(alpaca)
+        assert all(n == 1 for n in Counter(o["client_order_id"] for o in venue_orders(alpaca)).values())
+    next_session(alpaca)
     assert run_once(config).returncode == 0
-    assert _book_positions(config) == pytest.approx(_venue_positions(alpaca))
+    assert _book_positions(config) == pytest.approx(venue_positions(alpaca, SYMBOLS))
     decided = [r["bar"]["date"] for r in audit(config) if "event" not in r]
     assert len(decided) == len(set(decided))  # one decision per bar, however often it was killed
-    legs = Counter((o["symbol"], o["submitted_at"][:10]) for o in _orders(alpaca))
+    legs = Counter((o["symbol"], o["submitted_at"][:10]) for o in venue_orders(alpaca))
     assert all(n == 1 for n in legs.values())  # at most one order per symbol per session
 
 
 def test_a_position_changed_in_one_symbol_halts_the_bot_naming_it(tmp_path: Path, alpaca: AlpacaEmulator) -> None:
     config = _bot(tmp_path / "home", alpaca)
     assert run_once(config).returncode == 0
-    _next_session(alpaca)
+    next_session(alpaca)
     assert run_once(config).returncode == 0
-    _control(alpaca, "POST", "positions", {"symbol": "QQQ", "qty": _venue_positions(alpaca)["QQQ"] + 7})
-    _next_session(alpaca)
+    control(alpaca, "POST", "positions", {"symbol": "QQQ", "qty": venue_positions(alpaca, SYMBOLS)["QQQ"] + 7})
+    next_session(alpaca)
     halted = run_once(config)
     assert "halted:" in halted.stdout and "QQQ" in halted.stdout
     assert "SPY" not in halted.stdout and "IWM" not in halted.stdout
     assert audit(config)[-1]["event"] == "halt"
-    _next_session(alpaca)
+    next_session(alpaca)
     adopted = run_once(config, HMMTRADE_ADOPT_VENUE_POSITION="1")
     assert adopted.returncode == 0 and "halted" not in adopted.stdout
-    assert _book_positions(config) == pytest.approx(_venue_positions(alpaca))
+    assert _book_positions(config) == pytest.approx(venue_positions(alpaca, SYMBOLS))
     records = audit(config)
     halt = max(i for i, r in enumerate(records) if r.get("event") == "halt")
     [note] = [n for n in records[halt + 1]["notes"] if "adopted" in n]  # the next decision says what was adopted
@@ -193,7 +150,7 @@ def test_live_portfolio_decisions_equal_the_portfolio_backtest_on_the_same_bars(
     config = _bot(tmp_path / "home", alpaca)
     assert run_once(config).returncode == 0
     for _ in range(5):
-        _next_session(alpaca)
+        next_session(alpaca)
         assert run_once(config).returncode == 0
     live = [r for r in audit(config) if "event" not in r]
     times = BarTimes("1d", crypto=False)
