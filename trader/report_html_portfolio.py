@@ -28,13 +28,14 @@ from trader.report_html import (
     svg_figure,
     x_at,
 )
-from ui import format as fmt
 
 RIBBON_HEIGHT = 26
 
 
 def symbol_table(symbols: dict[str, dict[str, Any]]) -> str:
     """A row per symbol: its weight, trades, costs, average exposure, profit and contribution to the return."""
+    from ui import format as fmt  # not at import: the bot image, which ships trader/, has no ui/ nor bokeh
+
     rows = "".join(
         f"<tr data-symbol='{html.escape(symbol)}'><th>{html.escape(symbol)}</th><td>{fmt.pct(leg['weight'], 0)}</td>"
         f"<td>{fmt.count(leg['trades'])}</td><td>{fmt.money(leg['costs'])}</td>"
@@ -138,6 +139,8 @@ def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float) -> s
 
 
 def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str) -> str:
+    from ui import format as fmt  # not at import: the bot image, which ships trader/, has no ui/ nor bokeh
+
     records, metrics = result.records, result.metrics
     dates = [r["bar"]["date"] for r in records]
     equity = [r["equity"] for r in records]

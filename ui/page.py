@@ -45,7 +45,8 @@ PAGE_TEMPLATE = "{% block postamble %}" + VIEWPORT_META + "{% endblock %}"
 def apply_chrome() -> None:
     """Give the current session's page the viewport tag and the shared CSS (call while building a page)."""
     doc = pn.state.curdoc
-    if doc is not None:
-        doc.template = PAGE_TEMPLATE  # type: ignore[assignment]  # Bokeh takes a str too; Panel renders a string template as an extension of its base page
+    if doc is None:
+        return  # no session (a page built in a test): Panel's config here is process-wide, so leave it alone
+    doc.template = PAGE_TEMPLATE  # type: ignore[assignment]  # Bokeh takes a str too; Panel renders a string template as an extension of its base page
     if BASE_CSS not in pn.config.raw_css:
         pn.config.raw_css = [*pn.config.raw_css, BASE_CSS]

@@ -30,3 +30,8 @@ def test_white_text_on_every_button_colour_meets_wcag_aa() -> None:
 
 def test_keyboard_focus_draws_a_visible_ring() -> None:
     assert ":focus-visible" in BASE_CSS and "outline: 3px solid" in BASE_CSS
+
+
+def test_a_page_built_outside_a_session_leaves_every_sessions_css_alone() -> None:
+    apply_chrome()
+    assert BASE_CSS not in pn.config.raw_css
