@@ -41,19 +41,34 @@ class BatchPuller:
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
         self._task: asyncio.Task[None] | None = None
+        self._busy = False  # a batch is being handled: stop lets it finish instead of cancelling it mid-transaction
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"pull-{self._consumer.durable}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop(self, drain_s: float = 10.0) -> None:
+        """Stop pulling; a batch in hand is finished first (for at most ``drain_s``).
+
+        Cancelling a handler inside a database transaction left its pooled connection to be reset
+        while the pool was closing, which could keep the shutdown waiting.
+        """
+        task = self._task
+        if task is None:
+            return
+        self._stopping = True
+        if not self._busy:
+            task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=drain_s)
+        if not done:
+            log.warning("pull.drain_timeout", consumer=self._consumer.durable, waited_s=drain_s)
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
         subscription = await self._bus.js.pull_subscribe_bind(self._consumer.durable, stream=self._consumer.stream)
-        while True:
+        while not self._stopping:
             try:
                 batch = await subscription.fetch(self._batch_size, timeout=self._idle_wait_s)
             except (NatsTimeoutError, TimeoutError):
@@ -62,7 +77,10 @@ class BatchPuller:
                 log.warning("pull.unavailable", consumer=self._consumer.durable, error=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
+            self._busy = True
             try:
                 await self._handler(batch)
             except Exception:  # unacked messages are redelivered after ack_wait
                 log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(batch))
+            finally:
+                self._busy = False

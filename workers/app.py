@@ -51,6 +51,7 @@ from workers.notifier import NotifierRuntime, start_notifier
 from workers.settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
+POOL_CLOSE_S = 10.0
 
 
 def build_broker(settings: WorkerSettings, audit_deps: audit_ingest.AuditDeps) -> NatsBroker:
@@ -120,7 +121,11 @@ class WorkerRuntime:
             await self.hosting.stop()
         await self.broker.stop()
         await self.bus.close()
-        await self.pool.close()
+        try:  # close waits for every connection to be released: bounded, so a stuck one cannot hold the exit
+            await asyncio.wait_for(self.pool.close(), POOL_CLOSE_S)
+        except TimeoutError:
+            log.warning("workers.pool_close_timeout", waited_s=POOL_CLOSE_S)
+            self.pool.terminate()
 
 
 async def start_workers(
