@@ -79,6 +79,16 @@ class ApiSettings(BaseSettings):
             "believed (the client address that rate limits key on). Empty: believe no one."
         ),
     )
+    intent_backlog_max: int = Field(
+        default=5_000,
+        ge=1,
+        le=10_000_000,
+        validation_alias=AliasChoices("HMMTRADE_INTENT_BACKLOG_MAX"),
+        description=(
+            "Bot intents waiting for the lifecycle worker above which new ones are refused with 503 and "
+            "Retry-After (about 5 s of the workers' throughput on 2 cores; see docs/control-plane.md)."
+        ),
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
     # ---- broker secrets (KMS) and machine identity -------------------------------------
     kms_endpoint: str | None = Field(

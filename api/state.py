@@ -15,6 +15,7 @@ import structlog
 
 from api.acceptlog import AcceptLog
 from api.authlimits import AuthLimits
+from api.backlog import IntentBacklog
 from api.settings import ApiSettings
 from api.tokens import TokenService
 from api.usercache import UserCache
@@ -38,12 +39,14 @@ class ApiState:
     users: UserCache = field(default_factory=UserCache)
     accept_log: AcceptLog = field(init=False)
     user_events: UserChangeListener = field(init=False)
+    backlog: IntentBacklog = field(init=False)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.accept_log = AcceptLog(self.pool)
         self.user_events = UserChangeListener(self.settings.database_url, self.users)
+        self.backlog = IntentBacklog(self.bus, limit=self.settings.intent_backlog_max)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is not None:

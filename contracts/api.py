@@ -116,9 +116,18 @@ class StepValidation(Contract):
     section: str
 
 
+class IntentBacklogReport(Contract):
+    """Bot intents waiting for the lifecycle worker (stored + in a worker's hands) and the API's bound."""
+
+    waiting: int
+    limit: int
+    accepting: bool
+
+
 class Health(Contract):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+    intent_backlog: IntentBacklogReport | None = None
 
 
 class Problem(Contract):

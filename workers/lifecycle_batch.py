@@ -48,11 +48,13 @@ async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
             fresh.append((msg, parse_bot_intent(msg.data)))
         except MalformedMessage:
             careful.append(msg)  # dead-lettered with its reason by the single path
-    # Bots are independent: shards of the batch (a bot's intents stay in one shard, in
-    # order) run in concurrent transactions, overlapping their database round trips.
+    # Users are independent: shards of the batch run in concurrent transactions, overlapping
+    # their database round trips. A user's intents (so each bot's, in order) stay in one shard:
+    # a create locks its user's row to count the plan's bots, and shards cut by bot took two
+    # users' locks in opposite orders, deadlocked, and sent whole shards down the slow path.
     shards: list[list[tuple[Msg, AnyBotIntent]]] = [[] for _ in range(PARALLEL_SHARDS)]
     for msg, intent in fresh:
-        shards[intent.bot_id.int % PARALLEL_SHARDS].append((msg, intent))
+        shards[intent.user_id.int % PARALLEL_SHARDS].append((msg, intent))
     results = await asyncio.gather(*(_project(shard, deps) for shard in shards if shard))
     projected: list[Projected] = []
     retry: list[Msg] = []

@@ -55,6 +55,15 @@ def _derived_id(user: UserRow, key: str | None, purpose: str) -> uuid.UUID:
 async def submit_intent(state: ApiState, intent: CreateBot | StartBot | StopBot | DeleteBot | RearmBot) -> None:
     """Publish an intent and record it as accepted. 503 if the bus did not store it."""
     structlog.contextvars.bind_contextvars(intent_id=intent.id, bot_id=str(intent.bot_id))
+    backlog = await state.backlog.current()
+    if backlog is not None and backlog.over_limit:
+        log.warning("intent.refused_backlog", kind=intent.type, backlog=backlog.total, limit=backlog.limit)
+        raise ProblemError(
+            503,
+            f"{backlog.total} bot changes are waiting to be carried out (the limit is {backlog.limit}), "
+            "so this one was not accepted and nothing was changed. Try again after the Retry-After delay.",
+            headers={"Retry-After": str(backlog.retry_after_s())},
+        )
     try:
         await state.bus.publish(intent_subject(intent.type), intent)
     except BusUnavailable as exc:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import State
 from api.state import DatabaseUnavailable
-from contracts.api import Health
+from contracts.api import Health, IntentBacklogReport
 
 router = APIRouter(tags=["health"])
 
@@ -20,7 +20,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
 async def readyz(state: State) -> JSONResponse:
-    """200 only when both the bus and the database answer."""
+    """200 only when both the bus and the database answer; also the bot intents waiting for the workers."""
     checks: dict[str, str] = {}
     checks["bus"] = "ok" if await state.bus.ping() else "unreachable"
     try:
@@ -30,5 +30,13 @@ async def readyz(state: State) -> JSONResponse:
     except (DatabaseUnavailable, OSError, Exception):  # noqa: BLE001 - any failure means not ready
         checks["database"] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
-    body = Health(status="ok" if ready else "unavailable", checks=checks)
+    # A backlog over the bound refuses new bot intents but leaves the API ready: every replica
+    # shares the one backlog, so reporting not-ready would take them all out of service.
+    backlog = await state.backlog.current() if checks["bus"] == "ok" else None
+    report = (
+        None
+        if backlog is None
+        else IntentBacklogReport(waiting=backlog.total, limit=backlog.limit, accepting=not backlog.over_limit)
+    )
+    body = Health(status="ok" if ready else "unavailable", checks=checks, intent_backlog=report)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
