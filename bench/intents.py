@@ -2,11 +2,15 @@
 
 C clients (one user and one keep-alive connection each) loop over POST /api/v1/bots,
 POST /bots/{id}/start, POST /bots/{id}/stop and DELETE /bots/{id} (of a bot this client
-created earlier whose create is done; another start while none is) for a fixed time. The
-deletes keep each user under its plan's bot limit; every user subscribes to ``team``
-through the local Stripe emulator during the warm-up. Every 202 is an intent
+created earlier whose create is done; another start while none is) for a fixed time. Every
+user subscribes to ``team`` through the local Stripe emulator during the warm-up and stays
+inside it as a careful client would: a create is sent only while the client's bots (its own,
+those created and not yet asked to delete, those whose delete is not done) are fewer than the
+plan's 50, else another start; so every failure is a real one. Every 202 is an intent
 stored in JetStream; its ``events.intent.<id>.done`` event, observed on the bus, gives
-the intent-to-done latency. In the same run, one Python process publishing raw
+the intent-to-done latency, and done/s counts outcomes seen while the load ran (a backlog
+left for later does not count; "drain s" is how long after the load the last one came). A
+503 with Retry-After is the API's backpressure (``HMMTRADE_INTENT_BACKLOG_MAX``). In the same run, one Python process publishing raw
 JetStream messages with ``publish_async`` gives the ceiling.
 
     ./dev bench intents [--duration 20] [--clients 32 64]
@@ -31,6 +35,7 @@ from urllib.parse import urlsplit
 import nats
 
 from bench.http1 import Http1Connection
+from billing.plans import plan
 from bench.stack import LocalStack, local_stack
 from events.embedded import find_nats_server, free_port, port_is_free, stop_process
 
@@ -41,6 +46,7 @@ PROFILE: dict[str, Any] = {
     "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
     "schedule": {"confirmed": True},
 }
+PLAN_MAX_BOTS = plan("team").max_bots
 GOALS = {"accepted_per_s": 1000.0, "request_p99_ms": 50.0, "done_p99_ms": 250.0}
 
 
@@ -54,6 +60,9 @@ class Run:
     sent_at: dict[str, float] = field(default_factory=dict)
     done_at: dict[str, float] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    failed_at: dict[str, float] = field(default_factory=dict)
+    load_from: float = 0.0
+    load_until: float = 0.0
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -113,6 +122,7 @@ async def _client(
         ("DELETE", "", None),
     ]
     created: list[tuple[str, str]] = []  # (create intent id, bot id), oldest first
+    deletes: list[str] = []  # delete intent ids
     i = 0
     while time.perf_counter() < stop_at[0]:
         method, path, payload = calls[i % len(calls)]
@@ -122,6 +132,8 @@ async def _client(
                 path = f"/api/v1/bots/{created.pop(0)[1]}"
             else:
                 method, path = "POST", f"/api/v1/bots/{bot_id}/start"
+        elif path == "/api/v1/bots" and not _may_create(created, deletes, run):
+            method, path, payload = "POST", f"/api/v1/bots/{bot_id}/start", None
         sent = time.perf_counter()
         try:
             status, reply = await conn.request(method, path, body=payload, headers=headers)
@@ -135,9 +147,18 @@ async def _client(
             run.sent_at[reply["intent_id"]] = sent
             if path == "/api/v1/bots":
                 created.append((reply["intent_id"], reply["bot_id"]))
+            elif method == "DELETE":
+                deletes.append(reply["intent_id"])
         else:
             run.error(str(status))
     await conn.close()
+
+
+def _may_create(created: list[tuple[str, str]], deletes: list[str], run: Run) -> bool:
+    """Stay inside the plan, as a careful client would: its own bot, the bots it created and has not
+    asked to delete, and those whose delete is not done yet all count against ``PLAN_MAX_BOTS``."""
+    deletes[:] = [intent_id for intent_id in deletes if intent_id not in run.done_at]
+    return 1 + len(created) + len(deletes) < PLAN_MAX_BOTS
 
 
 async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run:
@@ -148,6 +169,7 @@ async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run
         run.done_at[msg.subject.split(".")[2]] = time.perf_counter()
 
     async def on_failed(msg: Any) -> None:
+        run.failed_at[msg.subject.split(".")[2]] = time.perf_counter()
         run.failed[msg.subject.split(".")[2]] = json.loads(msg.data).get("error", "")
 
     await nc.subscribe("events.intent.*.done", cb=on_done)
@@ -159,9 +181,11 @@ async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run
     for _ in range(clients):  # warm-up: every client is logged in and its own bot exists
         await ready.get()
     run.done_at.clear()
-    stop_at[0] = time.perf_counter() + duration_s
+    run.load_from = time.perf_counter()
+    stop_at[0] = run.load_from + duration_s
     start.set()
     await asyncio.gather(*tasks)
+    run.load_until = time.perf_counter()
     deadline = time.perf_counter() + 15
     while time.perf_counter() < deadline and any(i not in run.done_at for i in run.sent_at):  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # let the workers drain (polling a condition on a shared dict)
@@ -191,9 +215,14 @@ async def measure_publish_ceiling(stack: LocalStack, payload_size: int, count: i
 def summarise(run: Run, ceiling: float, sequential: float) -> dict[str, Any]:
     done_ms = [(run.done_at[i] - t) * 1000 for i, t in run.sent_at.items() if i in run.done_at]
     accepted_per_s = run.accepted / run.duration_s
+    # done/s: outcomes seen while the load ran, so a backlog left for later does not count
+    settled = [t for i, t in (*run.done_at.items(), *run.failed_at.items()) if i in run.sent_at]
+    done_in_load = sum(1 for t in settled if run.load_from <= t <= run.load_until)
     return {
         "clients": run.clients,
         "accepted_per_s": round(accepted_per_s, 1),
+        "done_per_s": round(done_in_load / (run.load_until - run.load_from), 1),
+        "drain_s": round(max(settled, default=run.load_until) - run.load_until, 2),
         "request_p50_ms": round(percentile(run.request_ms, 50), 2),
         "request_p99_ms": round(percentile(run.request_ms, 99), 2),
         "done_p50_ms": round(percentile(done_ms, 50), 2),
@@ -214,6 +243,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ("bus auth", "bus_auth"),
         ("clients", "clients"),
         ("accepted/s", "accepted_per_s"),
+        ("done/s", "done_per_s"),
+        ("drain s", "drain_s"),
         ("req p50 ms", "request_p50_ms"),
         ("req p99 ms", "request_p99_ms"),
         ("done p50 ms", "done_p50_ms"),

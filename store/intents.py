@@ -67,5 +67,32 @@ async def record_outcome(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a worker settled one intent: ``done``, or ``failed`` with the error the user sees."""
+
+    intent_id: str
+    user_id: uuid.UUID
+    kind: str
+    bot_id: uuid.UUID | None
+    status: str
+    error: str | None = None
+
+
+async def record_outcomes(db: Executor, outcomes: Sequence[Outcome]) -> None:
+    """:func:`record_outcome` for many intents in one statement (the lifecycle worker's batches)."""
+    await db.execute(
+        "INSERT INTO intents (id, user_id, kind, bot_id, status, error)"
+        " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[])"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()",
+        [o.intent_id for o in outcomes],
+        [o.user_id for o in outcomes],
+        [o.kind for o in outcomes],
+        [o.bot_id for o in outcomes],
+        [o.status for o in outcomes],
+        [o.error for o in outcomes],
+    )
+
+
 async def get_intent(db: Executor, intent_id: str, *, user_id: uuid.UUID) -> IntentRow | None:
     return _intent(await db.fetchrow("SELECT * FROM intents WHERE id = $1 AND user_id = $2", intent_id, user_id))

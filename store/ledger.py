@@ -29,6 +29,19 @@ async def record(db: Executor, *, consumer: str, message_id: str, outcome: list[
     return row is not None
 
 
+async def record_many(db: Executor, *, consumer: str, outcomes: dict[str, list[dict[str, Any]]]) -> set[str]:
+    """:func:`record` for many messages in one statement; returns the ids it recorded (not those already there)."""
+    rows = await db.fetch(
+        "INSERT INTO processed_messages (consumer, message_id, outcome)"
+        " SELECT $1, message_id, outcome::jsonb FROM unnest($2::text[], $3::text[]) AS t(message_id, outcome)"
+        " ON CONFLICT DO NOTHING RETURNING message_id",
+        consumer,
+        list(outcomes),
+        [json.dumps(outcome) for outcome in outcomes.values()],
+    )
+    return {str(row["message_id"]) for row in rows}
+
+
 async def outcome_of(db: Executor, *, consumer: str, message_id: str) -> list[dict[str, Any]] | None:
     """The saved outcome of a handled message; ``None`` if it was never handled."""
     value = await db.fetchval(

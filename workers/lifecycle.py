@@ -28,6 +28,7 @@ from events.bus import MSG_ID, TYPE_HEADER, Bus
 from events.consume import MalformedMessage, TransientError
 from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject, rearm_request_subject
 from store import bots, intents, ledger
+from store.intents import Outcome
 from workers.failpoints import Failpoints
 from workers.limits import refuse_create, refuse_start
 from workers.machine_identity import revoke_machine_tokens
@@ -117,26 +118,41 @@ async def _project_once(intent: AnyBotIntent, deps: LifecycleDeps) -> tuple[list
     return outcome, False
 
 
+@dataclass(frozen=True)
+class Projection:
+    """An intent projected onto the bots table: its outcome row (not written yet) and the events to publish."""
+
+    outcome: Outcome
+    emits: list[Emit]
+
+
 async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
-    """Project one intent; returns the events to publish. Runs inside the ledger transaction."""
+    """Project one intent and record its outcome; returns the events to publish. Runs inside the ledger transaction."""
+    projection = await project(conn, intent)
+    outcome = projection.outcome
+    await intents.record_outcome(
+        conn,
+        intent_id=outcome.intent_id,
+        user_id=outcome.user_id,
+        kind=outcome.kind,
+        bot_id=outcome.bot_id,
+        status=outcome.status,
+        error=outcome.error,
+    )
+    return projection.emits
+
+
+async def project(conn: Any, intent: AnyBotIntent) -> Projection:
+    """Change the bots projection for one intent; the caller writes ``outcome`` (one row per intent, batchable).
+
+    Raises ``TransientError`` before writing anything when the intent must wait.
+    """
     try:
         if isinstance(intent, RearmBot):
-            return await _rearm(conn, intent)
+            return Projection(_outcome(intent, "done"), await _rearm(conn, intent))
         status, reason = await _project(conn, intent)
     except IntentRefused as refused:
-        await intents.record_outcome(
-            conn,
-            intent_id=intent.id,
-            user_id=intent.user_id,
-            kind=intent.type,
-            bot_id=intent.bot_id,
-            status="failed",
-            error=str(refused),
-        )
-        return [_failed(intent, str(refused))]
-    await intents.record_outcome(
-        conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id, status="done"
-    )
+        return Projection(_outcome(intent, "failed", str(refused)), [_failed(intent, str(refused))])
     what = _EVENT_FOR[intent.type]
     event = BotEvent(
         id=f"{intent.id}:{what}",
@@ -151,10 +167,16 @@ async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
     done = IntentDone(
         id=f"{intent.id}:done", intent_id=intent.id, kind=intent.type, correlation_id=intent.correlation_id
     )
-    return [
-        Emit(bot_event_subject(intent.bot_id, what), event),
-        Emit(intent_event_subject(intent.id, "done"), done),
-    ]
+    return Projection(
+        _outcome(intent, "done"),
+        [Emit(bot_event_subject(intent.bot_id, what), event), Emit(intent_event_subject(intent.id, "done"), done)],
+    )
+
+
+def _outcome(intent: AnyBotIntent, status: str, error: str | None = None) -> Outcome:
+    return Outcome(
+        intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id, status=status, error=error
+    )
 
 
 async def _rearm(conn: Any, intent: RearmBot) -> list[Emit]:
@@ -166,9 +188,6 @@ async def _rearm(conn: Any, intent: RearmBot) -> list[Emit]:
         raise IntentRefused("bot not found")
     if bot.status == "deleted":
         raise IntentRefused("the bot was deleted")
-    await intents.record_outcome(
-        conn, intent_id=intent.id, user_id=intent.user_id, kind=intent.type, bot_id=intent.bot_id, status="done"
-    )
     request = RearmRequest(
         id=intent.id, bot_id=intent.bot_id, occurred_at=intent.occurred_at, correlation_id=intent.correlation_id
     )

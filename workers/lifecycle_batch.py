@@ -24,8 +24,9 @@ from nats.aio.msg import Msg
 from events.bus import MSG_ID, TYPE_HEADER
 from events.consume import MalformedMessage, TransientError, settle
 from events.topology import LIFECYCLE
-from store import ledger
-from workers.lifecycle import CONSUMER, AnyBotIntent, LifecycleDeps, apply, give_up, handle, parse_bot_intent
+from store import intents, ledger
+from store.intents import Outcome
+from workers.lifecycle import CONSUMER, AnyBotIntent, LifecycleDeps, give_up, handle, parse_bot_intent, project
 
 log = structlog.get_logger(__name__)
 
@@ -81,23 +82,34 @@ async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
 async def _project(
     fresh: list[tuple[Msg, AnyBotIntent]], deps: LifecycleDeps
 ) -> tuple[list[Projected] | None, list[Msg]]:
-    """Project ``fresh`` in one transaction: (projected, must-wait), or (None, []) if abandoned."""
+    """Project ``fresh`` in one transaction: (projected, must-wait), or (None, []) if abandoned.
+
+    The outcome rows and ledger rows of the whole shard are written by one statement each,
+    last, as the single path writes its own: the transaction commits all of it or nothing.
+    """
     if not fresh:
         return [], []
     projected: list[Projected] = []
+    outcomes: list[Outcome] = []
     waiting: list[Msg] = []
     try:
         async with deps.pool.acquire() as conn, conn.transaction():
             for msg, intent in fresh:
                 try:
-                    emits = await apply(conn, intent)  # raises TransientError before writing anything
+                    projection = await project(conn, intent)  # raises TransientError before writing anything
                 except TransientError:
                     waiting.append(msg)
                     continue
-                outcome = [emit.to_json() for emit in emits]
-                if not await ledger.record(conn, consumer=CONSUMER, message_id=intent.id, outcome=outcome):
-                    raise _BatchAbandoned(f"intent {intent.id} was already handled")
-                projected.append((msg, intent, outcome))
+                projected.append((msg, intent, [emit.to_json() for emit in projection.emits]))
+                outcomes.append(projection.outcome)
+            if projected:
+                await intents.record_outcomes(conn, outcomes)
+                saved = {intent.id: outcome for _, intent, outcome in projected}
+                if len(saved) != len(projected):
+                    raise _BatchAbandoned("the batch holds an intent twice")
+                recorded = await ledger.record_many(conn, consumer=CONSUMER, outcomes=saved)
+                if len(recorded) != len(saved):
+                    raise _BatchAbandoned(f"intents {sorted(saved.keys() - recorded)} were already handled")
             await deps.failpoints.hit("lifecycle.in_transaction")
     except Exception as exc:  # noqa: BLE001 - the single path retries each message under its policy
         log.info("lifecycle.batch_abandoned", size=len(fresh), reason=f"{type(exc).__name__}: {exc}")
