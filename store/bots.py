@@ -65,6 +65,14 @@ async def get_bot(db: Executor, bot_id: uuid.UUID, *, user_id: uuid.UUID | None 
     return _bot(await db.fetchrow("SELECT * FROM bots WHERE id = $1 AND user_id = $2", bot_id, user_id))
 
 
+async def local_among(db: Executor, bot_ids: list[uuid.UUID | None]) -> set[uuid.UUID]:
+    """Those of ``bot_ids`` that exist and run on the user's own machine (``local``): a bot's surface never changes."""
+    rows = await db.fetch(
+        "SELECT id FROM bots WHERE id = ANY($1::uuid[]) AND surface = 'local'", [i for i in bot_ids if i]
+    )
+    return {uuid.UUID(str(row["id"])) for row in rows}
+
+
 async def get_bot_for_update(db: Executor, bot_id: uuid.UUID) -> BotRow | None:
     return _bot(await db.fetchrow("SELECT * FROM bots WHERE id = $1 FOR UPDATE", bot_id))
 
