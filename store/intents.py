@@ -55,16 +55,7 @@ async def record_outcome(
     status: str,
     error: str | None = None,
 ) -> None:
-    await db.execute(
-        "INSERT INTO intents (id, user_id, kind, bot_id, status, error) VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()",
-        intent_id,
-        user_id,
-        kind,
-        bot_id,
-        status,
-        error,
-    )
+    await record_outcomes(db, [Outcome(intent_id, user_id, kind, bot_id, status, error)])
 
 
 @dataclass(frozen=True)
