@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+# One encoder for every record: json.dumps with these options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
 
 def encode(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(record)
 
 
 class AuditSink(Protocol):

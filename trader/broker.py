@@ -110,7 +110,7 @@ class PaperBroker:
 
     def claim(self, symbol: str) -> None:
         """Name a one-symbol book's unnamed position: it is ``symbol``'s (a restored one-symbol bot's book)."""
-        if list(self.positions) == [UNNAMED]:
+        if len(self.positions) == 1 and UNNAMED in self.positions:
             self.positions = {symbol: self.positions[UNNAMED]}
 
     def position_of(self, symbol: str) -> float:

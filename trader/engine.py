@@ -180,7 +180,8 @@ class Engine:
                 f"the saved book holds {', '.join(strangers)}, which this bot does not trade "
                 f"({', '.join(config.universe)}): it was saved by another set-up"
             )
-        if config.is_portfolio:
+        self._portfolio = config.is_portfolio  # asked several times a bar
+        if self._portfolio:
             for symbol in config.universe:
                 self.state.legs.setdefault(symbol, Leg())
         reader_config = ReaderConfig(
@@ -234,7 +235,7 @@ class Engine:
         closes = {s: float(series[s].close[t]) for s in cfg.universe}
         equity = self.broker.equity(closes)
         exposures = {s: self.broker.position_of(s) * closes[s] / equity if equity > 0 else 0.0 for s in cfg.universe}
-        if cfg.is_portfolio:
+        if self._portfolio:
             targets = {s: cfg.weight(s) * self._sized(readings[cfg.model_of(s)], series[s], t) for s in cfg.universe}
         else:
             targets = {cfg.symbol: readings[cfg.symbol].decision.target}
@@ -264,7 +265,7 @@ class Engine:
             exposures=exposures,
             equity=equity,
         )
-        return records.portfolio_record(cfg, outcome) if cfg.is_portfolio else records.one_symbol_record(cfg, outcome)
+        return records.portfolio_record(cfg, outcome) if self._portfolio else records.one_symbol_record(cfg, outcome)
 
     def _sized(self, reading: Reading, bars: Bars, t: int) -> float:
         """A symbol's exposure from its model's regime, scaled to the volatility target by the symbol's own
@@ -302,7 +303,7 @@ class Engine:
         """Each symbol's verdict, and (a portfolio) the verdict on the whole book."""
         cfg = self.config
         when = day.date() if isinstance(day, datetime) else day  # intraday bars: the daily limit is per date
-        if not cfg.is_portfolio:
+        if not self._portfolio:
             reading = readings[cfg.symbol]
             verdict = check(
                 cfg.risk,
@@ -352,10 +353,10 @@ class Engine:
         return (1.0 if level is None else level) * (1 + growth)
 
     def _last_trade(self, symbol: str) -> int | None:
-        return self.state.legs[symbol].last_trade_seq if self.config.is_portfolio else self.state.last_trade_seq
+        return self.state.legs[symbol].last_trade_seq if self._portfolio else self.state.last_trade_seq
 
     def _set_last_trade(self, symbol: str, seq: int) -> None:
-        if self.config.is_portfolio:
+        if self._portfolio:
             self.state.legs[symbol].last_trade_seq = seq
         else:
             self.state.last_trade_seq = seq
@@ -367,7 +368,7 @@ class Engine:
         a 10% band would never let a 5% position of a 20-symbol portfolio open.
         """
         last = self._last_trade(symbol)
-        sleeve = self.config.weight(symbol) if self.config.is_portfolio else 1.0
+        sleeve = self.config.weight(symbol) if self._portfolio else 1.0
         if sleeve <= 0:
             sleeve = 1.0  # a weight of 0 targets 0, which is never held back
         return held_back(

@@ -45,8 +45,9 @@ def run(config: EngineConfig, series: Mapping[str, Bars], *, progress: Progress 
         if not records:
             first = t
         records.append(record)
-        for model in engine.models().values():
-            models.setdefault(model.model_id(), model)
+        for symbol, section in record["models"].items():  # the record holds each id: hashing a model is costly
+            if section["model_id"] not in models:
+                models[section["model_id"]] = engine.models()[symbol]
     if not records:
         raise ValueError(f"{n} common bars are not enough for a {config.training_window}-bar training window")
     if progress is not None:

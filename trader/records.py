@@ -102,11 +102,11 @@ def _model_section(feature_names: tuple[str, ...], reading: Reading) -> dict[str
     """What one model read and decided at this bar."""
     decision = reading.decision
     return {
-        "features": dict(zip(feature_names, map(float, reading.features), strict=True)),
-        "probabilities": [float(p) for p in reading.probabilities],
+        "features": dict(zip(feature_names, reading.features.tolist(), strict=True)),
+        "probabilities": reading.probabilities.tolist(),
         "regime": decision.regime,
         "confidence": decision.confidence,
-        "model_id": reading.model.model_id(),
+        "model_id": reading.model_id,
         "n_states": reading.model.n_states,
         "drift": reading.drift,
     }

@@ -50,6 +50,7 @@ class Reading:
     """What one model says at one bar."""
 
     model: RegimeModel
+    model_id: str
     features: NDArray[np.float64]
     probabilities: NDArray[np.float64]
     decision: Decision
@@ -67,6 +68,8 @@ class RegimeReader:
         self._filter: OnlineFilter | None = None
         self._X = np.empty((0, len(config.feature_names)))  # feature row buffer (a cache, not state)
         self._rows_done = 0
+        self._first_complete: int | None = None  # the first row with no NaN, once seen (rows never change)
+        self._facts_of: tuple[RegimeModel, str, frozenset[int]] | None = None  # a model's id and calm states
         if slot.model is not None:
             self._filter = OnlineFilter(slot.model, state=slot.filter_state)
 
@@ -74,7 +77,7 @@ class RegimeReader:
         """Bar ``t`` of ``bars`` (which may end at t) through the model; None in warm-up or before a first fit."""
         cfg, slot = self.config, self.slot
         X = self._features_until(bars, t)
-        first = features.first_complete_row(X) if not np.isnan(X[-1]).any() else t + 1
+        first = self._first_complete_until(X, t)
         if t - first < cfg.training_window:
             return None  # warm-up: not enough history for a first fit
         notes: list[str] = []
@@ -91,9 +94,24 @@ class RegimeReader:
         slot.filter_state = self._filter.state
         regime_before = slot.tracker.regime
         decision = decide(cfg.strategy, slot.tracker, probabilities, daily_vol_pct=daily_vol_pct(bars.close, t))
-        calm = decision.regime is not None and decision.regime in drift.calm_states(model, cfg.feature_names)
+        model_id, calm_states = self._facts(model)
+        calm = decision.regime is not None and decision.regime in calm_states
         signal = drift.signal(model, probabilities, self._filter.last_log_likelihood)
-        return Reading(model, X[t], probabilities, decision, regime_before, calm, signal, notes)
+        return Reading(model, model_id, X[t], probabilities, decision, regime_before, calm, signal, notes)
+
+    def _facts(self, model: RegimeModel) -> tuple[str, frozenset[int]]:
+        """The model's id and calm states, computed once per model (each costs more than the rest of a bar)."""
+        if self._facts_of is None or self._facts_of[0] is not model:
+            self._facts_of = (model, model.model_id(), drift.calm_states(model, self.config.feature_names))
+        return self._facts_of[1], self._facts_of[2]
+
+    def _first_complete_until(self, X: NDArray[np.float64], t: int) -> int:
+        """The first row of ``X`` (rows 0..t) with no NaN, or t + 1 while row t still has one."""
+        if any(value != value for value in X[t].tolist()):  # a NaN: cheaper than numpy's any() on a few values
+            return t + 1
+        if self._first_complete is None:
+            self._first_complete = features.first_complete_row(X)
+        return self._first_complete
 
     def _refit(self, bars: Bars, X: NDArray[np.float64], t: int, first: int) -> list[str]:
         """Fit on rows up to t-1, then bring the filter to t-1 under the new model."""

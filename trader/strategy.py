@@ -11,10 +11,15 @@ takes the value at its place on it (:func:`exposure_for`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from trader.features import sample_std
+
+SQRT_252 = math.sqrt(252)  # trading days a year: daily volatility to annual (np.sqrt rounds it the same)
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,17 @@ def sized(config: StrategyConfig, exposure: float, daily_vol_pct: float | None) 
     """``exposure`` scaled to the volatility target (when set and the volatility is known), within [-1, 1]."""
     target = exposure
     if config.vol_target_pct is not None and daily_vol_pct and daily_vol_pct > 0:
-        annualised = daily_vol_pct * np.sqrt(252)
+        annualised = daily_vol_pct * SQRT_252
         target *= min(config.max_vol_scale, config.vol_target_pct / annualised)
-    return float(np.clip(target, -1.0, 1.0))
+    return float(min(max(target, -1.0), 1.0))  # np.clip's result, without its cost on a scalar
 
 
 def daily_vol_pct(close: NDArray[np.float64], t: int) -> float | None:
     """The standard deviation of the last 20 daily log returns up to bar t, in percent (None before bar 3)."""
     if t <= 2:
         return None
-    return float(np.std(np.diff(np.log(close[max(0, t - 20) : t + 1])), ddof=1) * 100)
+    log_close = np.log(close[max(0, t - 20) : t + 1])
+    return sample_std(log_close[1:] - log_close[:-1]) * 100  # np.diff is this subtraction
 
 
 def exposure_for(exposures: tuple[float, ...], regime: int, n_states: int) -> float:

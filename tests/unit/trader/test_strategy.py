@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trader.strategy import RegimeTracker, StrategyConfig, decide
+from trader.bars import load_bundled
+from trader.strategy import RegimeTracker, StrategyConfig, daily_vol_pct, decide, sized
 
 CONFIG = StrategyConfig(exposure_per_regime=(0.0, 0.5, 1.0), min_persistence=3, prob_threshold=0.6)
 
@@ -41,3 +42,19 @@ def test_volatility_targeting_scales_and_caps_exposure() -> None:
     stormy = decide(config, RegimeTracker(), _p(0.9, 0.1), daily_vol_pct=2.52)  # ~40% annualised
     assert abs(calm.target - 1.0) < 0.01
     assert abs(stormy.target - 0.25) < 0.01
+
+
+def test_daily_volatility_is_numpys_std_of_the_last_20_log_returns_to_the_last_bit() -> None:
+    close = load_bundled("sp500").close
+    got = [daily_vol_pct(close, t) for t in range(len(close))]
+    expected = [None] * 3 + [
+        float(np.std(np.diff(np.log(close[max(0, t - 20) : t + 1])), ddof=1) * 100) for t in range(3, len(close))
+    ]
+    assert got == expected
+
+
+def test_sizing_clips_to_one_either_way_as_np_clip_did() -> None:
+    config = StrategyConfig(exposure_per_regime=(-1.0, 1.0), vol_target_pct=40.0, max_vol_scale=3.0)
+    assert sized(config, 1.0, 0.5) == 1.0
+    assert sized(config, -1.0, 0.5) == -1.0
+    assert sized(config, 0.5, 2.52) == float(np.clip(0.5 * min(3.0, 40.0 / (2.52 * np.sqrt(252))), -1.0, 1.0))
