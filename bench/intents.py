@@ -10,8 +10,9 @@ plan's 50, else another start; so every failure is a real one. Every 202 is an i
 stored in JetStream; its ``events.intent.<id>.done`` event, observed on the bus, gives
 the intent-to-done latency, and done/s counts outcomes seen while the load ran (a backlog
 left for later does not count; "drain s" is how long after the load the last one came). A
-503 with Retry-After is the API's backpressure (``HMMTRADE_INTENT_BACKLOG_MAX``). In the same run, one Python process publishing raw
-JetStream messages with ``publish_async`` gives the ceiling.
+503 with Retry-After is the API's backpressure (``HMMTRADE_INTENT_BACKLOG_MAX``). Then the
+workers alone drain a backlog (``bench/intents_drain.py``). In the same run, one Python
+process publishing raw JetStream messages with ``publish_async`` gives the ceiling.
 
     ./dev bench intents [--duration 20] [--clients 32 64]
 """
@@ -35,8 +36,8 @@ from urllib.parse import urlsplit
 import nats
 
 from bench.http1 import Http1Connection
-from billing.plans import plan
 from bench.stack import LocalStack, local_stack
+from billing.plans import plan
 from events.embedded import find_nats_server, free_port, port_is_free, stop_process
 
 PROFILE: dict[str, Any] = {
@@ -271,8 +272,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
-async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows = []
+async def main_async(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rows: list[dict[str, Any]] = []
+    drains: list[dict[str, Any]] = []
     env = {"HMMTRADE_LOGIN_ATTEMPTS_PER_MINUTE": "10000", "HMMTRADE_SIGNUPS_PER_HOUR": "100000"}
     payload_size = len(json.dumps(PROFILE)) + 400  # the envelope and ids around the profile
     for auth in args.bus_auth:
@@ -288,7 +290,12 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
                     ceiling, sequential = await measure_publish_ceiling(stack, payload_size)
                     rows.append({"bus_auth": auth, **summarise(run, ceiling, sequential)})
                     print(json.dumps(rows[-1]), flush=True)
-    return rows
+                if args.drain and auth == "on":
+                    from bench.intents_drain import measure_drain  # it imports this module's helpers
+
+                    drains.append(await measure_drain(stack, PROFILE, args.drain))
+                    print(json.dumps({"drain": drains[-1]}), flush=True)
+    return rows, drains
 
 
 @contextlib.contextmanager
@@ -318,11 +325,19 @@ def main() -> None:
         default=["on", "off"],
         help="bus auth on (the product), off (baseline)",
     )
+    parser.add_argument(
+        "--drain", type=int, default=4_000, help="intents for the workers-alone drain (0: skip); under the 5,000 bound"
+    )
     args = parser.parse_args()
-    rows = asyncio.run(main_async(args))
+    rows, drains = asyncio.run(main_async(args))
     print_table(rows)
+    for drain in drains:
+        print(
+            f"workers alone (paused while {drain['intents']} intents were accepted, then resumed): "
+            f"{drain['settled']} settled in {drain['drain_s']} s = {drain['per_s']} intents/s"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    args.out.write_text(json.dumps({"rows": rows, "drain": drains}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ class LocalStack:
     api_port: int
     nats_url: str
     data_dir: Path
+    up_pid: int  # the ``hmmtrade up`` process; its children are the stack's services
 
     def nats_options(self) -> dict[str, Any]:
         """Connect as the stack's admin (its bus admits no anonymous client)."""
@@ -59,7 +60,7 @@ def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 1
             printed = out_path.read_text()
             match = re.search(r"nats\s+(nats://\S+)", printed)
             assert match is not None, printed
-            yield LocalStack(f"http://127.0.0.1:{port}", "127.0.0.1", port, match.group(1), data_dir)
+            yield LocalStack(f"http://127.0.0.1:{port}", "127.0.0.1", port, match.group(1), data_dir, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:

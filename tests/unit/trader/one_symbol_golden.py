@@ -11,7 +11,8 @@ run from a folder where it shadows this checkout's ``trader`` (the repo root wou
     cp --parents tests/__init__.py tests/unit/__init__.py tests/unit/trader/__init__.py \
         tests/unit/trader/one_symbol_golden.py /tmp/base
     cd /tmp/base && env OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-        MKL_NUM_THREADS=1 $REPO/.venv/bin/python -m tests.unit.trader.one_symbol_golden --write
+        MKL_NUM_THREADS=1 NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" \
+        $REPO/.venv/bin/python -m tests.unit.trader.one_symbol_golden --write
     cp /tmp/base/tests/unit/trader/data/one_symbol_golden.json.gz $REPO/tests/unit/trader/data/
 
 Without ``--write`` it prints the run and a resumed run as JSON (what the test reads).

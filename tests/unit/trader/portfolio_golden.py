@@ -5,10 +5,18 @@ audit as the engine wrote it before the issue-16 speed work, so ``test_engine_go
 engine still decides and records the same bytes. Per-symbol models with a few refits, a
 volatility target, a stop loss and rationing, so most of the per-bar path writes into it.
 The run happens in a child process with floating point pinned (``tests.unit.trader.pinned_run``).
-Regenerate only on purpose (a deliberate change of what the engine decides or records)::
+Regenerate only on purpose (a deliberate change of what the engine decides or records), from
+the code before the speed work (3f61048), run from a folder where it shadows this checkout's
+``trader``::
 
-    env OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-        .venv/bin/python -m tests.unit.trader.portfolio_golden --write
+    mkdir /tmp/base && git archive 3f61048 trader contracts venues | tar -x -C /tmp/base
+    cp --parents tests/__init__.py tests/unit/__init__.py tests/unit/trader/__init__.py \
+        tests/unit/trader/portfolio_golden.py tests/unit/trader/audit_digest.py /tmp/base
+    mkdir -p /tmp/base/tests/unit/trader/data && cd /tmp/base && \
+        env OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+        NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" \
+        $REPO/.venv/bin/python -m tests.unit.trader.portfolio_golden --write
+    cp /tmp/base/tests/unit/trader/data/portfolio_golden.json $REPO/tests/unit/trader/data/
 
 Without ``--write`` it prints the run's audit lines as JSON (what the test reads).
 """
