@@ -129,16 +129,7 @@ class Projection:
 async def apply(conn: Any, intent: AnyBotIntent) -> list[Emit]:
     """Project one intent and record its outcome; returns the events to publish. Runs inside the ledger transaction."""
     projection = await project(conn, intent)
-    outcome = projection.outcome
-    await intents.record_outcome(
-        conn,
-        intent_id=outcome.intent_id,
-        user_id=outcome.user_id,
-        kind=outcome.kind,
-        bot_id=outcome.bot_id,
-        status=outcome.status,
-        error=outcome.error,
-    )
+    await intents.record_outcomes(conn, [projection.outcome])
     return projection.emits
 
 
