@@ -36,7 +36,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench.hosted_profile import BootTimeline, bare_import_mib, bot_trees_mib, stage_table
+from bench.hosted_profile import BootTimeline, BotTree, bare_import_mib, bot_trees, stage_table
 from bench.http1 import Http1Connection
 from bench.intents import _login, _subscribe_team, measure_publish_ceiling, percentile
 from bench.stack import LocalStack, local_stack
@@ -79,6 +79,8 @@ class Fleet:
     early: dict[str, list[tuple[str, bytes, float]]] = field(default_factory=dict)
     peak_rss_mib: float = 0.0
     peak_pss_mib: float = 0.0
+    processes: int = 0  # the most processes one bot tree had
+    last_trees: dict[str, BotTree] = field(default_factory=dict)
 
     def on_tick(self, bot_id: str) -> None:
         now = time.perf_counter()
@@ -102,14 +104,19 @@ class Fleet:
         if parts[0] == "events" and parts[-1] == "created":
             timeline.saw("created", when)
         elif parts[-1] == "log":
-            timeline.boot_line(json.loads(data).get("line", ""), when)
+            timeline.boot_line(json.loads(data).get("line", ""))
         elif parts[-1] == "status" and json.loads(data).get("status") == "running":
             timeline.saw("running", when)
 
     def sample_memory(self) -> None:
-        """The largest bot tree's RSS and PSS seen so far."""
-        for rss, pss in bot_trees_mib().values():
-            self.peak_rss_mib, self.peak_pss_mib = max(self.peak_rss_mib, rss), max(self.peak_pss_mib, pss)
+        """The largest bot tree's RSS and PSS seen so far; each bot's process start for its timeline."""
+        self.last_trees = bot_trees()
+        for bot_id, tree in self.last_trees.items():
+            self.peak_rss_mib = max(self.peak_rss_mib, tree.rss_mib)
+            self.peak_pss_mib = max(self.peak_pss_mib, tree.pss_mib)
+            self.processes = max(self.processes, tree.processes)
+            if bot_id in self.timelines:
+                self.timelines[bot_id].saw("process", tree.started)
 
     async def add(self, count: int) -> list[str]:
         """``count`` more hosted bots, POSTed back to back; a new team user every 20 (the plan's limit)."""
@@ -217,6 +224,9 @@ async def run(stack: LocalStack, *, first: int, step: int, most: int, window_s: 
         "stages": stages,
         "peak_rss_mib": fleet.peak_rss_mib,
         "peak_pss_mib": fleet.peak_pss_mib,
+        "processes": fleet.processes,
+        "end_rss_mib": percentile([t.rss_mib for t in fleet.last_trees.values()], 50),
+        "end_pss_mib": percentile([t.pss_mib for t in fleet.last_trees.values()], 50),
         "steps": steps,
         "most_sustained": max((s["bots"] for s in sustained), default=0),
         "sustained_audit_rows_per_s": max((s["audit_rows_per_s"] for s in sustained), default=0.0),
@@ -248,6 +258,9 @@ def main() -> None:
         ("POST -> first tick p95 (s)", f"{result['first_tick_p95_s']:.1f}"),
         ("peak RSS of one bot tree (MiB)", f"{result['peak_rss_mib']:.0f}"),
         ("peak PSS of one bot tree (MiB)", f"{result['peak_pss_mib']:.0f}"),
+        ("processes in one bot tree", f"{result['processes']}"),
+        ("bot tree at the end, p50 RSS (MiB)", f"{result['end_rss_mib']:.0f}"),
+        ("bot tree at the end, p50 PSS (MiB)", f"{result['end_pss_mib']:.0f}"),
         ("bare import of the bot's modules, RSS (MiB)", f"{bare_rss:.0f}"),
         ("bare import of the bot's modules, PSS (MiB)", f"{bare_pss:.0f}"),
         ("most bots ticking at pace", f"{result['most_sustained']}"),

@@ -2,15 +2,16 @@
 
 Stages come from what the system already says on the bus, timed on arrival in the bench:
 ``events.bot.<id>.created`` (the lifecycle worker projected the intent), the boot's lines on
-``bots.<id>.log`` (each stamped with the seconds since the boot process started, which also
-dates the process start), the runner's first ``running`` status (bars loaded, engine built) and
-the first ``bots.<id>.tick``. Memory is RSS and PSS (shared pages divided among their users)
-from ``/proc/<pid>/smaps_rollup``, summed over each bot's processes.
+``bots.<id>.log`` (each stamped with the seconds since the boot process started, whose start
+time ``/proc/<pid>/stat`` gives), the runner's first ``running`` status (bars loaded, engine
+built) and the first ``bots.<id>.tick``. Memory is RSS and PSS (shared pages divided among
+their users) from ``/proc/<pid>/smaps_rollup``, summed over each bot's processes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -44,8 +45,8 @@ class BootTimeline:
     def saw(self, what: str, when: float | None = None) -> None:
         self.at.setdefault(what, time.perf_counter() if when is None else when)
 
-    def boot_line(self, line: str, now: float) -> None:
-        """A line from ``bots.<id>.log`` that arrived at ``now``: the stamped boot lines are the in-VM stages."""
+    def boot_line(self, line: str) -> None:
+        """A line from ``bots.<id>.log``: the stamped boot lines are the in-VM stages."""
         match = STAMPED.match(line)
         if match is None:
             return
@@ -55,8 +56,6 @@ class BootTimeline:
                 self.ages.setdefault(marker, age)
         if "received" in text and not text.startswith("machine token"):
             self.ages["prepared"] = max(self.ages.get("prepared", 0.0), age)
-        if text.startswith("trader loaded"):
-            self.saw("process", now - age)  # published as said: the arrival dates the process start
 
     def stages(self) -> dict[str, float] | None:
         """Seconds per stage, or None while any boundary is missing."""
@@ -97,9 +96,19 @@ def smaps_mib(pid: int | str) -> tuple[float, float] | None:
     return values.get("Rss", 0.0), values.get("Pss", 0.0)
 
 
-def bot_trees_mib() -> dict[str, tuple[float, float]]:
-    """Each running bot's process tree (its processes with ``BOT_ID`` and ``fly.boot``/``trader.cli``): (RSS, PSS)."""
-    by_bot: dict[str, tuple[float, float]] = {}
+@dataclass(frozen=True)
+class BotTree:
+    """One bot's processes: memory summed, and when the first of them started (bench clock)."""
+
+    rss_mib: float
+    pss_mib: float
+    started: float
+    processes: int
+
+
+def bot_trees() -> dict[str, BotTree]:
+    """Each running bot's processes (``fly.boot`` or ``trader.cli`` with a ``BOT_ID``), by bot id."""
+    by_bot: dict[str, BotTree] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -108,15 +117,25 @@ def bot_trees_mib() -> dict[str, tuple[float, float]]:
             if "fly.boot" not in cmdline and "trader.cli" not in cmdline:
                 continue
             environ = (proc / "environ").read_bytes().split(b"\0")
+            started = _started(proc)
         except OSError:
             continue
         bot = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"BOT_ID=")), None)
         memory = smaps_mib(proc.name)
         if bot is None or memory is None:
             continue
-        rss, pss = by_bot.get(bot, (0.0, 0.0))
-        by_bot[bot] = (rss + memory[0], pss + memory[1])
+        seen = by_bot.get(bot, BotTree(0.0, 0.0, started, 0))
+        by_bot[bot] = BotTree(
+            seen.rss_mib + memory[0], seen.pss_mib + memory[1], min(seen.started, started), seen.processes + 1
+        )
     return by_bot
+
+
+def _started(proc: Path) -> float:
+    """When a process started, on the bench's ``time.perf_counter`` clock (to a clock tick)."""
+    ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+    return time.perf_counter() - (uptime_s - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 BARE_IMPORT = """
