@@ -107,8 +107,12 @@ class BotTree:
 
 
 def bot_trees() -> dict[str, BotTree]:
-    """Each running bot's processes (``fly.boot`` or ``trader.cli`` with a ``BOT_ID``), by bot id."""
-    by_bot: dict[str, BotTree] = {}
+    """Each running bot's processes (``fly.boot`` or ``trader.cli`` with a ``BOT_ID``), by bot id.
+
+    A child forked but not yet exec'd (scikit-learn runs ``lscpu`` once, at the first fit) shows
+    its parent's command line and memory for a moment: it is skipped, not counted twice.
+    """
+    found: dict[str, tuple[str, str, int, float]] = {}  # pid -> (bot, cmdline, ppid, started)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -117,12 +121,18 @@ def bot_trees() -> dict[str, BotTree]:
             if "fly.boot" not in cmdline and "trader.cli" not in cmdline:
                 continue
             environ = (proc / "environ").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
             started = _started(proc)
         except OSError:
             continue
         bot = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"BOT_ID=")), None)
-        memory = smaps_mib(proc.name)
-        if bot is None or memory is None:
+        if bot is not None:
+            found[proc.name] = (bot, cmdline, ppid, started)
+    by_bot: dict[str, BotTree] = {}
+    for pid, (bot, cmdline, ppid, started) in found.items():
+        parent = found.get(str(ppid))
+        memory = smaps_mib(pid)
+        if memory is None or (parent is not None and parent[1] == cmdline):
             continue
         seen = by_bot.get(bot, BotTree(0.0, 0.0, started, 0))
         by_bot[bot] = BotTree(
