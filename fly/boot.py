@@ -39,7 +39,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Coroutine, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast
@@ -191,7 +191,7 @@ async def bus_credentials(settings: BootSettings, http: httpx.AsyncClient, stop:
 
 async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> Path:
     """Steps 2-4: ask the control plane (both calls at once), write the instance files; the instance YAML's path."""
-    bot, bundle = await asyncio.gather(
+    bot, bundle = await all_or_refused(
         _call(http, "GET", f"/api/v1/internal/bots/{settings.bot_id}", stop),
         _call(http, "POST", "/api/v1/internal/broker_token", stop, json={"bot_id": str(settings.bot_id)}),
     )
@@ -205,6 +205,21 @@ async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio
     if settings.pace:
         env["HMMTRADE_REPLAY_PACE"] = settings.pace
     return write_instance(settings.home, settings.bot_id, profile, env)
+
+
+async def all_or_refused(*calls: Coroutine[Any, Any, Any]) -> list[Any]:
+    """The calls' answers, run side by side; the first refusal cancels the rest and is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except* BootRefused as refused:
+        raise _first_leaf(refused) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(group: BaseExceptionGroup[BootRefused]) -> BootRefused:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class LogTee:
@@ -228,7 +243,8 @@ class LogTee:
 
     def offer(self, name: Literal["stdout", "stderr"], line: str) -> None:
         self._pending.append((name, line))
-        self._loop.call_soon_threadsafe(self._wake.set)
+        with contextlib.suppress(RuntimeError):  # a late write after the loop closed stays in the VM log only
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def attach(self, bus: Bus) -> None:
         self._bus = bus
@@ -403,14 +419,12 @@ async def ask_control_plane(settings: BootSettings, stop: asyncio.Event) -> tupl
         token = await machine_jwt(settings, http, stop)
         http.headers["Authorization"] = f"Bearer {token}"
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(connect_bus())
-                preparing = group.create_task(prepare(settings, http, stop))
-        except* BootRefused as refused:
+            _, config = await all_or_refused(connect_bus(), prepare(settings, http, stop))
+        except BootRefused:
             if bus is not None:
                 await bus.close()
-            raise refused.exceptions[0] from None
-    return preparing.result(), bus
+            raise
+    return config, bus
 
 
 def main() -> int:

@@ -12,8 +12,10 @@ import textwrap
 import uuid
 from typing import Any, cast
 
+import pytest
+
 from events.bus import Bus
-from fly.boot import LogTee, say, teeing
+from fly.boot import BootRefused, LogTee, all_or_refused, say, teeing
 
 
 class RecordingBus:
@@ -93,3 +95,26 @@ def test_forgetting_the_credentials_removes_them_from_the_environment_and_from_p
     assert secret not in shown and "HMMTRADE_MACHINE" not in shown and "inherited.creds" not in shown
     assert "KEEP_ME=visible" in shown, "read the wrong process"
     assert still_in_os_environ == "False"
+
+
+async def test_calls_made_side_by_side_answer_in_order_and_a_refusal_stops_the_others() -> None:
+    async def answer(value: str) -> str:
+        await asyncio.sleep(0)
+        return value
+
+    assert await all_or_refused(answer("profile"), answer("broker token")) == ["profile", "broker token"]
+
+    cancelled = asyncio.Event()
+
+    async def waits_forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    async def refused() -> None:
+        raise BootRefused("GET /api/v1/internal/bots/x -> 404: bot not found")
+
+    with pytest.raises(BootRefused, match="404"):
+        await all_or_refused(waits_forever(), refused())
+    assert cancelled.is_set()
