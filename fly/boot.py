@@ -8,10 +8,18 @@
 3. ``POST /api/v1/internal/broker_token``: short-lived broker credentials;
 4. write ``config/instances/<id>.yaml`` and ``<id>.env`` under ``HMMTRADE_HOME``, the
    files a local install uses;
-5. spawn the trader (``python -m trader.cli``) and tee its output to our stdout (the VM
-   log) and to ``bots.<id>.log``;
-6. SIGTERM/SIGINT: forward to the trader, wait while it finishes its bar and flushes its
-   audit, exit 0.
+5. run the trader in this process (what ``python -m trader.cli`` runs), our stdout and
+   stderr teed line by line to the VM log and to ``bots.<id>.log`` (boot's own lines too,
+   those said before the bus was up once it is);
+6. SIGTERM/SIGINT: the trader finishes its bar and flushes its audit, exit 0.
+
+One interpreter, not boot plus a trader child: a second Python start and a second copy of
+the imports cost about a second of CPU and ~60 MiB a bot, which ten machines booting at
+once on a shared host feel (bench/README.md, ``./dev bench hosted``). The trader never
+needed boot's credentials: before it runs they leave ``os.environ`` and are blanked in the
+process's initial environment block, so ``/proc/<pid>/environ`` and crash reports do not
+show them. Each line boot says carries the seconds since the process started, which the
+hosted benchmark reads as its start-up profile.
 
 The control plane unreachable or answering 5xx (a KMS outage is a 503) is retried with
 backoff, each attempt logged with the reason, so a machine started during an outage boots
@@ -22,14 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import io
 import os
 import signal
 import sys
+import time
+import traceback
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Coroutine, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO, cast
 
 import httpx
 
@@ -43,17 +56,12 @@ from trader.instance import write_instance
 EXIT_FINAL = 3  # the control plane refused this machine for good: restarting will not help
 
 BOOT_ONLY_ENV = ("HMMTRADE_MACHINE_TOKEN", "HMMTRADE_MACHINE_BOOTSTRAP")
-"""Boot's own credentials: the trader never calls the control plane, so it never gets them
-(a child's environment is readable in ``/proc/<pid>/environ`` and ends up in crash reports)."""
+"""Boot's own credentials: the trader never calls the control plane, so it never sees them
+(an environment is readable in ``/proc/<pid>/environ`` and ends up in crash reports)."""
 
-
-def trader_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Our environment minus boot's credentials, for the trader child.
-
-    An inherited ``NATS_CREDS`` goes too: the trader uses the bot's own credentials, which
-    the instance's ``.env`` names (the environment would override it).
-    """
-    return {name: value for name, value in environ.items() if name not in (*BOOT_ONLY_ENV, "NATS_CREDS")}
+NOT_FOR_THE_TRADER = (*BOOT_ONLY_ENV, "NATS_CREDS")
+"""Removed before the trader runs. An inherited ``NATS_CREDS`` goes too: the trader uses the
+bot's own credentials, which the instance's ``.env`` names (the environment would override it)."""
 
 
 class BootRefused(Exception):
@@ -97,7 +105,20 @@ class BootSettings:
 
 
 def say(line: str) -> None:
-    print(f"boot: {line}", flush=True)
+    """One boot line, stamped with the seconds since this process started (the start-up profile)."""
+    print(f"boot: [{process_age_s():.2f}s] {line}", flush=True)
+
+
+def process_age_s() -> float:
+    """Seconds since this process was started (interpreter start-up and imports included)."""
+    if sys.platform != "linux":
+        return time.monotonic() - _IMPORTED_AT
+    started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+    return max(0.0, uptime_s - started_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+_IMPORTED_AT = time.monotonic()
 
 
 async def _call(http: httpx.AsyncClient, method: str, path: str, stop: asyncio.Event, **kwargs: Any) -> Any:
@@ -169,11 +190,13 @@ async def bus_credentials(settings: BootSettings, http: httpx.AsyncClient, stop:
 
 
 async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio.Event) -> Path:
-    """Steps 2-4: ask the control plane, write the instance files; the instance YAML's path."""
-    bot = await _call(http, "GET", f"/api/v1/internal/bots/{settings.bot_id}", stop)
+    """Steps 2-4: ask the control plane (both calls at once), write the instance files; the instance YAML's path."""
+    bot, bundle = await all_or_refused(
+        _call(http, "GET", f"/api/v1/internal/bots/{settings.bot_id}", stop),
+        _call(http, "POST", "/api/v1/internal/broker_token", stop, json={"bot_id": str(settings.bot_id)}),
+    )
     profile = BotProfile.model_validate(bot["profile"])
     say(f"profile of {profile.basics.name!r} received ({profile.market.data_source}, {profile.basics.mode})")
-    bundle = await _call(http, "POST", "/api/v1/internal/broker_token", stop, json={"bot_id": str(settings.bot_id)})
     say(f"broker credentials received ({bundle.get('kind', 'paper')}), valid until {bundle.get('expires_at')}")
     env = _credential_env(bundle)
     if settings.nats_url:
@@ -184,61 +207,169 @@ async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio
     return write_instance(settings.home, settings.bot_id, profile, env)
 
 
+async def all_or_refused(*calls: Coroutine[Any, Any, Any]) -> list[Any]:
+    """The calls' answers, run side by side; the first refusal cancels the rest and is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except* BootRefused as refused:
+        raise _first_leaf(refused) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(group: BaseExceptionGroup[BootRefused]) -> BootRefused:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 class LogTee:
-    """Trader output to our stdout and, best effort, to ``bots.<id>.log``."""
+    """Our stdout and stderr, line by line, also to ``bots.<id>.log`` (best effort).
 
-    def __init__(self, bus: Bus | None, bot_id: uuid.UUID) -> None:
-        self._bus, self._bot_id = bus, bot_id
+    Lines are queued (at most ``limit``, the oldest dropped) and published by ``pump`` once a
+    bus is attached, so what boot said before it had bus credentials reaches the log too.
+    Writes may come from any thread; publishing happens on the event loop.
+    """
+
+    def __init__(self, bot_id: uuid.UUID, *, limit: int = 2_000) -> None:
+        self._bot_id = bot_id
         self._subject = bot_subject(bot_id, "log")
+        self._pending: deque[tuple[Literal["stdout", "stderr"], str]] = deque(maxlen=limit)
+        self._bus: Bus | None = None
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
 
-    async def pump(self, stream: asyncio.StreamReader, name: Literal["stdout", "stderr"]) -> None:
-        while line := await stream.readline():
-            text = line.decode(errors="replace").rstrip("\n")
-            (sys.stdout if name == "stdout" else sys.stderr).write(text + "\n")
-            if self._bus is not None and self._bus.is_connected:
-                message = BotLogLine(
-                    correlation_id=str(self._bot_id), bot_id=self._bot_id, stream=name, line=text[:8_000]
-                )
-                with contextlib.suppress(BusUnavailable):
-                    await self._bus.publish(self._subject, message)
-        sys.stdout.flush()
+    def stream(self, real: TextIO, name: Literal["stdout", "stderr"]) -> TextIO:
+        return cast(TextIO, _TeeStream(real, name, self))
+
+    def offer(self, name: Literal["stdout", "stderr"], line: str) -> None:
+        self._pending.append((name, line))
+        with contextlib.suppress(RuntimeError):  # a late write after the loop closed stays in the VM log only
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def attach(self, bus: Bus) -> None:
+        self._bus = bus
+        self._wake.set()
+
+    async def pump(self) -> None:
+        """Publish queued lines while a bus is attached, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.publish_pending()
+
+    async def publish_pending(self) -> None:
+        while self._pending and self._bus is not None and self._bus.is_connected:
+            name, line = self._pending.popleft()
+            message = BotLogLine(correlation_id=str(self._bot_id), bot_id=self._bot_id, stream=name, line=line[:8_000])
+            with contextlib.suppress(BusUnavailable):
+                await self._bus.publish(self._subject, message)
 
 
-def _terminate_with_parent() -> None:
-    """In the child: SIGTERM when boot dies (even by SIGKILL), so the trader never outlives it."""
+class _TeeStream(io.TextIOBase):
+    """A text stream that writes through to ``real`` and offers each complete line to the tee."""
+
+    def __init__(self, real: TextIO, name: Literal["stdout", "stderr"], tee: LogTee) -> None:
+        super().__init__()
+        self._real, self._name, self._tee = real, name, tee
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._real.write(text)
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._tee.offer(self._name, line)
+        return len(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def isatty(self) -> bool:
+        return self._real.isatty()
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._real.encoding
+
+
+@contextlib.contextmanager
+def teeing(tee: LogTee) -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` through ``tee`` for the duration."""
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = tee.stream(real_out, "stdout"), tee.stream(real_err, "stderr")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+
+
+def forget_boot_credentials(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Boot's credentials out of the environment before the trader runs in this process.
+
+    ``os.environ`` drops them (and the C ``environ`` they came from), and on Linux their bytes in
+    the initial environment block, which ``/proc/<pid>/environ`` shows, are zeroed.
+    """
+    for name in NOT_FOR_THE_TRADER:
+        environ.pop(name, None)
     if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        _blank_initial_environ({name.encode() for name in NOT_FOR_THE_TRADER})
 
 
-async def run_trader(settings: BootSettings, config: Path, bus: Bus | None, stop: asyncio.Event) -> int:
-    """Step 5 and 6: the trader as a child; SIGTERM forwarded; its exit code."""
-    args = [sys.executable, "-m", "trader.cli", "--config", str(config)]
-    if settings.once:
-        args.append("--once")  # scale-to-zero: the bars that are due, then exit and let the machine stop
-        if settings.decisions_per_wake:
-            args += ["--max-decisions", settings.decisions_per_wake]  # replayed data: one trading day a wake
-    child = await asyncio.create_subprocess_exec(
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=trader_environment(os.environ),
-        preexec_fn=_terminate_with_parent,
-    )
-    assert child.stdout is not None and child.stderr is not None
-    tee = LogTee(bus, settings.bot_id)
-    pumps = asyncio.gather(tee.pump(child.stdout, "stdout"), tee.pump(child.stderr, "stderr"))
-    waiter = asyncio.create_task(child.wait())
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if not waiter.done():
+def _blank_initial_environ(names: set[bytes]) -> None:
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    env_start, env_end = int(fields[47]), int(fields[48])  # stat fields 50 and 51 (fields[0] is field 3)
+    block = ctypes.string_at(env_start, env_end - env_start)
+    offset = 0
+    for entry in block.split(b"\0"):
+        if entry.split(b"=", 1)[0] in names:
+            ctypes.memset(env_start + offset, 0, len(entry))
+        offset += len(entry) + 1
+
+
+async def run_trader(settings: BootSettings, config: Path, stop: asyncio.Event) -> int:
+    """Steps 5 and 6: the trader in this process, as ``python -m trader.cli`` runs it; its exit code."""
+    # Imported here, after the control plane answered: a refused or waiting boot never pays for
+    # the trading stack, and boot's own start (and first log lines) stays quick.
+    from trader.bars import BarDataError
+    from trader.checkpoint import CheckpointError
+    from trader.feeds import FeedError
+    from trader.instance import InstanceError, load_instance
+    from trader.runner import RunOptions, describe, run_instance
+    from trader.threads import limit_math_threads
+    from trader.venue import VenueError
+
+    forget_boot_credentials()
+    limit_math_threads()
+    say("trader loaded")
+
+    async def announce_stop() -> None:
+        await stop.wait()
         say("SIGTERM received: asking the trader to finish its bar and flush its audit")
-        child.send_signal(signal.SIGTERM)
-    code = await waiter
-    stopper.cancel()
-    await pumps
-    return 0 if stop.is_set() and code in (0, -signal.SIGTERM) else code
+
+    announcer = asyncio.create_task(announce_stop())
+    try:
+        instance = load_instance(config)
+        max_decisions = int(settings.decisions_per_wake) if settings.once and settings.decisions_per_wake else None
+        options = RunOptions(
+            once=settings.once,  # scale-to-zero: the bars that are due, then exit and let the machine stop
+            max_decisions=max_decisions,  # replayed data: one trading day a wake
+            pace=float(instance.env.get("HMMTRADE_REPLAY_PACE") or 0),
+        )
+        summary = await run_instance(instance, options, stop)
+    except (InstanceError, FeedError, BarDataError, CheckpointError, VenueError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001 (a trader crash: exit 1 with the traceback, as the child process did)
+        traceback.print_exc()  # through the tee: the reason reaches bots.<id>.log
+        return 1
+    finally:
+        announcer.cancel()
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(describe(summary, instance.state_dir), file=sys.stderr)
+    return 0
 
 
 async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
@@ -247,27 +378,53 @@ async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
     except BootRefused as exc:
         say(f"error: {exc}")
         return EXIT_FINAL
-    say(f"bot {settings.bot_id} on machine {env.get('FLY_MACHINE_ID', '?')} ({env.get('FLY_REGION', '?')})")
+    tee = LogTee(settings.bot_id)
+    pump = asyncio.create_task(tee.pump())
     bus: Bus | None = None
     try:
-        async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
+        with teeing(tee):
+            say(f"bot {settings.bot_id} on machine {env.get('FLY_MACHINE_ID', '?')} ({env.get('FLY_REGION', '?')})")
             try:
-                token = await machine_jwt(settings, http, stop)
-                http.headers["Authorization"] = f"Bearer {token}"
-                creds = await bus_credentials(settings, http, stop)
-                if settings.nats_url and creds is not None:
-                    bus = Bus(settings.nats_url, name=f"boot-{settings.bot_id}", creds=creds)
-                    await bus.start(wait_s=5)
-                config = await prepare(settings, http, stop)
+                config, bus = await ask_control_plane(settings, stop)
             except BootRefused as exc:
                 say(f"error: {exc}")
                 return 0 if stop.is_set() else EXIT_FINAL
-        code = await run_trader(settings, config, bus, stop)
-        say(f"trader exited with {code}")
-        return code
+            if bus is not None:
+                tee.attach(bus)
+            code = await run_trader(settings, config, stop)
+            say(f"trader exited with {code}")
+            return code
     finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
         if bus is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tee.publish_pending(), 5)  # the last lines (why it exited)
             await bus.close()
+
+
+async def ask_control_plane(settings: BootSettings, stop: asyncio.Event) -> tuple[Path, Bus | None]:
+    """Steps 1-4: the JWT first, then bus credentials, profile and broker token side by side."""
+    bus: Bus | None = None
+
+    async def connect_bus() -> None:
+        nonlocal bus
+        creds = await bus_credentials(settings, http, stop)
+        if settings.nats_url and creds is not None:
+            bus = Bus(settings.nats_url, name=f"boot-{settings.bot_id}", creds=creds)
+            await bus.start(wait_s=5)
+
+    async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
+        token = await machine_jwt(settings, http, stop)
+        http.headers["Authorization"] = f"Bearer {token}"
+        try:
+            _, config = await all_or_refused(connect_bus(), prepare(settings, http, stop))
+        except BootRefused:
+            if bus is not None:
+                await bus.close()
+            raise
+    return config, bus
 
 
 def main() -> int:

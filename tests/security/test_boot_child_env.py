@@ -1,5 +1,6 @@
-"""The boot entrypoint keeps the machine's credentials to itself: the trader it spawns never
-has them in its environment, and a bootstrap-launched boot holds its JWT in memory only."""
+"""The boot entrypoint keeps the machine's credentials to itself: once the trader runs (in boot's
+process), neither its environment nor what /proc shows of it holds them, and a
+bootstrap-launched boot holds its JWT in memory only."""
 
 from __future__ import annotations
 
@@ -22,30 +23,16 @@ from workers.app import WorkerRuntime
 from workers.machine_identity import replace_machine_credential
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[-1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+async def trader_environ(boot: asyncio.subprocess.Process, home: Path, bot_id: str) -> bytes | None:
+    """The environment /proc shows of the process running the trader, once the trader runs.
 
-
-async def trader_environ(boot: asyncio.subprocess.Process) -> bytes | None:
-    """The trader child's environment once it has exec'd (before, /proc shows boot's copy)."""
+    Boot runs the trader in its own process; the trader has started when its audit file exists.
+    """
     if boot.returncode is not None:
-        raise AssertionError(f"boot exited with {boot.returncode} before spawning the trader")
-    for pid in children_of(boot.pid):
-        try:
-            if b"trader.cli" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-    return None
+        raise AssertionError(f"boot exited with {boot.returncode} before the trader ran")
+    if not (home / "state" / bot_id / "audit.jsonl").exists():
+        return None
+    return Path(f"/proc/{boot.pid}/environ").read_bytes()
 
 
 async def spawn_boot(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -62,7 +49,7 @@ async def stop_boot(boot: asyncio.subprocess.Process) -> str:
     return output.decode()
 
 
-async def test_the_trader_child_has_no_machine_token_in_its_environment(
+async def test_the_running_trader_has_no_machine_token_in_its_environment(
     api: httpx.AsyncClient,
     auth: dict[str, str],
     api_settings: ApiSettings,
@@ -78,7 +65,9 @@ async def test_the_trader_child_has_no_machine_token_in_its_environment(
              "HMMTRADE_HOME": str(tmp_path / "vm")}
         )  # fmt: skip
         try:
-            environ = await wait_for(lambda: trader_environ(boot), timeout_s=120, what="the trader child")
+            environ = await wait_for(
+                lambda: trader_environ(boot, tmp_path / "vm", bot_id), timeout_s=120, what="the trader running"
+            )
         finally:
             output = await stop_boot(boot)
     assert b"HMMTRADE_API_URL=" in environ, "read the wrong process"
@@ -105,7 +94,9 @@ async def test_a_boot_exchanges_its_bootstrap_and_the_trader_gets_neither_the_bo
              "HMMTRADE_HOME": str(tmp_path / "vm")}
         )  # fmt: skip
         try:
-            environ = await wait_for(lambda: trader_environ(boot), timeout_s=120, what="the trader child")
+            environ = await wait_for(
+                lambda: trader_environ(boot, tmp_path / "vm", bot_id), timeout_s=120, what="the trader running"
+            )
         finally:
             output = await stop_boot(boot)
         replay = await api.post("/api/v1/internal/machine_token", json={"bot_id": bot_id},
