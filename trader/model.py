@@ -24,11 +24,13 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from hmmlearn.hmm import GaussianHMM
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # hmmlearn pulls in scikit-learn and scipy (~60 MiB): imported only where a fit happens
+    from hmmlearn.hmm import GaussianHMM
 
 
 class DegenerateFit(Exception):
@@ -64,6 +66,8 @@ class RegimeModel:
         return int(self.transmat.shape[0])
 
     def to_hmmlearn(self) -> GaussianHMM:
+        from hmmlearn.hmm import GaussianHMM
+
         hmm = GaussianHMM(n_components=self.n_states, covariance_type="full", init_params="", params="stmc")
         hmm.startprob_ = self.startprob
         hmm.transmat_ = self.transmat
@@ -238,6 +242,8 @@ def fit_auto(
 
 def _fit_states(X: NDArray[np.float64], options: FitOptions, *, previous: RegimeModel | None) -> RegimeModel:
     """Best of ``options.restarts`` EM runs (plus a warm start from ``previous``), in canonical order."""
+    from hmmlearn.hmm import GaussianHMM
+
     # hmmlearn logs "Model is not converging" for every restart that stops early; restarts
     # are compared by score anyway, so those lines are noise.
     logging.getLogger("hmmlearn.base").setLevel(logging.ERROR)
