@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -114,6 +115,10 @@ def _preload() -> str | None:
     threads = len(os.listdir("/proc/self/task")) if Path("/proc/self/task").is_dir() else 1
     if threads != 1:
         return f"{threads} threads after the preload: forking would not be safe"
+    # Children's garbage collections would write to every preloaded object's header, copying
+    # the shared pages one by one; frozen objects are never scanned.
+    gc.collect()
+    gc.freeze()
     return None
 
 
