@@ -178,7 +178,7 @@ def _become_child(
     os.chdir(job.cwd)
     os.environ.clear()
     os.environ.update(job.env)
-    _set_cmdline(job.argv)
+    _show_in_proc(job.argv, job.env)
 
 
 def _run(job: Job) -> None:
@@ -193,19 +193,31 @@ def _run(job: Job) -> None:
     runpy.run_module(job.module, run_name="__main__", alter_sys=True)
 
 
-def _set_cmdline(argv: list[str]) -> None:
-    """Write ``argv`` over this process's original argument area, which /proc/<pid>/cmdline shows.
+def _show_in_proc(argv: list[str], env: dict[str, str]) -> None:
+    """Make /proc/<pid>/cmdline and /proc/<pid>/environ show the bot's, as an exec would.
 
-    The zygote is started with a blank argument that reserves the room; an argv that does not
-    fit is cut short (the supervisor then cannot adopt the bot after an agent restart, nothing worse).
+    Both read the process's original argument and environment areas, which a forked child
+    shares with the zygote: the supervisor finds and adopts bots by ``--config <path>`` in their
+    command line, and tools that read the environment must see the bot's own credentials. The
+    zygote is started with a blank argument and a blank variable that reserve the room; a list
+    that does not fit is cut short at a whole entry. Safe only after ``os.environ`` was
+    replaced: glibc's ``environ`` then points at copies, never into the area written here.
     """
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end (fields 48 and 49)
+        arg_start, arg_end, env_start, env_end = (int(fields[i]) for i in (45, 46, 47, 48))  # fields 48..51
     except (OSError, IndexError, ValueError):
         return
-    room = end - start
-    text = b"\0".join(os.fsencode(a) for a in argv)[: room - 1]
+    _overwrite(arg_start, arg_end, [os.fsencode(a) for a in argv])
+    _overwrite(env_start, env_end, [os.fsencode(f"{k}={v}") for k, v in env.items()])
+
+
+def _overwrite(start: int, end: int, entries: list[bytes]) -> None:
+    room, text = end - start, b""
+    for entry in entries:
+        if len(text) + len(entry) + 1 > room:
+            break
+        text += entry + b"\0"
     ctypes.memmove(start, text.ljust(room, b"\0"), room)
 
 

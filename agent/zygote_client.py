@@ -30,6 +30,8 @@ REPLY_TIMEOUT_S = 10.0  # a fork answers in milliseconds; this only bounds a wed
 RESTART_EVERY_S = 5.0
 GIVE_UP_AFTER = 3  # zygotes in a row that never became ready: plain spawns from then on
 CMDLINE_ROOM = 4096  # bytes of argument area a child can rewrite into its bot's command line
+ENVIRON_ROOM_VAR = "HMMTRADE_ZYGOTE_ROOM"
+ENVIRON_ROOM = 16384  # bytes more environment area than the zygote's own, for a bot's extra variables
 
 
 def enabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -76,7 +78,7 @@ class Zygote:
         self._log_path = log_path
         # What every bot's environment shares: anything read at import time in the zygote matches
         # a fresh bot interpreter, and PYTHONUNBUFFERED gives the children unbuffered stdio too.
-        self._env = {**env, "PYTHONUNBUFFERED": "1"}
+        self._env = {**env, "PYTHONUNBUFFERED": "1", ENVIRON_ROOM_VAR: " " * ENVIRON_ROOM}
         self._python = python
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
