@@ -37,10 +37,11 @@ READY_TIMEOUT_S = 900.0
 
 @dataclass(frozen=True)
 class Memory:
-    """One process's resident (RSS) and proportional (PSS) set size, MiB."""
+    """One process's resident (RSS), proportional (PSS) and private (USS) set size, MiB."""
 
     rss: float
     pss: float
+    uss: float  # pages no other process maps: what one more bot adds
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def memory_of(pid: int) -> Memory:
     fields = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss"):
+        if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
             fields[name] = int(rest.split()[0]) / 1024
-    return Memory(rss=fields["Rss"], pss=fields["Pss"])
+    return Memory(rss=fields["Rss"], pss=fields["Pss"], uss=fields["Private_Clean"] + fields["Private_Dirty"])
 
 
 def bare_import() -> Memory:
@@ -126,21 +127,22 @@ def _all_ticking(supervisor: Supervisor, live: LiveFeed, count: int) -> bool:
 
 
 def print_memory(fleets: list[Fleet], bare: Memory) -> None:
-    print(f"{'memory, MiB':<34} {'procs':>5} {'RSS each':>9} {'PSS each':>9} {'RSS all':>9} {'PSS all':>9}")
+    header = ("procs", "RSS each", "PSS each", "USS each", "RSS all", "PSS all")
+    print(f"{'memory, MiB':<34} {header[0]:>5}" + "".join(f" {h:>9}" for h in header[1:]))
     totals = {}
     for fleet in fleets:
-        rss, pss = [m.rss for m in fleet.bots], [m.pss for m in fleet.bots]
+        rss, pss, uss = [m.rss for m in fleet.bots], [m.pss for m in fleet.bots], [m.uss for m in fleet.bots]
         print(
             f"{fleet.label:<34} {len(rss):>5} {statistics.mean(rss):>9.1f} {statistics.mean(pss):>9.1f} "
-            f"{sum(rss):>9.1f} {sum(pss):>9.1f}"
+            f"{statistics.mean(uss):>9.1f} {sum(rss):>9.1f} {sum(pss):>9.1f}"
         )
-        extra = fleet.zygote or Memory(0.0, 0.0)
+        extra = fleet.zygote or Memory(0.0, 0.0, 0.0)
         if fleet.zygote is not None:
-            print(f"{'  + the zygote':<34} {1:>5} {extra.rss:>9.1f} {extra.pss:>9.1f}")
+            print(f"{'  + the zygote':<34} {1:>5} {extra.rss:>9.1f} {extra.pss:>9.1f} {extra.uss:>9.1f}")
         totals[fleet.label] = sum(pss) + extra.pss
         in_all = f"  in all (PSS), up in {fleet.ready_s:.0f} s"
-        print(f"{in_all:<34} {'':>5} {'':>9} {'':>9} {'':>9} {totals[fleet.label]:>9.1f}")
-    print(f"{'baseline: bare runner import':<34} {1:>5} {bare.rss:>9.1f} {bare.pss:>9.1f}")
+        print(f"{in_all:<34} {'':>5}" + f" {'':>9}" * 4 + f" {totals[fleet.label]:>9.1f}")
+    print(f"{'baseline: bare runner import':<34} {1:>5} {bare.rss:>9.1f} {bare.pss:>9.1f} {bare.uss:>9.1f}")
     if len(totals) == 2:
         forked, spawned = totals.values()
         print(f"{'PSS in all, forked / spawned':<34} {forked / spawned:>15.2f}x")
