@@ -32,7 +32,7 @@ from agent import procs
 from agent.bus_access import BotBusAccess
 from agent.home import AgentHome
 from agent.instances import delete_instance, list_instances
-from agent.zygote_client import Zygote, ZygoteChild
+from agent.zygote_client import Zygote, ZygoteChild, ZygoteLost
 from agent.zygote_client import enabled as zygote_enabled
 
 log = structlog.get_logger(__name__)
@@ -285,7 +285,13 @@ class Supervisor:
         child: subprocess.Popen[bytes] | ZygoteChild | None = None
         with log_path.open("ab") as sink:
             if self.zygote is not None:
-                child = self.zygote.spawn(command, env=env, cwd=self.home.root, log_file=sink)
+                try:
+                    child = self.zygote.spawn(command, env=env, cwd=self.home.root, log_file=sink)
+                except ZygoteLost as exc:
+                    # It may have forked the bot after all: the next pass looks for it (scan_for
+                    # above) before starting it another way, so a bot never runs twice.
+                    log.warning("supervisor.zygote_lost", bot_id=bot.bot_id, error=str(exc))
+                    return
             if child is None:
                 child = subprocess.Popen(
                     command,

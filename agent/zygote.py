@@ -23,6 +23,8 @@ line to the bot's (the supervisor finds and adopts bots by ``--config <path>``) 
 ``-m <module> args`` through ``runpy``, as the interpreter would. It exits through the normal
 interpreter shutdown, so ``atexit`` hooks, buffered output and the exit code behave the same.
 When the control socket closes (the agent is gone) the zygote exits; its children run on.
+Children share the zygote's string-hash seed where fresh interpreters draw one each; no
+decision depends on it (a bot killed and restarted in a new process audits byte for byte the same).
 """
 
 from __future__ import annotations
@@ -135,8 +137,14 @@ def _fork(
             os.close(fd)
         _send(control, {"error": f"bad request: {exc}"})
         return None
-    settled_r, settled_w = os.pipe()
-    pid = os.fork()
+    try:
+        settled_r, settled_w = os.pipe()
+        pid = os.fork()
+    except OSError as exc:  # out of processes or memory: this bot is spawned plainly, the zygote lives on
+        for fd in fds:
+            os.close(fd)
+        _send(control, {"error": f"cannot fork: {exc}"})
+        return None
     if pid == 0:
         os.close(settled_r)
         _become_child(job, control, statuses, log_fd, status_fd)

@@ -40,6 +40,10 @@ def enabled(environ: Mapping[str, str] = os.environ) -> bool:
     return not off and hasattr(os, "fork") and sys.platform == "linux"
 
 
+class ZygoteLost(Exception):
+    """A fork request got no answer: the zygote died or hung, and may or may not have forked."""
+
+
 class ZygoteChild:
     """A bot forked by the zygote, seen like a ``Popen``: ``pid`` and a non-blocking ``poll``.
 
@@ -160,7 +164,11 @@ class Zygote:
     def spawn(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: IO[bytes]
     ) -> ZygoteChild | None:
-        """Fork ``argv`` (``<python> -m <module> ...``) from the zygote, or None to spawn it plainly."""
+        """Fork ``argv`` (``<python> -m <module> ...``) from the zygote, or None to spawn it plainly.
+
+        Raises :class:`ZygoteLost` when the request went out but no answer came back: a child
+        may exist, so the caller looks for it before starting the bot another way.
+        """
         if not self._ready or self._control is None or len(argv) < 3 or argv[1] != "-m":
             return None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -173,13 +181,14 @@ class Zygote:
             reply = b""
         finally:
             theirs.close()
-        answer: dict[str, Any] = json.loads(reply) if reply else {}
+        if not reply:
+            ours.close()
+            self._discard()  # dead or wedged: keep_alive starts a new one
+            raise ZygoteLost(f"no answer from the zygote (pid {self.pid})")
+        answer: dict[str, Any] = json.loads(reply)
         if "pid" not in answer:
             ours.close()
-            if not reply:
-                self._discard()  # dead or wedged: keep_alive starts a new one
-            else:
-                log.warning("zygote.refused", error=answer.get("error"))
+            log.warning("zygote.refused", error=answer.get("error"))
             return None
         return ZygoteChild(int(answer["pid"]), ours)
 

@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from agent import procs, zygote_client
 from agent.home import AgentHome
 from agent.live import LiveFeed
 from agent.supervisor import Supervisor
-from agent.zygote_client import SWITCH_ENV, ZygoteChild, enabled
+from agent.zygote_client import SWITCH_ENV, Zygote, ZygoteChild, ZygoteLost, enabled
 from events.embedded import NatsServer
 from tests.agentutil import audit_on_bus, home_with_bots, processes_running
 from tests.conftest import wait_for
@@ -23,6 +27,13 @@ from tests.conftest import wait_for
 def _supervisor(home: AgentHome, nats_server: NatsServer, feed: LiveFeed, *, zygote: bool | None = True) -> Supervisor:
     env = {"NATS_URL": nats_server.url, "HMMTRADE_REPLAY_PACE": "10"}
     return Supervisor(home, env=env, last_status=feed.last_status, zygote=zygote)
+
+
+def _until(probe: Callable[[], object], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def _parent_of(pid: int) -> int:
@@ -151,3 +162,38 @@ async def test_the_switch_turns_the_zygote_off_and_bots_start_as_fresh_interpret
         assert pid is not None and _parent_of(pid) == os.getpid()
     finally:
         await supervisor.close()
+
+
+def test_a_request_to_a_dead_zygote_says_so_and_a_new_zygote_reports_its_childrens_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zygote_client, "RESTART_EVERY_S", 0.0)
+    zygote = Zygote(tmp_path / "zygote.log", env=os.environ)
+    zygote.start()
+    try:
+        _until(zygote.check_ready, "the preload")
+        dead = zygote.pid
+        assert dead is not None
+        os.kill(dead, signal.SIGKILL)
+        _until(lambda: not procs.is_alive(dead), "the zygote's death")
+        with (tmp_path / "bot.log").open("ab") as log, pytest.raises(ZygoteLost):
+            zygote.spawn([sys.executable, "-m", "json.tool", "--help"], env=os.environ, cwd=tmp_path, log_file=log)
+        assert not zygote.ready
+
+        def restarted() -> bool:
+            zygote.keep_alive()
+            return zygote.ready
+
+        _until(restarted, "a new zygote")
+        with (tmp_path / "bot.log").open("ab") as log:
+            ok, bad = (
+                zygote.spawn([sys.executable, "-m", "json.tool", arg], env=os.environ, cwd=tmp_path, log_file=log)
+                for arg in ("--help", "missing.json")
+            )
+        assert ok is not None and bad is not None
+        _until(lambda: ok.poll() is not None and bad.poll() is not None, "both children to exit")
+        assert (ok.returncode, bad.returncode) == (0, 2), "exit codes as the interpreter gives them"
+        text = (tmp_path / "bot.log").read_text()
+        assert "usage: python -m json.tool" in text and "missing.json" in text, "stdout and stderr in the log"
+    finally:
+        zygote.close()
