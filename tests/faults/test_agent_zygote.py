@@ -4,6 +4,7 @@ the supervisor keeps following its bots by pid and starts a new zygote."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -21,7 +22,10 @@ from agent.supervisor import Supervisor
 from agent.zygote_client import SWITCH_ENV, Zygote, ZygoteChild, ZygoteLost, enabled
 from events.embedded import NatsServer
 from tests.agentutil import audit_on_bus, home_with_bots, processes_running
+from tests.bars_data import make_instance, write_bars_csv
 from tests.conftest import wait_for
+from trader.instance import load_instance
+from trader.runner import RunOptions, run_instance
 
 
 def _supervisor(home: AgentHome, nats_server: NatsServer, feed: LiveFeed, *, zygote: bool | None = True) -> Supervisor:
@@ -197,3 +201,27 @@ def test_a_request_to_a_dead_zygote_says_so_and_a_new_zygote_reports_its_childre
         assert "usage: python -m json.tool" in text and "missing.json" in text, "stdout and stderr in the log"
     finally:
         zygote.close()
+
+
+def test_a_bot_forked_from_the_zygote_audits_byte_for_byte_what_an_in_process_run_does(tmp_path: Path) -> None:
+    data = write_bars_csv(tmp_path / "bars.csv", 420)
+    bot_id, reference = make_instance(tmp_path / "reference", data)
+    _, forked = make_instance(tmp_path / "forked", data, bot_id=bot_id)
+    asyncio.run(run_instance(load_instance(reference, environ={}), RunOptions()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS")}  # audit to the state folder
+    zygote = Zygote(tmp_path / "zygote.log", env=env)
+    zygote.start()
+    try:
+        _until(zygote.check_ready, "the preload")
+        with (tmp_path / "bot.log").open("ab") as log:
+            child = zygote.spawn(
+                [sys.executable, "-m", "trader.cli", "--config", str(forked)], env=env, cwd=tmp_path, log_file=log
+            )
+        assert child is not None
+        _until(lambda: child.poll() is not None, "the replay to end", timeout_s=300)
+    finally:
+        zygote.close()
+    assert child.returncode == 0, (tmp_path / "bot.log").read_text()[-2000:]
+    (expected,) = (tmp_path / "reference").glob("state/*/audit.jsonl")
+    (got,) = (tmp_path / "forked").glob("state/*/audit.jsonl")
+    assert got.read_bytes() == expected.read_bytes()
