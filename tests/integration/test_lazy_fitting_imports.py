@@ -1,6 +1,6 @@
 """A bot that resumes and decides without a refit never imports the fitting stack (hmmlearn ->
-scikit-learn, scipy): a bot process stays about 60 MiB lighter. A refit imports it on demand
-and decides exactly as before."""
+scikit-learn, scipy; on this machine ``import trader.runner`` is 71 MiB RSS, 194 MiB with
+``hmmlearn.hmm``). A refit imports it on demand and decides exactly as before."""
 
 from __future__ import annotations
 
