@@ -141,7 +141,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="ticks per second")
     parser.add_argument("--bots", type=int, default=20)
     parser.add_argument("--window", type=float, default=20.0, help="seconds of resource sampling")
-    parser.add_argument("--part", choices=("all", "page", "memory"), default="all")
+    parser.add_argument(
+        "--part",
+        choices=("all", "page", "memory"),
+        default="all",
+        help="page: latency + RSS/CPU under the agent (needs Chromium); memory: RSS/PSS forked vs spawned",
+    )
     args = parser.parse_args()
     if args.part in ("all", "page"):
         page_and_resources(args)
@@ -151,7 +156,7 @@ def main() -> None:
 
 
 def page_and_resources(args: argparse.Namespace) -> None:
-
+    """Tick-to-browser latency, then RSS and CPU of the agent's bots (forked from its zygote)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         nats = start_admin_bus(root / "nats")
