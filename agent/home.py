@@ -6,6 +6,7 @@
     HOME/config/instances/<bot_id>.env    its broker keys and settings (0600, never leaves the machine)
     HOME/state/<bot_id>/                  the runner's state (checkpoint, audit when offline)
     HOME/logs/<bot_id>.log                the bot's stdout and stderr
+    HOME/logs/zygote.log                  the output of the zygote the bots are forked from
     HOME/run/                             supervisor bookkeeping: pid files, "stopped" markers, agent lock
     HOME/backtests/<run_id>/              walk-forward runs from the dashboard
 """

@@ -5,6 +5,10 @@ live process (spawned, or adopted from a previous agent that died); a crashed bo
 restarted after a backoff (1 s, 2 s, 4 s ... 30 s, reset after a minute of uptime); a bot
 that exits 0 (end of replay data) is done and a bad config (exit 2) is failed, neither is
 retried. Stop, restart and delete are explicit requests; "stopped" survives agent restarts.
+
+Bots are forked from a preloaded zygote (``agent.zygote``) so they share its imported pages;
+without one (``HMMTRADE_ZYGOTE=0``, still preloading, or dead) a bot starts as a fresh
+interpreter. Either way the supervisor holds a real pid it signals and watches.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from agent import procs
 from agent.bus_access import BotBusAccess
 from agent.home import AgentHome
 from agent.instances import delete_instance, list_instances
+from agent.zygote_client import Zygote, ZygoteChild, ZygoteLost
+from agent.zygote_client import enabled as zygote_enabled
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +41,7 @@ ProcState = Literal["starting", "running", "backoff", "stopping", "stopped", "fi
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 HEALTHY_UPTIME_S = 60.0
 BAD_CONFIG_EXIT = 2
+ZYGOTE_READY_TIMEOUT_S = 60.0  # the preload takes a few seconds; past this, start bots plainly
 
 
 def default_command(config: Path) -> list[str]:
@@ -49,7 +56,7 @@ class BotProcess:
     bot_id: str
     state: ProcState = "stopped"
     pid: int | None = None
-    child: subprocess.Popen[bytes] | None = None  # None when adopted from an earlier agent
+    child: subprocess.Popen[bytes] | ZygoteChild | None = None  # None when adopted (or its zygote died)
     started_at: float = 0.0
     restarts: int = 0
     crashes_in_a_row: int = 0
@@ -76,6 +83,7 @@ class Supervisor:
         on_deleted: Callable[[str], None] = lambda _bot_id: None,
         bus_access: BotBusAccess | None = None,
         on_exit: Callable[[str, str, str], object] = lambda _bot_id, _state, _reason: None,
+        zygote: bool | None = None,
     ) -> None:
         self.home = home
         self._bus_access = bus_access
@@ -90,10 +98,15 @@ class Supervisor:
         self.config_errors: list[str] = []
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
+        use_zygote = zygote_enabled() if zygote is None else zygote
+        common_env = {**os.environ, **self._env}
+        self.zygote = Zygote(home.logs_dir / "zygote.log", env=common_env) if use_zygote else None
 
     # ---- lifecycle of the supervisor itself ---------------------------------------
 
     async def start(self, interval_s: float = 0.5) -> None:
+        if self.zygote is not None:
+            await self._start_zygote()
         self.reconcile()
         self._task = asyncio.create_task(self._loop(interval_s), name="supervisor")
 
@@ -105,6 +118,15 @@ class Supervisor:
             except Exception:
                 log.exception("supervisor.reconcile_failed")
 
+    async def _start_zygote(self) -> None:
+        """Start the zygote and wait for its preload, so the first bots already share its pages."""
+        assert self.zygote is not None
+        self.zygote.keep_alive()
+        deadline = time.monotonic() + ZYGOTE_READY_TIMEOUT_S
+        while not self.zygote.ready and not self.zygote.gave_up and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            self.zygote.keep_alive()
+
     async def close(self, *, stop_bots: bool = True) -> None:
         """Stop supervising; with ``stop_bots`` also SIGTERM every bot (they checkpoint and exit)."""
         if self._task is not None:
@@ -113,6 +135,8 @@ class Supervisor:
                 await self._task
         if stop_bots:
             await asyncio.gather(*(self._terminate(bot) for bot in self.bots.values() if bot.pid is not None))
+        if self.zygote is not None:
+            await asyncio.to_thread(self.zygote.close)  # its children, if any still run, run on
 
     # ---- requests -------------------------------------------------------------------
 
@@ -165,6 +189,8 @@ class Supervisor:
     # ---- the reconcile pass ---------------------------------------------------------
 
     def reconcile(self) -> None:
+        if self.zygote is not None:
+            self.zygote.keep_alive()
         instances, self.config_errors = list_instances(self.home)
         wanted = {i.bot_id: i for i in instances}
         now = self._clock()
@@ -207,6 +233,8 @@ class Supervisor:
         exit_code: int | None
         if bot.child is not None:
             exit_code = bot.child.poll()
+            if self._lost_child(bot):
+                return self._observe(bot, now)
             if exit_code is None:
                 bot.state = "running" if bot.state == "starting" else bot.state
                 return
@@ -253,22 +281,34 @@ class Supervisor:
         }
         if self._bus_access is not None:
             env["NATS_CREDS"] = str(self._bus_access.issue(bot.bot_id))
+        command = self._command(config)
+        child: subprocess.Popen[bytes] | ZygoteChild | None = None
         with log_path.open("ab") as sink:
-            child = subprocess.Popen(
-                self._command(config),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.home.root,
-                start_new_session=True,  # own process group: survives the agent's death, stopped as a group
-            )
+            if self.zygote is not None:
+                try:
+                    child = self.zygote.spawn(command, env=env, cwd=self.home.root, log_file=sink)
+                except ZygoteLost as exc:
+                    # It may have forked the bot after all: the next pass looks for it (scan_for
+                    # above) before starting it another way, so a bot never runs twice.
+                    log.warning("supervisor.zygote_lost", bot_id=bot.bot_id, error=str(exc))
+                    return
+            if child is None:
+                child = subprocess.Popen(
+                    command,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=self.home.root,
+                    start_new_session=True,  # own process group: survives the agent's death, stopped as a group
+                )
         if bot.last_exit is not None:
             bot.restarts += 1
         bot.pid, bot.child, bot.adopted, bot.state, bot.started_at = child.pid, child, False, "starting", now
         bot.stop_requested_at = None
         self._write_pid(bot.bot_id, child.pid)
-        log.info("supervisor.spawned", bot_id=bot.bot_id, pid=child.pid, restarts=bot.restarts)
+        forked = isinstance(child, ZygoteChild)
+        log.info("supervisor.spawned", bot_id=bot.bot_id, pid=child.pid, restarts=bot.restarts, forked=forked)
 
     def _write_pid(self, bot_id: str, pid: int) -> None:
         self.home.pid_path(bot_id).write_text(f"{pid}\n")
@@ -300,8 +340,17 @@ class Supervisor:
             if code is not None:
                 bot.last_exit = code
                 return False
-            return True
+            if not self._lost_child(bot):
+                return True
         return procs.is_alive(bot.pid)
+
+    def _lost_child(self, bot: BotProcess) -> bool:
+        """A forked bot whose zygote died: its exit code is gone, so follow it by pid like an adopted one."""
+        if isinstance(bot.child, ZygoteChild) and bot.child.lost:
+            log.info("supervisor.following_by_pid", bot_id=bot.bot_id, pid=bot.pid)
+            bot.child, bot.adopted = None, True
+            return True
+        return False
 
     def _last_error_line(self, bot_id: str) -> str:
         with contextlib.suppress(OSError):

@@ -8,7 +8,10 @@ Resources: 20 bots (``hmmtrade bot run`` replaying S&P 500 bars at 2 bars/s) und
 agent's supervisor; RSS and CPU per bot process from /proc over a sampling window.
 Baseline: a bare interpreter that only imports the runner.
 
-    ./dev bench agent [--ticks 200] [--rate 10] [--bots 20] [--window 20]
+Memory (``bench.agent_memory``): the same fleet twice in one run, forked from the agent's
+zygote and spawned as fresh interpreters (``HMMTRADE_ZYGOTE=0``), RSS and PSS per bot and in all.
+
+    ./dev bench agent [--ticks 200] [--rate 10] [--bots 20] [--window 20] [--part all|page|memory]
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ import asyncio
 import concurrent.futures
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +31,7 @@ from typing import Any
 from agent.home import AgentHome
 from agent.instances import write_instance
 from agent.runtime import AgentSettings
+from bench.agent_memory import bare_import, fleet_memory, print_memory
 from bench.localbus import start_admin_bus
 from contracts.events import Tick
 from contracts.profile import BotProfile
@@ -133,33 +135,28 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return rss_kb / 1024, (int(fields[11]) + int(fields[12])) / ticks
 
 
-def bare_runner_rss() -> float:
-    probe = subprocess.Popen(
-        [sys.executable, "-c", "import trader.runner, sys; sys.stdin.read()"], stdin=subprocess.PIPE
-    )
-    time.sleep(0.2)
-    deadline = time.monotonic() + 60
-    rss = 0.0
-    while time.monotonic() < deadline:  # wait until the imports are done (RSS stops growing)
-        now, _ = proc_stats(probe.pid)
-        if now == rss and now > 50:
-            break
-        rss = now
-        time.sleep(0.5)
-    assert probe.stdin is not None
-    probe.stdin.close()
-    probe.wait()
-    return rss
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ticks", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="ticks per second")
     parser.add_argument("--bots", type=int, default=20)
     parser.add_argument("--window", type=float, default=20.0, help="seconds of resource sampling")
+    parser.add_argument(
+        "--part",
+        choices=("all", "page", "memory"),
+        default="all",
+        help="page: latency + RSS/CPU under the agent (needs Chromium); memory: RSS/PSS forked vs spawned",
+    )
     args = parser.parse_args()
+    if args.part in ("all", "page"):
+        page_and_resources(args)
+    if args.part in ("all", "memory"):
+        print()
+        print_memory(fleet_memory(args.bots, settle_s=args.window), bare_import())
 
+
+def page_and_resources(args: argparse.Namespace) -> None:
+    """Tick-to-browser latency, then RSS and CPU of the agent's bots (forked from its zygote)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         nats = start_admin_bus(root / "nats")
@@ -205,7 +202,7 @@ def main() -> None:
                 after = {p: proc_stats(p) for p in pids}
                 agent_after = proc_stats(os.getpid())
                 window = time.monotonic() - sampled_at
-            bare = bare_runner_rss()
+            bare = bare_import().rss
         finally:
             agent.stop()
             nats.stop()

@@ -24,8 +24,7 @@ def limit_math_threads() -> None:
     """Cap every loaded BLAS / OpenMP pool at one thread for the rest of the process (idempotent)."""
     for name in THREAD_ENV:
         os.environ[name] = "1"  # read by each BLAS / OpenMP runtime when it loads (scipy's, on the first fit)
-    from threadpoolctl import threadpool_limits
-
     import numpy  # noqa: F401 (its pool exists from the first decision on)
+    from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)

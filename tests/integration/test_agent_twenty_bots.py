@@ -26,11 +26,15 @@ async def test_twenty_bots_run_side_by_side(tmp_path: Path, nats_server: NatsSer
     try:
 
         async def all_ticking() -> bool:
-            return all(live.bot(b).last_tick_seq > 0 and live.health(b) == "healthy" for b in bot_ids)
+            # "running" is set by the reconcile pass after the spawn: a bot forked from the zygote
+            # can tick before that pass comes round, so the state is part of what is waited for.
+            return all(
+                live.bot(b).last_tick_seq > 0 and live.health(b) == "healthy" and supervisor.bots[b].state == "running"
+                for b in bot_ids
+            )
 
         await wait_for(all_ticking, timeout_s=240, interval_s=0.5, what="20 bots ticking")
         for bot_id in bot_ids:
-            assert supervisor.bots[bot_id].state == "running"
             assert len(processes_running(home, bot_id)) == 1
         assert sum(b.restarts for b in supervisor.bots.values()) == 0
     finally:
