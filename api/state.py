@@ -16,6 +16,7 @@ import structlog
 from api.acceptlog import AcceptLog
 from api.authlimits import AuthLimits
 from api.backlog import IntentBacklog
+from api.first_fits import FirstFits
 from api.settings import ApiSettings
 from api.tokens import TokenService
 from api.usercache import UserCache
@@ -40,6 +41,7 @@ class ApiState:
     accept_log: AcceptLog = field(init=False)
     user_events: UserChangeListener = field(init=False)
     backlog: IntentBacklog = field(init=False)
+    first_fits: FirstFits = field(init=False)
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -47,6 +49,7 @@ class ApiState:
         self.accept_log = AcceptLog(self.pool)
         self.user_events = UserChangeListener(self.settings.database_url, self.users)
         self.backlog = IntentBacklog(self.bus, limit=self.settings.intent_backlog_max)
+        self.first_fits = FirstFits(preload=self.settings.fly_api_token is not None)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is not None:

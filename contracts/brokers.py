@@ -132,6 +132,11 @@ class InternalBot(Contract):
     status: str
     profile: BotProfile
     connection: BrokerConnectionPublic | None = Field(description="Null for the built-in paper broker.")
+    initial_models: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The first fit the bot's engine would make ({key, model}), fitted once by the control plane; "
+        "the bot uses one only if its key is that of its own first fit. Empty when none could be made here.",
+    )
 
 
 class BrokerTokenRequest(Contract):

@@ -204,7 +204,10 @@ async def prepare(settings: BootSettings, http: httpx.AsyncClient, stop: asyncio
         env["NATS_CREDS"] = str(bus_creds_path(settings))
     if settings.pace:
         env["HMMTRADE_REPLAY_PACE"] = settings.pace
-    return write_instance(settings.home, settings.bot_id, profile, env)
+    models = bot.get("initial_models") or None
+    if models:
+        say(f"first model received, fitted by the control plane ({len(models)})")
+    return write_instance(settings.home, settings.bot_id, profile, env, initial_models=models)
 
 
 async def all_or_refused(*calls: Coroutine[Any, Any, Any]) -> list[Any]:

@@ -158,7 +158,14 @@ class EngineState:
 
 
 class Engine:
-    def __init__(self, config: EngineConfig, state: EngineState | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        state: EngineState | None = None,
+        *,
+        initial_models: Mapping[str, RegimeModel] | None = None,
+    ) -> None:
+        """``initial_models``: shipped first fits by fit key, each taken only where it is exactly the fit."""
         self.config = config
         self.state = state or EngineState(slots=[RegimeSlot() for _ in config.model_symbols])
         if len(self.state.slots) != len(config.model_symbols):
@@ -194,9 +201,13 @@ class Engine:
             config.warm_refits,
         )
         self._readers = {
-            symbol: RegimeReader(reader_config, slot, self._warn_once)
+            symbol: RegimeReader(reader_config, slot, self._warn_once, initial_models)
             for symbol, slot in zip(config.model_symbols, self.state.slots, strict=True)
         }
+
+    def first_fits(self) -> list[tuple[str, RegimeModel]]:
+        """(fit key, model as fitted) of each model's first fit made in this engine, in model order."""
+        return [reader.first_fit for reader in self._readers.values() if reader.first_fit is not None]
 
     def request_rearm(self) -> bool:
         """A person re-arms a drawdown halt (any rule): it ends at the next bar. False if none is engaged."""

@@ -10,9 +10,10 @@ hold settings and broker credentials, and are never logged.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import yaml
 from pydantic import ValidationError
 
 from contracts.profile import BotProfile
+from trader import initial_models as shipped
+from trader.model import RegimeModel
 
 
 class InstanceError(ValueError):
@@ -32,6 +35,8 @@ class Instance:
     profile: BotProfile
     config_path: Path
     env: Mapping[str, str]
+    # first fits shipped by the control plane (``trader.initial_models``), by fit key
+    initial_models: Mapping[str, RegimeModel] = field(default_factory=dict)
 
     @property
     def home(self) -> Path:
@@ -70,12 +75,24 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def write_instance(home: Path, bot_id: uuid.UUID, profile: BotProfile, env: Mapping[str, str] | None = None) -> Path:
-    """Write ``home/config/instances/<id>.yaml`` (and ``<id>.env``, mode 0600); the YAML path."""
+def write_instance(
+    home: Path,
+    bot_id: uuid.UUID,
+    profile: BotProfile,
+    env: Mapping[str, str] | None = None,
+    *,
+    initial_models: list[Any] | None = None,
+) -> Path:
+    """Write ``home/config/instances/<id>.yaml`` (and ``<id>.env``, mode 0600); the YAML path.
+
+    ``initial_models``: shipped first fits as the control plane sent them (``trader.initial_models.to_json``).
+    """
     folder = home / "config" / "instances"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bot_id}.yaml"
-    document = {"bot_id": str(bot_id), "profile": profile.model_dump(mode="json")}
+    document: dict[str, Any] = {"bot_id": str(bot_id), "profile": profile.model_dump(mode="json")}
+    if initial_models:
+        document["initial_models"] = initial_models
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     if env:
         env_path = folder / f"{bot_id}.env"
@@ -110,4 +127,21 @@ def load_instance(path: Path, *, environ: Mapping[str, str] | None = None) -> In
         **read_env_file(path.with_suffix(".env")),
         **(environ if environ is not None else os.environ),
     }
-    return Instance(bot_id=bot_id, profile=profile, config_path=path.resolve(), env=env)
+    return Instance(
+        bot_id=bot_id,
+        profile=profile,
+        config_path=path.resolve(),
+        env=env,
+        initial_models=_initial_models(document.get("initial_models"), path),
+    )
+
+
+def _initial_models(data: object, path: Path) -> dict[str, RegimeModel]:
+    """Shipped first fits, if any; one that is not a valid model is ignored (the bot fits its own), with a warning."""
+    if data is None:
+        return {}
+    try:
+        return shipped.from_json(data)
+    except shipped.InitialModelError as exc:
+        print(f"warning: {path}: the shipped first model is not used ({exc}); the bot fits its own", file=sys.stderr)
+        return {}

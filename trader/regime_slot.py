@@ -9,7 +9,7 @@ a refit at bar t fits on rows up to t-1, so every reading is out of sample.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from trader import drift, features
 from trader.bars import Bars
 from trader.filter import OnlineFilter
+from trader.initial_models import fit_key
 from trader.model import DegenerateFit, FitOptions, RegimeModel, fit, fit_auto, nearest_states
 from trader.strategy import Decision, RegimeTracker, StrategyConfig, daily_vol_pct, decide
 
@@ -61,10 +62,18 @@ class Reading:
 
 
 class RegimeReader:
-    def __init__(self, config: ReaderConfig, slot: RegimeSlot, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        config: ReaderConfig,
+        slot: RegimeSlot,
+        warn: Callable[[str], None],
+        initial_models: Mapping[str, RegimeModel] | None = None,
+    ) -> None:
         self.config = config
         self.slot = slot
         self._warn = warn
+        self._initial_models = initial_models or {}  # shipped first fits by fit key (trader.initial_models)
+        self.first_fit: tuple[str, RegimeModel] | None = None  # (fit key, model as fitted) of this reader's first fit
         self._filter: OnlineFilter | None = None
         self._X = np.empty((0, len(config.feature_names)))  # feature row buffer (a cache, not state)
         self._rows_done = 0
@@ -127,7 +136,7 @@ class RegimeReader:
                 notes.append(f"warm refit at bar {t} failed ({exc}); trying cold restarts")
         if model is None:
             try:
-                model = self._fit(window, cfg.fit)
+                model = self._first_fit(window) if slot.model is None else self._fit(window, cfg.fit)
             except DegenerateFit as exc:
                 return [*notes, f"refit at bar {t} skipped, previous model kept: {exc}"]
         model = replace(
@@ -146,6 +155,18 @@ class RegimeReader:
             self._carry_regime(previous, model)
         slot.model, slot.fitted_at, self._filter = model, t, online
         return notes
+
+    def _first_fit(self, window: NDArray[np.float64]) -> RegimeModel:
+        """The first fit, or the shipped model that is exactly that fit (same window bytes, options, versions)."""
+        options = self.config.fit
+        if options.auto_states is not None:  # auto also keeps each size's fit for warm refits: fit here
+            return self._fit(window, options)
+        key = fit_key(window, options)
+        model = self._initial_models.get(key)
+        if model is None:
+            model = self._fit(window, options)
+        self.first_fit = (key, model)
+        return model
 
     def _fit(self, window: NDArray[np.float64], options: FitOptions) -> RegimeModel:
         if options.auto_states is None:

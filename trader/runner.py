@@ -115,7 +115,9 @@ class BotRunner:
         bars = await self._feed.available()
         checkpoint = await self._store.load()
         start = 0 if checkpoint is None else self._check_resume(checkpoint, bars)
-        engine = Engine(self._config, checkpoint.state if checkpoint else None)
+        engine = Engine(
+            self._config, checkpoint.state if checkpoint else None, initial_models=self.instance.initial_models
+        )
         self._rearm = RearmInbox(self._rearm_sources, checkpoint.rearm_handled if checkpoint else ())
         self._live = (checkpoint.live if checkpoint else None) or LiveState()
         self._last_seq = engine.state.seq

@@ -67,15 +67,18 @@ async def _connection(db: Any, bot: BotRow) -> ConnectionRow | None:
 
 
 @router.get("/bots/{bot_id}", response_model=InternalBot, responses=problem_responses(401, 404, 409, 422, 503))
-async def internal_bot(bot_id: uuid.UUID, machine: CurrentMachine, db: Db) -> InternalBot:
-    """The bot's profile and its broker connection's metadata (never secrets)."""
+async def internal_bot(bot_id: uuid.UUID, machine: CurrentMachine, db: Db, state: State) -> InternalBot:
+    """The bot's profile, its broker connection's metadata (never secrets) and, where one can be made here,
+    its first model (``api.first_fits``)."""
     bot = await _own_bot(db, machine, bot_id)
     row = await _connection(db, bot)
+    profile = BotProfile.model_validate(bot.profile)
     return InternalBot(
         bot_id=bot.id,
         status=bot.status,
-        profile=BotProfile.model_validate(bot.profile),
+        profile=profile,
         connection=public(row) if row is not None else None,
+        initial_models=await state.first_fits.for_profile(profile),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,8 +19,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from api.settings import ApiSettings
-from tests.conftest import intent_settled
+from contracts.profile import BotProfile
+from tests.conftest import intent_settled, wait_for
 from tests.vaultutil import alpaca, connect, create_bot, machine_headers, machine_tokens
+from trader.first_fit import first_fits
+from trader.initial_models import from_json, to_json
 from vault.machine_jwt import rotate_key_dir
 from workers.machine_identity import issue_machine_token, revoke_machine_tokens
 
@@ -214,3 +218,21 @@ async def test_jwks_publishes_the_keys_and_a_rotation_keeps_old_tokens_valid(
     for token in (old_token, new_token):
         response = await api.get(f"/api/v1/internal/bots/{bot_id}", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
+
+
+async def test_a_booting_bot_on_bundled_data_gets_the_first_fit_its_engine_would_make(
+    api: httpx.AsyncClient, auth: dict[str, str], workers: Any, db: asyncpg.Connection, api_settings: ApiSettings
+) -> None:
+    bot_id = await create_bot(api, auth, "paper")
+    machine = await machine_headers(db, api_settings, bot_id)
+
+    async def shipped() -> list[dict[str, Any]] | None:  # a boot goes without while the fit is still running
+        body = (await api.get(f"/api/v1/internal/bots/{bot_id}", headers=machine)).json()
+        return list(body["initial_models"]) or None
+
+    models = await wait_for(shipped, timeout_s=60, interval_s=0.2, what="the first fit to be shipped")
+    profile = BotProfile.model_validate(
+        (await api.get(f"/api/v1/internal/bots/{bot_id}", headers=machine)).json()["profile"]
+    )
+    assert models == to_json(await asyncio.to_thread(first_fits, profile))  # what the bot's own engine fits first
+    assert from_json(models)  # and a well-formed model
