@@ -15,14 +15,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from contracts.profile import BotProfile
-from trader import initial_models as shipped
-from trader.model import RegimeModel
+
+if TYPE_CHECKING:  # numpy stays out of a boot until the control plane has answered
+    from trader.model import RegimeModel
 
 
 class InstanceError(ValueError):
@@ -140,6 +141,8 @@ def _initial_models(data: object, path: Path) -> dict[str, RegimeModel]:
     """Shipped first fits, if any; one that is not a valid model is ignored (the bot fits its own), with a warning."""
     if data is None:
         return {}
+    from trader import initial_models as shipped
+
     try:
         return shipped.from_json(data)
     except shipped.InitialModelError as exc:
