@@ -404,7 +404,8 @@ async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
         if bus is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tee.publish_pending(), 5)  # the last lines (why it exited)
-            await bus.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(bus.close(), 5)
 
 
 async def ask_control_plane(settings: BootSettings, stop: asyncio.Event) -> tuple[Path, Bus | None]:
@@ -436,7 +437,15 @@ def main() -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        return await boot(os.environ, stop)
+        code = await boot(os.environ, stop)
+        # The VM's main process ends when the trader is done: its audit and checkpoint are written
+        # and delivered (run_instance awaited them). Whatever still runs in this process must not
+        # keep a finished bot's machine up: a clean-clone CI run saw a scale-to-zero bot print
+        # "trader exited with 0" and its process live on for 4 minutes (interpreter clean-up
+        # after two bus clients in one loop), so its machine never stopped.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     return asyncio.run(_main())
 
