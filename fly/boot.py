@@ -240,6 +240,7 @@ class LogTee:
         self._bus: Bus | None = None
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._finishing = False
 
     def stream(self, real: TextIO, name: Literal["stdout", "stderr"]) -> TextIO:
         return cast(TextIO, _TeeStream(real, name, self))
@@ -254,11 +255,22 @@ class LogTee:
         self._wake.set()
 
     async def pump(self) -> None:
-        """Publish queued lines while a bus is attached, until cancelled."""
+        """Publish queued lines while a bus is attached, until :meth:`finish` (then the last ones too).
+
+        It ends by itself rather than by a cancel: on Python 3.11 a cancel that lands as a publish's
+        ack arrives can be lost (``wait_for`` returns the ack and drops the cancel), the pump then
+        waited forever for lines that never came, and a finished bot's machine never stopped."""
         while True:
             await self._wake.wait()
             self._wake.clear()
             await self.publish_pending()
+            if self._finishing:
+                return
+
+    def finish(self) -> None:
+        """Ask :meth:`pump` to publish what is queued and return."""
+        self._finishing = True
+        self._wake.set()
 
     async def publish_pending(self) -> None:
         while self._pending and self._bus is not None and self._bus.is_connected:
@@ -398,14 +410,20 @@ async def boot(env: Mapping[str, str], stop: asyncio.Event) -> int:
             say(f"trader exited with {code}")
             return code
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
-        if bus is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tee.publish_pending(), 5)  # the last lines (why it exited)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(bus.close(), 5)
+        await wind_down(tee, pump, bus)
+
+
+async def wind_down(tee: LogTee, pump: asyncio.Task[None], bus: Bus | None, *, timeout_s: float = 5.0) -> None:
+    """Publish the last log lines (why it exited) and close the bus, each within ``timeout_s``.
+
+    Neither is awaited beyond its deadline, not even to finish a cancel: a task that loses its
+    cancel would otherwise hold a finished bot's machine up for good."""
+    tee.finish()
+    _, late = await asyncio.wait({pump}, timeout=timeout_s)
+    for task in late:
+        task.cancel()  # the bus is slow or gone: those lines stay in the VM's log only
+    if bus is not None:
+        await asyncio.wait({asyncio.ensure_future(bus.close())}, timeout=timeout_s)
 
 
 async def ask_control_plane(settings: BootSettings, stop: asyncio.Event) -> tuple[Path, Bus | None]:

@@ -9,7 +9,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -238,6 +238,25 @@ async def emulator(tmp_path: Path) -> AsyncIterator[FlyEmulator]:
     """The Fly Machines emulator (bearer token ``FLY_TOKEN``), its state in the test's tmp dir."""
     async with FlyEmulator(token=FLY_TOKEN, data_dir=tmp_path / "fly") as emu:
         yield emu
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test that ran hosted bots shows what each emulated machine printed: a machine that
+    never stopped or never booted is otherwise a bare timeout in a CI log."""
+    outcome = yield
+    report = outcome.get_result()
+    emu = getattr(item, "funcargs", {}).get("emulator")
+    if report.failed and isinstance(emu, FlyEmulator):
+        report.sections.append(("Fly machine logs (last 80 lines each)", _machine_log_tails(emu.machines.data_dir)))
+
+
+def _machine_log_tails(data_dir: Path, lines: int = 80) -> str:
+    tails = []
+    for log in sorted((data_dir / "machines").glob("*/machine.log")):
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+        tails.append(f"--- {log.parent.name} ---\n" + "\n".join(text))
+    return "\n".join(tails) or "(no machine logs)"
 
 
 @pytest.fixture

@@ -234,10 +234,14 @@ class AuditView:
             sizing_mode="stretch_width",
         )  # fmt: skip
         self.refresh(force=True)
+        # Until the page is in the browser, records are drawn at once, so they are part of the
+        # document it first renders. Panel's Tabulator drops data that arrives while the browser is
+        # still building the table (TabulatorView.setData returns early): a first draw sent a moment
+        # after the page loaded left a stopped bot's audit table empty under "26 records" for good.
+        self._throttled = False
         doc = pn.state.curdoc
-        self._throttled = doc is not None and doc.session_context is not None  # a live browser session
-        if self._throttled:
-            pn.state.add_periodic_callback(self._flush, period=int(redraw_every_s * 1000))
+        if doc is not None and doc.session_context is not None:  # a live browser session
+            pn.state.onload(lambda: self._throttle(redraw_every_s))
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -283,6 +287,11 @@ class AuditView:
             if not self._throttled:
                 self._flush()
         return added
+
+    def _throttle(self, redraw_every_s: float) -> None:
+        self._flush()
+        self._throttled = True
+        pn.state.add_periodic_callback(self._flush, period=int(redraw_every_s * 1000))
 
     def _flush(self) -> None:
         """Draw the records added since the last redraw (at most once a period in a browser session)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import subprocess
@@ -15,7 +16,7 @@ from typing import Any, cast
 import pytest
 
 from events.bus import Bus
-from fly.boot import BootRefused, LogTee, all_or_refused, say, teeing
+from fly.boot import BootRefused, LogTee, all_or_refused, say, teeing, wind_down
 
 
 class RecordingBus:
@@ -53,6 +54,41 @@ async def test_lines_said_before_the_bus_is_up_are_published_once_it_is_in_order
     ]
     assert {subject for subject, _ in bus.published} == {f"bots.{bot_id}.log"}
     assert out.getvalue() == "first line\nsecond half\nno newline yet" and err.getvalue() == "a warning\n"
+
+
+class DeafBus(RecordingBus):
+    """A bus whose publishes and close never end; a publish shrugs off its first cancel (a lost cancel)."""
+
+    async def publish(self, subject: str, message: Any) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()  # the next cancel (the test loop's clean-up) ends it
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_winding_down_publishes_the_last_lines_and_ends_the_pump_without_a_cancel() -> None:
+    tee = LogTee(uuid.uuid4())
+    bus = RecordingBus()
+    pump = asyncio.create_task(tee.pump())
+    tee.attach(cast(Bus, bus))
+    with teeing(tee):
+        say("trader exited with 0")
+    await wind_down(tee, pump, None)
+    assert pump.done() and not pump.cancelled()
+    assert [m.line.rpartition("] ")[2] for _, m in bus.published] == ["trader exited with 0"]
+
+
+async def test_a_bus_that_never_answers_does_not_keep_a_finished_bot_alive() -> None:
+    """A machine stays up while its main process lives: wind-down must end whatever the bus does."""
+    tee = LogTee(uuid.uuid4())
+    bus = DeafBus()
+    pump = asyncio.create_task(tee.pump())
+    tee.attach(cast(Bus, bus))
+    tee.offer("stderr", "why it exited")
+    async with asyncio.timeout(30):  # a guard for a hang, not a timing: wind-down allows 0.1 s a step
+        await wind_down(tee, pump, cast(Bus, bus), timeout_s=0.1)
 
 
 async def test_print_and_say_go_through_the_tee_while_teeing_and_not_after(capsys: Any) -> None:
