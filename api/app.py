@@ -84,7 +84,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         state.user_events.start()  # a tier change reaches this replica's user cache at once
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
-            await ensure_topology(state.bus.js)
+            await ensure_topology(state.bus.js, replicas=settings.bus_replicas)
         log.info("api.started", bus=state.bus.is_connected)
         try:
             yield

@@ -79,6 +79,13 @@ class ApiSettings(BaseSettings):
             "believed (the client address that rate limits key on). Empty: believe no one."
         ),
     )
+    bus_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        validation_alias=AliasChoices("HMMTRADE_BUS_REPLICAS"),
+        description="Copies of every stream and KV bucket: 1 on one server, 3 in a 3-node cluster (R3).",
+    )
     intent_backlog_max: int = Field(
         default=5_000,
         ge=1,

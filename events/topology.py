@@ -13,6 +13,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -30,9 +31,10 @@ class StreamSpec:
     duplicate_window_s: float = 120.0
     max_bytes: int = -1
 
-    def config(self) -> StreamConfig:
+    def config(self, replicas: int = 1) -> StreamConfig:
         return StreamConfig(
             name=self.name,
+            num_replicas=replicas,
             subjects=list(self.subjects),
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
@@ -116,6 +118,10 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
 )
 
 BOT_STATE_BUCKET = "bot_state"
+LEASE_BUCKET = "leases"
+LEASE_TTL_S = 10.0
+"""A singleton's lease lapses this long after its holder's last renewal (the lease bucket's max
+age): a dead replica's job moves to a survivor within it; renewals come every third of it."""
 
 
 # ---- subjects -------------------------------------------------------------------------
@@ -167,29 +173,47 @@ def dlq_subject(original_subject: str) -> str:
 # ---- creation -------------------------------------------------------------------------
 
 
-async def ensure_topology(js: JetStreamContext, *, ack_wait_s: float | None = None) -> None:
-    """Create or update every stream, durable consumer and KV bucket."""
+async def ensure_topology(
+    js: JetStreamContext, *, ack_wait_s: float | None = None, replicas: int = 1, lease_ttl_s: float | None = None
+) -> None:
+    """Create or update every stream, durable consumer and KV bucket, each kept on ``replicas``
+    servers (1 on a single server; 3 in a 3-node cluster: any one node may be lost).
+
+    Consumers take their stream's replica count; raising ``replicas`` later scales existing
+    streams up in place. The workers' lease bucket is made when ``lease_ttl_s`` is given (its
+    max age is set at creation; lease holders read it back from the bucket)."""
     for spec in STREAMS:
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(spec.config())
+            await js.add_stream(spec.config(replicas))
         else:
-            await js.update_stream(spec.config())
+            await js.update_stream(spec.config(replicas))
     for consumer in CONSUMERS:
         # add_consumer is create-or-update for a durable with the same filter.
         await js.add_consumer(consumer.stream, consumer.config(ack_wait_s))
     # Direct gets name the key in the request subject, which lets a bot's credentials be
     # scoped to its own key (events.auth.roles.bot_permissions).
-    try:
-        info = await js.stream_info(f"KV_{BOT_STATE_BUCKET}")
-    except NotFoundError:
-        from nats.js.api import KeyValueConfig
-
-        await js.create_key_value(
-            KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE, direct=True)
+    await _ensure_bucket(
+        js, KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE, direct=True), replicas
+    )
+    if lease_ttl_s is not None:
+        await _ensure_bucket(
+            js,
+            KeyValueConfig(bucket=LEASE_BUCKET, history=1, storage=StorageType.FILE, ttl=lease_ttl_s, direct=False),
+            replicas,
         )
-    else:
-        if not info.config.allow_direct:
-            info.config.allow_direct = True
-            await js.update_stream(info.config)
+
+
+async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig, replicas: int) -> None:
+    config.replicas = replicas
+    try:
+        info = await js.stream_info(f"KV_{config.bucket}")
+    except NotFoundError:
+        await js.create_key_value(config)
+        return
+    wanted_direct = bool(config.direct)
+    if info.config.allow_direct != wanted_direct or (info.config.num_replicas or 1) != replicas:
+        info.config.allow_direct = wanted_direct
+        info.config.num_replicas = replicas
+        await js.update_stream(info.config)

@@ -44,6 +44,9 @@ use_admin_by_default()
 
 # Redeliveries after a killed worker wait this long; short so fault tests are quick.
 TEST_ACK_WAIT_S = 2.0
+# A killed worker's singletons (lifecycle projection, wake scheduler) move to its successor after
+# this long; every worker the tests start, in process or spawned, reads it from the environment.
+os.environ.setdefault("HMMTRADE_LEASE_TTL_S", "3")
 
 VALID_PROFILE: dict[str, Any] = {
     "basics": {"name": "Test bot", "surface": "local", "mode": "paper"},

@@ -24,7 +24,7 @@ from faststream.nats.security import NatsCredentials, NatsSecurity
 from billing.settings import StripeSettings
 from billing.stripe_gateway import StripeClientGateway
 from events.auth.keys import BusKeys
-from events.bus import Bus, connect_options
+from events.bus import Bus, connect_options, server_urls
 from events.dlq import watch_max_deliveries
 from events.natsfix import install_fetch_timeout_fix
 from events.pull import BatchPuller
@@ -46,6 +46,7 @@ from workers.billing_deps import BillingDeps, Clock
 from workers.bus_revoker import BusRevoker
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
+from workers.lease import Fence, Singleton, consumer_job, replica_id
 from workers.lifecycle_batch import handle_batch
 from workers.notifier import NotifierRuntime, start_notifier
 from workers.settings import WorkerSettings
@@ -65,7 +66,7 @@ def build_broker(settings: WorkerSettings, audit_deps: audit_ingest.AuditDeps) -
     elif "tls" in options:
         security = NatsSecurity(ssl_context=options["tls"])
     broker = NatsBroker(
-        settings.nats_url,
+        server_urls(settings.nats_url),
         security=security,
         inbox_prefix=options.get("inbox_prefix", "_INBOX"),
         name="hmmtrade-workers",
@@ -98,7 +99,7 @@ class WorkerRuntime:
     """A started set of consumers; ``stop`` drains them."""
 
     broker: NatsBroker
-    lifecycle: BatchPuller
+    lifecycle: Singleton
     bus: Bus
     pool: asyncpg.Pool
     brokers: BatchPuller | None = None
@@ -139,21 +140,28 @@ async def start_workers(
     bus = Bus(settings.nats_url, name="hmmtrade-workers-publisher", creds=settings.nats_creds, ca_file=settings.nats_ca)
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
-    await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
+    await ensure_topology(
+        bus.js, ack_wait_s=settings.ack_wait_s, replicas=settings.bus_replicas, lease_ttl_s=settings.lease_ttl_s
+    )
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     failpoints = failpoints or Failpoints.from_env()
+    holder = replica_id()
     lifecycle_deps = lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints)
-    puller = BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=lifecycle_deps))
+
+    def lifecycle_puller(fence: Fence) -> BatchPuller:  # one replica projects at a time: each bot's order holds
+        return BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=replace(lifecycle_deps, fence=fence)))
+
+    projector = Singleton(bus, pool, LIFECYCLE.durable, consumer_job(lifecycle_puller), holder=holder)
     broker = build_broker(settings, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
-    puller.start()
+    projector.start()
     broker_puller = BatchPuller(
         bus, BROKERS, partial(brokers.handle_batch, deps=brokers.BrokerDeps(pool=pool, bus=bus))
     )
     broker_puller.start()
     notifier = start_notifier(settings, pool=pool, bus=bus, failpoints=failpoints)
-    hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints, clock=clock)
+    hosted = start_hosting(settings, pool=pool, bus=bus, failpoints=failpoints, clock=clock, holder=holder)
     stripe_settings = stripe or StripeSettings()
     billing_deps = BillingDeps(
         pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints
@@ -180,7 +188,7 @@ async def start_workers(
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
     return WorkerRuntime(
         broker=broker,
-        lifecycle=puller,
+        lifecycle=projector,
         bus=bus,
         pool=pool,
         brokers=broker_puller,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,6 +28,7 @@ from fly.settings import FlySettings
 from workers import hosting
 from workers.failpoints import Failpoints
 from workers.hosting_watch import watch_refused_machines
+from workers.lease import Fence, Singleton, consumer_job, replica_id
 from workers.machine_identity import machine_tokens_for
 from workers.settings import WorkerSettings
 from workers.wake_launcher import HostingLauncher
@@ -39,32 +40,18 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class HostedBots:
-    puller: BatchPuller
+    """The hosting consumer, the wake scheduler and the relaunch watch: each a singleton that one
+    worker replica runs at a time (``workers.lease``); the others stand by."""
+
+    consumer: Singleton
     http: httpx.AsyncClient
     scheduler: WakeScheduler | None = None
-    _scheduler_stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _scheduler_task: asyncio.Task[None] | None = None
-    _watch_task: asyncio.Task[None] | None = None
-
-    def start_scheduler(self, scheduler: WakeScheduler) -> None:
-        """Run the scale-to-zero scheduler until :meth:`stop`."""
-        self.scheduler = scheduler
-        self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop), name="wake-scheduler")
-
-    def start_relaunch_watch(self, deps: hosting.HostingDeps, *, every_s: float, max_relaunches: int) -> None:
-        """Relaunch bots whose machine was refused at boot, until :meth:`stop`."""
-        watch = watch_refused_machines(deps, self._scheduler_stop, every_s=every_s, max_relaunches=max_relaunches)
-        self._watch_task = asyncio.create_task(watch, name="relaunch-watch")
+    singletons: list[Singleton] = field(default_factory=list)
 
     async def stop(self) -> None:
-        self._scheduler_stop.set()
         # cancelled even mid-wake or mid-relaunch: a launch not yet recorded is found again next time
-        for task in (self._scheduler_task, self._watch_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self.puller.stop()
+        for singleton in (*self.singletons, self.consumer):
+            await singleton.stop()
         await self.http.aclose()
 
 
@@ -117,6 +104,7 @@ def start_hosting(
     bus: Bus,
     failpoints: Failpoints | None = None,
     clock: Callable[[], datetime] | None = None,
+    holder: str | None = None,
 ) -> HostedBots | None:
     if FlySettings().api_token is None or not settings.bot_api_url:
         log.warning(
@@ -126,9 +114,35 @@ def start_hosting(
         return None
     http = httpx.AsyncClient(timeout=60)
     deps = build_hosting_deps(settings, pool=pool, bus=bus, http=http, failpoints=failpoints)
-    puller = BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
-    puller.start()
-    hosted = HostedBots(puller=puller, http=http)
-    hosted.start_scheduler(build_wake_scheduler(settings, deps, clock=clock))
-    hosted.start_relaunch_watch(deps, every_s=settings.machine_watch_s, max_relaunches=settings.machine_relaunches)
-    return hosted
+    holder = holder or replica_id()
+
+    def hosting_puller(fence: Fence) -> BatchPuller:  # one replica at a time: a bot's start runs before its stop
+        return BatchPuller(bus, HOSTING, partial(hosting.handle_batch, deps=deps), batch_size=64)
+
+    scheduler = build_wake_scheduler(settings, deps, clock=clock)
+
+    async def wake_bots(fence: Fence) -> None:
+        await scheduler.run(asyncio.Event(), guard=partial(fenced, pool, fence))
+
+    async def relaunch_refused(fence: Fence) -> None:
+        await watch_refused_machines(
+            deps, asyncio.Event(), every_s=settings.machine_watch_s, max_relaunches=settings.machine_relaunches
+        )
+
+    consumer = Singleton(bus, pool, HOSTING.durable, consumer_job(hosting_puller), holder=holder)
+    singletons = [
+        Singleton(bus, pool, "wake-scheduler", wake_bots, holder=holder),
+        Singleton(bus, pool, "relaunch-watch", relaunch_refused, holder=holder),
+    ]
+    for singleton in (consumer, *singletons):
+        singleton.start()
+    return HostedBots(consumer=consumer, http=http, scheduler=scheduler, singletons=singletons)
+
+
+@contextlib.asynccontextmanager
+async def fenced(pool: asyncpg.Pool, fence: Fence) -> AsyncIterator[None]:
+    """One wake under the scheduler's fence: a successor's ``take`` waits until the wake is
+    launched and recorded, and a stale scheduler finds the fence taken and launches nothing."""
+    async with pool.acquire() as conn, conn.transaction():
+        await fence.check(conn)
+        yield

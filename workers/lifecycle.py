@@ -30,6 +30,7 @@ from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject, 
 from store import bots, intents, ledger
 from store.intents import Outcome
 from workers.failpoints import Failpoints
+from workers.lease import Fence
 from workers.limits import refuse_create, refuse_start
 from workers.machine_identity import revoke_machine_tokens
 
@@ -61,6 +62,12 @@ class LifecycleDeps:
     pool: asyncpg.Pool
     bus: Bus
     failpoints: Failpoints
+    fence: Fence | None = None  # with several worker replicas: the lease this one projects under
+
+    async def check_fence(self, conn: Any) -> None:
+        """In a projection's transaction: stop if another replica has taken the consumer over."""
+        if self.fence is not None:
+            await self.fence.check(conn)
 
 
 class IntentRefused(Exception):
@@ -109,6 +116,7 @@ async def _project_once(intent: AnyBotIntent, deps: LifecycleDeps) -> tuple[list
     """Apply the intent and record it in the ledger in one transaction; (events, replayed)."""
     try:
         async with deps.pool.acquire() as conn, conn.transaction():
+            await deps.check_fence(conn)
             outcome = [emit.to_json() for emit in await apply(conn, intent)]
             await deps.failpoints.hit("lifecycle.in_transaction")
             if not await ledger.record(conn, consumer=CONSUMER, message_id=intent.id, outcome=outcome):

@@ -25,6 +25,7 @@ from events.bus import MSG_ID, TYPE_HEADER
 from events.consume import MalformedMessage, TransientError, settle
 from events.topology import LIFECYCLE
 from store import intents, ledger
+from store.fences import FenceLost
 from store.intents import Outcome
 from workers.lifecycle import CONSUMER, AnyBotIntent, LifecycleDeps, give_up, handle, parse_bot_intent, project
 
@@ -94,6 +95,7 @@ async def _project(
     waiting: list[Msg] = []
     try:
         async with deps.pool.acquire() as conn, conn.transaction():
+            await deps.check_fence(conn)
             for msg, intent in fresh:
                 try:
                     projection = await project(conn, intent)  # raises TransientError before writing anything
@@ -111,6 +113,8 @@ async def _project(
                 if len(recorded) != len(saved):
                     raise _BatchAbandoned(f"intents {sorted(saved.keys() - recorded)} were already handled")
             await deps.failpoints.hit("lifecycle.in_transaction")
+    except FenceLost:
+        raise  # another replica projects now: leave the whole batch unacked for it
     except Exception as exc:  # noqa: BLE001 - the single path retries each message under its policy
         log.info("lifecycle.batch_abandoned", size=len(fresh), reason=f"{type(exc).__name__}: {exc}")
         return None, []

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.topology import LEASE_TTL_S
+
 
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
@@ -30,6 +32,23 @@ class WorkerSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("HMMTRADE_BUS_KEY_FILE"),
         description="The bus signing keys (bus-keys.json): they revoke stopped bots' bus credentials.",
+    )
+    bus_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        validation_alias=AliasChoices("HMMTRADE_BUS_REPLICAS"),
+        description="Copies of every stream and KV bucket: 1 on one server, 3 in a 3-node cluster (R3).",
+    )
+    lease_ttl_s: float = Field(
+        default=LEASE_TTL_S,
+        ge=1,
+        le=300,
+        validation_alias=AliasChoices("HMMTRADE_LEASE_TTL_S"),
+        description=(
+            "Seconds a singleton's lease (wake scheduler, ordered consumers) outlives its holder's last renewal: "
+            "the longest a dead replica's job waits for a survivor. Set when the lease bucket is created."
+        ),
     )
     ack_wait_s: float = Field(
         default=30.0,

@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
 
+from store.fences import FenceLost
 from workers.wake_schedule import DEFAULT_DELAY, DEFAULT_EXCHANGE, next_close, previous_close
 
 log = structlog.get_logger(__name__)
@@ -57,6 +59,10 @@ class BotRoster(Protocol):
 
     async def record_wake(self, bot_id: str, session_close: datetime, wake_id: str, woken_at: datetime) -> None:
         """Remember the wake, so a restarted scheduler neither repeats nor forgets it."""
+
+
+WakeGuard = Callable[[], AbstractAsyncContextManager[None]]
+"""Entered around each wake (launch and record); raises ``FenceLost`` when this scheduler is stale."""
 
 
 class Clock(Protocol):
@@ -120,6 +126,7 @@ class WakeScheduler:
     ticks: int = 0  # completed ticks (tests wait on it)
     _retry_at: dict[str, datetime] = field(default_factory=dict)
     _next_at: dict[str, datetime] = field(default_factory=dict)
+    _guard: WakeGuard | None = None
 
     async def tick(self) -> list[str]:
         """Wake every bot that is due; returns the ids of the bots woken."""
@@ -147,18 +154,19 @@ class WakeScheduler:
             self._next_at[bot.bot_id] = retry_at
             return False
         wake_id = wake_id_for(bot.bot_id, close)
-        try:
-            launched = await self.launcher.wake(bot.bot_id, wake_id)
-        except Exception as exc:  # noqa: BLE001 (any port failure: retry later, keep waking the others)
-            self._retry_at[bot.bot_id] = self._next_at[bot.bot_id] = now + timedelta(seconds=self.retry_s)
-            log.warning("wake.launch_failed", bot_id=bot.bot_id, wake_id=wake_id, error=str(exc))
-            return False
-        self._retry_at.pop(bot.bot_id, None)
-        if not launched:
-            self._next_at.pop(bot.bot_id, None)
-            log.info("wake.skipped", bot_id=bot.bot_id, wake_id=wake_id, reason="the bot no longer sleeps")
-            return False
-        await self.roster.record_wake(bot.bot_id, close, wake_id, now)
+        async with self._guard() if self._guard is not None else contextlib.nullcontext():
+            try:
+                launched = await self.launcher.wake(bot.bot_id, wake_id)
+            except Exception as exc:  # noqa: BLE001 (any port failure: retry later, keep waking the others)
+                self._retry_at[bot.bot_id] = self._next_at[bot.bot_id] = now + timedelta(seconds=self.retry_s)
+                log.warning("wake.launch_failed", bot_id=bot.bot_id, wake_id=wake_id, error=str(exc))
+                return False
+            self._retry_at.pop(bot.bot_id, None)
+            if not launched:
+                self._next_at.pop(bot.bot_id, None)
+                log.info("wake.skipped", bot_id=bot.bot_id, wake_id=wake_id, reason="the bot no longer sleeps")
+                return False
+            await self.roster.record_wake(bot.bot_id, close, wake_id, now)
         self._next_at[bot.bot_id] = next_close(bot.exchange, close) + self.delay
         log.info("wake.launched", bot_id=bot.bot_id, wake_id=wake_id, next_wake=self._next_at[bot.bot_id].isoformat())
         return True
@@ -170,10 +178,15 @@ class WakeScheduler:
             return self.poll_s
         return max(0.0, min(self.poll_s, (soonest - self.clock.now()).total_seconds()))
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, guard: WakeGuard | None = None) -> None:
+        """Tick until ``stop``; with several replicas, each wake runs inside ``guard`` (the
+        scheduler's fence, see ``workers.lease``), and a :class:`FenceLost` ends the run."""
+        self._guard = guard
         while not stop.is_set():
             try:
                 await self.tick()
+            except FenceLost:
+                raise  # another replica schedules now
             except Exception as exc:  # noqa: BLE001 (the roster may be briefly unreachable: keep the loop alive)
                 log.warning("wake.tick_failed", error=str(exc))
             sleeper = asyncio.ensure_future(self.clock.sleep(self.seconds_until_next_tick()))

@@ -10,7 +10,7 @@ message) for the workers.
 | role | publishes | subscribes |
 |---|---|---|
 | api | ``intents.>``, ``stripe.events.>``, boot reports (1), topology | its inbox |
-| workers | ``events.>``, ``intents.>``, ``dlq.>``, re-arm requests (2), topology, consume | its inbox, advisories |
+| workers | ``events.>``, ``intents.>``, ``dlq.>``, re-arm requests (2), leases, topology, consume | inbox, advisories |
 | agent | topology, consume, ``$KV.bot_state.>`` | its inbox |
 | dashboard | nothing | ``bots.*.{audit,tick,status,log}``, ``events.>`` |
 | bot ``<id>`` | ``bots.<id>.>``, its ``bot_state`` key; reads its re-arm request key (2) | its inbox |
@@ -27,7 +27,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from events.auth.jwt import Permissions
-from events.topology import BOT_STATE_BUCKET, rearm_request_subject, subject_token
+from events.topology import BOT_STATE_BUCKET, LEASE_BUCKET, rearm_request_subject, subject_token
 
 TOPOLOGY = (
     "$JS.API.INFO",
@@ -71,7 +71,15 @@ ROLE_PERMISSIONS: dict[Role, Permissions] = {
         subscribe=(_inbox("api"),),
     ),
     Role.WORKERS: Permissions(
-        publish=("events.>", "intents.>", "dlq.>", f"$KV.{BOT_STATE_BUCKET}.*.rearm", *TOPOLOGY, *CONSUME),
+        publish=(
+            "events.>",
+            "intents.>",
+            "dlq.>",
+            f"$KV.{BOT_STATE_BUCKET}.*.rearm",
+            f"$KV.{LEASE_BUCKET}.>",  # singleton leases (workers.lease)
+            *TOPOLOGY,
+            *CONSUME,
+        ),
         subscribe=(_inbox("workers"), "$JS.EVENT.ADVISORY.>"),
     ),
     Role.AGENT: Permissions(publish=(*TOPOLOGY, *CONSUME, f"$KV.{BOT_STATE_BUCKET}.>"), subscribe=(_inbox("agent"),)),
