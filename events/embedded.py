@@ -228,11 +228,28 @@ class NatsCluster:
         """Every node, comma-separated: clients (ours and ``NATS_URL``) fail over between them."""
         return ",".join(self.urls)
 
-    def start(self, timeout_s: float = 20.0) -> NatsCluster:
+    def start(self, timeout_s: float = 30.0) -> NatsCluster:
+        """Start every node, then wait until the cluster has elected its JetStream metadata leader
+        (before that, creating a replicated stream times out)."""
+        deadline = time.monotonic() + timeout_s
         for node in self.nodes:
             node.start(timeout_s)
+        while not any(_has_meta_leader(node.store_dir / "nats-server.log") for node in self.nodes):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the NATS cluster elected no JetStream leader within {timeout_s}s")
+            time.sleep(0.1)
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
         for node in reversed(self.nodes):
             node.stop(timeout_s)
+
+
+def _has_meta_leader(log: Path) -> bool:
+    """Whether this node's log reports the cluster's JetStream metadata leader (itself or another)."""
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return False
+    return "JetStream cluster new metadata leader" in text or "Self is new JetStream cluster metadata leader" in text

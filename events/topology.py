@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -18,7 +22,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 DAY = 24 * 3600.0
 
@@ -182,6 +186,7 @@ async def ensure_topology(
     Consumers take their stream's replica count; raising ``replicas`` later scales existing
     streams up in place. The workers' lease bucket is made when ``lease_ttl_s`` is given (its
     max age is set at creation; lease holders read it back from the bucket)."""
+    await _jetstream_ready(js)
     for spec in STREAMS:
         try:
             await js.stream_info(spec.name)
@@ -203,6 +208,21 @@ async def ensure_topology(
             KeyValueConfig(bucket=LEASE_BUCKET, history=1, storage=StorageType.FILE, ttl=lease_ttl_s, direct=False),
             replicas,
         )
+
+
+async def _jetstream_ready(js: JetStreamContext, timeout_s: float = 30.0) -> None:
+    """Wait while JetStream answers "not ready": a cluster that has just formed still elects its
+    leaders and enables accounts (503 "JetStream not enabled for account", or no answer at all),
+    and services started beside it (compose starts everything at once) must wait, not fail."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await js.account_info()
+            return
+        except (ServiceUnavailableError, NatsTimeoutError, NoRespondersError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig, replicas: int) -> None:
