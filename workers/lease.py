@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -44,6 +45,11 @@ log = structlog.get_logger(__name__)
 __all__ = ["Fence", "FenceLost", "KvLease", "Singleton", "consumer_job", "replica_id"]
 
 
+def _bucket_epoch(created: datetime | None) -> int:
+    """Microseconds since 1970 of the bucket's creation: a new bucket's tokens outrank the old one's."""
+    return int(created.timestamp() * 1_000_000) if created is not None else 0
+
+
 def replica_id() -> str:
     """Who holds a lease, in words an operator can trace: host, pid and a per-process nonce."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -55,12 +61,13 @@ class Fence:
 
     name: str
     token: int
+    epoch: int = 0  # the lease bucket's creation time: revisions restart with a new bucket
     lost: asyncio.Event = field(default_factory=asyncio.Event, compare=False)  # a check failed: the job ends
 
     async def check(self, conn: Any) -> None:
         """Inside the side effect's transaction: :class:`FenceLost` if a newer holder has begun."""
         try:
-            await fences.check(conn, self.name, self.token)
+            await fences.check(conn, self.name, self.epoch, self.token)
         except FenceLost:
             self.lost.set()
             raise
@@ -124,6 +131,7 @@ class Singleton:
         self._job = job
         self.holder = holder or replica_id()
         self._ttl_s = LEASE_TTL_S  # the bucket's own, read when the first lease is tried
+        self._epoch = 0
         self._poll_s = poll_s
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -147,7 +155,9 @@ class Singleton:
         while not self._stop.is_set():
             try:
                 kv = await self._bus.js.key_value(LEASE_BUCKET)
-                self._ttl_s = (await kv.status()).ttl or LEASE_TTL_S
+                status = await kv.status()
+                self._ttl_s = status.ttl or LEASE_TTL_S
+                self._epoch = _bucket_epoch(status.stream_info.created)
                 lease = KvLease(kv, self.name, self.holder)
                 token = await lease.try_acquire()
             except Exception as exc:  # noqa: BLE001 - the bus may be away: keep standing by
@@ -163,10 +173,10 @@ class Singleton:
 
     async def _hold(self, lease: KvLease, token: int) -> None:
         async with self._pool.acquire() as conn:
-            if not await fences.take(conn, self.name, token, self.holder):
-                log.warning("lease.stale_token", lease=self.name, token=token)  # the bucket was recreated
+            if not await fences.take(conn, self.name, self._epoch, token, self.holder):
+                log.warning("lease.stale_token", lease=self.name, epoch=self._epoch, token=token)
                 return
-        self.fence = Fence(self.name, token)
+        self.fence = Fence(self.name, token, self._epoch)
         self.tenures += 1
         log.info("lease.acquired", lease=self.name, token=token, holder=self.holder)
         job = asyncio.create_task(self._job(self.fence), name=f"{self.name}-job")

@@ -104,9 +104,9 @@ async def test_a_stale_holders_side_effect_is_refused_and_waits_for_none(pool: a
     name = f"fence-{uuid.uuid4().hex[:8]}"
     stale, current = Fence(name, 5), Fence(name, 9)
     async with pool.acquire() as conn:
-        assert await fences.take(conn, name, stale.token, "paused")
-        assert await fences.take(conn, name, current.token, "successor")
-        assert not await fences.take(conn, name, stale.token, "paused")  # an older token never comes back
+        assert await fences.take(conn, name, 0, stale.token, "paused")
+        assert await fences.take(conn, name, 0, current.token, "successor")
+        assert not await fences.take(conn, name, 0, stale.token, "paused")  # an older token never comes back
         with pytest.raises(FenceLost):
             async with conn.transaction():
                 await stale.check(conn)
@@ -114,6 +114,12 @@ async def test_a_stale_holders_side_effect_is_refused_and_waits_for_none(pool: a
         async with conn.transaction():
             await current.check(conn)  # the successor writes
         assert not current.lost.is_set()
+        # The bus was rebuilt: its new lease bucket counts revisions from 1 again, and outranks the old.
+        reborn = Fence(name, 1, epoch=1)
+        assert await fences.take(conn, name, reborn.epoch, reborn.token, "after the rebuild")
+        with pytest.raises(FenceLost):
+            async with conn.transaction():
+                await current.check(conn)
 
 
 async def test_a_successor_waits_for_the_write_in_flight_under_the_old_token(pool: asyncpg.Pool) -> None:
@@ -121,7 +127,7 @@ async def test_a_successor_waits_for_the_write_in_flight_under_the_old_token(poo
     commit, so the two never write interleaved."""
     name = f"fence-{uuid.uuid4().hex[:8]}"
     async with pool.acquire() as conn:
-        await fences.take(conn, name, 1, "old")
+        await fences.take(conn, name, 0, 1, "old")
     order: list[str] = []
     checked = asyncio.Event()
     finish = asyncio.Event()
@@ -136,7 +142,7 @@ async def test_a_successor_waits_for_the_write_in_flight_under_the_old_token(poo
     async def new_take() -> None:
         await checked.wait()
         async with pool.acquire() as conn:
-            assert await fences.take(conn, name, 2, "new")
+            assert await fences.take(conn, name, 0, 2, "new")
         order.append("new holder took over")
 
     writer, taker = asyncio.create_task(old_write()), asyncio.create_task(new_take())
