@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from events.bus import Bus
-from events.topology import ensure_topology
+from events.embedded import NatsServer
+from events.topology import LEASE_BUCKET, ensure_topology
 from store import fences
 from store.pool import create_pool
 from tests.conftest import wait_for
@@ -54,11 +55,14 @@ class Recorder:
 
 
 async def test_one_replica_runs_the_job_and_a_standby_takes_over_when_it_dies(
-    leases_bus: Bus, pool: asyncpg.Pool
+    leases_bus: Bus, nats_server: NatsServer, pool: asyncpg.Pool
 ) -> None:
     name = f"job-{uuid.uuid4().hex[:8]}"
     recorder = Recorder()
-    replicas = {who: Singleton(leases_bus, pool, name, recorder.job(who), holder=who, poll_s=0.1) for who in "abc"}
+    buses = {who: Bus(nats_server.url, name=f"replica-{who}") for who in "abc"}  # a connection each
+    for bus in buses.values():
+        await bus.start(wait_s=5)
+    replicas = {who: Singleton(buses[who], pool, name, recorder.job(who), holder=who, poll_s=0.1) for who in "abc"}
     for singleton in replicas.values():
         singleton.start()
 
@@ -71,18 +75,22 @@ async def test_one_replica_runs_the_job_and_a_standby_takes_over_when_it_dies(
         await asyncio.sleep(TTL_S / 2)
         assert [who for who, s in replicas.items() if s.held] == [first] and recorder.running == {first}
 
-    # The holder dies without a word: its task is gone and its lease is never released or renewed.
+    # The holder dies without a word: its connection is gone, so it can neither renew nor let go;
+    # the others wait for the lease to lapse.
     dead = replicas.pop(first)
+    await buses[first].close()
     assert dead._task is not None
     dead._task.cancel()
     dead.fence = None
+    assert (await (await leases_bus.js.key_value(LEASE_BUCKET)).get(name)).value  # still held by the dead
     second = await wait_for(one_holder, timeout_s=15, what="a standby to take over after the TTL")
     assert second != first
     [(_, first_token), (who, second_token)] = recorder.runs
     assert who == second and second_token > first_token  # fencing tokens only grow
     assert await pool.fetchval("SELECT holder FROM singleton_fences WHERE name = $1", name) == second
-    for singleton in replicas.values():
+    for who, singleton in replicas.items():
         await singleton.stop()
+        await buses[who].close()
 
 
 async def test_a_holder_that_lets_go_is_replaced_at_once(leases_bus: Bus, pool: asyncpg.Pool) -> None:

@@ -216,6 +216,50 @@ async def test_the_scheduler_wakes_a_sleeping_bot_once_per_close_across_ticks_re
     assert days == sorted(days) and len(set(days)) == 3  # one new bar each, none twice
 
 
+async def test_two_worker_replicas_wake_a_bot_once_and_a_survivor_takes_the_schedule_over(
+    cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines
+) -> None:
+    """Both replicas run hosting; the wake scheduler runs on the one holding its lease. Before
+    leases, each replica woke the bot: two machines for one close."""
+    api = cloud.api
+    auth = await _user(api, db)
+    bot_id = await _sleeping_bot(cloud, fly, auth)
+    cloud.workers.insert(0, await start_workers(cloud.settings, clock=cloud.clock))  # stopped at teardown
+    replicas = [runtime.hosting for runtime in (cloud.workers[0], cloud.workers[-1])]
+    assert all(hosted is not None for hosted in replicas)
+
+    async def scheduling() -> list[Any] | None:
+        held = [h for h in replicas if h is not None and h.singletons[0].held]
+        return held if len(held) == 1 else None
+
+    [holder] = await wait_for(scheduling, timeout_s=30, what="one replica to hold the wake schedule")
+    close = next_close("XNYS", datetime.now(UTC))
+    cloud.clock.move_to(close + AFTER_WAKE_TIME)
+    [(_, wake_id)] = await wait_for(lambda: _wakes(db, bot_id, 1), timeout_s=60, what="the wake")
+    woken = await _woken_run(fly, bot_id, wake_id)
+    assert holder.scheduler is not None
+    target = holder.scheduler.ticks + 2
+    await wait_for(lambda: _at_least(holder.scheduler.ticks, target), timeout_s=30, what="two more ticks")
+    assert len(await wakes.wakes_of(db, uuid.UUID(bot_id))) == 1
+    assert [m.id for m in await fly.list(metadata={"bot_id": bot_id})] == [woken.id]  # one machine, not two
+
+    # The holder's replica goes away: the other takes the schedule over and wakes the next close, once.
+    [runtime] = [r for r in cloud.workers if r.hosting is holder]
+    await runtime.stop()
+    [survivor] = await wait_for(scheduling, timeout_s=30, what="the other replica to take the schedule")
+    assert survivor is not holder
+    following = next_close("XNYS", close)
+    cloud.clock.move_to(following + AFTER_WAKE_TIME)
+    recorded = await wait_for(lambda: _wakes(db, bot_id, 2), timeout_s=60, what="the survivor's wake")
+    assert recorded == [(close, wake_id), (following, wake_id_for(bot_id, following))]
+    second = await _woken_run(fly, bot_id, wake_id_for(bot_id, following))
+    assert [m.id for m in await fly.list(metadata={"bot_id": bot_id})] == [second.id]
+
+
+async def _at_least(value: int, target: int) -> bool | None:
+    return True if value >= target else None
+
+
 async def test_stopped_and_deleted_bots_are_not_woken(cloud: Cloud, db: asyncpg.Connection, fly: FlyMachines) -> None:
     api = cloud.api
     auth = await _user(api, db)
