@@ -78,28 +78,35 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
 
 @dataclass(frozen=True)
 class ClusterRoutes:
-    """The route listeners of a cluster's servers, and the secret a route must present.
+    """Where each server of a cluster listens for routes, and the secret a route must present.
 
     Routes authenticate like clients do: a server accepts a route only with this cluster's
-    password (and over TLS when the servers use it), so nothing else can join the cluster.
+    password, and over TLS (verified against the bus's CA) when the servers use TLS, so nothing
+    else can join the cluster or read its replication traffic.
     """
 
     name: str
-    ports: dict[str, int]  # server name -> its route port
+    addresses: dict[str, tuple[str, int]]  # server name -> (host others reach it at, route port)
     password: str
-    host: str = "127.0.0.1"
+    listen_host: str | None = None  # where a node listens (default: its own address's host)
 
     def config_block(self, server: str, tls: ServerTls | None) -> str:
+        host, port = self.addresses[server]
         routes = ", ".join(
-            f'"nats-route://route:{self.password}@{self.host}:{port}"'
-            for other, port in self.ports.items()
+            f'"nats-route://route:{self.password}@{other_host}:{other_port}"'
+            for other, (other_host, other_port) in self.addresses.items()
             if other != server
         )
-        tls_block = tls.config_block() if tls is not None else ""
+        tls_block = ""
+        if tls is not None:
+            tls_block = (
+                f'  tls {{\n    cert_file: "{tls.cert_file}"\n    key_file: "{tls.key_file}"\n'
+                f'    ca_file: "{tls.ca_file}"\n    verify: true\n    timeout: 5\n  }}\n'
+            )
         return (
             "cluster {\n"
             f'  name: "{self.name}"\n'
-            f"  listen: {self.host}:{self.ports[server]}\n"
+            f"  listen: {self.listen_host or host}:{port}\n"
             f'  authorization {{ user: route, password: "{self.password}", timeout: 5 }}\n'
             f"  routes: [{routes}]\n"
             f"{tls_block}"
@@ -213,7 +220,7 @@ class NatsCluster:
             raise ValueError(f"a cluster needs at least one server, not {size}")
         names = [f"hmmtrade-{i}" for i in range(1, size + 1)]
         routes = ClusterRoutes(
-            name="hmmtrade", ports={n: free_port(host) for n in names}, password=secrets.token_urlsafe(24), host=host
+            name="hmmtrade", addresses={n: (host, free_port(host)) for n in names}, password=secrets.token_urlsafe(24)
         )
         self.nodes = [
             NatsServer(Path(root) / name, keys=keys, host=host, tls=tls, name=name, cluster=routes) for name in names

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     bus_init = bus_sub.add_parser("init", help="signing keys, server config and role credentials (compose.yaml)")
     bus_init.add_argument("--dir", type=Path, default=Path("secrets/bus"), help="where to write (default secrets/bus)")
     bus_init.add_argument(
+        "--cluster", type=int, default=0, metavar="N", help="also write nats-1.conf .. nats-N.conf (an N-node cluster)"
+    )
+    bus_init.add_argument(
         "--tls-host", action="append", default=[], help="make a private CA and a certificate for this name (repeat)"
     )
     sub.add_parser("schemas", help="regenerate contracts/schemas (JSON Schema + AsyncAPI)")
@@ -346,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bus":
         from stack.bus_cmd import run_bus_init
 
-        return run_bus_init(args.dir, args.tls_host)
+        return run_bus_init(args.dir, args.tls_host, args.cluster)
     if args.command == "schemas":
         from contracts.generate import write_schemas
 

@@ -22,6 +22,7 @@ from workers.settings import WorkerSettings
 REPO = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("migrate", "api", "workers")
 ALL_APP_SERVICES = (*APP_SERVICES, "web")  # web has no database
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +70,29 @@ def test_urls_point_at_the_compose_services(compose: dict[str, Any]) -> None:
             pg_env["POSTGRES_USER"],
         )
         if "NATS_URL" in env:
-            bus = urlparse(env["NATS_URL"])
-            assert (bus.scheme, bus.hostname, bus.port) == ("tls", "nats", 4222), "the bus is reached over TLS"
+            nodes = [urlparse(url) for url in env["NATS_URL"].split(",")]
+            assert [(b.scheme, b.hostname, b.port) for b in nodes] == [("tls", node, 4222) for node in NATS_NODES], (
+                "every node of the cluster, over TLS"
+            )
             assert env["NATS_CREDS"] == f"/run/secrets/bus/{name}.creds", f"{name} connects as itself"
             assert env["NATS_CA"].startswith("/run/secrets/bus/")
-    assert "-js" in services["nats"]["command"], "JetStream must be on"
-    assert services["nats"]["command"][:2] == ["-c", "/etc/nats/nats.conf"], "the server runs the bus init config"
-    assert not any("8222" in port for port in services["nats"]["ports"]), "monitoring stays private"
-    assert "js-enabled-only=true" in " ".join(services["nats"]["healthcheck"]["test"])
+            assert str(env["HMMTRADE_BUS_REPLICAS"]) == str(len(NATS_NODES)), "streams on every node (R3)"
+    for i, node in enumerate(NATS_NODES, start=1):
+        command = services[node]["command"]
+        assert "-js" in command, "JetStream must be on"
+        assert command[:2] == ["-c", f"/etc/nats/{node}.conf"], "the node runs its bus init --cluster config"
+        assert command[command.index("--server_name") + 1] == f"hmmtrade-{i}"
+        assert f"./secrets/bus/{node}.conf:/etc/nats/{node}.conf:ro" in services[node]["volumes"]
+        assert not any("bus-keys" in v or v.startswith("./secrets/bus:") for v in services[node]["volumes"])
+        assert not any("8222" in port for port in services[node]["ports"]), "monitoring stays private"
+        assert "js-enabled-only=true" in " ".join(services[node]["healthcheck"]["test"])
 
 
 def test_api_port_matches_the_published_port_and_the_image(compose: dict[str, Any], dockerfile: str) -> None:
     api = compose["services"]["api"]
     command_port = api["command"][api["command"].index("--port") + 1]
     published = {mapping.split(":")[1] for mapping in api["ports"]}
+    assert api["deploy"]["replicas"] == 2 and api["ports"] == ["8000-8001:8000"]  # a host port per replica
     exposed = set(" ".join(re.findall(r"^EXPOSE ([\d ]+)", dockerfile, flags=re.MULTILINE)).split())
     assert published == {command_port} and command_port in exposed
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
@@ -108,7 +118,7 @@ def test_services_start_in_order(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name in ("api", "workers"):
         depends = services[name]["depends_on"]
-        assert depends["nats"]["condition"] == "service_healthy"
+        assert all(depends[node]["condition"] == "service_healthy" for node in NATS_NODES)
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -231,3 +241,22 @@ def test_the_image_prepares_the_key_folder_for_its_unprivileged_user(compose: di
     key_dir = compose["services"]["workers"]["environment"]["HMMTRADE_MACHINE_JWT_KEY_DIR"]
     user = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)[-1]
     assert re.search(rf"^RUN install -d -o {user} -m 0700 {re.escape(key_dir)}$", dockerfile, flags=re.MULTILINE)
+
+
+def test_bus_init_writes_a_config_per_cluster_node_with_authenticated_tls_routes(tmp_path: Path) -> None:
+    from stack.bus_cmd import init_bus
+
+    init_bus(tmp_path, tls_hosts=(), cluster=3)
+    password = (tmp_path / "route-password").read_text().strip()
+    assert len(password) >= 32 and (tmp_path / "route-password").stat().st_mode & 0o077 == 0
+    for i, node in enumerate(NATS_NODES, start=1):
+        config = (tmp_path / f"{node}.conf").read_text()
+        others = [n for n in NATS_NODES if n != node]
+        assert [f"nats-route://route:{password}@{n}:6222" for n in others] == re.findall(
+            r'"(nats-route://[^"]+)"', config
+        )
+        assert 'authorization { user: route, password: "' in config and "verify: true" in config
+        assert config.count('ca_file: "/etc/nats/tls/ca.pem"') == 1 and 'name: "hmmtrade"' in config
+        assert f"hmmtrade-{i}" not in config  # the server name comes from the command line
+    init_bus(tmp_path, tls_hosts=(), cluster=3)  # run again: the same routes, credentials re-issued
+    assert (tmp_path / "route-password").read_text().strip() == password
