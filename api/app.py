@@ -35,7 +35,7 @@ from api.status_probes import build_probes
 from api.tokens import TokenService, generate_private_key_pem
 from billing.settings import StripeSettings
 from events.bus import Bus
-from events.topology import ensure_topology
+from events.topology import TOPOLOGY_TIMEOUT_S, ensure_topology
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +84,8 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         state.user_events.start()  # a tier change reaches this replica's user cache at once
         await state.bus.start(wait_s=5)
         if state.bus.is_connected:
-            await ensure_topology(state.bus.js, replicas=settings.bus_replicas)
+            topology = state.bus.client.jetstream(timeout=TOPOLOGY_TIMEOUT_S)  # an R3 stream forms a raft group
+            await ensure_topology(topology, replicas=settings.bus_replicas)
         log.info("api.started", bus=state.bus.is_connected)
         try:
             yield

@@ -122,6 +122,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
 )
 
 BOT_STATE_BUCKET = "bot_state"
+TOPOLOGY_TIMEOUT_S = 15.0
+"""How long a stream or bucket creation may take: a replicated one forms its raft group first."""
 LEASE_BUCKET = "leases"
 LEASE_TTL_S = 10.0
 """A singleton's lease lapses this long after its holder's last renewal (the lease bucket's max

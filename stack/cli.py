@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=8000)
     up.add_argument("--web-port", type=int, default=8080, help="the web app's port (a free one if taken)")
     up.add_argument("--no-demo", action="store_true", help="don't seed the demo user and bot")
+    up.add_argument(
+        "--nats-cluster", type=int, default=1, metavar="N", help="run the bus as an N-node cluster, streams R3 (try 3)"
+    )
 
     api = sub.add_parser("api", help="run the control-plane API only (NATS_URL, DATABASE_URL)")
     api.add_argument("--host", default="127.0.0.1")
@@ -223,8 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from stack.up import run_up
 
+        if args.nats_cluster < 1:
+            parser.error(f"--nats-cluster must be 1 or more, not {args.nats_cluster}")
         return run_up(
-            args.data_dir, api_host=args.api_host, api_port=args.api_port, demo=not args.no_demo, web_port=args.web_port
+            args.data_dir,
+            api_host=args.api_host,
+            api_port=args.api_port,
+            demo=not args.no_demo,
+            web_port=args.web_port,
+            nats_cluster=args.nats_cluster,
         )
     if args.command == "api":
         from stack.services import serve_api

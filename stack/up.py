@@ -24,7 +24,7 @@ import structlog
 from api.tokens import load_or_create_key_file
 from events.auth.keys import KEY_FILE_NAME, BusKeys, write_creds
 from events.auth.roles import Role
-from events.embedded import NatsServer, free_port, port_is_free, stop_process
+from events.embedded import NatsCluster, NatsServer, free_port, port_is_free, stop_process
 from stack import kms_child
 from stack.demo import seed_demo_if_safe
 from stack.fly_local import fly_target, wait_emulator_ready
@@ -149,7 +149,9 @@ def web_port_for(requested: int, host: str) -> int:
     return requested if port_is_free(requested, host) else free_port(host)
 
 
-def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port: int = 8080) -> int:
+def run_up(
+    data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port: int = 8080, nats_cluster: int = 1
+) -> int:
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -162,13 +164,17 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    nats: NatsServer | None = None
+    nats: NatsServer | NatsCluster | None = None
     children: list[Child] = []
     print(f"HMM Trade starting (data in {data_dir})", flush=True)
     try:
         nats_url = os.environ.get("NATS_URL")
         bus = bus_identities(data_dir)
-        if not nats_url:
+        replicas = 1
+        if not nats_url and nats_cluster > 1:  # a cluster on loopback: the streams on every node
+            nats = NatsCluster(data_dir / "nats-cluster", keys=bus.keys, size=nats_cluster).start()
+            nats_url, replicas = nats.url, min(nats_cluster, 3)
+        elif not nats_url:
             nats = NatsServer(data_dir / "nats", keys=bus.keys, port=4222 if port_is_free(4222) else 0).start()
             nats_url = nats.url
         _say("nats", f"{nats_url}{'' if nats else ' (external)'}  (authenticated; credentials in {bus.folder})")
@@ -207,6 +213,7 @@ def run_up(data_dir: Path, *, api_host: str, api_port: int, demo: bool, web_port
             "HMMTRADE_BUS_KEY_FILE": str(bus.key_file),
             **fly.service_env(),
         }
+        env.setdefault("HMMTRADE_BUS_REPLICAS", str(replicas))
         # ---- KMS (the emulator unless KMS_ENDPOINT is set) and machine-JWT keys ----------
         env.setdefault("HMMTRADE_MACHINE_JWT_KEY_DIR", str(data_dir / "keys" / "machine"))
         kms_key_name = env.get("KMS_KEY_NAME") or kms_child.DEFAULT_KEY_NAME

@@ -37,6 +37,7 @@ from events.topology import (
     LIFECYCLE,
     NOTIFY_AUDIT,
     NOTIFY_EVENTS,
+    TOPOLOGY_TIMEOUT_S,
     ensure_topology,
 )
 from store.pool import create_pool
@@ -141,7 +142,10 @@ async def start_workers(
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
     await ensure_topology(
-        bus.js, ack_wait_s=settings.ack_wait_s, replicas=settings.bus_replicas, lease_ttl_s=settings.lease_ttl_s
+        bus.client.jetstream(timeout=TOPOLOGY_TIMEOUT_S),
+        ack_wait_s=settings.ack_wait_s,
+        replicas=settings.bus_replicas,
+        lease_ttl_s=settings.lease_ttl_s,
     )
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)

@@ -25,12 +25,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Up:
-    def __init__(self, data_dir: Path, port: int, out: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, out: Path, *extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
         self.out = out
         with out.open("ab") as sink:
             self.process = subprocess.Popen(
-                [str(REPO / "dev"), "up", "--data-dir", str(data_dir), "--api-port", str(port)],
+                [str(REPO / "dev"), "up", "--data-dir", str(data_dir), "--api-port", str(port), *extra],
                 cwd=REPO,
                 env=env,
                 stdout=sink,
@@ -211,3 +211,28 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
                 time.sleep(0.5)
     finally:
         assert second.stop() == 0
+
+
+def test_up_runs_the_bus_as_a_three_node_cluster_on_request(up_dirs: tuple[Path, int], tmp_path: Path) -> None:
+    data_dir, port = up_dirs
+    up = Up(data_dir, port, tmp_path / "up-cluster.log", "--nats-cluster", "3", "--no-demo")
+    try:
+        up.wait_ready()
+        nodes = _url_of(up.out.read_text(), "nats").split(",")
+        assert len(nodes) == 3 and len(set(nodes)) == 3
+        for node in nodes:  # every node authenticates its clients
+            assert asyncio.run(_anonymous_refused(node)), f"{node} took an anonymous client"
+        with httpx.Client(base_url=up.base, timeout=10) as http:
+            creds = {"email": "cluster@example.com", "password": "correct horse battery"}
+            assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
+            token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            bot_id = http.post("/api/v1/bots", json=VALID_PROFILE, headers=headers).json()["bot_id"]
+            deadline = time.monotonic() + 60
+            while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
+                assert time.monotonic() < deadline, "the bot never appeared: the intent was not carried out"
+                time.sleep(0.1)
+    finally:
+        assert up.stop() == 0
+    for i in (1, 2, 3):  # each node kept its own replica of the streams
+        assert (data_dir / "nats-cluster" / f"hmmtrade-{i}" / "jetstream").is_dir()
