@@ -47,6 +47,7 @@ from workers.bus_revoker import BusRevoker
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
 from workers.lifecycle_batch import handle_batch
+from workers.metrics_endpoint import WorkerMetrics
 from workers.notifier import NotifierRuntime, start_notifier
 from workers.settings import WorkerSettings
 
@@ -106,6 +107,7 @@ class WorkerRuntime:
     billing: BillingRuntime | None = None
     revoker: BusRevoker | None = None
     notifier: NotifierRuntime | None = None
+    metrics: WorkerMetrics | None = None
 
     async def stop(self) -> None:
         if self.notifier is not None:
@@ -120,6 +122,8 @@ class WorkerRuntime:
         if self.hosting is not None:
             await self.hosting.stop()
         await self.broker.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.bus.close()
         try:  # close waits for every connection to be released: bounded, so a stuck one cannot hold the exit
             await asyncio.wait_for(self.pool.close(), POOL_CLOSE_S)
@@ -140,6 +144,7 @@ async def start_workers(
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
     await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
+    metrics = await WorkerMetrics.start(settings, bus)  # before any consumer task starts: they inherit it
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     failpoints = failpoints or Failpoints.from_env()
@@ -188,6 +193,7 @@ async def start_workers(
         billing=billing,
         revoker=revoker,
         notifier=notifier,
+        metrics=metrics,
     )
 
 
