@@ -4,6 +4,7 @@ Prometheus's own text parser, and the counters move when a user's intent goes th
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,9 +13,14 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import ApiSettings
+from events.failpoints import Failpoints
+from metrics.scope import activate, deactivate
+from tests.busutil import messages_on
 from tests.conftest import VALID_PROFILE, intent_settled, signup_and_login, wait_for
+from tests.fakes.nats_msg import FakeDelivery
 from tests.metricsutil import BEARER, TOKEN, scrape, value
 from tests.vaultutil import alpaca, connect
+from workers import lifecycle
 from workers.app import WorkerRuntime, start_workers
 from workers.settings import WorkerSettings
 
@@ -104,3 +110,27 @@ async def test_a_broker_connection_is_counted_as_a_kms_call(
         == 1
     )
     assert value(after, "hmmtrade_intents_accepted_total", kind="broker.connect") == 1
+
+
+async def test_a_redelivery_answered_from_the_ledger_counts_as_a_replay(
+    metered_api: httpx.AsyncClient, metered_workers: WorkerRuntime
+) -> None:
+    auth = await signup_and_login(metered_api)
+    created = await metered_api.post("/api/v1/bots", json=VALID_PROFILE, headers=auth)
+    intent_id = created.json()["intent_id"]
+    assert (await intent_settled(metered_api, auth, intent_id))["status"] == "done"
+    published = await messages_on(metered_workers.bus.js, "INTENTS", "intents.bot.create")
+    [(subject, body)] = [(subject, body) for subject, body in published if body["id"] == intent_id]
+    # The same intent delivered again (as after a worker died before its ack): the handler
+    # re-publishes the saved outcome from the ledger instead of applying it twice.
+    again = FakeDelivery(subject=subject, data=json.dumps(body).encode(), num_delivered=2)
+    deps = lifecycle.LifecycleDeps(pool=metered_workers.pool, bus=metered_workers.bus, failpoints=Failpoints())
+    assert metered_workers.metrics is not None
+    token = activate(metered_workers.metrics.process)
+    try:
+        await lifecycle.handle(again, deps)  # type: ignore[arg-type]
+    finally:
+        deactivate(token)
+    async with httpx.AsyncClient() as scraper:
+        workers = await scrape(scraper, _workers_url(metered_workers))
+    assert value(workers, "hmmtrade_ledger_replays_total", consumer="lifecycle") == 1
