@@ -144,7 +144,7 @@ async def start_workers(
     await bus.start(wait_s=30)
     await bus.wait_connected(30)
     await ensure_topology(bus.js, ack_wait_s=settings.ack_wait_s)
-    metrics = await WorkerMetrics.start(settings, bus)  # before any consumer task starts: they inherit it
+    metrics = WorkerMetrics.activate(settings, bus)  # before any consumer task starts: they inherit it
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     failpoints = failpoints or Failpoints.from_env()
@@ -182,6 +182,7 @@ async def start_workers(
         NOTIFY_AUDIT.durable,
         NOTIFY_EVENTS.durable,
     ]
+    await metrics.listen()
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
     return WorkerRuntime(
         broker=broker,

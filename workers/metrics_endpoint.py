@@ -23,25 +23,30 @@ log = structlog.get_logger(__name__)
 @dataclass
 class WorkerMetrics:
     process: ProcessMetrics
-    listener: MetricsListener | None
+    settings: WorkerSettings
+    bus: Bus
+    listener: MetricsListener | None = None
 
     @classmethod
-    async def start(cls, settings: WorkerSettings, bus: Bus) -> WorkerMetrics:
-        """Activate the workers' metrics for the tasks started after this, and listen if a port is set."""
+    def activate(cls, settings: WorkerSettings, bus: Bus) -> WorkerMetrics:
+        """Make these the metrics of the consumer tasks started after this call (they inherit the context)."""
         process = ProcessMetrics.for_workers()
         activate(process)
-        listener = None
-        if settings.metrics_port is not None:
-            token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-            listener = MetricsListener(
-                process.registry,
-                host=settings.metrics_host,
-                port=settings.metrics_port,
-                token=token,
-                refresh=lambda: sample_bus(process, bus),
-            )
-            await listener.start()
-        return cls(process, listener)
+        return cls(process, settings, bus)
+
+    async def listen(self) -> None:
+        """Open the listener if a port is set (last, so a failed start leaves no socket open)."""
+        if self.settings.metrics_port is None:
+            return
+        token = self.settings.metrics_token.get_secret_value() if self.settings.metrics_token else None
+        self.listener = MetricsListener(
+            self.process.registry,
+            host=self.settings.metrics_host,
+            port=self.settings.metrics_port,
+            token=token,
+            refresh=lambda: sample_bus(self.process, self.bus),
+        )
+        await self.listener.start()
 
     async def stop(self) -> None:
         if self.listener is not None:
