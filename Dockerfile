@@ -25,6 +25,7 @@ COPY venues ./venues
 COPY ui ./ui
 COPY web ./web
 COPY notify ./notify
+COPY metrics ./metrics
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

@@ -29,6 +29,7 @@ from agent.dashboard.context import AgentContext
 from agent.home import AgentHome
 from agent.instances import InstanceError, read_instance
 from agent.live import LiveFeed
+from agent.metrics import agent_metrics, serve_metrics
 from agent.notify import LocalNotifications
 from agent.supervisor import Supervisor
 from agent.sync import CloudSync, utc_now
@@ -39,6 +40,7 @@ from events.auth.roles import Role
 from events.bus import connect
 from events.embedded import NatsServer
 from events.topology import ensure_topology
+from metrics.exposition import TOKEN_ENV
 from trader.threads import limit_math_threads
 
 log = structlog.get_logger(__name__)
@@ -78,6 +80,7 @@ class AgentSettings:
     clock: Callable[[], datetime] = utc_now  # wall clock for the offline grace (tests inject one)
     http_factory: Callable[[str], httpx.AsyncClient] | None = None  # cloud transport (tests inject one)
     config_dir: Path | None = None  # where the login is cached; default the user config dir
+    metrics_token: str | None = field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)  # /metrics
 
 
 async def run_agent(
@@ -143,6 +146,7 @@ async def run_agent(
 
         ctx = AgentContext(home, supervisor, live, sync, Backtests(home), default_api_url=settings.api_url)
         server = make_server(ctx, port=settings.port)
+        serve_metrics(server, agent_metrics(supervisor), token=settings.metrics_token)
         server.start()
         stack.callback(server.stop)
         print(f"HMM Trade agent: http://127.0.0.1:{settings.port}/bots  (home {home.root}, bus {url})", flush=True)

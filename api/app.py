@@ -23,6 +23,7 @@ from api.routes import (
     internal,
     internal_bootstrap,
     internal_bus,
+    metrics,
     notifications,
     rearm,
     status,
@@ -36,6 +37,7 @@ from api.tokens import TokenService, generate_private_key_pem
 from billing.settings import StripeSettings
 from events.bus import Bus
 from events.topology import TOPOLOGY_TIMEOUT_S, ensure_topology
+from metrics.scope import ProcessMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +103,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.state.metrics = ProcessMetrics.for_api()  # this app's own registry (see metrics.scope)
     for router in (
         health.router,
         status.router,
@@ -115,9 +118,10 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         internal_bootstrap.router,
         internal_bus.router,
         billing.router,
+        metrics.router,
     ):
         app.include_router(router)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)  # added last = outermost: it also logs the 413s
+    app.add_middleware(RequestContext, metrics=app.state.metrics)  # added last = outermost: it also logs the 413s
     return app

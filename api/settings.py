@@ -96,6 +96,11 @@ class ApiSettings(BaseSettings):
             "Retry-After (about 5 s of the workers' throughput on 2 cores; see docs/control-plane.md)."
         ),
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_METRICS_TOKEN"),
+        description="Bearer token a scraper sends to GET /metrics. Unset: /metrics answers 404 (metrics off).",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=AliasChoices("HMMTRADE_DB_POOL_SIZE"))
     # ---- broker secrets (KMS) and machine identity -------------------------------------
     kms_endpoint: str | None = Field(
@@ -172,7 +177,7 @@ class ApiSettings(BaseSettings):
             raise ValueError(f"FLY_API_HOSTNAME must be an http(s) URL, not {value!r}")
         return value.rstrip("/")
 
-    @field_validator("fly_api_token")
+    @field_validator("fly_api_token", "metrics_token")
     @classmethod
     def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value().strip() else value

@@ -23,6 +23,7 @@ from billing.gateway import (
     Subscription,
 )
 from billing.settings import StripeSettings
+from metrics import observe
 
 
 def build_client(settings: StripeSettings) -> stripe.StripeClient:
@@ -74,6 +75,7 @@ class StripeClientGateway:
     def __init__(self, settings: StripeSettings, client: stripe.StripeClient | None = None) -> None:
         self._client = client or build_client(settings)
 
+    @observe.vendor_call("stripe", "create_customer")
     async def create_customer(self, *, email: str, user_id: str, idempotency_key: str) -> str:
         try:
             customer = await self._client.v1.customers.create_async(
@@ -84,6 +86,7 @@ class StripeClientGateway:
             raise _translate(exc) from exc
         return str(customer.id)
 
+    @observe.vendor_call("stripe", "customer_email")
     async def customer_email(self, customer_id: str) -> str | None:
         try:
             customer = await self._client.v1.customers.retrieve_async(customer_id)
@@ -92,6 +95,7 @@ class StripeClientGateway:
         email = customer.to_dict().get("email")
         return None if email is None else str(email)
 
+    @observe.vendor_call("stripe", "create_checkout_session")
     async def create_checkout_session(
         self,
         *,
@@ -124,6 +128,7 @@ class StripeClientGateway:
             raise StripeRejected("Stripe returned a Checkout Session without a URL")
         return CheckoutSession(id=str(session.id), url=str(session.url))
 
+    @observe.vendor_call("stripe", "create_portal_session")
     async def create_portal_session(self, *, customer_id: str, return_url: str, idempotency_key: str) -> str:
         try:
             session = await self._client.v1.billing_portal.sessions.create_async(
@@ -133,6 +138,7 @@ class StripeClientGateway:
             raise _translate(exc) from exc
         return str(session.url)
 
+    @observe.vendor_call("stripe", "retrieve_subscription")
     async def retrieve_subscription(self, subscription_id: str) -> Subscription:
         try:
             sub = await self._client.v1.subscriptions.retrieve_async(subscription_id)
@@ -140,6 +146,7 @@ class StripeClientGateway:
             raise _translate(exc) from exc
         return subscription_from(sub.to_dict())
 
+    @observe.vendor_call("stripe", "update_subscription")
     async def update_subscription(
         self, subscription_id: str, *, cancel_at_period_end: bool, idempotency_key: str
     ) -> Subscription:
@@ -153,6 +160,7 @@ class StripeClientGateway:
             raise _translate(exc) from exc
         return subscription_from(sub.to_dict())
 
+    @observe.vendor_call("stripe", "cancel_subscription")
     async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> Subscription:
         try:
             sub = await self._client.v1.subscriptions.cancel_async(
@@ -162,6 +170,7 @@ class StripeClientGateway:
             raise _translate(exc) from exc
         return subscription_from(sub.to_dict())
 
+    @observe.vendor_call("stripe", "list_events")
     async def list_events(self, *, limit: int = 10, event_type: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if event_type is not None:

@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from events.bus import Bus
 from events.dlq import dead_letter_msg
 from events.topology import ConsumerSpec
+from metrics import observe
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +54,20 @@ async def settle(
     on_give_up: GiveUpHook | None = None,
 ) -> Settlement:
     """Run ``handle`` on one delivery and settle the delivery according to the outcome."""
+    started = time.perf_counter()
+    outcome = await _settle(msg, handle, bus=bus, consumer=consumer, on_give_up=on_give_up)
+    observe.settlement(consumer.durable, outcome, time.perf_counter() - started, msg.metadata.num_delivered)
+    return outcome
+
+
+async def _settle(
+    msg: Msg,
+    handle: Callable[[Msg], Awaitable[None]],
+    *,
+    bus: Bus,
+    consumer: ConsumerSpec,
+    on_give_up: GiveUpHook | None,
+) -> Settlement:
     delivered = msg.metadata.num_delivered
     started = time.perf_counter()
     try:

@@ -35,6 +35,7 @@ from fly.errors import (
 )
 from fly.models import BOT_ID_KEY, Machine, MachineConfig, WaitState
 from fly.settings import DEFAULT_API_HOSTNAME, FlySettings
+from metrics import observe
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,7 @@ class FlyMachines:
 
     # -- machines ---------------------------------------------------------------------------------
 
+    @observe.vendor_call("fly", "create")
     async def create(
         self, config: MachineConfig, *, name: str | None = None, region: str | None = None, skip_launch: bool = False
     ) -> Machine:
@@ -121,9 +123,11 @@ class FlyMachines:
             await self._sleep(self._retry.delay_s(attempt, None, self._rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @observe.vendor_call("fly", "get")
     async def get(self, machine_id: str) -> Machine:
         return _machine(await self._request("GET", self._machine_path(machine_id)))
 
+    @observe.vendor_call("fly", "list")
     async def list(self, *, metadata: Mapping[str, str] | None = None, include_deleted: bool = False) -> list[Machine]:
         """Machines of the app, optionally only those whose metadata has every given key/value."""
         params: dict[str, str] = {f"metadata.{key}": value for key, value in (metadata or {}).items()}
@@ -145,12 +149,14 @@ class FlyMachines:
         machines = await self.list(metadata={BOT_ID_KEY: bot_id})
         return machines[0] if machines else None
 
+    @observe.vendor_call("fly", "start")
     async def start(self, machine_id: str) -> str:
         """Boot a stopped machine; returns the state it was in. Starting a started machine is a no-op."""
         response = await self._request("POST", f"{self._machine_path(machine_id)}/start")
         body = _json(response)
         return str(body.get("previous_state", "")) if isinstance(body, dict) else ""
 
+    @observe.vendor_call("fly", "stop")
     async def stop(self, machine_id: str, *, signal: str = "SIGTERM", timeout_s: float | None = None) -> None:
         """Send ``signal`` to the machine's main process, SIGKILL after ``timeout_s`` (the config's default if None).
 
@@ -161,6 +167,7 @@ class FlyMachines:
             body["timeout"] = f"{timeout_s:g}s"
         await self._request("POST", f"{self._machine_path(machine_id)}/stop", json=body)
 
+    @observe.vendor_call("fly", "wait")
     async def wait(
         self, machine_id: str, state: WaitState, *, timeout_s: float = 60.0, instance_id: str | None = None
     ) -> None:
@@ -185,6 +192,7 @@ class FlyMachines:
             f"machine {machine_id} did not reach {state!r} within {timeout_s:g}s", status=408, method="GET", path=path
         )
 
+    @observe.vendor_call("fly", "delete")
     async def delete(self, machine_id: str, *, force: bool = False, missing_ok: bool = False) -> None:
         """Destroy the machine; ``force`` kills a running one first. ``missing_ok`` makes a gone machine a success."""
         params = {"force": "true"} if force else {}

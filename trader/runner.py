@@ -35,8 +35,10 @@ from contracts.events import BotHeartbeat, Tick
 from contracts.events import BotStatus as BotStatusValue
 from events.bus import Bus, BusUnavailable
 from events.topology import bot_subject
+from metrics import observe
 from trader.audit import AuditSink, JsonlSink, encode
 from trader.bars import Bars
+from trader.bot_metrics import start_bot_metrics
 from trader.checkpoint import Checkpoint, CheckpointError
 from trader.config import engine_config
 from trader.engine import Engine
@@ -177,7 +179,9 @@ class BotRunner:
             if engine.state.model is not None:  # no halt before the first fit: nothing to re-arm
                 rearm_notes.extend(await self._rearm.check(engine.request_rearm))
             # The engine gets the bars up to this one only: the runner cannot look ahead.
+            deciding = time.perf_counter()
             record = engine.on_bar(_heads(bars, next_bar + 1), next_bar, fills=fills)
+            decision_s = time.perf_counter() - deciding
             if record is not None and self._session is not None:
                 rearm_notes.extend(self._session.take_notes())
             if record is not None and rearm_notes:
@@ -185,6 +189,7 @@ class BotRunner:
                 rearm_notes = []
             if record is not None and self._session is not None:
                 record["executions"] = await self._session.send(engine, bars, next_bar)
+            observe.bot_bar(decision_s, record)
             next_bar += 1
             summary.bars_processed += 1
             if record is None:
@@ -326,6 +331,7 @@ async def run_instance(
     """Wire the adapters an instance asks for (file only, or file + bus) and run it."""
     state_dir = instance.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
+    _metrics, listener = await start_bot_metrics(instance.env)
     session = live_session_for(instance)
     feed: Feed = session.feed if session else feed_for(instance.profile, base_dir=instance.config_path.parent)
     try:
@@ -333,6 +339,8 @@ async def run_instance(
     finally:
         if session is not None:
             await session.close()
+        if listener is not None:
+            await listener.stop()
 
 
 def live_session_for(instance: Instance) -> LiveSession | None:
@@ -388,6 +396,7 @@ async def _run_with_sinks(
     await bus.start(wait_s=5)
     outbox = Outbox(state_dir, bus, instance.bot_id)
     outbox.start()
+    observe.bot_outbox(lambda: outbox.pending_bytes)
     store = MirroredStateStore(file_store, KvStateStore(bus, str(instance.bot_id)))
     rearm: list[RearmSource] = [FileRearmSource(state_dir / REARM_FILE), KvRearmSource(bus, instance.bot_id)]
     runner = BotRunner(

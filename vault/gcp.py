@@ -26,6 +26,7 @@ from google.auth.exceptions import TransportError as GoogleTransportError
 from google.cloud import kms
 from google.oauth2.credentials import Credentials
 
+from metrics import observe
 from vault.errors import KmsRejected, KmsUnavailable
 from vault.kms import Wrapped
 
@@ -93,9 +94,11 @@ class GoogleKms:
     def client(self) -> kms.KeyManagementServiceClient:
         return self._client
 
+    @observe.vendor_call("kms", "encrypt")
     async def encrypt(self, key_name: str, plaintext: bytes) -> Wrapped:
         return await asyncio.to_thread(self.encrypt_sync, key_name, plaintext)
 
+    @observe.vendor_call("kms", "decrypt")
     async def decrypt(self, key_name: str, ciphertext: bytes) -> bytes:
         return await asyncio.to_thread(self.decrypt_sync, key_name, ciphertext)
 
@@ -115,6 +118,7 @@ class GoogleKms:
             raise KmsRejected("the plaintext KMS returned does not match its checksum: corrupted in transit")
         return bytes(response.plaintext)
 
+    @observe.vendor_call("kms", "primary_state")
     async def primary_state(self, key_name: str, *, timeout_s: float) -> str:
         """The state of ``key_name``'s primary version (``ENABLED``, ``DISABLED``, …): a cheap
         ``GetCryptoKey`` that no data passes through, for health checks. No retry."""

@@ -49,6 +49,7 @@ from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
 from workers.lease import Fence, Singleton, consumer_job, replica_id
 from workers.lifecycle_batch import handle_batch
+from workers.metrics_endpoint import WorkerMetrics
 from workers.notifier import NotifierRuntime, start_notifier
 from workers.settings import WorkerSettings
 
@@ -108,6 +109,7 @@ class WorkerRuntime:
     billing: BillingRuntime | None = None
     revoker: BusRevoker | None = None
     notifier: NotifierRuntime | None = None
+    metrics: WorkerMetrics | None = None
 
     async def stop(self) -> None:
         if self.notifier is not None:
@@ -122,6 +124,8 @@ class WorkerRuntime:
         if self.hosting is not None:
             await self.hosting.stop()
         await self.broker.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.bus.close()
         try:  # close waits for every connection to be released: bounded, so a stuck one cannot hold the exit
             await asyncio.wait_for(self.pool.close(), POOL_CLOSE_S)
@@ -147,6 +151,7 @@ async def start_workers(
         replicas=settings.bus_replicas,
         lease_ttl_s=settings.lease_ttl_s,
     )
+    metrics = WorkerMetrics.activate(settings, bus)  # before any consumer task starts: they inherit it
     await watch_max_deliveries(bus)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     failpoints = failpoints or Failpoints.from_env()
@@ -189,6 +194,7 @@ async def start_workers(
         NOTIFY_AUDIT.durable,
         NOTIFY_EVENTS.durable,
     ]
+    await metrics.listen()
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
     return WorkerRuntime(
         broker=broker,
@@ -200,6 +206,7 @@ async def start_workers(
         billing=billing,
         revoker=revoker,
         notifier=notifier,
+        metrics=metrics,
     )
 
 

@@ -18,6 +18,7 @@ from contracts.events import AuditRecord
 from events.bus import Bus
 from events.dlq import dead_letter_msg
 from events.topology import AUDIT_INGEST
+from metrics import observe
 from store import audit
 
 log = structlog.get_logger(__name__)
@@ -73,4 +74,6 @@ async def ingest(batch: list[Msg], deps: AuditDeps) -> None:
         return
     for msg, _ in good:
         await msg.ack()
+    observe.batch_settled(AUDIT_INGEST.durable, "acked", len(good), time.perf_counter() - started)
+    observe.audit_stored((str(r.bot_id), r.occurred_at.timestamp()) for _, r in good)
     log.info("audit.ingested", batch=len(good), inserted=inserted, ms=round((time.perf_counter() - started) * 1000, 2))

@@ -33,6 +33,7 @@ from events.bus import MSG_ID, TYPE_HEADER
 from events.consume import MalformedMessage, settle
 from events.pull import BatchPuller
 from events.topology import BILLING, BILLING_STRIPE, intent_subject
+from metrics import observe
 from store import billing as billing_store
 from store import ledger
 from workers import billing_stripe
@@ -78,6 +79,8 @@ async def handle(msg: Msg, deps: BillingDeps) -> None:
         )
     )
     await deps.failpoints.hit("billing.before_ack")  # everything done but the ack
+    if replay:
+        observe.ledger_replay(CONSUMER)
     log.info("billing.intent_handled", kind=intent.type, tier=tier, stops=len(outcome), replay=replay)
 
 

@@ -25,6 +25,7 @@ from contracts.intents import BrokerIntent, ConnectBroker, RevokeBroker
 from events.bus import MSG_ID, TYPE_HEADER, Bus
 from events.consume import MalformedMessage, TransientError, settle
 from events.topology import BROKERS, intent_event_subject
+from metrics import observe
 from store import connections, intents, ledger
 from store.connections import SealedColumns
 
@@ -148,6 +149,8 @@ async def handle(msg: Msg, deps: BrokerDeps) -> None:
             for e in outcome
         )
     )
+    if replay:
+        observe.ledger_replay(CONSUMER)
     log.info("intent.handled", kind=intent.type, replay=replay)
 
 

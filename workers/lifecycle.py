@@ -27,6 +27,7 @@ from contracts.intents import BotIntent, CreateBot, DeleteBot, RearmBot, RearmRe
 from events.bus import MSG_ID, TYPE_HEADER, Bus
 from events.consume import MalformedMessage, TransientError
 from events.topology import LIFECYCLE, bot_event_subject, intent_event_subject, rearm_request_subject
+from metrics import observe
 from store import bots, intents, ledger
 from store.intents import Outcome
 from workers.failpoints import Failpoints
@@ -109,6 +110,8 @@ async def handle(msg: Msg, deps: LifecycleDeps) -> None:
         )
     )
     await deps.failpoints.hit("lifecycle.before_ack")
+    if replay:
+        observe.ledger_replay(CONSUMER)
     log.info("intent.handled", kind=intent.type, replay=replay)
 
 

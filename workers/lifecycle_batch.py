@@ -15,6 +15,7 @@ commit, and a redelivery after the commit replays the saved events.
 from __future__ import annotations
 
 import asyncio
+import time
 from functools import partial
 from typing import Any
 
@@ -24,6 +25,7 @@ from nats.aio.msg import Msg
 from events.bus import MSG_ID, TYPE_HEADER
 from events.consume import MalformedMessage, TransientError, settle
 from events.topology import LIFECYCLE
+from metrics import observe
 from store import intents, ledger
 from store.fences import FenceLost
 from store.intents import Outcome
@@ -40,6 +42,7 @@ class _BatchAbandoned(Exception):
 
 
 async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
+    started = time.perf_counter()
     fresh: list[tuple[Msg, AnyBotIntent]] = []
     careful: list[Msg] = []
     for msg in batch:
@@ -68,6 +71,7 @@ async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
             retry.extend(waiting)
     if projected:
         await _publish_and_ack(projected, deps)
+        observe.batch_settled(LIFECYCLE.durable, "acked", len(projected), time.perf_counter() - started)
     careful = retry + careful
     for msg in careful:
         structlog.contextvars.clear_contextvars()

@@ -57,6 +57,23 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_ACK_WAIT_S"),
         description="Seconds before an unacked delivery (a crashed worker's) is redelivered.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65_535,
+        validation_alias=AliasChoices("HMMTRADE_WORKERS_METRICS_PORT"),
+        description="Port of the workers' GET /metrics listener (0: any free port). Unset: no listener.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("HMMTRADE_METRICS_HOST"),
+        description="Address the metrics listener binds (0.0.0.0 in a container, for the scraper).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HMMTRADE_METRICS_TOKEN"),
+        description="Bearer token a scraper sends to /metrics. Unset: the listener answers 404 (metrics off).",
+    )
     db_pool_size: int = Field(
         default=8,
         ge=2,

@@ -26,6 +26,7 @@ from contracts.intents import CreateBot, DeleteBot, RearmBot, StartBot, StopBot
 from contracts.profile import WIZARD_STEPS, BotProfile
 from events.bus import BusUnavailable
 from events.topology import intent_subject
+from metrics import observe
 from store import audit, bots, connections
 from store.bots import BotRow
 from store.users import UserRow
@@ -79,6 +80,7 @@ async def submit_intent(state: ApiState, intent: CreateBot | StartBot | StopBot 
         )
     except Exception as exc:  # noqa: BLE001 - the intent is stored on the bus; the worker records its outcome
         log.warning("intent.accept_not_recorded", error=str(exc))
+    observe.intent_accepted(intent.type)
     log.info("intent.accepted", kind=intent.type)
 
 

@@ -34,6 +34,7 @@ from contracts.brokers import (
 from contracts.intents import ConnectBroker, RevokeBroker
 from events.bus import BusUnavailable
 from events.topology import intent_subject
+from metrics import observe
 from store import connections
 from store.connections import ConnectionRow
 
@@ -81,6 +82,7 @@ async def _submit(state: ApiState, intent: ConnectBroker | RevokeBroker) -> None
         )
     except Exception as exc:  # noqa: BLE001 - the intent is stored on the bus; the worker records its outcome
         log.warning("intent.accept_not_recorded", error=str(exc))
+    observe.intent_accepted(intent.type)
     log.info("intent.accepted", kind=intent.type)
 
 

@@ -24,7 +24,7 @@ from trader.bars import BUNDLED, BUNDLED_DATA_DIR_ENV, load_bundled
 from trader.instance import write_instance
 
 REPO = Path(__file__).resolve().parents[2]
-BOT_PACKAGES = {"contracts", "events", "trader", "fly"}
+BOT_PACKAGES = {"contracts", "events", "trader", "fly", "metrics"}
 CONTROL_PLANE_PACKAGES = {"store", "api", "workers", "stack", "vault", "billing", "agent"}
 NOT_IN_THE_BOT = {
     # the control plane
