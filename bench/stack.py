@@ -27,6 +27,7 @@ class LocalStack:
     nats_url: str
     data_dir: Path
     up_pid: int  # the ``hmmtrade up`` process; its children are the stack's services
+    database_url: str = ""
 
     def nats_options(self) -> dict[str, Any]:
         """Connect as the stack's admin (its bus admits no anonymous client)."""
@@ -35,8 +36,10 @@ class LocalStack:
 
 
 @contextmanager
-def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 120) -> Iterator[LocalStack]:
-    """``hmmtrade up --no-demo`` in a temporary data dir, on a free API port."""
+def local_stack(
+    extra_env: dict[str, str] | None = None, *, timeout_s: float = 120, up_args: tuple[str, ...] = ()
+) -> Iterator[LocalStack]:
+    """``hmmtrade up --no-demo`` (plus ``up_args``) in a temporary data dir, on a free API port."""
     with tempfile.TemporaryDirectory(prefix="hmmtrade-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         port = free_port()
@@ -46,7 +49,7 @@ def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 1
         hmmtrade = Path(sys.executable).parent / "hmmtrade"
         with out_path.open("wb") as out:
             process = subprocess.Popen(
-                [str(hmmtrade), "up", "--data-dir", str(data_dir), "--api-port", str(port), "--no-demo"],
+                [str(hmmtrade), "up", "--data-dir", str(data_dir), "--api-port", str(port), "--no-demo", *up_args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -60,7 +63,16 @@ def local_stack(extra_env: dict[str, str] | None = None, *, timeout_s: float = 1
             printed = out_path.read_text()
             match = re.search(r"nats\s+(nats://\S+)", printed)
             assert match is not None, printed
-            yield LocalStack(f"http://127.0.0.1:{port}", "127.0.0.1", port, match.group(1), data_dir, process.pid)
+            database = re.search(r"postgres\s+(postgresql://\S+)", printed)
+            yield LocalStack(
+                f"http://127.0.0.1:{port}",
+                "127.0.0.1",
+                port,
+                match.group(1),
+                data_dir,
+                process.pid,
+                database.group(1) if database else "",
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             try:
