@@ -44,6 +44,18 @@ class ConsumerMetrics:
             "Messages in the DLQ stream, sampled from stream info.",
             registry=registry,
         )
+        self.singleton_held = Gauge(
+            "hmmtrade_singleton_held",
+            "1 while this replica holds the singleton's lease (workers.lease): its job runs here.",
+            ["singleton"],
+            registry=registry,
+        )
+        self.singleton_tenures = Counter(
+            "hmmtrade_singleton_tenures_total",
+            "Leases this replica acquired, by singleton (a takeover after a holder died counts here).",
+            ["singleton"],
+            registry=registry,
+        )
         self.ledger_replays = Counter(
             "hmmtrade_ledger_replays_total",
             "Redeliveries answered from the idempotency ledger (the saved outcome re-published, nothing re-applied).",

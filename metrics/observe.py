@@ -106,3 +106,12 @@ def bot_outbox(pending_bytes: Callable[[], int]) -> None:
     metrics = active()
     if metrics is not None and metrics.bot is not None:
         metrics.bot.watch_outbox(pending_bytes)
+
+
+def singleton_held(name: str, held: bool) -> None:
+    """A lease taken (``held``) or let go by this replica."""
+    metrics = active()
+    if metrics is not None and metrics.consumers is not None:
+        metrics.consumers.singleton_held.labels(name).set(1 if held else 0)
+        if held:
+            metrics.consumers.singleton_tenures.labels(name).inc()

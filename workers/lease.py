@@ -37,6 +37,7 @@ from nats.js.kv import KeyValue
 from events.bus import Bus
 from events.pull import BatchPuller
 from events.topology import LEASE_BUCKET, LEASE_TTL_S
+from metrics import observe
 from store import fences
 from store.fences import FenceLost
 
@@ -178,6 +179,7 @@ class Singleton:
                 return
         self.fence = Fence(self.name, token, self._epoch)
         self.tenures += 1
+        observe.singleton_held(self.name, True)
         log.info("lease.acquired", lease=self.name, token=token, holder=self.holder)
         job = asyncio.create_task(self._job(self.fence), name=f"{self.name}-job")
         renewed_at = time.monotonic()
@@ -198,6 +200,7 @@ class Singleton:
                         return
         finally:
             self.fence = None
+            observe.singleton_held(self.name, False)
             job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 try:

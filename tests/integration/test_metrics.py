@@ -134,3 +134,6 @@ async def test_a_redelivery_answered_from_the_ledger_counts_as_a_replay(
     async with httpx.AsyncClient() as scraper:
         workers = await scrape(scraper, _workers_url(metered_workers))
     assert value(workers, "hmmtrade_ledger_replays_total", consumer="lifecycle") == 1
+    # the only replica holds the lifecycle lease: it projected the intent above
+    assert value(workers, "hmmtrade_singleton_held", singleton="lifecycle") == 1
+    assert value(workers, "hmmtrade_singleton_tenures_total", singleton="lifecycle") == 1
