@@ -10,7 +10,6 @@ authenticated routes; the API and the workers are given every node's URL and fai
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,12 @@ import httpx
 import pytest
 
 from contracts.intents import BotIntent
-from contracts.profile import BotProfile
 from events.bus import Bus, BusUnavailable
 from events.embedded import NatsCluster
 from events.topology import EVENTS, INTENTS, intent_subject
 from tests.busauth import BUS_KEYS
-from tests.conftest import VALID_PROFILE, signup_and_login, wait_for
-from tests.integration.test_intent_burst import EVENT_OF, _stored_bot_events, _user_stream
+from tests.conftest import wait_for
+from tests.intentburst import assert_done_once_in_order, mixed_burst, team_users, wait_all_settled
 
 USERS = 10
 BURST = 10_000
@@ -70,15 +68,8 @@ async def test_a_node_killed_mid_burst_loses_no_intent_and_does_none_twice(
     cluster = nats_server
     info = await bus.js.stream_info(INTENTS.name)
     assert info.config.num_replicas == 3 and len(info.cluster.replicas or []) == 2  # a leader and two followers
-
-    profile = BotProfile.model_validate(VALID_PROFILE)
-    user_ids = []
-    for _ in range(USERS):
-        headers = await signup_and_login(api)
-        user_ids.append(uuid.UUID((await api.get("/api/v1/me", headers=headers)).json()["id"]))
-    await db.execute("UPDATE users SET tier = 'team' WHERE id = ANY($1::uuid[])", user_ids)
-    streams = [_user_stream(user_id, profile, BURST // USERS) for user_id in user_ids]
-    burst = [intent for round_ in zip(*streams, strict=True) for intent in round_]
+    user_ids = await team_users(api, db, USERS)
+    burst = mixed_burst(user_ids, BURST)
     first_event = (await bus.js.stream_info(EVENTS.name)).state.last_seq + 1
 
     half = len(burst) // 2
@@ -90,32 +81,8 @@ async def test_a_node_killed_mid_burst_loses_no_intent_and_does_none_twice(
     for chunk in range(half, len(burst), 500):
         await asyncio.gather(*(_publish(bus, i) for i in burst[chunk : chunk + 500]))
 
-    async def all_settled() -> bool:
-        settled = await db.fetchval(
-            "SELECT count(*) FROM intents WHERE user_id = ANY($1::uuid[]) AND status <> 'accepted'", user_ids
-        )
-        return bool(settled == BURST)
-
-    await wait_for(all_settled, timeout_s=600, interval_s=0.5, what=f"all {BURST} intents to settle on two nodes")
+    await wait_all_settled(db, user_ids, BURST, timeout_s=600)  # on two nodes
     victim.start()  # it rejoins and catches up from its own store
     await wait_for(lambda: _jetstream_ready(bus), timeout_s=60, what="the cluster to answer again")
-
-    outcomes = await db.fetch(
-        "SELECT status, count(*) AS n FROM intents WHERE user_id = ANY($1::uuid[]) GROUP BY status", user_ids
-    )
-    assert {row["status"]: row["n"] for row in outcomes} == {"done": BURST}
-    ids = [intent.id for intent in burst]
-    ledger = await db.fetchrow(
-        "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids FROM processed_messages"
-        " WHERE consumer = 'lifecycle' AND message_id = ANY($1::text[])",
-        ids,
-    )
-    assert (ledger["n"], ledger["distinct_ids"]) == (BURST, BURST)  # each intent carried out exactly once
-
-    expected: dict[str, list[str]] = {}
-    for intent in burst:
-        if intent.type in EVENT_OF:
-            expected.setdefault(str(intent.bot_id), []).append(EVENT_OF[intent.type])
-    seen = await _stored_bot_events(bus, first_event, sum(map(len, expected.values())))
-    assert seen == expected  # once each (replays are de-duplicated) and in each bot's order
+    await assert_done_once_in_order(db, bus, burst, user_ids, first_event)
     assert (await bus.js.stream_info(INTENTS.name)).state.messages >= BURST
