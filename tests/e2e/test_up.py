@@ -67,6 +67,20 @@ async def _anonymous_refused(url: str) -> bool:
     return False
 
 
+def _create_bot_as_new_user(http: httpx.Client, email: str) -> str:
+    """Sign up, log in and create a bot; its id once the workers have carried the intent out."""
+    creds = {"email": email, "password": "correct horse battery"}
+    assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
+    token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    bot_id = str(http.post("/api/v1/bots", json=VALID_PROFILE, headers=headers).json()["bot_id"])
+    deadline = time.monotonic() + 60
+    while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
+        assert time.monotonic() < deadline, "the bot never appeared: the intent was not carried out"
+        time.sleep(0.1)
+    return bot_id
+
+
 def _url_of(printed: str, service: str) -> str:
     return next(line.split()[1] for line in printed.splitlines() if line.startswith(f"  {service} "))
 
@@ -167,15 +181,7 @@ def test_up_serves_the_api_and_resumes_with_data_intact(up_dirs: tuple[Path, int
         assert_venue_emulators_take_only_their_keys(printed, data_dir)
         keys_before = {name: _venue_keys(data_dir, name) for name in ("alpaca", "exchange")}
         with httpx.Client(base_url=first.base, timeout=10) as http:
-            creds = {"email": "persist@example.com", "password": "correct horse battery"}
-            assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
-            token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            bot_id = http.post("/api/v1/bots", json=VALID_PROFILE, headers=headers).json()["bot_id"]
-            deadline = time.monotonic() + 30
-            while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
-                assert time.monotonic() < deadline, "the bot never appeared"
-                time.sleep(0.1)
+            bot_id = _create_bot_as_new_user(http, "persist@example.com")
             demo_headers = _demo_login(http)
             alpaca_bot = assert_alpaca_demo_seeded_once(
                 http, demo_headers, http.get("/api/v1/bots", headers=demo_headers).json()["bots"]
@@ -223,15 +229,7 @@ def test_up_runs_the_bus_as_a_three_node_cluster_on_request(up_dirs: tuple[Path,
         for node in nodes:  # every node authenticates its clients
             assert asyncio.run(_anonymous_refused(node)), f"{node} took an anonymous client"
         with httpx.Client(base_url=up.base, timeout=10) as http:
-            creds = {"email": "cluster@example.com", "password": "correct horse battery"}
-            assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
-            token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            bot_id = http.post("/api/v1/bots", json=VALID_PROFILE, headers=headers).json()["bot_id"]
-            deadline = time.monotonic() + 60
-            while http.get(f"/api/v1/bots/{bot_id}", headers=headers).status_code != 200:
-                assert time.monotonic() < deadline, "the bot never appeared: the intent was not carried out"
-                time.sleep(0.1)
+            _create_bot_as_new_user(http, "cluster@example.com")  # the intent went through the cluster
     finally:
         assert up.stop() == 0
     for i in (1, 2, 3):  # each node kept its own replica of the streams
