@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
+import structlog
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -22,9 +25,10 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 DAY = 24 * 3600.0
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -187,44 +191,64 @@ async def ensure_topology(
 
     Consumers take their stream's replica count; raising ``replicas`` later scales existing
     streams up in place. The workers' lease bucket is made when ``lease_ttl_s`` is given (its
-    max age is set at creation; lease holders read it back from the bucket)."""
-    await _jetstream_ready(js)
+    max age is set at creation; lease holders read it back from the bucket).
+
+    Each step is retried while JetStream answers "not ready" or not at all: a cluster that has
+    just formed still elects its leaders and enables accounts, and the API and the workers
+    (compose starts everything at once) declare the same streams side by side while their raft
+    groups form. A step that timed out may have happened; its retry finds it and updates it."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    await _patiently(js.account_info, deadline)
     for spec in STREAMS:
-        try:
-            await js.stream_info(spec.name)
-        except NotFoundError:
-            await js.add_stream(spec.config(replicas))
-        else:
-            await js.update_stream(spec.config(replicas))
+        await _patiently(partial(_ensure_stream, js, spec, replicas), deadline)
     for consumer in CONSUMERS:
         # add_consumer is create-or-update for a durable with the same filter.
-        await js.add_consumer(consumer.stream, consumer.config(ack_wait_s))
+        await _patiently(partial(js.add_consumer, consumer.stream, consumer.config(ack_wait_s)), deadline)
     # Direct gets name the key in the request subject, which lets a bot's credentials be
     # scoped to its own key (events.auth.roles.bot_permissions).
-    await _ensure_bucket(
-        js, KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE, direct=True), replicas
-    )
+    buckets = [KeyValueConfig(bucket=BOT_STATE_BUCKET, history=1, storage=StorageType.FILE, direct=True)]
     if lease_ttl_s is not None:
-        await _ensure_bucket(
-            js,
-            KeyValueConfig(bucket=LEASE_BUCKET, history=1, storage=StorageType.FILE, ttl=lease_ttl_s, direct=False),
-            replicas,
+        buckets.append(
+            KeyValueConfig(bucket=LEASE_BUCKET, history=1, storage=StorageType.FILE, ttl=lease_ttl_s, direct=False)
         )
+    for bucket in buckets:
+        await _patiently(partial(_ensure_bucket, js, bucket, replicas), deadline)
 
 
-async def _jetstream_ready(js: JetStreamContext, timeout_s: float = 30.0) -> None:
-    """Wait while JetStream answers "not ready": a cluster that has just formed still elects its
-    leaders and enables accounts (503 "JetStream not enabled for account", or no answer at all),
-    and services started beside it (compose starts everything at once) must wait, not fail."""
-    deadline = time.monotonic() + timeout_s
+READY_TIMEOUT_S = 90.0
+_STREAM_NAME_IN_USE = 10058  # another process created it between our look and our create
+
+
+async def _patiently(step: Callable[[], Awaitable[object]], deadline: float) -> None:
     while True:
         try:
-            await js.account_info()
+            await step()
             return
-        except (ServiceUnavailableError, NatsTimeoutError, NoRespondersError):
+        except (ServiceUnavailableError, NatsTimeoutError, NoRespondersError, BadRequestError) as exc:
+            if isinstance(exc, BadRequestError) and exc.err_code != _STREAM_NAME_IN_USE:
+                raise
             if time.monotonic() > deadline:
                 raise
+            log.info("topology.waiting", step=getattr(step, "func", step).__name__, error=type(exc).__name__)
             await asyncio.sleep(0.2)
+
+
+async def _ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int) -> None:
+    wanted = spec.config(replicas)
+    try:
+        info = await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(wanted)
+        return
+    if _differs(info.config, wanted):  # an update is a cluster-wide proposal: only when something changed
+        await js.update_stream(wanted)
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    fields = ("subjects", "retention", "storage", "max_age", "max_bytes", "duplicate_window")
+    if any(getattr(current, name) != getattr(wanted, name) for name in fields):
+        return True
+    return (current.num_replicas or 1) != (wanted.num_replicas or 1)
 
 
 async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig, replicas: int) -> None:

@@ -256,7 +256,7 @@ def run_up(
         children = [*children, workers, api]
         for child in (workers, api):
             child.start()
-        _wait_ready(f"{base}/readyz", api, timeout_s=60)
+        _wait_ready(f"{base}/readyz", api, timeout_s=60 if nats_cluster == 1 else 180)  # R3 streams form raft groups
         _say("api", f"{base}  (OpenAPI docs: {base}/docs)")
         _say("workers", f"lifecycle, audit-ingest, brokers, hosting, billing-stripe, billing, notify  (logs: {logs})")
         web_env = {**env, "HMMTRADE_API_URL": base, "HMMTRADE_WEB_NATS_CREDS": str(bus.creds[Role.DASHBOARD])}
