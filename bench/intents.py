@@ -38,6 +38,7 @@ import nats
 from bench.http1 import Http1Connection
 from bench.stack import LocalStack, local_stack
 from billing.plans import plan
+from events.bus import server_urls
 from events.embedded import find_nats_server, free_port, port_is_free, stop_process
 
 PROFILE: dict[str, Any] = {
@@ -164,7 +165,7 @@ def _may_create(created: list[tuple[str, str]], deletes: list[str], run: Run) ->
 
 async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run:
     run = Run(clients=clients, duration_s=duration_s)
-    nc = await nats.connect(stack.nats_url, **stack.nats_options())
+    nc = await nats.connect(server_urls(stack.nats_url), **stack.nats_options())
 
     async def on_done(msg: Any) -> None:
         run.done_at[msg.subject.split(".")[2]] = time.perf_counter()
@@ -196,7 +197,7 @@ async def measure_api(stack: LocalStack, clients: int, duration_s: float) -> Run
 
 async def measure_publish_ceiling(stack: LocalStack, payload_size: int, count: int = 20_000) -> tuple[float, float]:
     """(publish_async msg/s, sequential publish msg/s) from one Python process."""
-    nc = await nats.connect(stack.nats_url, **stack.nats_options())
+    nc = await nats.connect(server_urls(stack.nats_url), **stack.nats_options())
     js = nc.jetstream()
     payload = b"x" * payload_size
     started = time.perf_counter()
