@@ -167,10 +167,16 @@ class Singleton:
             if token is None:
                 await self._pause(self._poll_s)
                 continue
+            failed = False
             try:
                 await self._hold(lease, token)
+            except Exception as exc:  # noqa: BLE001 - Postgres away at takeover: let go, try again later
+                log.warning("lease.tenure_failed", lease=self.name, error=f"{type(exc).__name__}: {exc}")
+                failed = True
             finally:
                 await lease.release()
+            if failed:
+                await self._pause(self._poll_s)
 
     async def _hold(self, lease: KvLease, token: int) -> None:
         async with self._pool.acquire() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -171,3 +172,30 @@ async def test_a_successor_waits_for_the_write_in_flight_under_the_old_token(poo
 
 async def _true(value: bool) -> bool | None:
     return True if value else None
+
+
+class PoolAwayOnce:
+    """A pool whose first checkout fails, as while Postgres restarts."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.failures = 0
+
+    def acquire(self) -> Any:
+        if self.failures == 0:
+            self.failures += 1
+            raise ConnectionRefusedError("Postgres is restarting")
+        return self._pool.acquire()
+
+
+async def test_a_takeover_that_cannot_reach_postgres_lets_go_and_tries_again(
+    leases_bus: Bus, pool: asyncpg.Pool
+) -> None:
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    recorder = Recorder()
+    away = PoolAwayOnce(pool)
+    singleton = Singleton(leases_bus, cast(asyncpg.Pool, away), name, recorder.job("a"), holder="a", poll_s=0.1)
+    singleton.start()
+    await wait_for(lambda: _true(singleton.held), timeout_s=15, what="the lease once Postgres answers")
+    assert away.failures == 1 and [who for who, _ in recorder.runs] == ["a"]
+    await singleton.stop()
