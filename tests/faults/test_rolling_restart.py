@@ -92,6 +92,9 @@ def planes(api_settings: ApiSettings, tmp_path: Path) -> Iterator[tuple[ControlP
         "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(api_settings.jwt_private_key_file),  # one key: tokens work anywhere
         "HMMTRADE_MACHINE_JWT_KEY_DIR": str(api_settings.machine_jwt_key_dir),
         "HMMTRADE_DRAIN_DELAY_S": DRAIN_DELAY_S,
+        # every client comes through the balancer's one address: no auth limit may count them together
+        "HMMTRADE_SIGNUPS_PER_HOUR": "1000000",
+        "HMMTRADE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE": "1000000",
     }
     workers_env = {**shared, "NATS_CREDS": str(creds_file(Role.WORKERS))}
     homes = [tmp_path / name for name in ("api-a", "api-b", "workers")]
