@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
+from api.drain import CloseConnectionsWhileDraining, Drain
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.routes import (
@@ -51,8 +52,12 @@ def _signing_key(settings: ApiSettings) -> bytes:
     return generate_private_key_pem()
 
 
-def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ApiSettings | None = None, *, stripe: StripeSettings | None = None, drain: Drain | None = None
+) -> FastAPI:
+    """``drain`` is set by the server on SIGTERM (``stack.graceful``); tests may pass their own."""
     settings = settings or ApiSettings()
+    drain = drain or Drain()
     stripe_settings = stripe or StripeSettings()
 
     @asynccontextmanager
@@ -103,6 +108,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.state.drain = drain
     app.state.metrics = ProcessMetrics.for_api()  # this app's own registry (see metrics.scope)
     for router in (
         health.router,
@@ -123,5 +129,6 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         app.include_router(router)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CloseConnectionsWhileDraining, drain=drain)
     app.add_middleware(RequestContext, metrics=app.state.metrics)  # added last = outermost: it also logs the 413s
     return app

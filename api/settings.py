@@ -169,6 +169,23 @@ class ApiSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_STATUS_TIMEOUT_S"),
         description="How long each status probe may take before its component shows as down.",
     )
+    drain_delay_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=120,
+        validation_alias=AliasChoices("HMMTRADE_DRAIN_DELAY_S"),
+        description=(
+            "On SIGTERM, seconds the API keeps serving while /readyz already answers 503 draining, before it "
+            "stops accepting connections: longer than a load balancer needs to see it not ready."
+        ),
+    )
+    drain_timeout_s: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        validation_alias=AliasChoices("HMMTRADE_DRAIN_TIMEOUT_S"),
+        description="On SIGTERM, how long requests in flight may take to finish before they are cancelled.",
+    )
 
     @field_validator("fly_api_hostname")
     @classmethod

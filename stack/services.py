@@ -9,12 +9,16 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
+from api.drain import Drain
 from api.settings import ApiSettings
+from stack.graceful import GracefulServer
 from workers.app import run_workers
 from workers.settings import WorkerSettings
 
 
-def api_server_config(settings: ApiSettings, host: str, port: int, **overrides: Any) -> uvicorn.Config:
+def api_server_config(
+    settings: ApiSettings, host: str, port: int, *, drain: Drain | None = None, **overrides: Any
+) -> uvicorn.Config:
     """How the API is served; tests serve it with this same configuration.
 
     ``forwarded_allow_ips`` is always passed: left unset, uvicorn would read it from a
@@ -26,17 +30,20 @@ def api_server_config(settings: ApiSettings, host: str, port: int, **overrides: 
         "port": port,
         "log_config": None,
         "access_log": False,
-        "timeout_graceful_shutdown": 10,
+        "timeout_graceful_shutdown": settings.drain_timeout_s,
         "server_header": False,
         "proxy_headers": bool(settings.forwarded_allow_ips.strip()),
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         **overrides,
     }
-    return uvicorn.Config(create_app(settings), **options)
+    return uvicorn.Config(create_app(settings, drain=drain), **options)
 
 
 def serve_api(host: str, port: int) -> None:
-    uvicorn.Server(api_server_config(ApiSettings(), host, port)).run()
+    """Serve until SIGTERM, then drain (``stack.graceful``) and exit 0."""
+    settings, drain = ApiSettings(), Drain()
+    config = api_server_config(settings, host, port, drain=drain)
+    GracefulServer(config, drain, drain_delay_s=settings.drain_delay_s).run()
 
 
 def serve_workers() -> None:

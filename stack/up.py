@@ -250,6 +250,7 @@ def run_up(
         # the web app calls the API for its visitors and names each one (X-Forwarded-For), so login
         # limits count browsers, not the web app; only loopback (this machine) is trusted to say so
         api_env = {**env, "NATS_CREDS": str(bus.creds[Role.API]), "HMMTRADE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+        api_env.setdefault("HMMTRADE_DRAIN_DELAY_S", "0")  # one API, no load balancer to tell: stop at once
         workers_env = {**env, "NATS_CREDS": str(bus.creds[Role.WORKERS])}
         api = Child("api", [*cli, "api", "--host", api_host, "--port", str(api_port)], api_env, logs / "api.log")
         workers = Child("workers", [*cli, "workers"], workers_env, logs / "workers.log")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import State
@@ -19,8 +19,12 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
-async def readyz(state: State) -> JSONResponse:
-    """200 only when both the bus and the database answer; also the bot intents waiting for the workers."""
+async def readyz(state: State, request: Request) -> JSONResponse:
+    """200 only when both the bus and the database answer; also the bot intents waiting for the workers.
+    503 ``draining`` from the moment a shutdown begins, so a load balancer sends new requests elsewhere."""
+    if request.app.state.drain.draining:
+        draining = Health(status="unavailable", checks={"api": "draining"})
+        return JSONResponse(draining.model_dump(), status_code=503)
     checks: dict[str, str] = {}
     checks["bus"] = "ok" if await state.bus.ping() else "unreachable"
     try:
