@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
+from api.db_outage import install_database_outage_handler
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
 from api.routes import (
@@ -100,6 +101,7 @@ def create_app(settings: ApiSettings | None = None, *, stripe: StripeSettings | 
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_database_outage_handler(app)
     for router in (
         health.router,
         status.router,

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.db_outage import database_unavailable
 from api.problems import ProblemError
 from api.state import ApiState, DatabaseUnavailable
 from api.tokens import InvalidToken
@@ -27,9 +28,7 @@ async def get_db(state: State) -> Any:
     try:
         return await state.pool()
     except DatabaseUnavailable as exc:
-        raise ProblemError(
-            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "2"}
-        ) from exc
+        raise database_unavailable() from exc
 
 
 Db = Annotated[asyncpg.Pool, Depends(get_db)]

@@ -5,12 +5,18 @@ window polls the server constantly when idle (13% CPU at 5 ms), a long one adds 
 length to every message's latency. nats-py's ``fetch`` already returns as soon as some
 messages are there, so this loop waits long when idle (one lingering pull per
 ``idle_wait_s``) and hands over whatever arrived without further delay.
+
+While the database is unreachable (``events.outage``) the loop stops pulling and holds the
+batch in hand: its unsettled deliveries get ``in_progress`` (so the server neither redelivers
+them nor counts a delivery) and are handed to the handler again, with backoff, until the
+handler gets through. A Postgres restart thus costs the intents waiting time, not deliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -18,11 +24,14 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from events.bus import Bus
+from events.outage import is_database_down
 from events.topology import ConsumerSpec
 
 log = structlog.get_logger(__name__)
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+HOLD_FIRST_RETRY_S = 0.5
+HOLD_MAX_RETRY_S = 5.0
 
 
 class BatchPuller:
@@ -43,6 +52,7 @@ class BatchPuller:
         self._task: asyncio.Task[None] | None = None
         self._busy = False  # a batch is being handled: stop lets it finish instead of cancelling it mid-transaction
         self._stopping = False
+        self._ack_wait_s = consumer.ack_wait_s  # replaced by the server's value once bound
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"pull-{self._consumer.durable}")
@@ -68,6 +78,8 @@ class BatchPuller:
 
     async def _run(self) -> None:
         subscription = await self._bus.js.pull_subscribe_bind(self._consumer.durable, stream=self._consumer.stream)
+        with contextlib.suppress(Exception):  # deployments (and tests) configure a shorter ack wait
+            self._ack_wait_s = (await subscription.consumer_info()).config.ack_wait or self._ack_wait_s
         while not self._stopping:
             try:
                 batch = await subscription.fetch(self._batch_size, timeout=self._idle_wait_s)
@@ -80,7 +92,64 @@ class BatchPuller:
             self._busy = True
             try:
                 await self._handler(batch)
-            except Exception:  # unacked messages are redelivered after ack_wait
-                log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(batch))
+            except Exception as exc:  # unacked messages are redelivered after ack_wait
+                if is_database_down(exc):
+                    await self._hold(batch, exc)
+                else:
+                    log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(batch))
             finally:
                 self._busy = False
+
+    async def _hold(self, batch: list[Msg], first_error: BaseException) -> None:
+        """Hand the batch's unsettled deliveries over again until the database is back."""
+        held = [msg for msg in batch if not msg.is_acked]
+        started = time.monotonic()
+        log.warning(
+            "pull.holding_for_database",
+            consumer=self._consumer.durable,
+            held=len(held),
+            error=f"{type(first_error).__name__}: {first_error}",
+        )
+        heartbeat = asyncio.create_task(self._keep_in_progress(lambda: held), name=f"hold-{self._consumer.durable}")
+        delay = HOLD_FIRST_RETRY_S
+        try:
+            while held:
+                if not await self._pause(delay):
+                    return  # stopping: left unsettled, redelivered after ack_wait (one delivery counted)
+                try:
+                    await self._handler(held)
+                except Exception as exc:
+                    if not is_database_down(exc):
+                        log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(held))
+                        return
+                    held = [msg for msg in held if not msg.is_acked]
+                    delay = min(delay * 2, HOLD_MAX_RETRY_S)
+                    continue
+                break
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        log.info("pull.database_back", consumer=self._consumer.durable, waited_s=round(time.monotonic() - started, 1))
+
+    async def _pause(self, wait_s: float) -> bool:
+        """Sleep ``wait_s`` unless asked to stop first; False if stopping."""
+        deadline = time.monotonic() + wait_s
+        while not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            await asyncio.sleep(min(remaining, 0.25))
+        return False
+
+    async def _keep_in_progress(self, held: Callable[[], list[Msg]]) -> None:
+        """Tell the server, well within its ack wait, that the held deliveries are still being worked on.
+
+        It runs while the handler retries too: a retry that waits on a connect timeout must not let
+        the server redeliver. A lost in-progress (the bus is away as well) only risks a redelivery,
+        which the idempotency ledger absorbs.
+        """
+        beat_s = max(self._ack_wait_s / 3, 0.1)
+        while True:
+            await asyncio.gather(*(msg.in_progress() for msg in held() if not msg.is_acked), return_exceptions=True)
+            await asyncio.sleep(beat_s)
