@@ -32,6 +32,9 @@ USERS = 3
 BOTS_BEFORE = 2  # per user, created before the stream; a third is created during it
 INTENTS_PER_PHASE = 20  # accepted before the kill, and again after the restart
 BACKLOG = 6  # intents put on the bus while the database is away, as if accepted just before it died
+# How long the database stays away once the workers hold intents and the API refuses: several ack
+# waits, so a held delivery must be kept alive (in_progress) or JetStream would redeliver it.
+OUTAGE_S = 3 * TEST_ACK_WAIT_S
 
 
 @pytest.fixture
@@ -168,6 +171,7 @@ async def test_postgres_killed_under_load_loses_and_doubles_nothing(
         )
         not_ready = await _readyz(api)
         assert not_ready.status_code == 503 and not_ready.json()["checks"]["database"] == "unreachable"
+        await asyncio.sleep(OUTAGE_S)  # the outage's length is the scenario, not a wait for something
 
         postgres.start()  # same data folder, same port; the API and the workers are not restarted
 
