@@ -7,16 +7,14 @@ messages are there, so this loop waits long when idle (one lingering pull per
 ``idle_wait_s``) and hands over whatever arrived without further delay.
 
 While the database is unreachable (``events.outage``) the loop stops pulling and holds the
-batch in hand: its unsettled deliveries get ``in_progress`` (so the server neither redelivers
-them nor counts a delivery) and are handed to the handler again, with backoff, until the
-handler gets through. A Postgres restart thus costs the intents waiting time, not deliveries.
+batch in hand until the handler gets through (``events.hold``): a Postgres restart costs the
+intents waiting time, not deliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -24,14 +22,13 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from events.bus import Bus
+from events.hold import hold_for_database
 from events.outage import is_database_down
 from events.topology import ConsumerSpec
 
 log = structlog.get_logger(__name__)
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
-HOLD_FIRST_RETRY_S = 0.5
-HOLD_MAX_RETRY_S = 5.0
 
 
 class BatchPuller:
@@ -101,55 +98,11 @@ class BatchPuller:
                 self._busy = False
 
     async def _hold(self, batch: list[Msg], first_error: BaseException) -> None:
-        """Hand the batch's unsettled deliveries over again until the database is back."""
-        held = [msg for msg in batch if not msg.is_acked]
-        started = time.monotonic()
-        log.warning(
-            "pull.holding_for_database",
+        await hold_for_database(
+            batch,
+            self._handler,
             consumer=self._consumer.durable,
-            held=len(held),
-            error=f"{type(first_error).__name__}: {first_error}",
+            ack_wait_s=self._ack_wait_s,
+            first_error=first_error,
+            stopping=lambda: self._stopping,
         )
-        heartbeat = asyncio.create_task(self._keep_in_progress(lambda: held), name=f"hold-{self._consumer.durable}")
-        delay = HOLD_FIRST_RETRY_S
-        try:
-            while held:
-                if not await self._pause(delay):
-                    return  # stopping: left unsettled, redelivered after ack_wait (one delivery counted)
-                try:
-                    await self._handler(held)
-                except Exception as exc:
-                    if not is_database_down(exc):
-                        log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(held))
-                        return
-                    held = [msg for msg in held if not msg.is_acked]
-                    delay = min(delay * 2, HOLD_MAX_RETRY_S)
-                    continue
-                break
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-        log.info("pull.database_back", consumer=self._consumer.durable, waited_s=round(time.monotonic() - started, 1))
-
-    async def _pause(self, wait_s: float) -> bool:
-        """Sleep ``wait_s`` unless asked to stop first; False if stopping."""
-        deadline = time.monotonic() + wait_s
-        while not self._stopping:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return True
-            await asyncio.sleep(min(remaining, 0.25))
-        return False
-
-    async def _keep_in_progress(self, held: Callable[[], list[Msg]]) -> None:
-        """Tell the server, well within its ack wait, that the held deliveries are still being worked on.
-
-        It runs while the handler retries too: a retry that waits on a connect timeout must not let
-        the server redeliver. A lost in-progress (the bus is away as well) only risks a redelivery,
-        which the idempotency ledger absorbs.
-        """
-        beat_s = max(self._ack_wait_s / 3, 0.1)
-        while True:
-            await asyncio.gather(*(msg.in_progress() for msg in held() if not msg.is_acked), return_exceptions=True)
-            await asyncio.sleep(beat_s)

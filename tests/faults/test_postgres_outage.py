@@ -22,16 +22,18 @@ import pytest
 from contracts.intents import StartBot, StopBot
 from events.bus import Bus
 from events.embedded import NatsServer
-from events.topology import intent_subject
+from events.topology import bot_subject, intent_subject
 from store.migrate import migrate
 from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, signup_and_login, wait_for
 from tests.controlplane import ControlPlane, control_plane_env
+from tests.integration.test_audit_ingest import audit_record
 from tests.pgprocess import PostgresProcess
 
 USERS = 3
 BOTS_BEFORE = 2  # per user, created before the stream; a third is created during it
 INTENTS_PER_PHASE = 20  # accepted before the kill, and again after the restart
 BACKLOG = 6  # intents put on the bus while the database is away, as if accepted just before it died
+AUDIT_RECORDS = 20  # a bot's audit records arriving while the database is away
 # How long the database stays away once the workers hold intents and the API refuses: several ack
 # waits, so a held delivery must be kept alive (in_progress) or JetStream would redeliver it.
 OUTAGE_S = 3 * TEST_ACK_WAIT_S
@@ -161,6 +163,10 @@ async def test_postgres_killed_under_load_loses_and_doubles_nothing(
             await bus.publish(intent_subject(intent.type), intent)
             backlog.append(intent.id)
 
+        audited_bot = uuid.UUID(traders[0].bots[0])
+        for seq in range(1, AUDIT_RECORDS + 1):
+            await bus.publish(bot_subject(audited_bot, "audit"), audit_record(audited_bot, seq))
+
         async def backlog_waits() -> bool:  # some intents in the workers' hands, the rest still on the bus
             info = await bus.js.consumer_info("INTENTS", "lifecycle")
             return info.num_ack_pending > 0 and info.num_ack_pending + info.num_pending >= BACKLOG
@@ -216,6 +222,12 @@ async def test_postgres_killed_under_load_loses_and_doubles_nothing(
             expected,
         )
         assert ledger == len(expected)
+
+        async def audit_stored() -> bool:
+            stored = await conn.fetchval("SELECT count(*) FROM audit_events WHERE bot_id = $1", audited_bot)
+            return bool(stored == AUDIT_RECORDS)
+
+        await wait_for(audit_stored, timeout_s=60, what="the audit records of the outage to be stored")
         for trader in traders:  # the retried create made one bot, not several
             count = await conn.fetchval("SELECT count(*) FROM bots WHERE user_id = $1", trader.user_id)
             assert count == BOTS_BEFORE + 1
@@ -238,6 +250,8 @@ async def test_postgres_killed_under_load_loses_and_doubles_nothing(
     await wait_for(settled, timeout_s=30, what="the lifecycle consumer to have nothing outstanding")
     info = await bus.js.consumer_info("INTENTS", "lifecycle")
     assert info.delivered.consumer_seq == sum(bot_intents.values())
+    audit = await bus.js.consumer_info("BOTS", "audit-ingest")
+    assert audit.num_ack_pending == 0 and audit.delivered.consumer_seq == AUDIT_RECORDS
     assert all(child.alive for child in plane.children), "the API or the workers exited"
 
 
