@@ -9,6 +9,7 @@ Postgres runs as the ``pgserver`` user, as ``pgserver`` itself does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -118,6 +119,20 @@ class PostgresProcess:
         self._orphans = psutil.Process(self.process.pid).children()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: a host that accepts but never answers."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, signum: int) -> None:
+        assert self.process is not None and self.process.poll() is None
+        postmaster = psutil.Process(self.process.pid)
+        for process in [postmaster, *postmaster.children()]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signum)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -255,6 +255,37 @@ async def test_postgres_killed_under_load_loses_and_doubles_nothing(
     assert all(child.alive for child in plane.children), "the API or the workers exited"
 
 
+async def test_a_database_that_stops_answering_gets_503s_not_hangs(
+    plane: ControlPlane, postgres: PostgresProcess
+) -> None:
+    """Postgres frozen (accepting, never answering): reads and logins answer 503 once the query or
+    connect timeout passes, /readyz says so at once, and all works again when it answers."""
+    await plane.start_api()
+    async with httpx.AsyncClient(base_url=plane.api_url, timeout=60) as api:
+        headers = await signup_and_login(api)
+        email_login = await api.get("/api/v1/me", headers=headers)
+        assert (await api.get("/api/v1/bots", headers=headers)).status_code == 200
+        postgres.freeze()
+        try:
+            for response in (
+                await api.get("/api/v1/bots", headers=headers),
+                await api.post("/api/v1/bots", json=VALID_PROFILE, headers=headers),
+                await api.post("/api/v1/auth/login", json={"email": email_login.json()["email"], "password": "x"}),
+            ):
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"] == "2"
+            not_ready = await _readyz(api)
+            assert not_ready.status_code == 503 and not_ready.json()["checks"]["database"] == "unreachable"
+        finally:
+            postgres.thaw()
+
+        async def answering() -> bool:
+            return (await api.get("/api/v1/bots", headers=headers)).status_code == 200
+
+        await wait_for(answering, timeout_s=60, what="the API to read the database again")
+        assert (await _readyz(api)).status_code == 200
+
+
 def _count_at_least(items: list[Any], n: int) -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
         return len(items) >= n
