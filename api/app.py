@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.authlimits import AuthLimits
 from api.billing_state import BillingApi
+from api.db_outage import install_database_outage_handler
 from api.drain import CloseConnectionsWhileDraining, Drain
 from api.observability import RequestContext
 from api.problems import BodySizeLimit, install_problem_handlers
@@ -110,6 +111,7 @@ def create_app(
     install_problem_handlers(app)
     app.state.drain = drain
     app.state.metrics = ProcessMetrics.for_api()  # this app's own registry (see metrics.scope)
+    install_database_outage_handler(app)
     for router in (
         health.router,
         status.router,

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.db_outage import database_unavailable
 from api.problems import ProblemError
 from api.state import ApiState, DatabaseUnavailable
 from api.tokens import InvalidToken
@@ -24,12 +25,12 @@ State = Annotated[ApiState, Depends(get_state)]
 
 
 async def get_db(state: State) -> Any:
+    state.db_breaker.check()  # an outage was just met: refuse now rather than wait out a timeout
     try:
         return await state.pool()
     except DatabaseUnavailable as exc:
-        raise ProblemError(
-            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "2"}
-        ) from exc
+        state.db_breaker.trip()
+        raise database_unavailable() from exc
 
 
 Db = Annotated[asyncpg.Pool, Depends(get_db)]
@@ -39,8 +40,9 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from POST /a
 
 
 async def get_current_user(
-    state: State, db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> UserRow:
+    """The caller, from the token and the user row (cached 5 s: a cached caller needs no database)."""
     unauthorized = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ProblemError(401, "Send an access token as 'Authorization: Bearer <token>'.", headers=unauthorized)
@@ -52,7 +54,7 @@ async def get_current_user(
     user = state.users.get(user_id)
     if user is None:
         epoch = state.users.epoch
-        user = await user_by_id(db, user_id)
+        user = await user_by_id(await get_db(state), user_id)
         if user is None:
             raise ProblemError(401, "The account no longer exists.", headers=unauthorized)
         state.users.put(user, read_at_epoch=epoch)
@@ -79,7 +81,7 @@ async def get_optional_user(request: Request, state: State) -> UserRow | None:
         return None
     scheme, _, token = header.partition(" ")
     credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
-    return await get_current_user(state, await get_db(state), credentials)
+    return await get_current_user(state, credentials)
 
 
 OptionalUser = Annotated[UserRow | None, Depends(get_optional_user)]

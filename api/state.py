@@ -16,6 +16,7 @@ import structlog
 from api.acceptlog import AcceptLog
 from api.authlimits import AuthLimits
 from api.backlog import IntentBacklog
+from api.db_outage import DatabaseBreaker
 from api.first_fits import FirstFits
 from api.settings import ApiSettings
 from api.tokens import TokenService
@@ -38,6 +39,7 @@ class ApiState:
     tokens: TokenService
     limits: AuthLimits
     users: UserCache = field(default_factory=UserCache)
+    db_breaker: DatabaseBreaker = field(default_factory=DatabaseBreaker)
     accept_log: AcceptLog = field(init=False)
     user_events: UserChangeListener = field(init=False)
     backlog: IntentBacklog = field(init=False)

@@ -3,6 +3,8 @@
 Exception hierarchy a handler may raise::
 
     Exception                  unexpected: retried with backoff until max_deliver, then DLQ
+    ├── DependencyDown         the database is unreachable (see events.outage): left unsettled,
+    │                          re-raised for the puller to hold; not a failed attempt
     ├── TransientError         retried with backoff until max_deliver, then DLQ
     └── PermanentError         straight to the DLQ, never retried
         └── MalformedMessage   the payload does not parse as its contract
@@ -22,6 +24,7 @@ from nats.aio.msg import Msg
 
 from events.bus import Bus
 from events.dlq import dead_letter_msg
+from events.outage import DependencyDown, is_database_down
 from events.topology import ConsumerSpec
 from metrics import observe
 
@@ -76,8 +79,10 @@ async def _settle(
         kind = "malformed message" if isinstance(exc, MalformedMessage) else "permanent failure"
         await _give_up(msg, f"{kind}: {exc}", bus=bus, consumer=consumer, on_give_up=on_give_up)
         return "dead_lettered"
-    except Exception as exc:  # noqa: BLE001 - every other failure is retried, boundedly
+    except Exception as exc:  # every other failure is retried, boundedly
         error = f"{type(exc).__name__}: {exc}"
+        if is_database_down(exc):  # every message would fail alike: wait, don't spend deliveries
+            raise DependencyDown(error) from exc
         if delivered >= consumer.max_deliver:
             reason = f"failed on all {delivered} deliveries; last error: {error}"
             await _give_up(msg, reason, bus=bus, consumer=consumer, on_give_up=on_give_up)

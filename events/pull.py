@@ -5,6 +5,10 @@ window polls the server constantly when idle (13% CPU at 5 ms), a long one adds 
 length to every message's latency. nats-py's ``fetch`` already returns as soon as some
 messages are there, so this loop waits long when idle (one lingering pull per
 ``idle_wait_s``) and hands over whatever arrived without further delay.
+
+While the database is unreachable (``events.outage``) the loop stops pulling and holds the
+batch in hand until the handler gets through (``events.hold``): a Postgres restart costs the
+intents waiting time, not deliveries.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from events.bus import Bus
+from events.hold import hold_for_database
+from events.outage import is_database_down
 from events.topology import ConsumerSpec
 
 log = structlog.get_logger(__name__)
@@ -43,6 +49,7 @@ class BatchPuller:
         self._task: asyncio.Task[None] | None = None
         self._busy = False  # a batch is being handled: stop lets it finish instead of cancelling it mid-transaction
         self._stopping = False
+        self._ack_wait_s = consumer.ack_wait_s  # replaced by the server's value once bound
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"pull-{self._consumer.durable}")
@@ -68,6 +75,8 @@ class BatchPuller:
 
     async def _run(self) -> None:
         subscription = await self._bus.js.pull_subscribe_bind(self._consumer.durable, stream=self._consumer.stream)
+        with contextlib.suppress(Exception):  # deployments (and tests) configure a shorter ack wait
+            self._ack_wait_s = (await subscription.consumer_info()).config.ack_wait or self._ack_wait_s
         while not self._stopping:
             try:
                 batch = await subscription.fetch(self._batch_size, timeout=self._idle_wait_s)
@@ -80,7 +89,20 @@ class BatchPuller:
             self._busy = True
             try:
                 await self._handler(batch)
-            except Exception:  # unacked messages are redelivered after ack_wait
-                log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(batch))
+            except Exception as exc:  # unacked messages are redelivered after ack_wait
+                if is_database_down(exc):
+                    await self._hold(batch, exc)
+                else:
+                    log.exception("pull.batch_failed", consumer=self._consumer.durable, size=len(batch))
             finally:
                 self._busy = False
+
+    async def _hold(self, batch: list[Msg], first_error: BaseException) -> None:
+        await hold_for_database(
+            batch,
+            self._handler,
+            consumer=self._consumer.durable,
+            ack_wait_s=self._ack_wait_s,
+            first_error=first_error,
+            stopping=lambda: self._stopping,
+        )

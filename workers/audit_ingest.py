@@ -2,6 +2,9 @@
 
 Idempotent by construction: (bot id, seq) is the primary key and inserts skip rows
 already there, so redelivered or re-published records are stored once.
+
+While Postgres is unreachable the batch is held (``events.hold``), not nak-ed: an outage
+longer than the retry delays would otherwise dead-letter every record that arrived in it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pydantic import ValidationError
 from contracts.events import AuditRecord
 from events.bus import Bus
 from events.dlq import dead_letter_msg
-from events.topology import AUDIT_INGEST
+from events.hold import hold_for_database
+from events.outage import is_database_down
+from events.topology import AUDIT_INGEST, BOTS
 from metrics import observe
 from store import audit
 
@@ -56,9 +61,23 @@ async def ingest(batch: list[Msg], deps: AuditDeps) -> None:
     if not good:
         return
     try:
-        async with deps.pool.acquire() as conn:
-            inserted = await audit.insert_batch(conn, [record for _, record in good])
+        inserted = await _insert(good, deps)
     except Exception as exc:  # noqa: BLE001 - database trouble: retry the batch later, boundedly
+        if is_database_down(exc):
+            records = {id(msg): record for msg, record in good}
+
+            async def store_held(msgs: list[Msg]) -> None:
+                held = [(msg, records[id(msg)]) for msg in msgs]
+                await _acked(held, await _insert(held, deps), started)
+
+            await hold_for_database(
+                [msg for msg, _ in good],
+                store_held,
+                consumer=AUDIT_INGEST.durable,
+                ack_wait_s=await _ack_wait_s(deps.bus),
+                first_error=exc,
+            )
+            return
         log.warning("audit.insert_failed", error=str(exc), batch=len(good))
         for msg, _ in good:
             delivered = msg.metadata.num_delivered
@@ -72,8 +91,26 @@ async def ingest(batch: list[Msg], deps: AuditDeps) -> None:
             else:
                 await msg.nak(delay=AUDIT_INGEST.retry_delay(delivered))
         return
+    await _acked(good, inserted, started)
+
+
+async def _insert(good: list[tuple[Msg, AuditRecord]], deps: AuditDeps) -> int:
+    async with deps.pool.acquire() as conn:
+        return await audit.insert_batch(conn, [record for _, record in good])
+
+
+async def _acked(good: list[tuple[Msg, AuditRecord]], inserted: int, started: float) -> None:
     for msg, _ in good:
         await msg.ack()
     observe.batch_settled(AUDIT_INGEST.durable, "acked", len(good), time.perf_counter() - started)
     observe.audit_stored((str(r.bot_id), r.occurred_at.timestamp()) for _, r in good)
     log.info("audit.ingested", batch=len(good), inserted=inserted, ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+async def _ack_wait_s(bus: Bus) -> float:
+    """The consumer's ack wait as the server has it (deployments and tests shorten it)."""
+    try:
+        info = await bus.js.consumer_info(BOTS.name, AUDIT_INGEST.durable)
+    except Exception:  # noqa: BLE001 - short is safe: in-progress acks are cheap and idempotent
+        return 1.0
+    return float(info.config.ack_wait or AUDIT_INGEST.ack_wait_s)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import State
-from api.state import DatabaseUnavailable
+from api.state import ApiState
 from contracts.api import Health, IntentBacklogReport
 
 router = APIRouter(tags=["health"])
@@ -27,12 +29,7 @@ async def readyz(state: State, request: Request) -> JSONResponse:
         return JSONResponse(draining.model_dump(), status_code=503)
     checks: dict[str, str] = {}
     checks["bus"] = "ok" if await state.bus.ping() else "unreachable"
-    try:
-        pool = await state.pool()
-        await pool.fetchval("SELECT 1", timeout=2)
-        checks["database"] = "ok"
-    except (DatabaseUnavailable, OSError, Exception):  # noqa: BLE001 - any failure means not ready
-        checks["database"] = "unreachable"
+    checks["database"] = "ok" if await _database_answers(state) else "unreachable"
     ready = all(v == "ok" for v in checks.values())
     # A backlog over the bound refuses new bot intents but leaves the API ready: every replica
     # shares the one backlog, so reporting not-ready would take them all out of service.
@@ -44,3 +41,17 @@ async def readyz(state: State, request: Request) -> JSONResponse:
     )
     body = Health(status="ok" if ready else "unavailable", checks=checks, intent_backlog=report)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def _database_answers(state: ApiState, timeout_s: float = 2.0) -> bool:
+    """``SELECT 1`` within ``timeout_s``, connecting included (an unanswering host must not hang the probe)."""
+
+    async def select_one() -> None:
+        pool = await state.pool()
+        await pool.fetchval("SELECT 1")
+
+    try:
+        await asyncio.wait_for(select_one(), timeout_s)
+    except Exception:  # noqa: BLE001 - any failure (down, restarting, refusing us) means not ready
+        return False
+    return True

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from events.consume import MalformedMessage, PermanentError, TransientError, settle
+from events.outage import DependencyDown
 from events.topology import LIFECYCLE
 from tests.fakes.nats_msg import FakeDelivery, RecordingBus
 
@@ -62,3 +63,13 @@ async def test_permanent_failures_skip_retries(error: Exception, prefix: str) ->
     [(_, payload, _)] = delivery.bus.published  # type: ignore[attr-defined]
     assert json.loads(payload)["reason"].startswith(prefix)
     assert delivery.settled == [("term", None)]
+
+
+@pytest.mark.parametrize("delivered", [1, LIFECYCLE.max_deliver])
+async def test_database_outage_leaves_the_delivery_unsettled_for_the_puller_to_hold(delivered: int) -> None:
+    """Not a failed attempt: no nak, no dead letter, even on what would be the last delivery."""
+    delivery = FakeDelivery(num_delivered=delivered)
+    with pytest.raises(DependencyDown):
+        await _run(delivery, ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"))
+    assert delivery.settled == []
+    assert delivery.bus.published == []  # type: ignore[attr-defined]
