@@ -114,4 +114,6 @@ async def assert_done_once_in_order(
     assert (ledger["n"], ledger["distinct_ids"]) == (len(burst), len(burst)), "each intent carried out once"
     expected = expected_events(burst)
     seen = await stored_bot_events(bus, first_event, sum(map(len, expected.values())))
-    assert seen == expected  # once each (replays are de-duplicated) and in each bot's order
+    wrong = {bot: (seen.get(bot), events) for bot, events in expected.items() if seen.get(bot) != events}
+    # once each (replays are de-duplicated) and in each bot's order
+    assert not wrong and seen.keys() == expected.keys(), f"{len(wrong)} bots differ, e.g. {list(wrong.items())[:3]}"

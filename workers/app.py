@@ -161,7 +161,7 @@ async def start_workers(
     def lifecycle_puller(fence: Fence) -> BatchPuller:  # one replica projects at a time: each bot's order holds
         return BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=replace(lifecycle_deps, fence=fence)))
 
-    projector = Singleton(bus, pool, LIFECYCLE.durable, consumer_job(lifecycle_puller), holder=holder)
+    projector = Singleton(bus, pool, LIFECYCLE.durable, consumer_job(bus, LIFECYCLE, lifecycle_puller), holder=holder)
     broker = build_broker(settings, audit_ingest.AuditDeps(pool=pool, bus=bus))
     await broker.start()
     projector.start()

@@ -129,7 +129,7 @@ def start_hosting(
             deps, asyncio.Event(), every_s=settings.machine_watch_s, max_relaunches=settings.machine_relaunches
         )
 
-    consumer = Singleton(bus, pool, HOSTING.durable, consumer_job(hosting_puller), holder=holder)
+    consumer = Singleton(bus, pool, HOSTING.durable, consumer_job(bus, HOSTING, hosting_puller), holder=holder)
     singletons = [
         Singleton(bus, pool, "wake-scheduler", wake_bots, holder=holder),
         Singleton(bus, pool, "relaunch-watch", relaunch_refused, holder=holder),

@@ -36,7 +36,7 @@ from nats.js.kv import KeyValue
 
 from events.bus import Bus
 from events.pull import BatchPuller
-from events.topology import LEASE_BUCKET, LEASE_TTL_S
+from events.topology import LEASE_BUCKET, LEASE_TTL_S, ConsumerSpec
 from metrics import observe
 from store import fences
 from store.fences import FenceLost
@@ -225,12 +225,18 @@ class Singleton:
             stopper.cancel()
 
 
-def consumer_job(start: Callable[[Fence], BatchPuller]) -> Job:
+def consumer_job(bus: Bus, consumer: ConsumerSpec, start: Callable[[Fence], BatchPuller]) -> Job:
     """A singleton job that runs the puller ``start`` makes for its tenure, until the tenure ends
     or one of its writes finds the fence taken; the batch in hand is finished (or abandoned
-    unacked, to be redelivered to the successor) before the next holder's ``take`` returns."""
+    unacked, to be redelivered to the successor) before the next holder's ``take`` returns.
+
+    A tenure that follows a crash first lets the dead holder's deliveries come back: JetStream
+    hands a pull the messages never delivered before those whose ack wait has not run out yet,
+    so pulling at once would project a bot's later intents before its earlier, orphaned ones.
+    Once their ack wait has passed they are redelivered first, in stream order."""
 
     async def job(fence: Fence) -> None:
+        await _after_orphans(bus, consumer)
         puller = start(fence)
         puller.start()
         try:
@@ -239,3 +245,15 @@ def consumer_job(start: Callable[[Fence], BatchPuller]) -> Job:
             await puller.stop()
 
     return job
+
+
+async def _after_orphans(bus: Bus, consumer: ConsumerSpec) -> None:
+    info = await bus.js.consumer_info(consumer.stream, consumer.durable)
+    if not info.num_ack_pending:
+        return  # the last holder let go cleanly (or there was none)
+    wait_s = (info.config.ack_wait or consumer.ack_wait_s) + ORPHAN_MARGIN_S
+    log.info("lease.waiting_for_orphans", consumer=consumer.durable, unacked=info.num_ack_pending, wait_s=wait_s)
+    await asyncio.sleep(wait_s)
+
+
+ORPHAN_MARGIN_S = 0.5

@@ -5,9 +5,9 @@ are projected in stream order per bot, in a few concurrent transactions (one per
 bots) with their ledger rows; their events are published together, and every message is
 acked: a few commits and coalesced writes per batch instead of per intent. Everything
 unusual takes the one-at-a-time path (``lifecycle.handle`` through ``settle``), which
-owns the retry and dead-letter policy:
-redeliveries, malformed messages, intents that must wait (bot not projected yet), and the
-whole shard if its transaction fails or meets an intent some other delivery already did.
+owns the retry and dead-letter policy: a batch holding any redelivery (all of it, in stream
+order), malformed messages, intents that must wait (bot not projected yet), and the whole
+shard if its transaction fails or meets an intent some other delivery already did.
 The crash guarantees are the same as the single path's: nothing is acked before the
 commit, and a redelivery after the commit replays the saved events.
 """
@@ -42,13 +42,18 @@ class _BatchAbandoned(Exception):
 
 
 async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
+    if any(msg.metadata.num_delivered > 1 for msg in batch):
+        # A redelivery (after a crash, a nak, a takeover) is older than the first deliveries
+        # beside it: projecting those first would put a bot's later intents before its earlier
+        # one. Such a batch goes one at a time, in stream order (and each redelivery checks the
+        # ledger first: it may have committed before the crash).
+        for msg in batch:
+            await _settle_one(msg, deps)
+        return
     started = time.perf_counter()
     fresh: list[tuple[Msg, AnyBotIntent]] = []
     careful: list[Msg] = []
     for msg in batch:
-        if msg.metadata.num_delivered > 1:
-            careful.append(msg)  # may have committed before a crash: check the ledger first
-            continue
         try:
             fresh.append((msg, parse_bot_intent(msg.data)))
         except MalformedMessage:
@@ -72,16 +77,19 @@ async def handle_batch(batch: list[Msg], deps: LifecycleDeps) -> None:
     if projected:
         await _publish_and_ack(projected, deps)
         observe.batch_settled(LIFECYCLE.durable, "acked", len(projected), time.perf_counter() - started)
-    careful = retry + careful
-    for msg in careful:
-        structlog.contextvars.clear_contextvars()
-        await settle(
-            msg,
-            partial(handle, deps=deps),
-            bus=deps.bus,
-            consumer=LIFECYCLE,
-            on_give_up=partial(give_up, deps=deps),
-        )
+    for msg in retry + careful:
+        await _settle_one(msg, deps)
+
+
+async def _settle_one(msg: Msg, deps: LifecycleDeps) -> None:
+    structlog.contextvars.clear_contextvars()
+    await settle(
+        msg,
+        partial(handle, deps=deps),
+        bus=deps.bus,
+        consumer=LIFECYCLE,
+        on_give_up=partial(give_up, deps=deps),
+    )
 
 
 async def _project(
