@@ -11,17 +11,23 @@ surfaces as whatever the rollback raised, with the real cause as its context.
 
 from __future__ import annotations
 
-import asyncpg
-
 # Connections refused or reset, and a server that is starting, recovering or shutting down.
-_UNREACHABLE: tuple[type[BaseException], ...] = (
-    ConnectionError,  # refused, reset, aborted, broken pipe (all OSError)
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, incl. "closed in the middle of operation"
-    asyncpg.CannotConnectNowError,  # 57P03: starting up, in recovery
-    asyncpg.AdminShutdownError,  # 57P01
-    asyncpg.CrashShutdownError,  # 57P02: another backend crashed, the server is resetting
-    asyncpg.TooManyConnectionsError,  # 53300: waiting is the only remedy
+# asyncpg's classes are named, not imported: ``events`` ships in the bot image, which has no
+# Postgres driver (and no database to lose).
+_PG_UNREACHABLE = frozenset(
+    {
+        "PostgresConnectionError",  # SQLSTATE class 08, incl. "closed in the middle of operation"
+        "CannotConnectNowError",  # 57P03: starting up, in recovery
+        "AdminShutdownError",  # 57P01
+        "CrashShutdownError",  # 57P02: another backend crashed, the server is resetting
+        "TooManyConnectionsError",  # 53300: waiting is the only remedy
+    }
 )
+
+
+def _asyncpg_kinds(exc: BaseException) -> set[str]:
+    """The names of the asyncpg classes ``exc`` is an instance of."""
+    return {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("asyncpg")}
 
 
 class DependencyDown(Exception):
@@ -41,11 +47,14 @@ def is_database_down(exc: BaseException) -> bool:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, (DependencyDown, *_UNREACHABLE)):
+    if isinstance(exc, (DependencyDown, ConnectionError)):  # refused, reset, aborted, broken pipe
         return True
-    if isinstance(exc, asyncpg.InterfaceError):
+    kinds = _asyncpg_kinds(exc)
+    if kinds & _PG_UNREACHABLE:
+        return True
+    if "InterfaceError" in kinds:
         return "connection is closed" in str(exc) or "connection was closed" in str(exc)
-    if isinstance(exc, asyncpg.InternalClientError):
+    if "InternalClientError" in kinds:
         # "cannot switch to state …; another operation is in progress": seen from a query that
         # raced the server's death on a pooled connection (the pool replaces that connection)
         return "another operation" in str(exc)

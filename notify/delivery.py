@@ -28,6 +28,7 @@ from typing import Protocol
 import structlog
 
 from contracts.notify import Notification
+from events.aio import wait_event
 from notify._exceptions import DeliveryError, TargetRejected
 from notify.port import Channel, Notifier
 
@@ -116,8 +117,7 @@ class DeliveryLoop:
                 log.exception("notify.round_failed")
                 handled = 0
             if handled < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                await wait_event(self._wake, self._poll_s)
                 self._wake.clear()
 
     async def run_once(self) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from contracts.events import AuditRecord
+from events.aio import wait_event
 from events.bus import MSG_ID, Bus, BusUnavailable, envelope_headers
 from events.topology import bot_subject
 from trader.audit import encode
@@ -121,8 +122,7 @@ class Outbox:
             delay = 0.2
             if not sent:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                await wait_event(self._wake, 1.0)
 
     async def _deliver_some(self) -> int:
         """Publish up to ``BATCH`` lines past the offset; the number delivered."""

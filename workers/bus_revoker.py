@@ -20,6 +20,7 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.client import RawCredentials
 
+from events.aio import wait_event
 from events.auth.keys import BusKeys
 from events.auth.revoke import RevocationFailed, revoke_users
 from events.bus import connect
@@ -80,6 +81,5 @@ class BusRevoker:
                 log.warning("bus.revoke_failed", error=str(exc) or type(exc).__name__)
             except Exception as exc:  # noqa: BLE001 - keep sweeping; the rows stay due
                 log.error("bus.revoke_failed", error=f"{type(exc).__name__}: {exc}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            await wait_event(self._wake, self.interval_s)
             self._wake.clear()
