@@ -61,12 +61,9 @@ class ZygoteChild:
     def poll(self) -> int | None:
         if self.returncode is not None or self.lost:
             return self.returncode
-        try:
-            data = self._status.recv(4096)
-        except BlockingIOError:
+        data = _recv_nowait(self._status)
+        if data is None:
             return None
-        except OSError:
-            data = b""
         self._status.close()
         if data:
             self.returncode = int(json.loads(data)["exit"])
@@ -124,12 +121,9 @@ class Zygote:
         """Read the preload's outcome if it arrived; never blocks."""
         if self._ready or self._control is None:
             return self._ready
-        try:
-            data = self._control.recv(4096)
-        except BlockingIOError:
+        data = _recv_nowait(self._control)
+        if data is None:
             return False
-        except OSError:
-            data = b""
         message: dict[str, Any] = json.loads(data) if data else {"ready": False, "why": "exited during its preload"}
         if message.get("ready"):
             self._ready = True
@@ -214,3 +208,13 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _recv_nowait(sock: socket.socket) -> bytes | None:
+    """One message if it arrived, ``b""`` if the other end is gone, None if nothing yet."""
+    try:
+        return sock.recv(4096)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
