@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from nats.aio.msg import Msg
@@ -49,9 +49,8 @@ async def hold_for_database(
         held=len(held),
         error=f"{type(first_error).__name__}: {first_error}",
     )
-    heartbeat = asyncio.create_task(_keep_in_progress(lambda: held, ack_wait_s), name=f"hold-{consumer}")
     delay = FIRST_RETRY_S
-    try:
+    async with kept_in_progress(lambda: held, ack_wait_s):
         while held:
             if not await _pause(delay, stopping):
                 return
@@ -65,10 +64,6 @@ async def hold_for_database(
                 delay = min(delay * 2, MAX_RETRY_S)
                 continue
             break
-    finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
     log.info("pull.database_back", consumer=consumer, waited_s=round(time.monotonic() - started, 1))
 
 
@@ -83,10 +78,24 @@ async def _pause(wait_s: float, stopping: Callable[[], bool]) -> bool:
     return False
 
 
+@contextlib.asynccontextmanager
+async def kept_in_progress(held: Callable[[], list[Msg]], ack_wait_s: float) -> AsyncIterator[None]:
+    """While inside: the unacked deliveries of ``held()`` are told in progress within each ack wait.
+
+    For work on deliveries in hand that may take longer than the ack wait (a retry that waits on
+    a connect timeout must not let the server redeliver meanwhile)."""
+    heartbeat = asyncio.create_task(_keep_in_progress(held, ack_wait_s), name="in-progress")
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+
+
 async def _keep_in_progress(held: Callable[[], list[Msg]], ack_wait_s: float) -> None:
-    """In-progress acks well within the ack wait, also while the handler retries (a retry that
-    waits on a connect timeout must not let the server redeliver). A lost one (the bus is away
-    as well) only risks a redelivery, which the handlers' idempotency absorbs."""
+    """In-progress acks well within the ack wait. A lost one (the bus is away as well) only
+    risks a redelivery, which the handlers' idempotency absorbs."""
     beat_s = max(ack_wait_s / 3, 0.1)
     while True:
         await asyncio.gather(*(msg.in_progress() for msg in held() if not msg.is_acked), return_exceptions=True)

@@ -98,20 +98,33 @@ def expected_events(burst: list[BotIntent]) -> dict[str, list[str]]:
     return dict(expected)
 
 
-async def assert_done_once_in_order(
-    db: asyncpg.Connection, bus: Bus, burst: list[BotIntent], user_ids: list[uuid.UUID], first_event: int
-) -> None:
-    """Every intent done, by one ledger row each, and each bot's events stored once and in order."""
+async def wait_intents_settled(db: asyncpg.Connection, intent_ids: list[str], timeout_s: float) -> None:
+    async def all_settled() -> bool:
+        settled = await db.fetchval(
+            "SELECT count(*) FROM intents WHERE id = ANY($1::text[]) AND status <> 'accepted'", intent_ids
+        )
+        return bool(settled == len(intent_ids))
+
+    await wait_for(all_settled, timeout_s=timeout_s, interval_s=0.5, what=f"all {len(intent_ids)} intents to settle")
+
+
+async def assert_done_once(db: asyncpg.Connection, intent_ids: list[str]) -> None:
+    """Every intent done, and carried out by exactly one ledger row of the lifecycle consumer."""
     outcomes = await db.fetch(
-        "SELECT status, count(*) AS n FROM intents WHERE user_id = ANY($1::uuid[]) GROUP BY status", user_ids
+        "SELECT status, count(*) AS n FROM intents WHERE id = ANY($1::text[]) GROUP BY status", intent_ids
     )
-    assert {row["status"]: row["n"] for row in outcomes} == {"done": len(burst)}
+    assert {row["status"]: row["n"] for row in outcomes} == {"done": len(intent_ids)}
     ledger = await db.fetchrow(
         "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids FROM processed_messages"
         " WHERE consumer = 'lifecycle' AND message_id = ANY($1::text[])",
-        [intent.id for intent in burst],
+        intent_ids,
     )
-    assert (ledger["n"], ledger["distinct_ids"]) == (len(burst), len(burst)), "each intent carried out once"
+    assert (ledger["n"], ledger["distinct_ids"]) == (len(intent_ids), len(intent_ids)), "each intent carried out once"
+
+
+async def assert_done_once_in_order(db: asyncpg.Connection, bus: Bus, burst: list[BotIntent], first_event: int) -> None:
+    """Every intent done, by one ledger row each, and each bot's events stored once and in order."""
+    await assert_done_once(db, [intent.id for intent in burst])
     expected = expected_events(burst)
     seen = await stored_bot_events(bus, first_event, sum(map(len, expected.values())))
     wrong = {bot: (seen.get(bot), events) for bot, events in expected.items() if seen.get(bot) != events}

@@ -156,7 +156,7 @@ async def start_workers(
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     failpoints = failpoints or Failpoints.from_env()
     holder = replica_id()
-    lifecycle_deps = lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints)
+    lifecycle_deps = lifecycle.LifecycleDeps(pool=pool, bus=bus, failpoints=failpoints, ack_wait_s=settings.ack_wait_s)
 
     def lifecycle_puller(fence: Fence) -> BatchPuller:  # one replica projects at a time: each bot's order holds
         return BatchPuller(bus, LIFECYCLE, partial(handle_batch, deps=replace(lifecycle_deps, fence=fence)))

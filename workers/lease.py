@@ -136,6 +136,7 @@ class Singleton:
         self._poll_s = poll_s
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._kv: KeyValue | None = None  # the bucket, its TTL and epoch: read once, again after a failure
         self.fence: Fence | None = None  # set while this replica holds the lease
         self.tenures = 0  # tenures begun here (tests and metrics)
 
@@ -154,17 +155,20 @@ class Singleton:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            lease: KvLease | None = None
             try:
-                kv = await self._bus.js.key_value(LEASE_BUCKET)
-                status = await kv.status()
-                self._ttl_s = status.ttl or LEASE_TTL_S
-                self._epoch = _bucket_epoch(status.stream_info.created)
+                kv = await self._bucket()
                 lease = KvLease(kv, self.name, self.holder)
                 token = await lease.try_acquire()
+                if token is not None:
+                    await self._read_epoch(kv)
             except Exception as exc:  # noqa: BLE001 - the bus may be away: keep standing by
                 log.info("lease.unavailable", lease=self.name, error=f"{type(exc).__name__}: {exc}")
+                self._kv = None
                 token = None
-            if token is None:
+                if lease is not None:
+                    await lease.release()
+            if token is None or lease is None:
                 await self._pause(self._poll_s)
                 continue
             failed = False
@@ -177,6 +181,19 @@ class Singleton:
                 await lease.release()
             if failed:
                 await self._pause(self._poll_s)
+
+    async def _bucket(self) -> KeyValue:
+        """The lease bucket (looked up once: a standby polls with one request, not three)."""
+        if self._kv is None:
+            self._kv = await self._bus.js.key_value(LEASE_BUCKET)
+        return self._kv
+
+    async def _read_epoch(self, kv: KeyValue) -> None:
+        """The bucket's TTL and creation time, read afresh for each tenure: a token is only
+        comparable with the epoch of the bucket that issued it (the bus may have been rebuilt)."""
+        status = await kv.status()
+        self._ttl_s = status.ttl or LEASE_TTL_S
+        self._epoch = _bucket_epoch(status.stream_info.created)
 
     async def _hold(self, lease: KvLease, token: int) -> None:
         async with self._pool.acquire() as conn:

@@ -64,6 +64,7 @@ class LifecycleDeps:
     bus: Bus
     failpoints: Failpoints
     fence: Fence | None = None  # with several worker replicas: the lease this one projects under
+    ack_wait_s: float = LIFECYCLE.ack_wait_s  # the deployment's: deliveries held longer are told in progress
 
     async def check_fence(self, conn: Any) -> None:
         """In a projection's transaction: stop if another replica has taken the consumer over."""

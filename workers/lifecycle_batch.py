@@ -22,8 +22,9 @@ from typing import Any
 import structlog
 from nats.aio.msg import Msg
 
-from events.bus import MSG_ID, TYPE_HEADER
+from events.bus import MSG_ID, TYPE_HEADER, BusUnavailable
 from events.consume import MalformedMessage, TransientError, settle
+from events.hold import FIRST_RETRY_S, MAX_RETRY_S, kept_in_progress
 from events.topology import LIFECYCLE
 from metrics import observe
 from store import intents, ledger
@@ -135,13 +136,15 @@ async def _project(
 
 async def _publish_and_ack(projected: list[Projected], deps: LifecycleDeps) -> None:
     await deps.failpoints.hit("lifecycle.before_publish")
-    await asyncio.gather(
-        *(
-            deps.bus.publish_raw(e["subject"], e["payload"].encode(), headers={MSG_ID: e["id"], TYPE_HEADER: e["type"]})
-            for _, _, outcome in projected
-            for e in outcome
-        )
-    )
+    chains: dict[Any, list[dict[str, Any]]] = {}
+    for _, intent, outcome in projected:
+        chains.setdefault(intent.bot_id, []).extend(outcome)
+    # The batch is committed: its events must reach the stream before the puller takes the next
+    # batch, or a bot's later events (from that batch) would be stored before these (replayed from
+    # the ledger after the ack wait). So they are published here until stored, the deliveries
+    # kept in progress meanwhile; each bot's one after another, bots side by side.
+    async with kept_in_progress(lambda: [msg for msg, _, _ in projected], deps.ack_wait_s):
+        await asyncio.gather(*(_publish_in_order(chain, deps) for chain in chains.values()))
     await deps.failpoints.hit("lifecycle.before_ack")
     await asyncio.gather(*(msg.ack() for msg, _, _ in projected))
     for _, intent, _ in projected:
@@ -153,3 +156,27 @@ async def _publish_and_ack(projected: list[Projected], deps: LifecycleDeps) -> N
             bot_id=str(intent.bot_id),
             correlation_id=intent.correlation_id,
         )
+
+
+async def _publish_in_order(events: list[dict[str, Any]], deps: LifecycleDeps) -> None:
+    """Publish one bot's events, each stored before the next is sent, retrying through a bus outage.
+
+    A retry carries the same message id: the stream stores the event once whatever an unanswered
+    attempt did. A replica that lost its lease meanwhile stops; its successor replays the events.
+    """
+    for event in events:
+        delay = FIRST_RETRY_S
+        while True:
+            try:
+                await deps.bus.publish_raw(
+                    event["subject"],
+                    event["payload"].encode(),
+                    headers={MSG_ID: event["id"], TYPE_HEADER: event["type"]},
+                )
+                break
+            except BusUnavailable as exc:
+                if deps.fence is not None and deps.fence.lost.is_set():
+                    raise FenceLost(deps.fence.name) from exc
+                log.warning("lifecycle.publish_retry", event_id=event["id"], error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)

@@ -24,11 +24,11 @@ import pytest
 from api.settings import ApiSettings
 from events.auth.roles import Role
 from events.bus import Bus
-from events.topology import LIFECYCLE
 from tests.busauth import creds_file
 from tests.busutil import count_on_subject
 from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, wait_for
 from tests.controlplane import Child, ControlPlane, control_plane_env
+from tests.intentburst import assert_done_once, wait_intents_settled
 from tests.lb import LoadBalancer, load_balancer
 
 CLIENTS = 6
@@ -165,24 +165,8 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_no_intent
     assert traffic.accepted, "no bot was created"
     intent_ids = list(traffic.accepted)
 
-    async def all_settled() -> bool:
-        settled = await db.fetchval(
-            "SELECT count(*) FROM intents WHERE id = ANY($1::text[]) AND status <> 'accepted'", intent_ids
-        )
-        return bool(settled == len(intent_ids))
-
-    await wait_for(all_settled, timeout_s=120, interval_s=0.5, what=f"all {len(intent_ids)} intents to settle")
-    statuses = await db.fetch(
-        "SELECT status, count(*) AS n FROM intents WHERE id = ANY($1::text[]) GROUP BY status", intent_ids
-    )
-    assert {row["status"]: row["n"] for row in statuses} == {"done": len(intent_ids)}
-    ledger = await db.fetchrow(
-        "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids FROM processed_messages"
-        " WHERE consumer = $1 AND message_id = ANY($2::text[])",
-        LIFECYCLE.durable,
-        intent_ids,
-    )
-    assert (ledger["n"], ledger["distinct_ids"]) == (len(intent_ids), len(intent_ids))
+    await wait_intents_settled(db, intent_ids, timeout_s=120)
+    await assert_done_once(db, intent_ids)
     bot_ids = [uuid.UUID(bot_id) for bot_id in traffic.accepted.values()]
     assert await db.fetchval("SELECT count(*) FROM bots WHERE id = ANY($1::uuid[])", bot_ids) == len(bot_ids)
     created_events = [count_on_subject(bus.js, "EVENTS", f"events.bot.{bot_id}.created") for bot_id in bot_ids]

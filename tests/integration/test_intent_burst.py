@@ -34,7 +34,7 @@ async def test_a_burst_of_mixed_intents_is_done_completely_in_order_without_dead
         await asyncio.gather(*(bus.publish(intent_subject(i.type), i) for i in burst[chunk : chunk + 500]))
 
     await wait_all_settled(db, user_ids, INTENTS, timeout_s=300)
-    await assert_done_once_in_order(db, bus, burst, user_ids, first_event)
+    await assert_done_once_in_order(db, bus, burst, first_event)
     final = {bot_id: events[-1] for bot_id, events in expected_events(burst).items()}
     rows = await db.fetch("SELECT id, status FROM bots WHERE user_id = ANY($1::uuid[])", user_ids)
     assert {str(row["id"]): row["status"] for row in rows} == {

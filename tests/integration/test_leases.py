@@ -108,6 +108,29 @@ async def test_a_holder_that_lets_go_is_replaced_at_once(leases_bus: Bus, pool: 
     await b.stop()
 
 
+async def test_a_holder_keeps_its_job_running_once_when_the_lease_bucket_is_rebuilt(
+    leases_bus: Bus, pool: asyncpg.Pool
+) -> None:
+    """The bus was rebuilt under a running replica (its lease bucket deleted and made anew): the
+    replica, which reads the bucket once, notices and holds the lease under the new bucket's epoch."""
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    recorder = Recorder()
+    a = Singleton(leases_bus, pool, name, recorder.job("a"), holder="a", poll_s=0.1)
+    a.start()
+    await wait_for(lambda: _true(a.held), timeout_s=15, what="a to hold the lease")
+    assert a.fence is not None
+    first = a.fence
+    await leases_bus.js.delete_key_value(LEASE_BUCKET)
+    await ensure_topology(leases_bus.js, lease_ttl_s=TTL_S)
+
+    async def held_anew() -> bool:
+        return a.fence is not None and a.fence.epoch > first.epoch
+
+    await wait_for(held_anew, timeout_s=15, what="a to hold the lease of the new bucket")
+    assert [who for who, _ in recorder.runs] == ["a", "a"] and recorder.running == {"a"}
+    await a.stop()
+
+
 async def test_a_stale_holders_side_effect_is_refused_and_waits_for_none(pool: asyncpg.Pool) -> None:
     """A replica paused past its TTL still believes it holds the lease: the fence refuses it."""
     name = f"fence-{uuid.uuid4().hex[:8]}"
