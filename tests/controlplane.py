@@ -17,9 +17,12 @@ from pathlib import Path
 
 import httpx
 
+from api.settings import ApiSettings
+from events.auth.roles import Role
 from events.embedded import free_port
 from stack.kms_child import wait_kms_ready
-from tests.busauth import BUS_KEY_FILE
+from tests.busauth import BUS_KEY_FILE, creds_file
+from tests.conftest import TEST_ACK_WAIT_S
 from vault.emulator.server import DEFAULT_KEY_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +115,28 @@ def control_plane_env(**settings: str | Path) -> dict[str, str]:
     env.update({"HMMTRADE_BUS_KEY_FILE": str(BUS_KEY_FILE)})
     env.update({key: str(value) for key, value in settings.items()})
     return env
+
+
+def replica_envs(api_settings: ApiSettings, **api_extra: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The environments of API and worker replicas that share the conftest API's bus, database,
+    KMS and signing keys (a token one replica issued works on every other)."""
+    assert api_settings.kms_endpoint and api_settings.kms_emulator_token and api_settings.jwt_private_key_file
+    assert api_settings.machine_jwt_key_dir is not None
+    shared = control_plane_env(
+        NATS_URL=api_settings.nats_url,
+        DATABASE_URL=api_settings.database_url,
+        KMS_ENDPOINT=api_settings.kms_endpoint,
+        KMS_EMULATOR_TOKEN=api_settings.kms_emulator_token.get_secret_value(),
+        HMMTRADE_ACK_WAIT_S=str(TEST_ACK_WAIT_S),
+    )
+    api_env = {
+        **shared,
+        "NATS_CREDS": str(creds_file(Role.API)),
+        "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(api_settings.jwt_private_key_file),
+        "HMMTRADE_MACHINE_JWT_KEY_DIR": str(api_settings.machine_jwt_key_dir),
+        **api_extra,
+    }
+    return api_env, {**shared, "NATS_CREDS": str(creds_file(Role.WORKERS))}
 
 
 class KmsProcess:

@@ -22,12 +22,10 @@ import httpx
 import pytest
 
 from api.settings import ApiSettings
-from events.auth.roles import Role
 from events.bus import Bus
-from tests.busauth import creds_file
 from tests.busutil import count_on_subject
-from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, wait_for
-from tests.controlplane import Child, ControlPlane, control_plane_env
+from tests.conftest import VALID_PROFILE, wait_for
+from tests.controlplane import Child, ControlPlane, replica_envs
 from tests.intentburst import assert_done_once, wait_intents_settled
 from tests.lb import LoadBalancer, load_balancer
 
@@ -77,26 +75,13 @@ async def _user_journeys(http: httpx.AsyncClient, traffic: Traffic) -> None:
 @pytest.fixture
 def planes(api_settings: ApiSettings, tmp_path: Path) -> Iterator[tuple[ControlPlane, ControlPlane, ControlPlane]]:
     """API replica A, API replica B and the workers, with the settings the conftest's API uses."""
-    assert api_settings.kms_endpoint and api_settings.kms_emulator_token and api_settings.jwt_private_key_file
-    assert api_settings.machine_jwt_key_dir is not None
-    shared = control_plane_env(
-        NATS_URL=api_settings.nats_url,
-        DATABASE_URL=api_settings.database_url,
-        KMS_ENDPOINT=api_settings.kms_endpoint,
-        KMS_EMULATOR_TOKEN=api_settings.kms_emulator_token.get_secret_value(),
-        HMMTRADE_ACK_WAIT_S=str(TEST_ACK_WAIT_S),
-    )
-    api_env = {
-        **shared,
-        "NATS_CREDS": str(creds_file(Role.API)),
-        "HMMTRADE_JWT_PRIVATE_KEY_FILE": str(api_settings.jwt_private_key_file),  # one key: tokens work anywhere
-        "HMMTRADE_MACHINE_JWT_KEY_DIR": str(api_settings.machine_jwt_key_dir),
-        "HMMTRADE_DRAIN_DELAY_S": DRAIN_DELAY_S,
+    api_env, workers_env = replica_envs(
+        api_settings,
+        HMMTRADE_DRAIN_DELAY_S=DRAIN_DELAY_S,
         # every client comes through the balancer's one address: no auth limit may count them together
-        "HMMTRADE_SIGNUPS_PER_HOUR": "1000000",
-        "HMMTRADE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE": "1000000",
-    }
-    workers_env = {**shared, "NATS_CREDS": str(creds_file(Role.WORKERS))}
+        HMMTRADE_SIGNUPS_PER_HOUR="1000000",
+        HMMTRADE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE="1000000",
+    )
     homes = [tmp_path / name for name in ("api-a", "api-b", "workers")]
     for home in homes:
         home.mkdir()
