@@ -26,6 +26,7 @@ COPY ui ./ui
 COPY web ./web
 COPY notify ./notify
 COPY metrics ./metrics
+COPY incidents ./incidents
 RUN /opt/hmmtrade/bin/pip install --no-deps .
 
 FROM python:3.12-slim

@@ -21,6 +21,7 @@ from api.routes import (
     bots,
     brokers,
     health,
+    incidents,
     intents,
     internal,
     internal_bootstrap,
@@ -126,6 +127,7 @@ def create_app(
         internal_bootstrap.router,
         internal_bus.router,
         billing.router,
+        incidents.router,
         metrics.router,
     ):
         app.include_router(router)

@@ -22,6 +22,7 @@ from api.state import ApiState, DatabaseUnavailable
 from api.status import Probe, ProbeFailed, Verdict
 from billing.gateway import StripeRejected, StripeUnavailable
 from contracts.api import StatusComponent
+from fly.probe import probe_fly
 from vault.errors import KmsRejected, KmsUnavailable
 from vault.gcp import GoogleKms
 
@@ -88,22 +89,10 @@ def build_probes(
 async def _fly(settings: ApiSettings, http: httpx.AsyncClient, timeout_s: float) -> Verdict:
     if settings.fly_api_token is None:
         return Verdict("not checked: this API has no Fly Machines settings (FLY_API_TOKEN)", "degraded")
-    try:
-        response = await http.get(
-            f"{settings.fly_api_hostname}/v1/apps/{settings.fly_app_name}",
-            headers={"Authorization": f"Bearer {settings.fly_api_token.get_secret_value()}"},
-            timeout=timeout_s,
-        )
-    except httpx.TimeoutException as exc:
-        raise ProbeFailed("Fly Machines does not answer") from exc
-    except httpx.TransportError as exc:
-        raise ProbeFailed(f"Fly Machines cannot be reached ({type(exc).__name__})") from exc
-    if response.status_code == 200:
-        return Verdict("answering")
-    if response.status_code == 429:
-        return Verdict("answering, but rate limiting our calls", "degraded")
-    if response.status_code in (401, 403):
-        raise ProbeFailed("Fly Machines refused our credentials")
-    if response.status_code == 404:
-        raise ProbeFailed("Fly Machines does not know the bots' app")
-    raise ProbeFailed(f"Fly Machines answered {response.status_code}")
+    return await probe_fly(
+        http,
+        hostname=settings.fly_api_hostname,
+        app=settings.fly_app_name,
+        token=settings.fly_api_token.get_secret_value(),
+        timeout_s=timeout_s,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contracts import api, billing, brokers, events, intents, notify, profile
+from contracts import api, billing, brokers, events, incidents, intents, notify, profile
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -79,6 +79,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     notify.NotificationChannelPublic,
     notify.NotificationChannelCreated,
     notify.NotificationChannelList,
+    incidents.IncidentEvent,
+    incidents.IncidentHistory,
+    incidents.ServiceCreditList,
 )
 
 

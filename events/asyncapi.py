@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts import events, intents
+from contracts import events, incidents, intents
 from events import topology
 
 # (channel address, stream, message models, who publishes -> who consumes)
@@ -30,6 +30,12 @@ CHANNELS: tuple[tuple[str, str, tuple[type[BaseModel], ...], str], ...] = (
     ("events.bot.{bot_id}.{what}", "EVENTS", (events.BotEvent,), "workers -> api, dashboards"),
     ("events.intent.{intent_id}.done", "EVENTS", (events.IntentDone,), "workers -> api, dashboards"),
     ("events.intent.{intent_id}.failed", "EVENTS", (events.IntentFailed,), "workers -> api, dashboards"),
+    (
+        "events.incident.{incident_id}.{what}",
+        "EVENTS",
+        (incidents.IncidentEvent,),
+        "incident watch, operators -> credits worker, dashboards",
+    ),
     ("dlq.{original_subject}", "DLQ", (events.DeadLetter,), "any consumer -> operators"),
 )
 

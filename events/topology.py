@@ -114,6 +114,10 @@ NOTIFY_AUDIT = ConsumerSpec(
     "notify-audit", "BOTS", "bots.*.audit", max_deliver=10, max_ack_pending=10_000, deliver_new=True
 )
 NOTIFY_EVENTS = ConsumerSpec("notify-events", "EVENTS", "events.bot.>", max_deliver=10, deliver_new=True)
+# Service credits: a closed incident -> its customers' credits through Stripe (workers.credits).
+CREDITS = ConsumerSpec(
+    "credits", "EVENTS", "events.incident.*.closed", max_deliver=20, retry_delays_s=(1.0, 5.0, 15.0, 60.0)
+)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     LIFECYCLE,
     AUDIT_INGEST,
@@ -123,6 +127,7 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     BILLING,
     NOTIFY_AUDIT,
     NOTIFY_EVENTS,
+    CREDITS,
 )
 
 BOT_STATE_BUCKET = "bot_state"
@@ -166,6 +171,10 @@ def rearm_request_subject(bot_id: object) -> str:
 
 def bot_event_subject(bot_id: object, what: str) -> str:
     return f"events.bot.{subject_token(bot_id)}.{what}"
+
+
+def incident_event_subject(incident_id: object, what: str) -> str:
+    return f"events.incident.{subject_token(incident_id)}.{what}"
 
 
 def intent_event_subject(intent_id: str, outcome: str) -> str:

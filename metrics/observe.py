@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from metrics.scope import active
+from metrics.vendor_tally import TALLY
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,10 +30,10 @@ def vendor_call(vendor: str, operation: str) -> Callable[[AsyncCall[P, R]], Asyn
         async def timed(*args: P.args, **kwargs: P.kwargs) -> R:
             metrics = active()
             if metrics is None or metrics.vendors is None:
-                return await call(*args, **kwargs)
+                return await _tallied(vendor, call(*args, **kwargs))
             started = time.perf_counter()
             try:
-                return await call(*args, **kwargs)
+                return await _tallied(vendor, call(*args, **kwargs))
             except Exception as exc:
                 metrics.vendors.errors.labels(vendor, operation, type(exc).__name__).inc()
                 raise
@@ -42,6 +43,16 @@ def vendor_call(vendor: str, operation: str) -> Callable[[AsyncCall[P, R]], Asyn
         return timed
 
     return decorate
+
+
+async def _tallied(vendor: str, call: Coroutine[Any, Any, R]) -> R:
+    try:
+        result = await call
+    except Exception as exc:
+        TALLY.record(vendor, exc)
+        raise
+    TALLY.record(vendor, None)
+    return result
 
 
 def intent_accepted(kind: str) -> None:

@@ -57,8 +57,15 @@ class EmailTarget:
     def __init__(self, settings: SmtpSettings) -> None:
         self._settings = settings
 
+    @property
+    def sender(self) -> str:
+        return self._settings.sender
+
     async def send(self, notification: Notification, channel: EmailChannel) -> None:
-        message = build_message(notification, sender=self._settings.sender, to=channel.to)
+        await self.send_message(build_message(notification, sender=self._settings.sender, to=channel.to))
+
+    async def send_message(self, message: EmailMessage) -> None:
+        """Send a message built elsewhere (a billing notice to the account's address)."""
         await asyncio.to_thread(self._send_blocking, message)
 
     def _send_blocking(self, message: EmailMessage) -> None:

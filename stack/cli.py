@@ -9,6 +9,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from stack.incidents_args import add_incident_commands
 from stack.logging import configure_logging
 from trader.cli import add_run_arguments
 
@@ -95,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     tier.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded Postgres when DATABASE_URL is unset"
     )
+
+    add_incident_commands(sub, DEFAULT_DATA_DIR)
 
     bot = sub.add_parser("bot", help="run one bot (what the local agent and a hosted VM start)")
     bot_sub = bot.add_subparsers(dest="bot_command", required=True)
@@ -278,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack.users_cmd import run_set_tier
 
         return run_set_tier(args.email, args.tier, data_dir=args.data_dir)
+    if args.command == "incidents":
+        from stack.incidents_cmd import run_incidents
+
+        return run_incidents(args)
     if args.command == "bot":
         from trader.cli import run_bot_command
 

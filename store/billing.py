@@ -183,3 +183,15 @@ async def mark_grace_expired(db: Executor, subscription_id: str, at: datetime) -
         subscription_id,
         at,
     )
+
+
+async def tiers_of(db: Executor, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each user's plan in force now (users.tier)."""
+    rows = await db.fetch("SELECT id, tier FROM users WHERE id = ANY($1::uuid[])", user_ids)
+    return {row["id"]: row["tier"] for row in rows}
+
+
+async def customers_of(db: Executor, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The Stripe customer of each of these users that has one."""
+    rows = await db.fetch("SELECT user_id, customer_id FROM billing_customers WHERE user_id = ANY($1::uuid[])", user_ids)
+    return {row["user_id"]: row["customer_id"] for row in rows}

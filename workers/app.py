@@ -34,6 +34,7 @@ from events.topology import (
     BILLING_STRIPE,
     BOTS,
     BROKERS,
+    CREDITS,
     LIFECYCLE,
     NOTIFY_AUDIT,
     NOTIFY_EVENTS,
@@ -47,6 +48,7 @@ from workers.billing_deps import BillingDeps, Clock
 from workers.bus_revoker import BusRevoker
 from workers.failpoints import Failpoints
 from workers.hosting_app import HostedBots, start_hosting
+from workers.incidents_app import IncidentWorkers, start_incident_workers
 from workers.lease import Fence, Singleton, consumer_job, replica_id
 from workers.lifecycle_batch import handle_batch
 from workers.metrics_endpoint import WorkerMetrics
@@ -110,8 +112,11 @@ class WorkerRuntime:
     revoker: BusRevoker | None = None
     notifier: NotifierRuntime | None = None
     metrics: WorkerMetrics | None = None
+    incidents: IncidentWorkers | None = None
 
     async def stop(self) -> None:
+        if self.incidents is not None:
+            await self.incidents.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.revoker is not None:
@@ -176,6 +181,7 @@ async def start_workers(
         pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints
     )
     billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
+    incident_workers = start_incident_workers(settings, pool=pool, bus=bus, gateway=billing_deps.gateway, holder=holder)
     revoker = None
     if settings.bus_key_file is not None:
         revoker = BusRevoker(pool, BusKeys.load(settings.bus_key_file), settings.nats_url, ca_file=settings.nats_ca)
@@ -193,6 +199,7 @@ async def start_workers(
         BILLING.durable,
         NOTIFY_AUDIT.durable,
         NOTIFY_EVENTS.durable,
+        CREDITS.durable,
     ]
     await metrics.listen()
     log.info("workers.started", consumers=consumers + (["hosting"] if hosted else []))
@@ -207,6 +214,7 @@ async def start_workers(
         revoker=revoker,
         notifier=notifier,
         metrics=metrics,
+        incidents=incident_workers,
     )
 
 

@@ -37,6 +37,7 @@ import structlog
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
+from contracts.envelope import utc_now
 from contracts.events import BotEvent
 from contracts.profile import BotProfile
 from events.bus import Bus
@@ -45,8 +46,9 @@ from events.topology import HOSTING, bot_event_subject
 from fly.client import FlyMachines
 from fly.errors import FlyPermanentError, FlyTransientError
 from fly.models import Machine, RestartPolicy, bot_machine_config
-from store import bots, users
+from store import bots, downtime, users
 from store.bots import BotRow
+from store.downtime import DowntimeCause
 from vault.machine_bootstrap import DEFAULT_TTL_S
 from vault.machine_jwt import MachineTokens
 from workers.failpoints import Failpoints
@@ -132,12 +134,32 @@ async def handle(msg: Msg, deps: HostingDeps) -> None:
 
 
 async def launch(
-    bot: BotRow, launch_id: str, deps: HostingDeps, *, metadata: Mapping[str, str] | None = None
+    bot: BotRow,
+    launch_id: str,
+    deps: HostingDeps,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    cause: DowntimeCause = "launch",
 ) -> Machine | None:
     """Make sure the bot runs on a machine launched for ``launch_id``; None if its tier forbids it.
 
     ``metadata`` is added to a new machine's (the relaunch watch counts its relaunches there).
+    While Fly refuses (``FlyTransientError``), the bot's downtime is open (``store.downtime``,
+    what service credits are computed from); it closes once a launch gets through, or the bot
+    no longer wants a machine.
     """
+    try:
+        machine = await _launch(bot, launch_id, deps, metadata=metadata)
+    except FlyTransientError:
+        await downtime.open_downtime(deps.pool, bot_id=bot.id, user_id=bot.user_id, cause=cause, at=utc_now())
+        raise
+    await downtime.close_downtime(deps.pool, bot.id, at=utc_now())
+    return machine
+
+
+async def _launch(
+    bot: BotRow, launch_id: str, deps: HostingDeps, *, metadata: Mapping[str, str] | None = None
+) -> Machine | None:
     if bot.status == "deleted":
         return None
     user = await users.user_by_id(deps.pool, bot.user_id)
@@ -204,10 +226,11 @@ async def wake(bot: BotRow, wake_id: str, deps: HostingDeps) -> Machine | None:
     """
     if bot.status != "running" or not scales_to_zero(bot):
         return None
-    return await launch(bot, wake_id, deps)
+    return await launch(bot, wake_id, deps, cause="wake")
 
 
 async def halt(bot: BotRow, deps: HostingDeps) -> None:
+    await downtime.close_downtime(deps.pool, bot.id, at=utc_now())  # stopped by its owner: no longer down
     machine = await deps.fly.find_by_bot(str(bot.id))
     if machine is None or machine.state in ("stopped", "destroyed", "destroying"):
         return
@@ -217,6 +240,7 @@ async def halt(bot: BotRow, deps: HostingDeps) -> None:
 
 
 async def destroy(bot: BotRow, deps: HostingDeps) -> None:
+    await downtime.close_downtime(deps.pool, bot.id, at=utc_now())
     machine = await deps.fly.find_by_bot(str(bot.id))
     if machine is not None:
         await deps.fly.delete(machine.id, force=True, missing_ok=True)
@@ -225,6 +249,7 @@ async def destroy(bot: BotRow, deps: HostingDeps) -> None:
 
 async def fail_bot(bot: BotRow, reason: str, deps: HostingDeps) -> None:
     await bots.set_status(deps.pool, bot.id, "failed", reason)
+    await downtime.close_downtime(deps.pool, bot.id, at=utc_now())
     await _publish(bot, "failed", f"hosting:{bot.id}:{uuid.uuid4()}", deps, status="failed", reason=reason)
 
 

@@ -80,7 +80,9 @@ async def relaunch_refused(deps: HostingDeps, *, max_relaunches: int) -> list[Re
                 await fail_bot(bot, reason, deps)
                 done.append(Relaunch(str(bot.id), machine.id, None))
                 continue
-            new = await launch(bot, f"relaunch:{machine.id}", deps, metadata={RELAUNCHES_KEY: str(count + 1)})
+            new = await launch(
+                bot, f"relaunch:{machine.id}", deps, metadata={RELAUNCHES_KEY: str(count + 1)}, cause="relaunch"
+            )
             log.warning(
                 "hosting.relaunched",
                 new_machine_id=new.id if new else None,

@@ -195,6 +195,34 @@ class WorkerSettings(BaseSettings):
         validation_alias=AliasChoices("HMMTRADE_NOTIFY_LEASE_S"),
         description="Seconds a claimed delivery is held by one notifier: after a crash it is retried after this.",
     )
+    incident_watch_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("HMMTRADE_INCIDENT_WATCH_S"),
+        description="Seconds between the incident watch's looks at Fly, Stripe, the bus and the database.",
+    )
+    incident_open_after_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices("HMMTRADE_INCIDENT_OPEN_AFTER_S"),
+        description="How long a dependency must keep failing before the watch opens an incident.",
+    )
+    incident_close_after_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices("HMMTRADE_INCIDENT_CLOSE_AFTER_S"),
+        description="How long it must keep working again before the watch closes its incident.",
+    )
+    credit_sweep_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        validation_alias=AliasChoices("HMMTRADE_CREDIT_SWEEP_S"),
+        description="Seconds between sweeps for closed incidents whose service credits are not all issued.",
+    )
     notify_retry_delays_s: tuple[float, ...] = Field(
         default=(5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0),
         validation_alias=AliasChoices("HMMTRADE_NOTIFY_RETRY_DELAYS_S"),

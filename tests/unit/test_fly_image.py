@@ -25,7 +25,7 @@ from trader.instance import write_instance
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_PACKAGES = {"contracts", "events", "trader", "fly", "metrics"}
-CONTROL_PLANE_PACKAGES = {"store", "api", "workers", "stack", "vault", "billing", "agent"}
+CONTROL_PLANE_PACKAGES = {"store", "api", "workers", "stack", "vault", "billing", "agent", "incidents"}
 NOT_IN_THE_BOT = {
     # the control plane
     "fastapi",
@@ -64,7 +64,7 @@ NOT_NEEDED_IN_THE_IMAGE = {
 }
 # fly/ also holds the control-plane side of Fly (client, settings, emulator); the image carries those
 # files but the bot never imports them, so their dependencies are not installed.
-FLY_CONTROL_PLANE_MODULES = re.compile(r"^(emu.*|emulator|client|port|settings|backoff|errors|models)\.py$")
+FLY_CONTROL_PLANE_MODULES = re.compile(r"^(emu.*|emulator|client|port|settings|backoff|errors|models|probe)\.py$")
 
 
 @pytest.fixture(scope="module")

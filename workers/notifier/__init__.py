@@ -71,20 +71,25 @@ def _kms(settings: WorkerSettings) -> KmsPort | None:
         return None
 
 
+def smtp_settings(settings: WorkerSettings) -> SmtpSettings | None:
+    """The operator's SMTP relay, or None when email is not set up."""
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+    )
+
+
 def start_notifier(
     settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, failpoints: Failpoints, kms: KmsPort | None = None
 ) -> NotifierRuntime:
     client = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, follow_redirects=False)
-    smtp = None
-    if settings.smtp_host:
-        smtp = SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            starttls=settings.smtp_starttls,
-        )
+    smtp = smtp_settings(settings)
     dispatcher = Dispatcher(
         WebhookTarget(client),
         TelegramTarget(client, api_base=settings.telegram_api),
