@@ -60,6 +60,26 @@ class CheckoutSession:
     url: str
 
 
+@dataclass(frozen=True)
+class CustomerCredit:
+    """One transaction on a customer's Stripe balance, in our sign convention.
+
+    Stripe counts a credit as a negative ``amount`` and a customer holding credit as a negative
+    ``ending_balance``; here both are negated so that positive means money in the customer's
+    favour: ``amount_cents`` is what this transaction credited (negative if it consumed credit,
+    e.g. an invoice the balance paid), ``ending_balance_cents`` the credit left afterwards.
+    """
+
+    id: str
+    customer_id: str
+    amount_cents: int
+    currency: str
+    description: str
+    metadata: dict[str, str]
+    created: datetime
+    ending_balance_cents: int
+
+
 class StripeGateway(Protocol):
     """What billing asks of Stripe. Every POST carries an idempotency key."""
 
@@ -92,6 +112,24 @@ class StripeGateway(Protocol):
     ) -> Subscription: ...
 
     async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> Subscription: ...
+
+    async def credit_customer(
+        self,
+        *,
+        customer_id: str,
+        amount_cents: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> CustomerCredit:
+        """Credit ``amount_cents`` (> 0, else ``ValueError`` and nothing is sent) to the customer's
+        balance; Stripe applies it to their next invoice(s). The same key gives the same credit."""
+        ...
+
+    async def list_credits(self, customer_id: str, *, limit: int = 100) -> list[CustomerCredit]:
+        """The customer's latest balance transactions (1 <= limit <= 100), newest first."""
+        ...
 
     async def list_events(self, *, limit: int = 10, event_type: str | None = None) -> list[dict[str, Any]]:
         """The most recent events, newest first, as Stripe JSON."""

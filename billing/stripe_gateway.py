@@ -9,7 +9,7 @@ service (api, files, connect) at another server, e.g. the local emulator.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 
@@ -17,6 +17,7 @@ from billing.gateway import (
     PLAN_METADATA_KEY,
     USER_METADATA_KEY,
     CheckoutSession,
+    CustomerCredit,
     StripeNotFound,
     StripeRejected,
     StripeUnavailable,
@@ -24,6 +25,9 @@ from billing.gateway import (
 )
 from billing.settings import StripeSettings
 from metrics import observe
+
+if TYPE_CHECKING:
+    from stripe.params import CustomerBalanceTransactionCreateParams
 
 
 def build_client(settings: StripeSettings) -> stripe.StripeClient:
@@ -66,6 +70,21 @@ def subscription_from(data: dict[str, Any]) -> Subscription:
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
         current_period_end=_when(period_end),
         cancel_at_period_end=bool(data.get("cancel_at_period_end")),
+    )
+
+
+def credit_from(data: dict[str, Any]) -> CustomerCredit:
+    """A :class:`CustomerCredit` from a Stripe ``customer_balance_transaction`` (signs flipped)."""
+    customer = data.get("customer")
+    return CustomerCredit(
+        id=str(data["id"]),
+        customer_id=str(customer["id"] if isinstance(customer, dict) else customer),
+        amount_cents=-int(data["amount"]),
+        currency=str(data["currency"]),
+        description=str(data.get("description") or ""),
+        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+        created=datetime.fromtimestamp(int(data["created"]), UTC),
+        ending_balance_cents=-int(data["ending_balance"]),
     )
 
 
@@ -169,6 +188,43 @@ class StripeClientGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return subscription_from(sub.to_dict())
+
+    @observe.vendor_call("stripe", "credit_customer")
+    async def credit_customer(
+        self,
+        *,
+        customer_id: str,
+        amount_cents: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> CustomerCredit:
+        if amount_cents <= 0:
+            raise ValueError(f"a credit must be a positive number of cents, not {amount_cents}")
+        params: CustomerBalanceTransactionCreateParams = {
+            "amount": -amount_cents,  # Stripe's sign: negative is credit the next invoices consume
+            "currency": currency.lower(),
+            "description": description,
+            "metadata": metadata,
+        }
+        try:
+            transaction = await self._client.v1.customers.balance_transactions.create_async(
+                customer_id, params, {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return credit_from(transaction.to_dict())
+
+    @observe.vendor_call("stripe", "list_credits")
+    async def list_credits(self, customer_id: str, *, limit: int = 100) -> list[CustomerCredit]:
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be between 1 and 100, not {limit}")
+        try:
+            page = await self._client.v1.customers.balance_transactions.list_async(customer_id, {"limit": limit})
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return [credit_from(transaction.to_dict()) for transaction in page.data]
 
     @observe.vendor_call("stripe", "list_events")
     async def list_events(self, *, limit: int = 10, event_type: str | None = None) -> list[dict[str, Any]]:

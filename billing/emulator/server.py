@@ -4,6 +4,7 @@ Stripe routes (``Authorization: Bearer <secret key>``, form-encoded bodies, an
 ``Idempotency-Key`` on POSTs replays the first answer)::
 
     POST /v1/customers                 GET /v1/customers/{id}
+    POST /v1/customers/{id}/balance_transactions      GET /v1/customers/{id}/balance_transactions
     POST /v1/checkout/sessions         GET /v1/checkout/sessions/{id}
     POST /v1/billing_portal/sessions
     GET  /v1/subscriptions/{id}        POST /v1/subscriptions/{id}    DELETE /v1/subscriptions/{id}
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from billing.emulator.balances import CustomerBalances
 from billing.emulator.state import EmulatorError, Json, StripeState
 from billing.emulator.webhook_sender import WebhookSender
 from billing.emulator.wire import decode_form
@@ -54,13 +56,18 @@ class StripeEmulator:
         state_file: Path | None = None,
     ) -> None:
         self.state = StripeState()
+        self.balances = CustomerBalances(self.state)
         self._state_file = state_file
+        # idempotency key -> (request fingerprint, status, body); Stripe keeps keys for 24 hours
+        self._idempotent: dict[str, tuple[str, int, Json]] = {}
         if state_file is not None and state_file.exists():
-            self.state.restore(json.loads(state_file.read_text()))
+            saved = json.loads(state_file.read_text())
+            self.state.restore(saved)
+            # a key replays after a restart too, or a retried credit would credit twice
+            self._idempotent.update({k: (v[0], int(v[1]), v[2]) for k, v in (saved.get("idempotency") or {}).items()})
         self.secret_key = secret_key
         self.sender = WebhookSender(webhook_url, webhook_secret, max_attempts=max_delivery_attempts)
         self.state.on_event = self.sender.enqueue
-        self._idempotent: dict[str, tuple[str, int, Json]] = {}
         self._idempotency_lock = threading.Lock()
         self._lose_responses = 0
         self.outage = False  # while True every /v1 request answers 503, as in a Stripe incident
@@ -91,7 +98,8 @@ class StripeEmulator:
             return
         with self._idempotency_lock:
             tmp = self._state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.state.snapshot()))
+            idempotency = {key: list(answer) for key, answer in self._idempotent.items()}
+            tmp.write_text(json.dumps({**self.state.snapshot(), "idempotency": idempotency}))
             tmp.replace(self._state_file)
 
     def lose_next_responses(self, count: int) -> None:
@@ -148,6 +156,12 @@ class StripeEmulator:
     def _get_customer(self, args: dict[str, str], _params: Json) -> tuple[int, Json]:
         return 200, self.state.get("customer", args["id"])
 
+    def _create_balance_transaction(self, args: dict[str, str], params: Json) -> tuple[int, Json]:
+        return 200, self.balances.create(args["id"], params)
+
+    def _list_balance_transactions(self, args: dict[str, str], params: Json) -> tuple[int, Json]:
+        return 200, self.balances.list(args["id"], params)
+
     def _create_checkout(self, _args: dict[str, str], params: Json) -> tuple[int, Json]:
         return 200, self.state.create_checkout_session(params, self.url)
 
@@ -185,6 +199,8 @@ class StripeEmulator:
 _ROUTES: list[tuple[str, list[str], Route]] = [
     ("POST", ["v1", "customers"], StripeEmulator._create_customer),
     ("GET", ["v1", "customers", "{id}"], StripeEmulator._get_customer),
+    ("POST", ["v1", "customers", "{id}", "balance_transactions"], StripeEmulator._create_balance_transaction),
+    ("GET", ["v1", "customers", "{id}", "balance_transactions"], StripeEmulator._list_balance_transactions),
     ("POST", ["v1", "checkout", "sessions"], StripeEmulator._create_checkout),
     ("GET", ["v1", "checkout", "sessions", "{id}"], StripeEmulator._get_checkout),
     ("POST", ["v1", "billing_portal", "sessions"], StripeEmulator._create_portal),

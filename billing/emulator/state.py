@@ -49,19 +49,21 @@ class EmulatorError(Exception):
         return {"error": error}
 
 
-def _id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
+    """An object id the way Stripe spells them: ``cus_…``, ``cbtxn_…``."""
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-def _missing(kind: str, object_id: str, param: str = "id") -> EmulatorError:
+def no_such(kind: str, object_id: str, param: str = "id") -> EmulatorError:
+    """Stripe's 404 ``resource_missing`` for ``kind``."""
     return EmulatorError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 class StripeState:
-    """Customers, prices, sessions, subscriptions, invoices and events, in memory."""
+    """Customers, prices, sessions, subscriptions, invoices, balance transactions and events, in memory."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # public for the helpers that work on these tables (balances.py)
         self._clock = clock
         self.customers: dict[str, Json] = {}
         self.prices: dict[str, Json] = {}
@@ -69,6 +71,7 @@ class StripeState:
         self.portal_sessions: dict[str, Json] = {}
         self.subscriptions: dict[str, Json] = {}
         self.invoices: dict[str, Json] = {}
+        self.balance_transactions: dict[str, Json] = {}  # in creation order
         self.events: list[Json] = []
         self.on_event: Callable[[Json], None] = lambda _event: None
         for plan, price_id in EMULATOR_PRICES.items():
@@ -80,7 +83,7 @@ class StripeState:
     # ---- objects ----------------------------------------------------------------------
 
     def add_price(self, price_id: str, plan: str) -> Json:
-        with self._lock:
+        with self.lock:
             price = {
                 "id": price_id,
                 "object": "price",
@@ -98,13 +101,15 @@ class StripeState:
             return price
 
     def create_customer(self, params: Json) -> Json:
-        with self._lock:
+        with self.lock:
             customer: Json = {
-                "id": _id("cus"),
+                "id": new_id("cus"),
                 "object": "customer",
                 "email": params.get("email"),
                 "name": params.get("name"),
                 "metadata": dict(params.get("metadata") or {}),
+                "balance": 0,  # negative = credit the next invoices consume (balances.py)
+                "currency": None,  # set by the first balance transaction (or, at Stripe, invoice)
                 "created": self.now(),
                 "livemode": False,
             }
@@ -119,32 +124,32 @@ class StripeState:
             "event": {e["id"]: e for e in self.events},
             "invoice": self.invoices,
         }[kind]
-        with self._lock:
+        with self.lock:
             found = table.get(object_id)
             if found is None:
-                raise _missing(kind, object_id)
+                raise no_such(kind, object_id)
             return copy.deepcopy(found)
 
     def customer_by_email(self, email: str) -> Json | None:
-        with self._lock:
+        with self.lock:
             matches = [c for c in self.customers.values() if (c.get("email") or "").lower() == email.lower()]
             return matches[-1] if matches else None
 
     def create_checkout_session(self, params: Json, base_url: str) -> Json:
-        with self._lock:
+        with self.lock:
             if params.get("mode") != "subscription":
                 raise EmulatorError(400, "The emulator supports mode=subscription only.", param="mode")
             customer = params.get("customer")
             if customer is not None and customer not in self.customers:
-                raise _missing("customer", str(customer), "customer")
+                raise no_such("customer", str(customer), "customer")
             items = params.get("line_items") or []
             price = str(items[0].get("price")) if len(items) == 1 else ""
             if price not in self.prices:
-                raise _missing("price", price, "line_items[0][price]")
+                raise no_such("price", price, "line_items[0][price]")
             for url in ("success_url", "cancel_url"):
                 if not params.get(url):
                     raise EmulatorError(400, f"Missing required param: {url}.", code="parameter_missing", param=url)
-            session_id = _id("cs_test")
+            session_id = new_id("cs_test")
             session = {
                 "id": session_id,
                 "object": "checkout.session",
@@ -170,10 +175,10 @@ class StripeState:
 
     def complete_checkout(self, session_id: str) -> Json:
         """The customer paid: subscription and invoice created, three events emitted."""
-        with self._lock:
+        with self.lock:
             session = self.checkout_sessions.get(session_id)
             if session is None:
-                raise _missing("checkout.session", session_id)
+                raise no_such("checkout.session", session_id)
             if session["status"] != "open":
                 raise EmulatorError(400, f"This Checkout Session is already {session['status']}.")
             if session["customer"] is None:
@@ -187,7 +192,7 @@ class StripeState:
 
     def _new_subscription(self, customer_id: str, price_id: str, metadata: Json) -> Json:
         now = self.now()
-        sub_id = _id("sub")
+        sub_id = new_id("sub")
         sub = {
             "id": sub_id,
             "object": "subscription",
@@ -197,7 +202,7 @@ class StripeState:
                 "object": "list",
                 "data": [
                     {
-                        "id": _id("si"),
+                        "id": new_id("si"),
                         "object": "subscription_item",
                         "price": copy.deepcopy(self.prices[price_id]),
                         "quantity": 1,
@@ -225,7 +230,7 @@ class StripeState:
     def _new_invoice(self, sub: Json, *, paid: bool) -> Json:
         amount = sub["items"]["data"][0]["price"]["unit_amount"]
         invoice = {
-            "id": _id("in"),
+            "id": new_id("in"),
             "object": "invoice",
             "customer": sub["customer"],
             "status": "paid" if paid else "open",
@@ -244,15 +249,15 @@ class StripeState:
         return invoice
 
     def create_portal_session(self, params: Json, base_url: str) -> Json:
-        with self._lock:
+        with self.lock:
             customer = params.get("customer")
             if not customer:
                 raise EmulatorError(
                     400, "Missing required param: customer.", code="parameter_missing", param="customer"
                 )
             if customer not in self.customers:
-                raise _missing("customer", str(customer), "customer")
-            session_id = _id("bps")
+                raise no_such("customer", str(customer), "customer")
+            session_id = new_id("bps")
             session = {
                 "id": session_id,
                 "object": "billing_portal.session",
@@ -266,7 +271,7 @@ class StripeState:
             return dict(session)
 
     def live_subscriptions(self, customer_id: str) -> list[Json]:
-        with self._lock:
+        with self.lock:
             return [
                 copy.deepcopy(s)
                 for s in self.subscriptions.values()
@@ -274,7 +279,7 @@ class StripeState:
             ]
 
     def update_subscription(self, sub_id: str, params: Json) -> Json:
-        with self._lock:
+        with self.lock:
             sub = self._sub(sub_id)
             if sub["status"] == "canceled":
                 raise EmulatorError(
@@ -293,14 +298,14 @@ class StripeState:
             if items:
                 price_id = items[0].get("price")
                 if price_id not in self.prices:
-                    raise _missing("price", str(price_id), "items[0][price]")
+                    raise no_such("price", str(price_id), "items[0][price]")
                 previous["items"] = copy.deepcopy(sub["items"])
                 sub["items"]["data"][0]["price"] = copy.deepcopy(self.prices[price_id])
             self._emit("customer.subscription.updated", sub, previous_attributes=previous)
             return copy.deepcopy(sub)
 
     def cancel_subscription(self, sub_id: str) -> Json:
-        with self._lock:
+        with self.lock:
             sub = self._sub(sub_id)
             if sub["status"] == "canceled":
                 raise EmulatorError(400, f"The subscription {sub_id} is already canceled.")
@@ -310,7 +315,7 @@ class StripeState:
 
     def fail_payment(self, sub_id: str) -> Json:
         """The renewal charge failed: an open invoice, the subscription goes past_due."""
-        with self._lock:
+        with self.lock:
             sub = self._sub(sub_id)
             invoice = self._new_invoice(sub, paid=False)
             sub["latest_invoice"] = invoice["id"]
@@ -322,7 +327,7 @@ class StripeState:
 
     def pay_latest_invoice(self, sub_id: str) -> Json:
         """The (retried) charge succeeded: the invoice is paid, the subscription active again."""
-        with self._lock:
+        with self.lock:
             sub = self._sub(sub_id)
             invoice = self.invoices[sub["latest_invoice"]]
             if invoice["status"] == "paid":
@@ -339,7 +344,7 @@ class StripeState:
     def _sub(self, sub_id: str) -> Json:
         sub = self.subscriptions.get(sub_id)
         if sub is None:
-            raise _missing("subscription", sub_id)
+            raise no_such("subscription", sub_id)
         return sub
 
     # ---- events -----------------------------------------------------------------------
@@ -349,7 +354,7 @@ class StripeState:
         if previous_attributes:
             data["previous_attributes"] = previous_attributes
         event = {
-            "id": _id("evt"),
+            "id": new_id("evt"),
             "object": "event",
             "api_version": API_VERSION,
             "created": self.now(),
@@ -364,12 +369,12 @@ class StripeState:
         return event
 
     def list_events(self, *, limit: int = 10, event_type: str | None = None, starting_after: str | None = None) -> Json:
-        with self._lock:
+        with self.lock:
             newest_first = [e for e in reversed(self.events) if event_type is None or e["type"] == event_type]
             if starting_after is not None:
                 ids = [e["id"] for e in newest_first]
                 if starting_after not in ids:
-                    raise _missing("event", starting_after, "starting_after")
+                    raise no_such("event", starting_after, "starting_after")
                 newest_first = newest_first[ids.index(starting_after) + 1 :]
             page = newest_first[:limit]
             return {
@@ -381,16 +386,27 @@ class StripeState:
 
     # ---- persistence (so `hmmtrade up` resumes with the same customers) ---------------------
 
-    _TABLES = ("customers", "prices", "checkout_sessions", "portal_sessions", "subscriptions", "invoices")
+    _TABLES = (
+        "customers",
+        "prices",
+        "checkout_sessions",
+        "portal_sessions",
+        "subscriptions",
+        "invoices",
+        "balance_transactions",
+    )
 
     def snapshot(self) -> Json:
-        with self._lock:
+        with self.lock:
             return copy.deepcopy({**{t: getattr(self, t) for t in self._TABLES}, "events": self.events})
 
     def restore(self, snapshot: Json) -> None:
-        with self._lock:
+        with self.lock:
             for table in self._TABLES:
                 getattr(self, table).update(snapshot.get(table) or {})
+            for customer in self.customers.values():  # saved before customers had a balance
+                customer.setdefault("balance", 0)
+                customer.setdefault("currency", None)
             self.events.extend(snapshot.get("events") or [])
 
     # ---- `stripe trigger` ---------------------------------------------------------------
@@ -409,7 +425,7 @@ class StripeState:
         if event_type not in self.TRIGGERS:
             supported = ", ".join(self.TRIGGERS)
             raise EmulatorError(400, f"Cannot trigger {event_type!r}; supported: {supported}.", param="event")
-        with self._lock:
+        with self.lock:
             before = len(self.events)
             customer = self.customer_by_email(email)
             if customer is None:
