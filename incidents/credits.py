@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -25,6 +25,7 @@ import structlog
 
 from billing.gateway import StripeGateway, StripeUnavailable
 from contracts.envelope import utc_now
+from events.failpoints import Failpoints
 from incidents import affected, terms
 from notify._exceptions import TargetRejected, TargetUnavailable
 from notify.email import EmailTarget, message_id
@@ -48,6 +49,7 @@ class CreditDeps:
     gateway: StripeGateway
     email: EmailTarget | None = None  # None: no SMTP relay; the billing page still lists the credit
     clock: Callable[[], datetime] = utc_now
+    failpoints: Failpoints = field(default_factory=Failpoints)  # the kill -9 test's gap: credited, not recorded
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ async def _issue(incident: Incident, credit: CreditRow, deps: CreditDeps) -> Cre
             idempotency_key=key,
         )
         txn_id = txn.id
+        await deps.failpoints.hit("credits.after_stripe")
     at = deps.clock()
     await credits.mark_issued(deps.pool, incident.id, credit.user_id, status="issued", txn_id=txn_id, at=at)
     log.info("credits.issued", incident_id=str(incident.id), user_id=str(credit.user_id), cents=credit.amount_cents)

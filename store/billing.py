@@ -193,5 +193,7 @@ async def tiers_of(db: Executor, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, s
 
 async def customers_of(db: Executor, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The Stripe customer of each of these users that has one."""
-    rows = await db.fetch("SELECT user_id, customer_id FROM billing_customers WHERE user_id = ANY($1::uuid[])", user_ids)
+    rows = await db.fetch(
+        "SELECT user_id, customer_id FROM billing_customers WHERE user_id = ANY($1::uuid[])", user_ids
+    )
     return {row["user_id"]: row["customer_id"] for row in rows}

@@ -181,7 +181,15 @@ async def start_workers(
         pool=pool, bus=bus, gateway=StripeClientGateway(stripe_settings), stripe=stripe_settings, failpoints=failpoints
     )
     billing = start_billing(billing_deps if clock is None else replace(billing_deps, clock=clock))
-    incident_workers = start_incident_workers(settings, pool=pool, bus=bus, gateway=billing_deps.gateway, holder=holder)
+    incident_workers = start_incident_workers(
+        settings,
+        pool=pool,
+        bus=bus,
+        gateway=billing_deps.gateway,
+        stripe_settings=stripe_settings,
+        holder=holder,
+        failpoints=failpoints,
+    )
     revoker = None
     if settings.bus_key_file is not None:
         revoker = BusRevoker(pool, BusKeys.load(settings.bus_key_file), settings.nats_url, ca_file=settings.nats_ca)

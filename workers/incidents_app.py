@@ -21,10 +21,12 @@ from pydantic import ValidationError
 
 from api.status import Probe, ProbeFailed, Verdict
 from billing.gateway import StripeGateway, StripeRejected, StripeUnavailable
+from billing.settings import EMULATOR_SECRET_KEY, StripeSettings
 from contracts.incidents import IncidentEvent
 from events.aio import wait_event
 from events.bus import Bus
 from events.consume import MalformedMessage, TransientError, settle
+from events.failpoints import Failpoints
 from events.pull import BatchPuller
 from events.topology import CREDITS
 from fly.probe import probe_fly
@@ -57,7 +59,12 @@ class IncidentWorkers:
         await self.http.aclose()
 
 
-def worker_probes(bus: Bus, pool: asyncpg.Pool, gateway: StripeGateway, http: httpx.AsyncClient) -> dict[str, Probe]:
+def worker_probes(
+    bus: Bus, pool: asyncpg.Pool, gateway: StripeGateway, stripe_settings: StripeSettings, http: httpx.AsyncClient
+) -> dict[str, Probe]:
+    """The components this deployment uses: Stripe only when it is set up (a key of its own or the
+    emulator's address: the built-in key would only ever be refused by Stripe), Fly only with hosting."""
+
     async def bus_probe() -> Verdict:
         if not await bus.ping(timeout_s=PROBE_TIMEOUT_S):
             raise ProbeFailed("the message bus does not answer")
@@ -79,7 +86,9 @@ def worker_probes(bus: Bus, pool: asyncpg.Pool, gateway: StripeGateway, http: ht
             raise ProbeFailed("the payment provider refused our request") from exc
         return Verdict("answering")
 
-    probes: dict[str, Probe] = {"bus": bus_probe, "database": database, "stripe": stripe}
+    probes: dict[str, Probe] = {"bus": bus_probe, "database": database}
+    if stripe_settings.api_base is not None or stripe_settings.secret_key.get_secret_value() != EMULATOR_SECRET_KEY:
+        probes["stripe"] = stripe
     fly = FlySettings()
     if fly.api_token is not None:
         token = fly.api_token.get_secret_value()
@@ -94,15 +103,23 @@ def worker_probes(bus: Bus, pool: asyncpg.Pool, gateway: StripeGateway, http: ht
 
 
 def start_incident_workers(
-    settings: WorkerSettings, *, pool: asyncpg.Pool, bus: Bus, gateway: StripeGateway, holder: str
+    settings: WorkerSettings,
+    *,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    gateway: StripeGateway,
+    stripe_settings: StripeSettings,
+    holder: str,
+    failpoints: Failpoints,
 ) -> IncidentWorkers:
     http = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S)
     service = IncidentService(pool, bus)
     smtp = smtp_settings(settings)
-    deps = CreditDeps(pool=pool, gateway=gateway, email=EmailTarget(smtp) if smtp is not None else None)
+    email = EmailTarget(smtp) if smtp is not None else None
+    deps = CreditDeps(pool=pool, gateway=gateway, email=email, failpoints=failpoints)
     watch = IncidentWatch(
         service,
-        worker_probes(bus, pool, gateway, http),
+        worker_probes(bus, pool, gateway, stripe_settings, http),
         every_s=settings.incident_watch_s,
         open_after_s=settings.incident_open_after_s,
         close_after_s=settings.incident_close_after_s,

@@ -24,7 +24,9 @@ from tests.conftest import TEST_ACK_WAIT_S, VALID_PROFILE, intent_settled, wait_
 class WorkerProcess:
     """``hmmtrade workers`` as a child process, its log in a file."""
 
-    def __init__(self, nats_url: str, dsn: str, log_path: Path, failpoints: str = "") -> None:
+    def __init__(
+        self, nats_url: str, dsn: str, log_path: Path, failpoints: str = "", extra: dict[str, str] | None = None
+    ) -> None:
         env = {
             **os.environ,
             "NATS_URL": nats_url,
@@ -32,6 +34,7 @@ class WorkerProcess:
             "HMMTRADE_ACK_WAIT_S": str(TEST_ACK_WAIT_S),
             "HMMTRADE_FAILPOINTS": failpoints,
             "HMMTRADE_LOG_JSON": "1",
+            **(extra or {}),
         }
         self.log_path = log_path
         with log_path.open("ab") as out:

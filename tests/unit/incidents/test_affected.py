@@ -68,5 +68,7 @@ def test_free_users_get_no_credit_and_paid_users_get_the_rule() -> None:
 
 
 def test_a_paid_user_without_a_stripe_customer_is_recorded_as_such() -> None:
-    [credit] = credits_due(uuid.uuid4(), [BotDowntime(ALICE, BOT_A, "a", 5 * 3600)], plans={ALICE: "team"}, customers=[])
+    [credit] = credits_due(
+        uuid.uuid4(), [BotDowntime(ALICE, BOT_A, "a", 5 * 3600)], plans={ALICE: "team"}, customers=[]
+    )
     assert (credit.status, credit.amount_cents) == ("no_customer", 62)  # 9900 * 4.5 / 720 = 61.875
