@@ -74,22 +74,21 @@ async def insert(
     started_at: datetime,
 ) -> Incident:
     """A new open incident; :class:`OpenAlready` if the component has one."""
-    try:
-        row = await db.fetchrow(
-            "INSERT INTO incidents (id, component, title, impact, opened_by, started_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
-            incident_id,
-            component,
-            title,
-            impact,
-            opened_by,
-            started_at,
-        )
-    except asyncpg.UniqueViolationError:
+    row = await db.fetchrow(
+        "INSERT INTO incidents (id, component, title, impact, opened_by, started_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (component) WHERE ended_at IS NULL DO NOTHING RETURNING *",
+        incident_id,
+        component,
+        title,
+        impact,
+        opened_by,
+        started_at,
+    )
+    if row is None:
         existing = await open_for(db, component)
-        if existing is None:  # closed between the insert and this read: let the caller retry
-            raise
-        raise OpenAlready(existing) from None
+        if existing is None:  # closed between the insert and this read: rare; the caller may try again
+            raise RuntimeError(f"{component}'s open incident closed while another was being opened")
+        raise OpenAlready(existing)
     return _incident(row)
 
 
