@@ -23,7 +23,7 @@ from email.utils import formatdate
 import asyncpg
 import structlog
 
-from billing.gateway import StripeGateway, StripeUnavailable
+from billing.gateway import StripeGateway, StripeNotFound, StripeRejected, StripeUnavailable
 from contracts.envelope import utc_now
 from events.failpoints import Failpoints
 from incidents import affected, terms
@@ -78,6 +78,13 @@ async def settle(incident_id: uuid.UUID, deps: CreditDeps) -> Settlement:
             log.warning(
                 "credits.notice_refused", incident_id=str(incident_id), user_id=str(credit.user_id), error=str(exc)
             )
+        except StripeNotFound:  # the customer was deleted at Stripe: there is nothing to credit
+            await credits.mark_issued(
+                deps.pool, incident_id, credit.user_id, status="no_customer", txn_id=None, at=deps.clock()
+            )
+        except StripeRejected as exc:  # our request is wrong: retried (the sweep), and an operator must look
+            log.error("credits.refused_by_stripe", user_id=str(credit.user_id), error=str(exc))
+            pending += 1
         except (StripeUnavailable, TargetUnavailable) as exc:  # the next run goes on from here
             log.warning(
                 "credits.retry_later", incident_id=str(incident_id), user_id=str(credit.user_id), error=str(exc)
