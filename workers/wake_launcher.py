@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from store import bots
+from contracts.envelope import utc_now
+from fly.errors import FlyTransientError
+from store import bots, downtime
 from workers import hosting
 
 _STILL_RUNNING = ("created", "starting", "started")
@@ -27,7 +29,14 @@ class HostingLauncher:
         bot = await bots.get_bot(self.deps.pool, uuid.UUID(bot_id))
         if bot is None:
             return False
-        current = await self.deps.fly.find_by_bot(bot_id)
+        try:
+            current = await self.deps.fly.find_by_bot(bot_id)
+        except FlyTransientError:  # Fly is down at the close: the bot misses its wake until it is back
+            if bot.status == "running":
+                await downtime.open_downtime(
+                    self.deps.pool, bot_id=bot.id, user_id=bot.user_id, cause="wake", at=utc_now()
+                )
+            raise
         if (
             current is not None
             and current.state in _STILL_RUNNING

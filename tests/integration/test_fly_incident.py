@@ -31,6 +31,7 @@ from tests.hostedutil import HOSTED_PROFILE, bot_view, hosted_user
 
 OPEN_AFTER_S = 2.0
 CLOSE_AFTER_S = 2.0
+DOWN_FOR_S = 3.0
 
 
 @pytest.fixture
@@ -109,6 +110,11 @@ async def test_a_fly_outage_opens_and_closes_an_incident_that_names_exactly_the_
     }
     assert [i["id"] for i in banner["affected"]] == [str(incident.id)] and banner["free"] == []
 
+    async def down_a_while() -> bool:  # the outage goes on: the bot's downtime inside the incident is seconds long
+        [interval] = await downtime.of_bot(pool, uuid.UUID(affected_bot))
+        return (datetime.now(UTC) - max(interval.started_at, incident.started_at)).total_seconds() >= DOWN_FOR_S
+
+    await wait_for(down_a_while, timeout_s=60, what=f"the bot to be down {DOWN_FOR_S} s into the incident")
     outage_ended = datetime.now(UTC)
     emulator.faults.outage = False
     closed = await wait_for(lambda: _fly_incident(pool, closed=True), timeout_s=60, what="the incident to close")
@@ -121,11 +127,14 @@ async def test_a_fly_outage_opens_and_closes_an_incident_that_names_exactly_the_
         )
 
     await wait_for(settled, timeout_s=60, what="the incident's credits to be settled")
-    [credit] = await credits.of_incident(pool, closed.id)
+    recorded = await credits.of_incident(pool, closed.id)
     intervals = await downtime.of_bot(pool, uuid.UUID(affected_bot))
+    window = f"incident {closed.started_at}..{closed.ended_at}, the bot's downtime {intervals}"
+    assert len(recorded) == 1, f"credits {recorded}; {window}"
+    [credit] = recorded
     [expected] = downtime_in_window(intervals, closed.started_at, closed.ended_at)
     assert credit.user_id == expected.user_id and [b.bot_id for b in credit.bots] == [uuid.UUID(affected_bot)]
-    assert credit.bot_seconds == expected.down_seconds > 0
+    assert credit.bot_seconds == expected.down_seconds >= DOWN_FOR_S
     assert (credit.status, credit.amount_cents, credit.credited_seconds) == (
         "none_due",
         0,

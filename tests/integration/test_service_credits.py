@@ -23,11 +23,13 @@ from events.embedded import NatsServer
 from events.topology import ensure_topology, incident_event_subject
 from incidents.credits import CreditDeps, settle
 from incidents.service import IncidentService, public
+from notify.email import EmailTarget, SmtpSettings
 from store import billing, bots, credits, downtime, users
 from store.incidents import Incident
 from store.pool import create_pool
 from tests.conftest import VALID_PROFILE, wait_for
 from tests.faults.test_worker_kill import WorkerProcess
+from tests.notifyutil import smtp_sink
 from workers.app import start_workers
 from workers.settings import WorkerSettings
 
@@ -158,14 +160,25 @@ async def test_closing_an_incident_credits_each_affected_paid_customer_once_to_t
     pool: asyncpg.Pool, gateway: StripeClientGateway, world: dict[str, Customer]
 ) -> None:
     incident = await _closed_fly_incident(pool, None)
-    deps = CreditDeps(pool=pool, gateway=gateway)
-
-    first = await settle(incident.id, deps)
-    again = await settle(incident.id, deps)  # a re-run of the job
+    with smtp_sink() as sink:
+        email = EmailTarget(SmtpSettings(host=sink.host, port=sink.port, starttls=False, sender="billing@example.com"))
+        deps = CreditDeps(pool=pool, gateway=gateway, email=email)
+        first = await settle(incident.id, deps)
+        again = await settle(incident.id, deps)  # a re-run of the job
 
     assert (first.issued, first.settled) == (2, True)
     assert (again.issued, again.settled) == (0, True)
     await _assert_credited_once(pool, gateway, world, incident)
+    # each credited customer is told once, at their account address, with the amount and the bots
+    emails = {
+        await pool.fetchval("SELECT email FROM users WHERE id = $1", world[n].user_id): n for n in ("alice", "bob")
+    }
+    assert sorted(emails[m["To"]] for m in sink.messages) == ["alice", "bob"]
+    told = {emails[m["To"]]: m for m in sink.messages}
+    assert told["alice"]["Subject"] == "Service credit of $0.10: Fly Machines outage"
+    body = told["alice"].get_payload()
+    assert "credited $0.10" in body and "bot-0: down 3.00 h, credited 2.50 h" in body and "bot-1: down 0.17 h" in body
+    assert "credited $0.62" in told["bob"].get_payload()
 
 
 async def test_an_incident_of_another_component_credits_nobody(
