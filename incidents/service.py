@@ -126,7 +126,7 @@ class IncidentService:
     ) -> Incident:
         now = self.clock()
         ended = _check_time(ended_at, "end", now) if ended_at is not None else now
-        text = check_message(message) if message is not None else "Resolved: the service works normally again."
+        text = check_message(message) if message is not None else "The service works normally again."
         async with self.pool.acquire() as conn, conn.transaction():
             incident = await self._open_one(conn, incident_id)
             if ended < incident.started_at:

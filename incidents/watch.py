@@ -128,7 +128,7 @@ class IncidentWatch:
             incident.id,
             author=WATCH_AUTHOR,
             ended_at=max(healthy_since, incident.started_at),
-            message="Recovered: our checks and calls succeed again.",
+            message="Our checks and calls succeed again.",
         )
         log.info("incident_watch.closed", component=component, incident_id=str(incident.id))
 
