@@ -175,7 +175,14 @@ def hosted_user(web: WebCloud) -> Iterator[dict[str, Any]]:
 
     web.call(wait_for(lambda: intent_done(created["intent_id"]), timeout_s=120, what="the bot created"), 130)
     stop = api(web, "POST", f"/api/v1/bots/{created['bot_id']}/stop", headers)
-    web.call(wait_for(lambda: intent_done(stop["intent_id"]), timeout_s=120, what="the bot stopped"), 130)
+    web.call(wait_for(lambda: intent_done(stop["intent_id"]), timeout_s=120, what="the stop handled"), 130)
+
+    async def stopped() -> bool:
+        assert web.cloud is not None
+        response = await web.cloud.api.get(f"/api/v1/bots/{created['bot_id']}", headers=headers)
+        return response.status_code == 200 and response.json()["status"] == "stopped"
+
+    web.call(wait_for(stopped, timeout_s=120, what="the bot stopped"), 130)
     yield {"email": email, "headers": headers, "bot_id": created["bot_id"]}
     api(web, "DELETE", f"/api/v1/bots/{created['bot_id']}", headers)
 
