@@ -194,6 +194,10 @@ class UserApi:
             (await self.post("/api/v1/billing/checkout", {"plan": plan}, idempotency_key=idempotency_key))["url"]
         )
 
+    async def credits(self) -> list[dict[str, Any]]:
+        """Service credits for incidents, newest first (``GET /api/v1/billing/credits``)."""
+        return list((await self.get("/api/v1/billing/credits"))["credits"])
+
     async def portal(self) -> str:
         return str((await self.post("/api/v1/billing/portal"))["url"])
 

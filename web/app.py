@@ -9,6 +9,7 @@ import signal
 import httpx
 
 from web.context import WebContext
+from web.incidents import IncidentBoard
 from web.live import LiveHub
 from web.server import make_web_server
 from web.sessions import SessionStore
@@ -23,7 +24,8 @@ async def run_web(
     async with httpx.AsyncClient(base_url=settings.api_url, timeout=10.0) as http:
         status = StatusWatch(http, every_s=settings.status_every_s)
         sessions = SessionStore(idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s)
-        ctx = WebContext(settings, sessions, hub, http, status)
+        board = IncidentBoard(max_age_s=settings.incidents_every_s)
+        ctx = WebContext(settings, sessions, hub, http, status, board)
         bus = asyncio.get_running_loop().create_task(
             hub.start(settings.nats_url, creds=settings.nats_creds, ca_file=settings.nats_ca)
         )

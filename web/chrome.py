@@ -1,4 +1,5 @@
-"""What every page shares: who is looking, the navigation, the health banner, phone-width layout."""
+"""What every page shares: who is looking, the navigation, the health and incident banners,
+phone-width layout."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import panel as pn
 from ui.page import apply_chrome
 from web.api import ApiRejected, ApiUnreachable, SessionEnded, UserApi
 from web.context import WebContext
+from web.incident_words import INCIDENT_CSS, banner_html
 from web.sessions import WebSession
 
 CSS = """
@@ -96,7 +98,44 @@ def frame(ctx: WebContext, current: str, who: Visitor, body: Any, *, title: str)
 
     show_health()
     every(show_health, 1000)
-    return pn.Column(nav, banner, body, sizing_mode="stretch_width", styles={"max-width": "1200px"})
+    return pn.Column(
+        nav, banner, incident_banner(ctx, who), body, sizing_mode="stretch_width", styles={"max-width": "1200px"}
+    )
+
+
+INCIDENT_POLL_MS = 1000  # pages look this often; the API is asked at most once per session per max age
+
+
+def incident_banner(ctx: WebContext, who: Visitor) -> pn.pane.HTML:
+    """The open incidents affecting a logged-in user, under the health banner (which says what is
+    failing right now; this says what we know and are doing about it). Empty for visitors."""
+    pane = pn.pane.HTML(
+        banner_html([]) if not who.logged_in else banner_html(None),
+        stylesheets=[CSS, INCIDENT_CSS],
+        sizing_mode="stretch_width",
+        margin=(0, 10),
+        css_classes=["incident-slot"],
+    )
+    session, api = who.session, who.api
+    if session is None or api is None:
+        return pane
+
+    async def show() -> None:
+        if session.ended:
+            pane.object = banner_html([])
+            return
+        snap = await ctx.incidents.mine(session, api)
+        if isinstance(snap.error, SessionEnded):
+            pane.object = banner_html([])
+        elif snap.value is not None:  # a failed poll keeps what was shown (the health banner says why)
+            shown = banner_html(snap.value)
+            if shown != pane.object:
+                pane.object = shown
+
+    if pn.state.curdoc is not None:
+        pn.state.onload(show)
+    every(show, INCIDENT_POLL_MS)
+    return pane
 
 
 def every(callback: Callable[[], Any], period_ms: int) -> None:

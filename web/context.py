@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
+from web.incidents import IncidentBoard
 from web.live import LiveHub
 from web.sessions import SessionStore
 from web.settings import WebSettings
@@ -19,3 +20,4 @@ class WebContext:
     hub: LiveHub
     http: httpx.AsyncClient  # base_url is the API
     status: StatusWatch
+    incidents: IncidentBoard = field(default_factory=IncidentBoard)  # fetched on demand: nothing to start

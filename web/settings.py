@@ -35,6 +35,12 @@ class WebSettings(BaseSettings):
         default=7 * 86400, gt=0, validation_alias=AliasChoices("HMMTRADE_WEB_SESSION_MAX_S")
     )
     status_every_s: float = Field(default=5.0, gt=0, validation_alias=AliasChoices("HMMTRADE_WEB_STATUS_EVERY_S"))
+    incidents_every_s: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=AliasChoices("HMMTRADE_WEB_INCIDENTS_EVERY_S"),
+        description="How often a browser session's incident banner may ask the API (and the status page its history).",
+    )
     signing_secret: str = Field(
         default="",
         validation_alias=AliasChoices("HMMTRADE_WEB_SECRET"),

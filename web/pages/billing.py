@@ -1,4 +1,5 @@
-"""``/billing``: the plan, its limits and usage; upgrade through Stripe Checkout; the customer portal.
+"""``/billing``: the plan, its limits and usage; upgrade through Stripe Checkout; the customer portal;
+the service credits for incidents (a section only when there are some).
 
 Back from Checkout (``?checkout=success``) the page polls the API each second until the new
 plan is in force (the payment reaches us as Stripe's webhook, a moment after the redirect),
@@ -19,7 +20,12 @@ from ui.format import date_label
 from web.api import ApiError, UserApi, when
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, visitor
 from web.context import WebContext
+from web.credit_words import credits_html
 
+CREDITS_CSS = """
+ul.credits { padding-left: 1.2em; font-size: 14px; overflow-wrap: anywhere; }
+ul.credits li { margin: 0 0 6px; }
+"""
 FOLLOW_JS = """
 const url = cb_obj.value;
 if (url && (url.startsWith('https://') || url.startsWith('http://'))) { window.location.assign(url); }
@@ -60,6 +66,10 @@ class BillingView:
             "<p>Loading…</p>", stylesheets=[CSS], sizing_mode="stretch_width", css_classes=["billing-plan"]
         )
         self.message = pn.pane.HTML("", stylesheets=[CSS], sizing_mode="stretch_width", css_classes=["billing-message"])
+        self.credits = pn.pane.HTML(
+            "", stylesheets=[CSS, CREDITS_CSS], sizing_mode="stretch_width", css_classes=["billing-credits"]
+        )
+        self.credits.visible = False  # shown once there is a credit
         self.go = pn.widgets.TextInput(value="", visible=False)
         self.go.jscallback(value=FOLLOW_JS)
         self.upgrade_pro = pn.widgets.Button(name="Upgrade to Pro", button_type="primary", css_classes=["upgrade-pro"])
@@ -74,6 +84,7 @@ class BillingView:
         self.data: dict[str, Any] | None = None
 
     async def load(self) -> None:
+        await self.load_credits()
         try:
             self.data = await self.api.billing()
         except ApiError as exc:
@@ -90,6 +101,15 @@ class BillingView:
                 self.returning = False
             else:
                 self.message.object = '<p class="plan-activating">Payment received; activating your plan…</p>'
+
+    async def load_credits(self) -> None:
+        try:
+            shown = credits_html(await self.api.credits())
+        except ApiError:
+            return  # the plan's own load says what failed; the credits come back with the next look
+        if shown != self.credits.object:
+            self.credits.object = shown
+        self.credits.visible = bool(shown)
 
     async def on_pro(self, _event: object) -> None:
         await self.checkout("pro")
@@ -135,6 +155,7 @@ def billing_page(ctx: WebContext) -> pn.Column:
         view.message,
         view.plan,
         pn.FlexBox(view.upgrade_pro, view.upgrade_team, view.portal, flex_wrap="wrap"),  # wraps on a phone
+        view.credits,
         view.go,
         pn.pane.HTML('<p><a href="/pricing">Compare plans</a></p>', stylesheets=[CSS]),
         sizing_mode="stretch_width",

@@ -1,4 +1,5 @@
-"""``/status``: the health of every part of the service, public, kept current while open."""
+"""``/status``: the health of every part of the service and the incident history, public, kept current
+while open (the history is shared by every open status page: one API request per few seconds)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import panel as pn
 
 from web.chrome import CSS, every, frame, visitor
 from web.context import WebContext
+from web.incident_words import INCIDENT_CSS, history_html
 from web.status import COMPONENT_NAMES, IMPACT, Health
 
 WORDS = {"ok": "Operational", "degraded": "Degraded", "down": "Down"}
@@ -46,11 +48,25 @@ def status_html(health: Health) -> str:
 def status_page(ctx: WebContext) -> pn.Column:
     who = visitor(ctx)
     table = pn.pane.HTML(status_html(ctx.status.health), stylesheets=[CSS], sizing_mode="stretch_width")
+    history = pn.pane.HTML(
+        history_html(None, failed=False),
+        stylesheets=[CSS, INCIDENT_CSS],
+        sizing_mode="stretch_width",
+        css_classes=["incident-history"],
+    )
 
     def refresh() -> None:
         table.object = status_html(ctx.status.health)
 
+    async def refresh_history() -> None:
+        snap = await ctx.incidents.history(ctx.http)
+        shown = history_html(snap.value, failed=snap.error is not None)
+        if shown != history.object:
+            history.object = shown
+
     every(refresh, 2000)
-    return frame(
-        ctx, "/status", who, pn.Column("## Service status", table, sizing_mode="stretch_width"), title="Status"
-    )
+    if pn.state.curdoc is not None:
+        pn.state.onload(refresh_history)
+    every(refresh_history, 2000)
+    body = pn.Column("## Service status", table, history, sizing_mode="stretch_width")
+    return frame(ctx, "/status", who, body, title="Status")
