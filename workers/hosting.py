@@ -123,7 +123,7 @@ async def handle(msg: Msg, deps: HostingDeps) -> None:
         elif event.type == "bot.booted":
             await bots.set_status_from(deps.pool, bot.id, ("starting",), "running", None)
         elif event.type == "bot.stopped":
-            await halt(bot, deps)
+            await halt(bot, deps, reason=event.reason)
         else:
             await destroy(bot, deps)
     except FlyTransientError as exc:
@@ -229,14 +229,21 @@ async def wake(bot: BotRow, wake_id: str, deps: HostingDeps) -> Machine | None:
     return await launch(bot, wake_id, deps, cause="wake")
 
 
-async def halt(bot: BotRow, deps: HostingDeps) -> None:
+async def halt(bot: BotRow, deps: HostingDeps, *, reason: str | None = None) -> None:
+    """Stop the bot's machine, and say the bot is stopped.
+
+    The status matters when a stop came right after a create or start: the lifecycle projected
+    the stop (``stopped``) before this consumer launched the machine, and the launch then said
+    ``running``; this stop, handled after that launch, puts it right (a start that follows is
+    handled after it again).
+    """
     await downtime.close_downtime(deps.pool, bot.id, at=utc_now())  # stopped by its owner: no longer down
     machine = await deps.fly.find_by_bot(str(bot.id))
-    if machine is None or machine.state in ("stopped", "destroyed", "destroying"):
-        return
-    await deps.fly.stop(machine.id, signal="SIGTERM", timeout_s=deps.machines.stop_timeout_s)
-    await deps.fly.wait(machine.id, "stopped", timeout_s=deps.machines.stop_timeout_s + 30)
-    log.info("hosting.stopped", machine_id=machine.id)
+    if machine is not None and machine.state not in ("stopped", "destroyed", "destroying"):
+        await deps.fly.stop(machine.id, signal="SIGTERM", timeout_s=deps.machines.stop_timeout_s)
+        await deps.fly.wait(machine.id, "stopped", timeout_s=deps.machines.stop_timeout_s + 30)
+        log.info("hosting.stopped", machine_id=machine.id)
+    await bots.set_status_from(deps.pool, bot.id, ("running", "starting"), "stopped", reason)
 
 
 async def destroy(bot: BotRow, deps: HostingDeps) -> None:

@@ -94,6 +94,17 @@ def close_quietly(web: WebCloud, pg_dsn: str, incident_id: uuid.UUID) -> None:
     with_db(web, pg_dsn, close)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_incidents_before(web: WebCloud, pg_dsn: str) -> None:
+    """The session's database is shared: an incident an earlier test left open (one open per
+    component) or closed (the history's order) must not decide what these pages show."""
+
+    async def clear(service: IncidentService) -> None:
+        await service.pool.execute("DELETE FROM incidents")
+
+    with_db(web, pg_dsn, clear)
+
+
 # ---- the status page ------------------------------------------------------------------------------
 
 
