@@ -25,7 +25,7 @@ from incidents.affected import downtime_in_window
 from store import credits, downtime, incidents
 from store.incidents import Incident
 from store.pool import create_pool
-from tests.conftest import VALID_PROFILE, wait_for
+from tests.conftest import VALID_PROFILE, signup_and_login, wait_for
 from tests.hostedstack import Cloud, hosted_cloud
 from tests.hostedutil import HOSTED_PROFILE, bot_view, hosted_user
 
@@ -89,7 +89,7 @@ async def test_a_fly_outage_opens_and_closes_an_incident_that_names_exactly_the_
         return (await bot_view(api, auth, bot_id))["status"] == "running"
 
     await wait_for(lambda: running(untouched, untouched_bot), timeout_s=90, what="the first bot to run")
-    free = await hosted_user(api, db, "free")
+    free = await signup_and_login(api)  # on the free plan
     free_bot = await _create(api, free, VALID_PROFILE)  # a local bot: Fly is not its concern
 
     outage_began = datetime.now(UTC)
