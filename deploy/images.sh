@@ -38,6 +38,8 @@ make_local_base() {
     mirror=$(debian_mirror)
     rootfs=$(mktemp -d /var/tmp/hmmtrade-rootfs.XXXXXX)
     echo "images: no registry reachable; debootstrap bookworm from $mirror" >&2
+    local t0
+    t0=$(date +%s)
     debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$mirror" >/dev/null
     # Trim what an image never uses: apt's package lists and caches, documentation and manual pages.
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/usr/share/doc/* \
@@ -48,6 +50,7 @@ make_local_base() {
         --env LANG=C.UTF-8 --cmd python3 "$ctr"
     buildah commit --quiet --rm "$ctr" "$LOCAL_BASE" >/dev/null
     rm -rf "$rootfs"
+    echo "images: made $LOCAL_BASE in $(( $(date +%s) - t0 )) s" >&2
 }
 
 pick_base() {
