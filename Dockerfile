@@ -1,14 +1,17 @@
 # The control-plane image: `hmmtrade api`, `hmmtrade workers`, `hmmtrade migrate`.
-# Build: docker build -t hmmtrade .   (compose.yaml builds it for you)
+# Build: docker build -t hmmtrade .   (compose.yaml builds it for you; ./dev images builds it with buildah)
+# BASE_IMAGE: the official Python image in production; ./dev images passes a Debian bookworm base (Python 3.11)
+# when no registry is reachable. Commands say python3: both bases have it, only the official one has `python`.
+ARG BASE_IMAGE=python:3.12-slim
 
-FROM python:3.12-slim AS build
+FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-RUN python -m venv /opt/hmmtrade
-COPY requirements.lock ./
-# Hash-checked install of the locked set. It also holds the dev tools (pytest, mypy,
-# schemathesis): a runtime-only lock is future work, they are never imported at runtime.
-RUN /opt/hmmtrade/bin/pip install --require-hashes -r requirements.lock
+RUN python3 -m venv /opt/hmmtrade
+COPY requirements-runtime.lock ./
+# Hash-checked install of the runtime set only (pyproject's dependencies, same pins as requirements.lock,
+# which also holds the dev tools: pytest, mypy, schemathesis, ruff, playwright never ship).
+RUN /opt/hmmtrade/bin/pip install --require-hashes -r requirements-runtime.lock
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY events ./events
@@ -27,9 +30,10 @@ COPY web ./web
 COPY notify ./notify
 COPY metrics ./metrics
 COPY incidents ./incidents
-RUN /opt/hmmtrade/bin/pip install --no-deps .
+RUN /opt/hmmtrade/bin/pip install --no-deps . \
+    && /opt/hmmtrade/bin/pip uninstall --yes pip
 
-FROM python:3.12-slim
+FROM ${BASE_IMAGE}
 ENV PATH=/opt/hmmtrade/bin:$PATH PYTHONUNBUFFERED=1 HMMTRADE_ENV=production HMMTRADE_LOG_JSON=1
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin hmmtrade
 # compose.yaml mounts the machine-keys volume here (HMMTRADE_MACHINE_JWT_KEY_DIR): a fresh named volume takes

@@ -138,8 +138,49 @@ def test_image_contains_every_package_and_runs_unprivileged(dockerfile: str) -> 
     includes = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     for package in (p.rstrip("*") for p in includes):
         assert re.search(rf"^COPY {package} \./{package}$", dockerfile, flags=re.MULTILINE), package
-    assert "--require-hashes -r requirements.lock" in dockerfile
+    assert "--require-hashes -r requirements-runtime.lock" in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, flags=re.MULTILINE)
+
+
+def test_the_image_is_built_on_the_base_image_argument(dockerfile: str) -> None:
+    assert re.findall(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, flags=re.MULTILINE) == ["python:3.12-slim"]
+    assert re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    assert not re.search(r"^RUN python ", dockerfile, flags=re.MULTILINE)  # Debian's base has python3 only
+
+
+def _pinned_names(lock: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock, flags=re.MULTILINE))
+
+
+def test_the_image_lock_is_the_runtime_subset_of_the_dev_lock_without_dev_tools() -> None:
+    runtime = _pinned_names((REPO / "requirements-runtime.lock").read_text())
+    dev = _pinned_names((REPO / "requirements.lock").read_text())
+    assert runtime and all(dev.get(name) == version for name, version in runtime.items())
+    dev_tools = {"pytest", "pytest-asyncio", "pytest-timeout", "mypy", "ruff", "schemathesis", "hypothesis",
+                 "playwright", "aiosmtpd", "check-jsonschema"}  # fmt: skip
+    assert not dev_tools & set(runtime)
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in declared:
+        name = re.split(r"[\[<>=~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in runtime, f"{name} is a runtime dependency missing from requirements-runtime.lock"
+
+
+def test_compose_yaml_is_valid_by_the_compose_specification_schema() -> None:
+    """The compose specification's own JSON schema (vendored by check-jsonschema, no download) parses compose.yaml
+    as `docker compose` would: unknown keys, wrong types and malformed ports or depends_on fail here."""
+    import importlib.resources
+    import json
+
+    import jsonschema
+
+    vendor = importlib.resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
+    schema = json.loads(vendor.read_text())
+    document = yaml.safe_load((REPO / "compose.yaml").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    broken = {**document, "services": {**document["services"], "api": {**document["services"]["api"], "prots": []}}}
+    assert not validator.is_valid(broken)  # the schema is strict: a misspelt key is refused
 
 
 def test_production_api_gets_its_signing_key_from_a_secret(compose: dict[str, Any]) -> None:
