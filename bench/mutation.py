@@ -150,7 +150,12 @@ def main() -> int:
     mutmut(run_dir, tool_site, "export-cicd-stats", capture=True)
     stats = json.loads((run_dir / "mutants" / "mutmut-cicd-stats.json").read_text())
     listed = mutmut(run_dir, tool_site, "results", capture=True).stdout
-    survivors = [line.split(":")[0].strip() for line in listed.splitlines() if line.strip().endswith(": survived")]
+    # "no tests": no selected test reaches the function, so the mutant survives as surely as a "survived" one
+    survivors = [
+        line.split(":")[0].strip()
+        for line in listed.splitlines()
+        if line.strip().endswith((": survived", ": no tests"))
+    ]
     known = equivalents()
     real = [s for s in survivors if s not in known]
     for name in real:
@@ -160,7 +165,7 @@ def main() -> int:
     equivalent = len(survivors) - len(real)
     score = 100.0 * killed / total if total else 0.0
     score_eq = 100.0 * killed / (total - equivalent) if total - equivalent else 0.0
-    print(f"{module}: {total} mutants, {killed} killed, {len(survivors)} survived ({equivalent} equivalent)")
+    print(f"{module}: {total} mutants, {killed} killed, {len(survivors)} not killed ({equivalent} equivalent)")
     print(f"{module}: score {score:.1f}%, without equivalents {score_eq:.1f}%, no tests {stats['no_tests']}")
     for name in survivors:
         if name in known:
