@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from api.tokens import InvalidToken, TokenService, generate_private_key_pem
+from api.tokens import Claims, InvalidToken, TokenService, TokenUse, generate_private_key_pem
 
 ACCESS_TTL, REFRESH_TTL = 900, 86_400
 
@@ -89,12 +89,23 @@ def test_a_token_minted_for_later_is_not_valid_yet() -> None:
         tokens.verify(token, "access")
 
 
+def _count_signature_checks(tokens: TokenService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature ``tokens`` checks from now on (a cache miss each)."""
+    checks: list[str] = []
+    real = tokens._verify_signature
+
+    def spy(token: str, use: TokenUse, *, now: float | None) -> Claims:
+        checks.append(token)
+        return real(token, use, now=now)
+
+    monkeypatch.setattr(tokens, "_verify_signature", spy)
+    return checks
+
+
 def test_verifying_twice_without_a_clock_works_and_checks_the_signature_once(monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = _service(generate_private_key_pem())
     token, claims = tokens.mint("user-1", "access")
-    checks: list[str] = []
-    real = tokens._verify_signature
-    monkeypatch.setattr(tokens, "_verify_signature", lambda t, u, *, now: checks.append(t) or real(t, u, now=now))
+    checks = _count_signature_checks(tokens, monkeypatch)
     assert tokens.verify(token, "access") == claims
     assert tokens.verify(token, "access") == claims
     assert checks == [token]
@@ -106,9 +117,7 @@ def test_the_verification_cache_forgets_the_oldest_token_first(monkeypatch: pyte
     first, second, third = (tokens.mint(f"user-{i}", "access")[0] for i in range(3))
     for token in (first, second, third):
         tokens.verify(token, "access")
-    checks: list[str] = []
-    real = tokens._verify_signature
-    monkeypatch.setattr(tokens, "_verify_signature", lambda t, u, *, now: checks.append(t) or real(t, u, now=now))
+    checks = _count_signature_checks(tokens, monkeypatch)
     tokens.verify(third, "access")
     tokens.verify(second, "access")
     assert checks == []
