@@ -40,7 +40,7 @@ EQUIVALENT_FILE = ROOT / "bench" / "mutation_equivalent.txt"
 MODULES: dict[str, list[str]] = {
     "trader/risk.py": ["tests/unit/trader/test_risk.py", "tests/unit/trader/test_risk_mutants.py"],
     "trader/broker.py": ["tests/unit/trader/test_broker.py", "tests/unit/trader/test_broker_mutants.py"],
-    "trader/strategy.py": ["tests/unit/trader/test_strategy.py"],
+    "trader/strategy.py": ["tests/unit/trader/test_strategy.py", "tests/unit/trader/test_strategy_mutants.py"],
     "trader/metrics.py": ["tests/unit/trader/test_metrics.py"],
     "trader/filter.py": ["tests/unit/trader/test_filter.py"],
     "api/tokens.py": ["tests/unit/test_tokens.py", "tests/unit/test_tokens_mutants.py"],
