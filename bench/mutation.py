@@ -41,7 +41,7 @@ MODULES: dict[str, list[str]] = {
     "trader/risk.py": ["tests/unit/trader/test_risk.py", "tests/unit/trader/test_risk_mutants.py"],
     "trader/broker.py": ["tests/unit/trader/test_broker.py", "tests/unit/trader/test_broker_mutants.py"],
     "trader/strategy.py": ["tests/unit/trader/test_strategy.py", "tests/unit/trader/test_strategy_mutants.py"],
-    "trader/metrics.py": ["tests/unit/trader/test_metrics.py"],
+    "trader/metrics.py": ["tests/unit/trader/test_metrics_mutants.py"],
     "trader/filter.py": ["tests/unit/trader/test_filter.py"],
     "api/tokens.py": ["tests/unit/test_tokens.py", "tests/unit/test_tokens_mutants.py"],
     "api/passwords.py": ["tests/unit/test_passwords_mutants.py"],
