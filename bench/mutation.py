@@ -42,7 +42,7 @@ MODULES: dict[str, list[str]] = {
     "trader/broker.py": ["tests/unit/trader/test_broker.py", "tests/unit/trader/test_broker_mutants.py"],
     "trader/strategy.py": ["tests/unit/trader/test_strategy.py", "tests/unit/trader/test_strategy_mutants.py"],
     "trader/metrics.py": ["tests/unit/trader/test_metrics_mutants.py"],
-    "trader/filter.py": ["tests/unit/trader/test_filter.py"],
+    "trader/filter.py": ["tests/unit/trader/test_filter.py", "tests/unit/trader/test_filter_mutants.py"],
     "api/tokens.py": ["tests/unit/test_tokens.py", "tests/unit/test_tokens_mutants.py"],
     "api/passwords.py": ["tests/unit/test_passwords_mutants.py"],
     "billing/webhooks.py": ["tests/unit/billing/test_webhooks.py", "tests/unit/billing/test_webhooks_mutants.py"],
