@@ -11,8 +11,9 @@ own libcst and friends.
 mutmut reads its settings from ``[tool.mutmut]`` in pyproject.toml or ``[mutmut]`` in setup.cfg of the
 directory it runs in, and copies the code under test into ``mutants/`` there. So each module gets a run
 directory ``mutants/<module>/`` (git-ignored) holding symlinks to its package, ``tests/`` and
-pyproject.toml, and a generated setup.cfg: nothing in the project is edited. Results are cached there;
-a later run re-tests only the functions whose code changed (``--fresh`` starts over).
+pyproject.toml, and a generated setup.cfg: nothing in the project is edited. Each run starts from a
+clean run directory: mutmut's cache does not re-test a survivor when only the tests changed, so a
+cached run would keep reporting mutants a new test kills (``--reuse`` keeps the cache anyway).
 
 Forked children get ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``: numpy's BLAS thread pool does not
 survive a fork and the children would hang. ``--max-children`` defaults to 1 (the machine is shared).
@@ -131,7 +132,7 @@ def main() -> int:
     parser.add_argument("module", nargs="?", help="e.g. trader/risk.py")
     parser.add_argument("--list", action="store_true", help="the covered modules and their tests")
     parser.add_argument("--max-children", type=int, default=1)
-    parser.add_argument("--fresh", action="store_true", help="forget cached results of this module")
+    parser.add_argument("--reuse", action="store_true", help="keep mutmut's cache (survivors are not re-tested)")
     opts = parser.parse_args()
     if opts.list or not opts.module:
         for module, tests in MODULES.items():
@@ -143,7 +144,7 @@ def main() -> int:
         return 2
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     tool_site = ensure_tool_venv()
-    run_dir = prepare_run_dir(module, tests, fresh=opts.fresh)
+    run_dir = prepare_run_dir(module, tests, fresh=not opts.reuse)
     if mutmut(run_dir, tool_site, "run", "--max-children", str(opts.max_children)).returncode != 0:
         print("mutation: mutmut run failed", file=sys.stderr)
         return 1
