@@ -8,6 +8,7 @@ a token missing the claims we rely on let through or crashing the API instead of
 from __future__ import annotations
 
 import time
+from datetime import datetime, tzinfo
 from typing import Any
 
 import jwt
@@ -158,7 +159,20 @@ def test_a_refusal_says_why() -> None:
         _service(generate_private_key_pem()).verify(_forge(key, tokens), "access")
 
 
-def test_a_token_that_expired_a_second_ago_is_within_the_clock_leeway() -> None:
+def test_the_clock_leeway_is_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server whose clock is a few seconds ahead does not log users out early (PyJWT's clock frozen)."""
+    frozen_at = float(int(time.time()))
+
+    class FrozenClock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> FrozenClock:
+            return cls.fromtimestamp(frozen_at, tz)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", FrozenClock)
     key = generate_private_key_pem()
     tokens = _service(key)
-    assert tokens.verify(_forge(key, tokens, exp=int(time.time()) - 1), "access").sub == "user-1"
+    expired_4s_ago = _forge(key, tokens, iat=int(frozen_at) - 600, nbf=int(frozen_at) - 600, exp=int(frozen_at) - 4)
+    assert tokens.verify(expired_4s_ago, "access").sub == "user-1"
+    expired_5s_ago = _forge(key, tokens, iat=int(frozen_at) - 600, nbf=int(frozen_at) - 600, exp=int(frozen_at) - 5)
+    with pytest.raises(InvalidToken, match="expired"):
+        tokens.verify(expired_5s_ago, "access")
