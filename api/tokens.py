@@ -105,7 +105,7 @@ class TokenService:
                 leeway=5,
                 options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"], "verify_iat": False},
             )
-            if now is not None and payload["exp"] < now:
+            if now is not None and payload["exp"] <= now:  # RFC 7519: not accepted on or after exp
                 raise InvalidToken("expired")
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc

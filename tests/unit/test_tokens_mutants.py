@@ -176,3 +176,16 @@ def test_the_clock_leeway_is_five_seconds(monkeypatch: pytest.MonkeyPatch) -> No
     expired_5s_ago = _forge(key, tokens, iat=int(frozen_at) - 600, nbf=int(frozen_at) - 600, exp=int(frozen_at) - 5)
     with pytest.raises(InvalidToken, match="expired"):
         tokens.verify(expired_5s_ago, "access")
+
+
+def test_a_token_is_refused_at_its_expiry_second_and_accepted_the_second_before() -> None:
+    """RFC 7519 4.1.4: a JWT MUST NOT be accepted on or after its exp; the verification cache agrees."""
+    key = generate_private_key_pem()
+    t0 = float(int(time.time()))
+    token, claims = _service(key).mint("user-1", "access", now=t0)
+    fresh = _service(key)
+    assert fresh.verify(token, "access", now=claims.exp - 1) == claims
+    with pytest.raises(InvalidToken, match=r"^expired$"):
+        _service(key).verify(token, "access", now=claims.exp)  # never seen: the signature path
+    with pytest.raises(InvalidToken, match=r"^expired$"):
+        fresh.verify(token, "access", now=claims.exp)  # seen a second before: the cache path
