@@ -151,6 +151,35 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         button.on_click(click)
         return button
 
+    def delete_control(bot_id: str, name: str) -> tuple[pn.widgets.Button, pn.FlexBox]:
+        """Delete asks first, naming the bot: one stray click must not remove a running bot."""
+        marker = f"for-{bot_id}"
+        ask = pn.widgets.Button(name="Delete…", button_type="danger", width=90, css_classes=["bot-delete", marker])
+        question = pn.pane.HTML(
+            f"<span>Delete <b>{html.escape(name)}</b>? Its process stops and its configuration is removed; "
+            "its audit and log stay in its state folder.</span>"
+        )
+        yes = pn.widgets.Button(
+            name=f"Yes, delete {name}", button_type="danger", css_classes=["bot-delete-yes", marker]
+        )
+        no = pn.widgets.Button(name="Cancel", css_classes=["bot-delete-no", marker])
+        confirm = pn.FlexBox(
+            question, yes, no, flex_wrap="wrap", visible=False, css_classes=["bot-delete-confirm", marker]
+        )
+
+        async def delete(_event: object) -> None:
+            yes.disabled = True  # one click, one delete
+            try:
+                await ctx.supervisor.delete(bot_id)
+            finally:
+                yes.disabled = False
+                refresh()
+
+        ask.on_click(lambda _e: setattr(confirm, "visible", True))
+        no.on_click(lambda _e: setattr(confirm, "visible", False))
+        yes.on_click(delete)
+        return ask, confirm
+
     def refresh() -> None:
         instances, bad = list_instances(ctx.home)
         errors.object = "Instance files with errors: " + "; ".join(bad) if bad else ""
@@ -177,15 +206,24 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 panes[bot_id] = pn.pane.HTML(_row_html(summaries[bot_id]), sizing_mode="stretch_width")
                 rearms[bot_id] = RearmControl(name, partial(rearm_local, ctx, bot_id, name), bot_id=bot_id)
                 sup = ctx.supervisor
-                controls = pn.Row(
+                ask_delete, confirm_delete = delete_control(bot_id, name)
+                controls = pn.FlexBox(  # wraps at phone width instead of widening the page
                     action("Start", sup.start_bot, bot_id, "success"),
                     action("Stop", sup.stop, bot_id, "warning"),
                     action("Restart", sup.restart, bot_id, "primary"),
-                    action("Delete", sup.delete, bot_id, "danger"),
+                    ask_delete,
                     action("Log", show_log, bot_id, "light"),
+                    flex_wrap="wrap",
                 )
                 built.append(
-                    pn.Column(panes[bot_id], controls, rearms[bot_id].panel, styles={"border-bottom": "1px solid #eee"})
+                    pn.Column(
+                        panes[bot_id],
+                        controls,
+                        confirm_delete,
+                        rearms[bot_id].panel,
+                        styles={"border-bottom": "1px solid #eee"},
+                        sizing_mode="stretch_width",
+                    )
                 )
             rows.objects = built
             shown[:] = ids
