@@ -23,10 +23,11 @@ from events.embedded import NatsServer, free_port
 from stack.cli import main as cli
 from tests.bars_data import small_profile, write_bars_csv
 from tests.busauth import BUS_KEYS
-from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, open_page
+from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, open_page
 from tests.e2e.conftest import _host
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
 PAGES = ("bots", "live", "audit", "backtests", "wizard", "cloud")
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 expect.set_options(timeout=TIMEOUT_MS)
@@ -133,6 +134,7 @@ def test_no_page_is_wider_than_the_screen(screen: Page, agent: AgentThread, trad
     assert screen.viewport_size is not None
     screen_width = screen.viewport_size["width"]
     width = screen.evaluate("() => document.documentElement.scrollWidth")
+    screen.screenshot(path=SHOTS / f"ux-{slug}-{screen_width}.png", full_page=True)  # the README's screenshots
     assert width <= screen_width, f"/{slug} is {width} px wide: {_sticking_out(screen, screen_width)}"
 
 
