@@ -233,3 +233,31 @@ def test_the_backtest_report_writes_a_fired_kill_switch_on_the_page_and_the_equi
     equity = screen.locator("figure").filter(has_text="Equity against buy-and-hold")
     expect(equity.locator(".risk-stop-mark")).to_have_count(1)
     expect(equity.locator("text").filter(has_text="KILLED")).to_have_count(1)
+
+
+def test_bot_buttons_follow_its_state_and_the_log_opens_at_its_newest_line(
+    screen: Page, agent: AgentThread, trading_bot: str
+) -> None:
+    open_page(screen, agent, "bots")
+    row = screen.locator(f'.bot-row[data-bot="{trading_bot}"]')
+    expect(row).to_have_attribute("data-status", "running")
+    start, stop = (screen.locator(f".for-{trading_bot}.bot-{label} button") for label in ("start", "stop"))
+    expect(start).to_be_disabled()  # the review: Start was offered while the bot ran
+    expect(stop).to_be_enabled()
+
+    screen.locator(f".for-{trading_bot}.bot-log button").click()
+    scroll = screen.locator(".bot-log-scroll")
+    expect(scroll).to_contain_text("seq=")
+    # once the log is longer than its box, the newest line (the bottom of the text) is the one in view
+    screen.wait_for_function(f"() => {{ const b = {FIND_LOG_BOX}; return b.scrollHeight > b.clientHeight + 50; }}")
+    gap = screen.evaluate(
+        f"() => {{ const box = {FIND_LOG_BOX}; const text = box.querySelector('pre');"
+        " return text.getBoundingClientRect().bottom - box.getBoundingClientRect().bottom; }"
+    )
+    assert gap <= 1, f"the log's last line is {gap} px below its box"
+
+
+# the log's scroll box, found through Panel's shadow roots
+FIND_LOG_BOX = """(function find(root) { const hit = root.querySelector('.bot-log-scroll'); if (hit) return hit;
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const deep = find(el.shadowRoot);
+  if (deep) return deep; } return null; })(document)"""
