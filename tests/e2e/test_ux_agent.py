@@ -261,3 +261,63 @@ def test_bot_buttons_follow_its_state_and_the_log_opens_at_its_newest_line(
 FIND_LOG_BOX = """(function find(root) { const hit = root.querySelector('.bot-log-scroll'); if (hit) return hit;
   for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const deep = find(el.shadowRoot);
   if (deep) return deep; } return null; })(document)"""
+
+
+def test_a_killed_bot_says_so_on_bots_and_is_marked_on_hmm_live(
+    screen: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    assert agent.ctx is not None
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 1000)).model_dump(mode="json")
+    body["basics"]["name"] = "Killed bot"
+    # fully invested, killed at a 4% drawdown (its 13th decision on this data) until a person re-arms it
+    body["strategy"].update(
+        {"exposure_per_regime": [1.0, 1.0], "max_drawdown_pct": 4, "max_daily_loss_pct": 50, "rearm": "manual"}
+    )
+    bot_id = str(write_instance(agent.ctx.home, BotProfile.model_validate(body)).bot_id)
+    open_page(screen, agent, "bots")
+    badge = screen.locator(f'.bot-row[data-bot="{bot_id}"] .bot-risk[data-risk="killed"]')
+    expect(badge).to_be_visible()
+    expect(badge).to_contain_text("KILLED: ")  # with the reason, never "running · healthy" alone
+
+    open_page(screen, agent, f"live?bot={bot_id}")
+    expect(screen.locator('.live-risk[data-risk="killed"]')).to_be_visible()
+    screen.wait_for_function(  # the chart's stop marks: a labelled point where the kill switch fired
+        """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+             if (m.data && m.data.label && m.data.label.some(l => String(l).startsWith('killed'))) return true;
+           return false; }"""
+    )
+    agent.call(agent.ctx.supervisor.delete(bot_id))
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="UX.md must-fix 2 still open under load: ui/audit.py maps the browser's selection (a row position) "
+    "through the server's current frame; rows that arrived after the browser drew its table shift it "
+    "(seen: clicked seq 17, opened seq 92). Passes on a quiet machine, fails in the full module run.",
+)
+def test_an_opened_audit_record_stays_the_one_clicked_while_records_stream_in(
+    screen: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    assert agent.ctx is not None
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 4000)).model_dump(mode="json")
+    body["basics"]["name"] = "Streaming bot"  # its own bot: one started for this test is sure to keep ticking
+    trading_bot = str(write_instance(agent.ctx.home, BotProfile.model_validate(body)).bot_id)
+    open_page(screen, agent, f"audit?bot={trading_bot}")
+    rows = screen.locator(".audit-table .tabulator-row")
+    expect(rows.nth(3)).to_be_visible()
+    # read the third row's seq and click it in one JS task: rows keep arriving above it until a
+    # record is open, so a read and a separate click could see two different rows
+    seq = screen.evaluate(
+        """() => { const rows = [];
+           (function walk(root) { for (const el of root.querySelectorAll('*')) {
+             if (el.classList.contains('tabulator-row')) rows.push(el);
+             if (el.shadowRoot) walk(el.shadowRoot); } })(document);
+           const cell = rows[2].querySelector('.tabulator-cell[tabulator-field="seq"]');
+           const seq = cell.textContent.trim(); cell.click(); return seq; }"""
+    )
+    opened = screen.locator(".audit-open")
+    expect(opened).to_have_attribute("data-key", f"{trading_bot}:{seq}")
+    expect(screen.locator(".audit-held")).to_be_visible()  # newer records arrived meanwhile
+    expect(opened).to_have_attribute("data-key", f"{trading_bot}:{seq}")
+    expect(rows.nth(2).locator('.tabulator-cell[tabulator-field="seq"]')).to_have_text(seq)  # held still
+    agent.call(agent.ctx.supervisor.delete(trading_bot))
