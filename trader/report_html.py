@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from trader.backtest import BacktestResult
 from trader.evaluation_html import evaluation_sections, holdout_sections
+from trader.report_stops import NOTES_SHOWN, STOP_COLOUR, Stop, risk_stops, stop_notes
 
 WIDTH, HEIGHT, PAD = 960, 220, 60
 REGIME_COLOURS = ("#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4")
@@ -120,7 +121,24 @@ def _probability_chart(dates: list[str], probabilities: NDArray[np.float64]) -> 
     return svg_figure(title, "".join(layers) + legend + frame(dates, 0, 1, "{:.0%}"))
 
 
-def _equity_chart(dates: list[str], equity: list[float], closes: list[float]) -> str:
+def stop_marks(stops: Sequence[Stop], dates: Sequence[str]) -> str:
+    """A red line and label where the limits first held the bot flat, the kill switch first."""
+    n = len(dates)
+    marks = []
+    for stop in sorted(stops, key=lambda s: (s.status != "killed", s.first))[:NOTES_SHOWN]:
+        x = x_at(stop.first, n)
+        anchor = "end" if x > WIDTH / 2 else "start"
+        label_x = x - 4 if anchor == "end" else x + 4
+        marks.append(
+            f'<line class="risk-stop-mark" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD / 2}" y2="{HEIGHT - PAD / 2}" '
+            f'stroke="{STOP_COLOUR}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            f'<text x="{label_x:.1f}" y="{PAD / 2 + 12}" text-anchor="{anchor}" fill="{STOP_COLOUR}" '
+            f'font-weight="700">{stop.status.upper()} {html.escape(dates[stop.first])}</text>'
+        )
+    return "".join(marks)
+
+
+def _equity_chart(dates: list[str], equity: list[float], closes: list[float], marks: str = "") -> str:
     hold = [equity[0] * c / closes[0] for c in closes]
     low, high = min(min(equity), min(hold)), max(max(equity), max(hold))
     lines = (
@@ -129,7 +147,7 @@ def _equity_chart(dates: list[str], equity: list[float], closes: list[float]) ->
         f'<text x="{PAD + 6}" y="14" fill="#1f77b4">strategy</text>'
         f'<text x="{PAD + 76}" y="14" fill="#777">buy and hold</text>'
     )
-    return svg_figure("Equity against buy-and-hold", lines + frame(dates, low, high, "{:,.0f}"))
+    return svg_figure("Equity against buy-and-hold", lines + marks + frame(dates, low, high, "{:,.0f}"))
 
 
 def drawdown_chart(dates: list[str], equity: list[float]) -> str:
@@ -179,12 +197,13 @@ def render(result: BacktestResult, *, title: str) -> str:
     regimes = [r["regime"] for r in records]
     probabilities = np.array([r["probabilities"] for r in records])
     last_model = next(reversed(result.models.values()))
+    stops = risk_stops(records)
     sections = [
         _metrics_table(metrics),
         holdout_sections(metrics.get("holdout")),
         _price_chart(dates, closes, regimes),
         _probability_chart(dates, probabilities),
-        _equity_chart(dates, equity, closes),
+        _equity_chart(dates, equity, closes, stop_marks(stops, dates)),
         drawdown_chart(dates, equity),
         "<h2>Transition matrix of the last model</h2>",
         _transition_table(last_model.transmat.tolist()),
@@ -196,7 +215,7 @@ def render(result: BacktestResult, *, title: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)} - backtest</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{summary}</p>{''.join(sections)}</body></html>\n"
+        f"<h1>{html.escape(title)}</h1><p>{summary}</p>{stop_notes(stops, dates)}{''.join(sections)}</body></html>\n"
     )
 
 

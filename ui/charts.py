@@ -219,6 +219,7 @@ class RegimeCharts:
         legend: Any = Legend(
             items=items,
             orientation="horizontal",
+            ncols=2,  # one row of regime names ran past a 390 px phone screen; two columns fit
             click_policy="hide",
             label_text_font_size="11px",
             location="top_left",

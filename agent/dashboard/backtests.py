@@ -166,16 +166,16 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     profiles.update({f"bot: {i.profile.basics.name}": i.profile.model_dump(mode="json") for i in instances})
     data = pn.widgets.Select(name="Data", options=DATA_CHOICES, value="sp500", width=200, css_classes=["bt-data"])
     data_file = pn.widgets.TextInput(
-        name="CSV file (date,open,high,low,close,volume)", visible=False, width=360, css_classes=["bt-file"]
+        name="CSV file (date,open,high,low,close,volume)", visible=False, width=340, css_classes=["bt-file"]
     )
     profile_pick = pn.widgets.Select(name="Profile", options=list(profiles), width=320)
     profile_text = pn.widgets.TextAreaInput(
         name="Profile JSON", value=json.dumps(example_profile(), indent=1), height=220, sizing_mode="stretch_width"
     )
     run_button = pn.widgets.Button(name="Run walk-forward", button_type="primary", css_classes=["bt-run"])
-    progress = pn.indicators.Progress(name="progress", value=0, max=100, visible=False, width=400)
+    progress = pn.indicators.Progress(name="progress", value=0, max=100, visible=False, width=320)
     status = pn.pane.HTML("", css_classes=["bt-status"], sizing_mode="stretch_width")
-    runs = pn.widgets.Select(name="Earlier runs", options=[], width=420, css_classes=["bt-runs"])
+    runs = pn.widgets.Select(name="Earlier runs", options=[], width=320, css_classes=["bt-runs"])
     open_button = pn.widgets.Button(name="Open", css_classes=["bt-open"])
     report = pn.Column(sizing_mode="stretch_width", css_classes=["bt-report"])
     watching: dict[str, BacktestRun | None] = {"run": None}
@@ -259,11 +259,12 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     pn.state.add_periodic_callback(poll, period=250)
     body = pn.Column(
         "## Backtests (walk-forward)",
-        pn.Row(data, data_file, profile_pick),
+        # FlexBoxes wrap at phone width, where the fixed-width rows made the page 551 px wide
+        pn.FlexBox(data, data_file, profile_pick, flex_wrap="wrap"),
         profile_text,
-        pn.Row(run_button, progress),
+        pn.FlexBox(run_button, progress, flex_wrap="wrap", align_items="center"),
         status,
-        pn.Row(runs, open_button),
+        pn.FlexBox(runs, open_button, flex_wrap="wrap", align_items="flex-end"),
         report,
         sizing_mode="stretch_width",
     )

@@ -109,6 +109,19 @@ def _row_html(s: dict[str, Any]) -> str:
     )
 
 
+RUNNING_STATES = ("starting", "running", "backoff")  # the supervisor is keeping a process up
+ENABLED_WHEN = {"Start": False, "Stop": True, "Restart": True}  # enabled while running?
+
+
+def enable_for_state(buttons: dict[str, pn.widgets.Button], status: str) -> None:
+    """Start only for a stopped bot, Stop and Restart only for a running one (the review saw
+    Start enabled while the bot ran)."""
+    running = status in RUNNING_STATES
+    for label, when_running in ENABLED_WHEN.items():
+        if (button := buttons.get(label)) is not None:
+            button.disabled = running != when_running
+
+
 def bots_page(ctx: AgentContext) -> pn.Column:
     rows = pn.Column(sizing_mode="stretch_width")
     errors = pn.pane.Alert("", alert_type="warning", visible=False)
@@ -116,6 +129,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     panes: dict[str, pn.pane.HTML] = {}
     rearms: dict[str, RearmControl] = {}
     shown: list[str] = []
+    buttons: dict[str, dict[str, pn.widgets.Button]] = {}  # bot id -> label -> button, for state-aware enabling
     log_title = pn.pane.HTML("", css_classes=["bot-log-title"])
     log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
 
@@ -133,7 +147,11 @@ def bots_page(ctx: AgentContext) -> pn.Column:
             f"<h3>Log of {bot_id[:8]} (last 200 lines, {html.escape(str(ctx.home.log_path(bot_id)))})</h3>"
         )
         text = ctx.supervisor.log_tail(bot_id) or "(empty)"
-        log_view.object = f'<pre style="max-height:360px;overflow:auto;font-size:11px">{html.escape(text)}</pre>'
+        # column-reverse keeps the scroll at the bottom: the log opens at its newest line
+        log_view.object = (
+            '<div class="bot-log-scroll" style="max-height:360px;overflow:auto;display:flex;'
+            f'flex-direction:column-reverse"><pre style="font-size:11px;margin:0">{html.escape(text)}</pre></div>'
+        )
 
     def action(label: str, fn: Callable[[str], Awaitable[None]], bot_id: str, kind: str) -> pn.widgets.Button:
         button = pn.widgets.Button(
@@ -149,7 +167,37 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 refresh()
 
         button.on_click(click)
+        buttons.setdefault(bot_id, {})[label] = button
         return button
+
+    def delete_control(bot_id: str, name: str) -> tuple[pn.widgets.Button, pn.FlexBox]:
+        """Delete asks first, naming the bot: one stray click must not remove a running bot."""
+        marker = f"for-{bot_id}"
+        ask = pn.widgets.Button(name="Delete…", button_type="danger", width=90, css_classes=["bot-delete", marker])
+        question = pn.pane.HTML(
+            f"<span>Delete <b>{html.escape(name)}</b>? Its process stops and its configuration is removed; "
+            "its audit and log stay in its state folder.</span>"
+        )
+        yes = pn.widgets.Button(
+            name=f"Yes, delete {name}", button_type="danger", css_classes=["bot-delete-yes", marker]
+        )
+        no = pn.widgets.Button(name="Cancel", css_classes=["bot-delete-no", marker])
+        confirm = pn.FlexBox(
+            question, yes, no, flex_wrap="wrap", visible=False, css_classes=["bot-delete-confirm", marker]
+        )
+
+        async def delete(_event: object) -> None:
+            yes.disabled = True  # one click, one delete
+            try:
+                await ctx.supervisor.delete(bot_id)
+            finally:
+                yes.disabled = False
+                refresh()
+
+        ask.on_click(lambda _e: setattr(confirm, "visible", True))
+        no.on_click(lambda _e: setattr(confirm, "visible", False))
+        yes.on_click(delete)
+        return ask, confirm
 
     def refresh() -> None:
         instances, bad = list_instances(ctx.home)
@@ -177,23 +225,35 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 panes[bot_id] = pn.pane.HTML(_row_html(summaries[bot_id]), sizing_mode="stretch_width")
                 rearms[bot_id] = RearmControl(name, partial(rearm_local, ctx, bot_id, name), bot_id=bot_id)
                 sup = ctx.supervisor
-                controls = pn.Row(
+                ask_delete, confirm_delete = delete_control(bot_id, name)
+                controls = pn.FlexBox(  # wraps at phone width instead of widening the page
                     action("Start", sup.start_bot, bot_id, "success"),
                     action("Stop", sup.stop, bot_id, "warning"),
                     action("Restart", sup.restart, bot_id, "primary"),
-                    action("Delete", sup.delete, bot_id, "danger"),
+                    ask_delete,
                     action("Log", show_log, bot_id, "light"),
+                    flex_wrap="wrap",
                 )
                 built.append(
-                    pn.Column(panes[bot_id], controls, rearms[bot_id].panel, styles={"border-bottom": "1px solid #eee"})
+                    pn.Column(
+                        panes[bot_id],
+                        controls,
+                        confirm_delete,
+                        rearms[bot_id].panel,
+                        styles={"border-bottom": "1px solid #eee"},
+                        sizing_mode="stretch_width",
+                    )
                 )
             rows.objects = built
             shown[:] = ids
+            for gone in set(buttons) - set(ids):
+                del buttons[gone]
         else:
             for bot_id, summary in summaries.items():
                 panes[bot_id].object = _row_html(summary)
         for bot_id, summary in summaries.items():
             rearms[bot_id].show_for(summary["risk"])
+            enable_for_state(buttons.get(bot_id, {}), summary["status"])
 
     refresh()
     pn.state.add_periodic_callback(refresh, period=1000)

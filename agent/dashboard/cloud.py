@@ -91,8 +91,16 @@ def cloud_page(ctx: AgentContext) -> pn.Column:
     login_button = pn.widgets.Button(name="Log in", button_type="primary", css_classes=["cloud-login"])
     sync_now = pn.widgets.Button(name="Sync now", css_classes=["cloud-sync"])
     status = pn.pane.HTML("", css_classes=["cloud-state"], sizing_mode="stretch_width")
+    # Its own pane: the status line is rewritten every 2 s and used to wipe the error within a second
+    login_error = pn.pane.HTML("", css_classes=["cloud-login-error"], sizing_mode="stretch_width")
     table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
-    audit_bot = pn.widgets.Select(name="Audit of cloud bot", options=[], width=420, css_classes=["cloud-audit-bot"])
+    audit_bot = pn.widgets.Select(
+        name="Audit of cloud bot",
+        options=[],
+        sizing_mode="stretch_width",
+        max_width=420,
+        css_classes=["cloud-audit-bot"],
+    )
     audit_out = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS], css_classes=["cloud-audit"])
     trail = AuditTrail()
 
@@ -108,11 +116,12 @@ def cloud_page(ctx: AgentContext) -> pn.Column:
             await ctx.sync.login(
                 (api_url.value or "").strip().rstrip("/"), (email.value or "").strip(), password.value or ""
             )
-        except CloudError as exc:
-            status.object = f'<p data-sync="login-failed" style="color:#b00">Login failed: {html.escape(str(exc))}</p>'
+        except CloudError as exc:  # stays until the next login attempt
+            login_error.object = f'<p role="alert" style="color:#b00020">Login failed: {html.escape(str(exc))}</p>'
             return
         finally:
             password.value = ""
+        login_error.object = ""
         await ctx.sync.run_once()
         refresh()
 
@@ -160,7 +169,8 @@ def cloud_page(ctx: AgentContext) -> pn.Column:
     body = pn.Column(
         "## Cloud",
         status,
-        pn.Row(api_url, email, password, login_button, sync_now),
+        login_error,
+        pn.FlexBox(api_url, email, password, login_button, sync_now, flex_wrap="wrap", align_items="flex-end"),
         table,
         audit_bot,
         audit_out,

@@ -337,6 +337,7 @@ def test_bots_page_controls_stop_start_show_the_log_and_delete(page: Page, agent
         time.sleep(0.1)
     assert len(processes_running(home, bot_id)) == 1
     click("delete")
+    click("delete-yes")  # delete asks first (issue 20)
     expect(row).to_have_count(0)
     assert not home.config_path(bot_id).exists() and processes_running(home, bot_id) == []
 
@@ -371,6 +372,7 @@ def test_a_killed_bot_is_rearmed_from_the_bots_page_after_a_confirmation_naming_
     assert _manual_rearms(audit) == 1, "the bot applied the request, once"
     page.screenshot(path=SHOTS / "rearm.png", full_page=True)
     page.locator(f".for-{bot_id}.bot-delete button").click()
+    page.locator(f".for-{bot_id}.bot-delete-yes button").click()  # delete asks first (issue 20)
     expect(row).to_have_count(0)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 
 from ui.format import datetime_label
+from ui.wizard_confirm import ConfirmBox
 from web.api import ApiError, ApiRejected, UserApi, when
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, visitor
 from web.context import WebContext
@@ -73,14 +74,15 @@ class BrokersView:
             "label": pn.widgets.TextInput(name="Label", placeholder="e.g. My Alpaca paper", css_classes=["bk-label"]),
             "api_key_id": pn.widgets.TextInput(name="API key ID", css_classes=["bk-key-id"]),
             "api_secret_key": pn.widgets.PasswordInput(name="API secret key", css_classes=["bk-secret"]),
-            "paper": pn.widgets.Checkbox(name="Paper account (uncheck for a live account: real money)", value=True),
+            # a box inside a real <label>: Bokeh's Checkbox left the input unnamed (axe: critical)
+            "paper": ConfirmBox(label="Paper account (uncheck for a live account: real money)", value=True),
             "exchange": pn.widgets.TextInput(
                 name="Exchange", placeholder="e.g. binance, kraken", css_classes=["bk-exchange"]
             ),
             "api_key": pn.widgets.PasswordInput(name="API key", css_classes=["bk-api-key"]),
             "api_secret": pn.widgets.PasswordInput(name="API secret", css_classes=["bk-api-secret"]),
             "passphrase": pn.widgets.PasswordInput(name="Passphrase (if the exchange has one)"),
-            "sandbox": pn.widgets.Checkbox(name="Sandbox / test network (paper)", value=True),
+            "sandbox": ConfirmBox(label="Sandbox / test network (paper)", value=True),
         }
         self.errors = {k: pn.pane.HTML("", stylesheets=[CSS], css_classes=[f"err-{k}"]) for k in [*FIELDS, "form"]}
         self.submit = pn.widgets.Button(name="Connect", button_type="primary", css_classes=["bk-connect"])
