@@ -75,9 +75,7 @@ async def settle(incident_id: uuid.UUID, deps: CreditDeps) -> Settlement:
             if credit.status == "issued" and credit.notified_at is None:
                 await _tell(incident, credit, deps)
         except TargetRejected as exc:  # the address bounces: the billing page still shows the credit
-            log.warning(
-                "credits.notice_refused", incident_id=str(incident_id), user_id=str(credit.user_id), error=str(exc)
-            )
+            log.warning("credits.notice_refused", user_id=str(credit.user_id), error=str(exc))
         except StripeNotFound:  # the customer was deleted at Stripe: there is nothing to credit
             await credits.mark_issued(
                 deps.pool, incident_id, credit.user_id, status="no_customer", txn_id=None, at=deps.clock()
@@ -86,13 +84,11 @@ async def settle(incident_id: uuid.UUID, deps: CreditDeps) -> Settlement:
             log.error("credits.refused_by_stripe", user_id=str(credit.user_id), error=str(exc))
             pending += 1
         except (StripeUnavailable, TargetUnavailable) as exc:  # the next run goes on from here
-            log.warning(
-                "credits.retry_later", incident_id=str(incident_id), user_id=str(credit.user_id), error=str(exc)
-            )
+            log.warning("credits.retry_later", user_id=str(credit.user_id), error=str(exc))
             pending += 1
     if pending == 0:
         await incidents.mark_settled(deps.pool, incident_id, at=deps.clock())
-        log.info("credits.settled", incident_id=str(incident_id), issued_now=issued)
+        log.info("credits.settled", issued_now=issued)  # the incident id is bound above
     return Settlement(incident_id, issued, pending, settled=pending == 0)
 
 

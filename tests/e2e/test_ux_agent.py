@@ -24,7 +24,7 @@ from stack.cli import main as cli
 from tests.bars_data import small_profile, write_bars_csv
 from tests.busauth import BUS_KEYS
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, open_page
-from tests.e2e.conftest import _host
+from tests.e2e.conftest import loopback_tab
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
@@ -67,17 +67,8 @@ def screen(request: pytest.FixtureRequest, browser: Browser, agent: AgentThread)
     """A tab at 1280x800 or at a phone's 390x844, failing the test if it fetched beyond loopback."""
     width, height = VIEWPORTS[request.param]
     phone = request.param == "phone"
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    hosts: set[str] = set()
-    errors: list[str] = []
-    tab.on("request", lambda r: hosts.add(_host(r.url)))
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    yield tab
-    context.close()
-    assert hosts <= {"127.0.0.1"}, f"the dashboard fetched from elsewhere: {hosts}"
-    assert errors == [], errors
+    with loopback_tab(browser, width, height, mobile=phone, touch=phone, what="the dashboard") as tab:
+        yield tab
 
 
 def _bots_row_shown(page: Page, bot_id: str) -> None:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.agentserver import TIMEOUT_MS
-from tests.e2e.conftest import _host
+from tests.e2e.conftest import loopback_tab
 from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations
 from tests.e2e.test_web import new_email, sign_up
 from tests.e2e.webstack import WebCloud
@@ -39,17 +38,8 @@ def web(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[WebCl
 def screen(request: pytest.FixtureRequest, browser: Browser, web: WebCloud) -> Iterator[Page]:
     width, height = VIEWPORTS[request.param]
     phone = request.param == "phone"
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    hosts: set[str] = set()
-    errors: list[str] = []
-    tab.on("request", lambda r: hosts.add(_host(r.url)))
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    yield tab
-    context.close()
-    assert hosts <= {"127.0.0.1"}, f"the pages fetched from elsewhere: {hosts}"
-    assert errors == [], errors
+    with loopback_tab(browser, width, height, mobile=phone, touch=phone) as tab:
+        yield tab
 
 
 def test_every_page_fits_the_screen_and_axe_finds_nothing_critical(screen: Page, web: WebCloud) -> None:

@@ -30,7 +30,7 @@ from store.pool import create_pool
 from tests.conftest import wait_for
 from tests.e2e import test_web
 from tests.e2e.agentserver import TIMEOUT_MS
-from tests.e2e.conftest import _host as request_host
+from tests.e2e.conftest import loopback_tab
 from tests.e2e.test_web import SHOTS, api, api_user, hosted_profile, log_in, new_email, set_tier_now
 from tests.e2e.webstack import WebCloud
 from web.api import ApiUnreachable
@@ -50,19 +50,8 @@ web = test_web.web  # test_web.py's stack fixture (module-scoped: this module ge
 @contextmanager
 def tab(browser: Browser, viewport: dict[str, int]) -> Iterator[Page]:
     """A fresh browser profile; fails the test if a page fetched from anywhere but loopback or threw."""
-    context = browser.new_context(viewport=viewport, is_mobile=viewport["width"] < 500)  # type: ignore[arg-type]
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    hosts: set[str] = set()
-    errors: list[str] = []
-    page.on("request", lambda request: hosts.add(request_host(request.url)))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with loopback_tab(browser, viewport["width"], viewport["height"], mobile=viewport["width"] < 500) as page:
         yield page
-    finally:
-        context.close()
-    assert hosts <= {"127.0.0.1"}, f"the pages fetched from elsewhere: {hosts}"
-    assert errors == [], errors
 
 
 def assert_fits(page: Page, what: str) -> None:
