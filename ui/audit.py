@@ -5,10 +5,10 @@ risk -> orders -> executions -> fills. The viewer is fed from outside (``add(bot
 the agent passes what its bus subscription holds, the web app what the API pages back plus
 the live fan-out; the same record added twice is kept once.
 
-A record is opened by its key, (bot, seq), never by its row position: the table's rows are
-labelled by that key, so a new record arriving above an open row cannot make the detail
-show its neighbour (clicked seq 162, the panel showed 164), and while a record is open the
-table holds still and says how many records are waiting.
+A record is opened by its key, (bot, seq), never by its row position: the browser reports the
+key written in the clicked row itself (:mod:`ui.audit_clicks`), so a new record arriving above
+the row cannot make the detail show its neighbour (clicked seq 162, the panel showed 164), and
+while a record is open the table holds still and says how many records are waiting.
 
 The table shows trader formats (:mod:`ui.format`); the CSV export keeps plain numbers (a
 spreadsheet reads ``0.875``, not ``87.5%``) and the JSONL export the whole record.
@@ -23,12 +23,14 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pandas as pd
 import panel as pn
 
 from contracts.events import AuditRecord
 from ui import format as fmt
+from ui.audit_clicks import RowClicks, marked_cell, opened_row_css
 from ui.portfolio_record import book_headline, is_portfolio, regimes_of, symbol_lines, symbols_table
 from ui.regimes import NO_REGIME_NAME, regime_color, regime_name, regime_names
 
@@ -183,8 +185,8 @@ class AuditView:
         self._max = max_records
         self._opened: Key | None = None
         self._waiting = 0
-        self._syncing = False
         self._first_bot = bot
+        self._view_id = uuid4().hex[:12]  # rows name their view: two audit views on one page stay apart
 
         self.bot_select = pn.widgets.Select(name="Bot", options={"All bots": ALL}, value=ALL, width=220)
         self.kind_select = pn.widgets.Select(name="Kind", options=[ALL, *KINDS], value=ALL, width=140)
@@ -195,7 +197,7 @@ class AuditView:
         self.count = pn.pane.HTML("", css_classes=["audit-count"])
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=list(COLUMNS)),
-            selectable=1,
+            selectable=False,  # the browser's selection is a row position: clicks open by key (ui.audit_clicks)
             show_index=False,
             pagination="remote",
             page_size=page_size,
@@ -205,8 +207,10 @@ class AuditView:
             text_align={
                 c: "right" for c in ("seq", "confidence", "target", "approved", "orders", "sent", "fills", "equity")
             },
+            formatters={"bot": {"type": "html"}},  # the bot cell carries the row's key (ui.audit_clicks)
             configuration={"columnDefaults": {"headerSort": False}},  # newest first; strings would sort wrong
         )
+        self.clicks = RowClicks(self.open, view=self._view_id, width=0, height=0, margin=0)
         self.held = pn.pane.HTML("", css_classes=["audit-held"], visible=False)
         self.close_button = pn.widgets.Button(label="Close record", visible=False, css_classes=["audit-close"])
         self.summary = pn.pane.HTML("", css_classes=["audit-summary"], sizing_mode="stretch_width")
@@ -219,7 +223,6 @@ class AuditView:
         for widget in (self.kind_select, self.regime_select, self.since, self.until):
             widget.param.watch(lambda _e: self.refresh(force=True), "value")
         self.bot_select.param.watch(self._on_bot, "value")
-        self.table.param.watch(self._on_select, "selection")
         self.close_button.on_click(lambda _e: self.close())
         self.panel = pn.Column(
             pn.FlexBox(self.bot_select, self.kind_select, self.regime_select, self.since, self.until,
@@ -228,6 +231,7 @@ class AuditView:
             pn.FlexBox(self.count, downloads, flex_wrap="wrap", align_items="center", sizing_mode="stretch_width"),
             self.held,
             self.table,
+            self.clicks,
             "### Record (features → probabilities → regime → target → risk → orders → fills)",
             pn.Row(self.summary, self.close_button, sizing_mode="stretch_width"),
             self.drill,
@@ -318,7 +322,7 @@ class AuditView:
         )
         self.drill.object = pipeline_view(bot_id, record)
         self.close_button.visible = True
-        self._select_opened()
+        self._mark_opened()
 
     def close(self) -> None:
         """Close the drill-down and show the records that arrived meanwhile."""
@@ -370,12 +374,8 @@ class AuditView:
             index=[f"{b}:{r.seq}" for b, r in shown],
             columns=list(COLUMNS),
         )
-        self._syncing = True
-        try:
-            self.table.value = frame  # rows are labelled by (bot, seq): Panel keeps a selection on its label
-        finally:
-            self._syncing = False
-        self._select_opened()
+        self.table.value = frame
+        self._mark_opened()
         self.held.visible = False
         self.count.object = f'<span data-count="{len(shown)}">{fmt.count(len(shown))} records</span>'
 
@@ -383,29 +383,23 @@ class AuditView:
         key = (bot_id, record.seq)
         cached = self._rows.get(key)
         if cached is None:
-            cached = self._rows[key] = row(
-                self._names.get(bot_id, bot_id[:8]),
-                flat(bot_id, record, self._exposures.get(bot_id), self._symbols.get(bot_id)),
-            )
+            name = self._names.get(bot_id, bot_id[:8])
+            cached = row(name, flat(bot_id, record, self._exposures.get(bot_id), self._symbols.get(bot_id)))
+            cached["bot"] = marked_cell(self._view_id, bot_id, record.seq, name)
+            self._rows[key] = cached
         return cached
 
-    def _select_opened(self) -> None:
+    def _mark_opened(self) -> None:
+        """Highlight the open record's row by its key, in the table's own stylesheet: no row
+        position is involved, so the mark stays on that record whatever frame the browser shows.
+        The table turns to the page holding that row (newer records drawn just before the click
+        may have pushed it off the page the trader was on)."""
+        self.table.stylesheets = [opened_row_css(*self._opened)] if self._opened else []
         label = f"{self._opened[0]}:{self._opened[1]}" if self._opened else None
-        index = self.table.value.index
-        wanted = [index.get_loc(label)] if label is not None and label in index else []
-        if self.table.selection != wanted:
-            self._syncing = True
-            try:
-                self.table.selection = wanted
-            finally:
-                self._syncing = False
-
-    def _on_select(self, event: Any) -> None:
-        if self._syncing or not event.new:
-            return
-        label = str(self.table.value.index[event.new[0]])
-        bot_id, _, seq = label.rpartition(":")
-        self.open(bot_id, int(seq))
+        if label is not None and label in self.table.value.index:
+            page = int(self.table.value.index.get_loc(label)) // (self.table.page_size or 1) + 1
+            if self.table.page != page:
+                self.table.page = page
 
     def _on_bot(self, _event: object) -> None:
         self._update_regime_options()

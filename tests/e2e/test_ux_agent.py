@@ -25,10 +25,12 @@ from tests.bars_data import small_profile, write_bars_csv
 from tests.busauth import BUS_KEYS
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, open_page
 from tests.e2e.conftest import loopback_tab
+from tests.e2e.held_updates import HeldUpdates
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
 PAGES = ("bots", "live", "audit", "backtests", "wizard", "cloud")
+OPENED_ROW = "rgb(207, 227, 255)"  # ui.audit_clicks.OPENED_ROW_BACKGROUND
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -280,35 +282,38 @@ def test_a_killed_bot_says_so_on_bots_and_is_marked_on_hmm_live(
     agent.call(agent.ctx.supervisor.delete(bot_id))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="UX.md must-fix 2 still open under load: ui/audit.py maps the browser's selection (a row position) "
-    "through the server's current frame; rows that arrived after the browser drew its table shift it "
-    "(seen: clicked seq 17, opened seq 92). Passes on a quiet machine, fails in the full module run.",
-)
 def test_an_opened_audit_record_stays_the_one_clicked_while_records_stream_in(
     screen: Page, agent: AgentThread, tmp_path: Path
 ) -> None:
+    """The click lands on a table the server has already replaced: the page's updates are held
+    while newer records are drawn above the clicked row (what a busy machine does now and then).
+    The record opened must still be the one clicked (it was seq 17 -> 92 when the browser's row
+    position was mapped through the server's newer table)."""
     assert agent.ctx is not None
     body = small_profile(write_bars_csv(tmp_path / "bars.csv", 4000)).model_dump(mode="json")
     body["basics"]["name"] = "Streaming bot"  # its own bot: one started for this test is sure to keep ticking
     trading_bot = str(write_instance(agent.ctx.home, BotProfile.model_validate(body)).bot_id)
+    updates = HeldUpdates(screen)
     open_page(screen, agent, f"audit?bot={trading_bot}")
     rows = screen.locator(".audit-table .tabulator-row")
     expect(rows.nth(3)).to_be_visible()
-    # read the third row's seq and click it in one JS task: rows keep arriving above it until a
-    # record is open, so a read and a separate click could see two different rows
-    seq = screen.evaluate(
-        """() => { const rows = [];
-           (function walk(root) { for (const el of root.querySelectorAll('*')) {
-             if (el.classList.contains('tabulator-row')) rows.push(el);
-             if (el.shadowRoot) walk(el.shadowRoot); } })(document);
-           const cell = rows[2].querySelector('.tabulator-cell[tabulator-field="seq"]');
-           const seq = cell.textContent.trim(); cell.click(); return seq; }"""
-    )
+
+    updates.hold()  # from here the browser keeps showing this table
+    seq = int(rows.nth(2).locator('.tabulator-cell[tabulator-field="seq"]').inner_text())
+    updates.wait_held(f"{trading_bot}:{seq + 3}")  # the server's table has 3 newer rows above it
+    rows.nth(2).click()
+    updates.release()
+
     opened = screen.locator(".audit-open")
     expect(opened).to_have_attribute("data-key", f"{trading_bot}:{seq}")
-    expect(screen.locator(".audit-held")).to_be_visible()  # newer records arrived meanwhile
+    highlighted = rows.filter(has=screen.locator(f'[data-audit-key="{trading_bot}:{seq}"]'))
+    expect(highlighted).to_have_css("background-color", OPENED_ROW)  # the highlight is on the record shown
+    expect(rows.filter(has_not=screen.locator(f'[data-audit-key="{trading_bot}:{seq}"]')).first).not_to_have_css(
+        "background-color", OPENED_ROW
+    )
+    first = rows.nth(0).locator('.tabulator-cell[tabulator-field="seq"]').inner_text()
+    expect(screen.locator(".audit-held")).to_be_visible()  # newer records arrived meanwhile...
+    expect(rows.nth(0).locator('.tabulator-cell[tabulator-field="seq"]')).to_have_text(first)  # ...the table held
     expect(opened).to_have_attribute("data-key", f"{trading_bot}:{seq}")
-    expect(rows.nth(2).locator('.tabulator-cell[tabulator-field="seq"]')).to_have_text(seq)  # held still
+    expect(highlighted).to_have_css("background-color", OPENED_ROW)
     agent.call(agent.ctx.supervisor.delete(trading_bot))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from tests.unit.ui.builders import BOT, record
 from ui.audit import AuditView, flat, pipeline_view
+from ui.audit_clicks import opened_row_css
 
 A = str(BOT)
 OTHER = uuid.UUID("0b5a7c1e-0000-4000-8000-0000000000bb")
@@ -26,12 +27,18 @@ def _row_of(view: AuditView, bot_id: str, seq: int) -> int:
     return int(view.table.value.index.get_loc(f"{bot_id}:{seq}"))
 
 
+def _click(view: AuditView, bot_id: str, seq: int) -> None:
+    """What the browser sends for a click on a row: the key written in that row's bot cell."""
+    view.clicks._handle_msg({"view": view.clicks.view, "key": f"{bot_id}:{seq}"})
+
+
 def test_rows_are_newest_first_with_trader_formats_and_regime_names() -> None:
     view = _view()
     assert view.add(A, [record(1, regime=0, equity=101_000.5), record(2, regime=2, equity=99_000.0)]) == 2
     rows = view.table.value.to_dict("records")
     assert [r["seq"] for r in rows] == [2, 1]
-    assert rows[0] | {"bot": "Alpha", "bar": "2024-05-02", "regime": "Risk-on · 100%", "confidence": "87.5%",
+    assert rows[0]["bot"].endswith(">Alpha</span>")
+    assert rows[0] | {"bot": rows[0]["bot"], "bar": "2024-05-02", "regime": "Risk-on · 100%", "confidence": "87.5%",
                       "target": "50%", "approved": "50%", "risk": "ok", "equity": "$99,000.00"} == rows[0]  # fmt: skip
     assert rows[1]["equity"] == "$101,000.50"
     assert 'data-count="2"' in view.count.object
@@ -47,7 +54,7 @@ def test_the_same_record_added_twice_is_kept_once() -> None:
 def test_a_clicked_row_opens_its_own_record_even_after_newer_ones_arrive() -> None:
     view = _view()
     view.add(A, [record(s) for s in range(160, 165)])
-    view.table.selection = [_row_of(view, A, 162)]
+    _click(view, A, 162)
     assert view.opened == (A, 162)
     assert view.drill.object["seq"] == 162
 
@@ -55,14 +62,75 @@ def test_a_clicked_row_opens_its_own_record_even_after_newer_ones_arrive() -> No
     assert view.opened == (A, 162) and view.drill.object["seq"] == 162
     assert len(view.table.value) == 5  # held still while the record is open
     assert view.held.visible and 'data-waiting="10"' in view.held.object
-    assert view.table.value.index[view.table.selection[0]] == f"{A}:162"
+    assert view.table.stylesheets == [opened_row_css(A, 162)]  # the highlight names the record, not a row
 
-    view.kind_select.value = "decision"  # a filter change redraws now, and the highlight follows the record
+    view.kind_select.value = "decision"  # a filter change redraws now, and the highlight stays on the record
     assert len(view.table.value) == 15
-    assert view.table.value.index[view.table.selection[0]] == f"{A}:162"
+    assert view.table.stylesheets == [opened_row_css(A, 162)]
 
     view.close()
-    assert view.opened is None and view.table.selection == [] and not view.held.visible
+    assert view.opened is None and view.table.stylesheets == [] and not view.held.visible
+
+
+def test_a_click_reported_as_a_position_from_an_older_frame_opens_nothing_else() -> None:
+    """The browser's selection is a row position it drew from an older frame: seq 17 was third,
+    three newer records arrived since, so position 2 now names seq 20. It must not open seq 20;
+    the row's own key (sent with the click) opens seq 17, and the highlight follows it."""
+    view = _view()
+    view.add(A, [record(s) for s in range(1, 20)])
+    assert _row_of(view, A, 17) == 2
+    view.add(A, [record(s) for s in range(20, 23)])
+    assert view.table.selectable is False  # so the browser sends no positions at all
+    view.table.selection = [2]  # were one to arrive
+    assert view.opened is None
+    _click(view, A, 17)
+    assert view.opened == (A, 17) and view.drill.object["seq"] == 17
+    assert view.table.stylesheets == [opened_row_css(A, 17)]
+
+
+def test_the_table_turns_to_the_page_holding_the_opened_record() -> None:
+    view = AuditView(page_size=10)
+    view.describe(A, name="Alpha")
+    view.add(A, [record(s) for s in range(1, 31)])  # seq 30 first: seq 17 is row 13, on page 2
+    assert view.table.page == 1
+    _click(view, A, 17)
+    assert view.table.page == 2
+    view.close()
+    _click(view, A, 30)
+    assert view.table.page == 1
+
+
+def test_the_opened_row_rule_matches_only_its_key() -> None:
+    rule = opened_row_css(A, 17)
+    assert f'[data-audit-key="{A}:17"]' in rule and "background-color" in rule
+    assert opened_row_css('x"] , *, [a="', 1).count('"') == 2 + 2  # a quote in a key cannot end the selector
+
+
+def test_each_row_carries_its_key_and_the_bot_name_is_escaped() -> None:
+    view = AuditView()
+    view.describe(A, name='<img src=x onerror="alert(1)">')
+    view.add(A, [record(5)])
+    cell = view.table.value.iloc[0]["bot"]
+    assert f'data-audit-key="{A}:5"' in cell and f'data-audit-view="{view.clicks.view}"' in cell
+    assert "<img" not in cell and "&lt;img" in cell
+
+
+def test_clicks_for_another_view_or_with_a_bad_key_are_ignored() -> None:
+    view = _view()
+    view.add(A, [record(5)])
+    for message in (
+        {"view": "another-view", "key": f"{A}:5"},
+        {"view": view.clicks.view, "key": f"{A}:five"},
+        {"view": view.clicks.view, "key": f"{A}:5 or 1=1"},
+        {"view": view.clicks.view},
+        {"view": view.clicks.view, "key": 5},
+        ["not", "a", "dict"],
+        {"view": view.clicks.view, "key": f"{A}:99"},  # a record this view does not hold
+    ):
+        view.clicks._handle_msg(message)
+        assert view.opened is None, message
+    _click(view, A, 5)
+    assert view.opened == (A, 5)
 
 
 def test_the_same_seq_in_two_bots_are_two_records() -> None:
@@ -70,7 +138,7 @@ def test_the_same_seq_in_two_bots_are_two_records() -> None:
     view.describe(B, name="Beta")
     view.add(A, [record(7, equity=1.0)])
     view.add(B, [record(7, equity=2.0, bot=OTHER)])
-    view.table.selection = [_row_of(view, B, 7)]
+    _click(view, B, 7)
     assert view.opened == (B, 7) and view.drill.object["bot_id"] == B
     assert "Beta" in view.summary.object
 
