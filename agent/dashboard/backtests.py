@@ -3,7 +3,12 @@ report (equity vs buy-and-hold with regime shading, metrics), reopen earlier run
 
 A portfolio run (several symbols, e.g. the bundled SPY + QQQ) shows the book's equity
 against buy-and-hold of the same weights, shaded by the first model's regime, and a row per
-symbol (weight, trades, costs, exposure, contribution to the return)."""
+symbol (weight, trades, costs, exposure, contribution to the return).
+
+Metrics carry the report's plain names and formats (``trader.evaluation_html.PERFORMANCE_ROWS``,
+``ui.format``), regimes the profile's names and colours (``ui.regimes``); a reopened run shows the
+profile it ran with, as the wizard's review does (``ui.wizard_steps.review_rows``), and loads it
+into the editor. A profile the model refuses is named at its field in the wizard's words."""
 
 from __future__ import annotations
 
@@ -23,7 +28,11 @@ from agent.dashboard.common import CSS, page, query_arg, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from contracts.profile import BotProfile
+from trader.evaluation_html import PERFORMANCE_ROWS, Cell
+from trader.report_html import time_per_regime
 from ui import format as fmt
+from ui.wizard_steps import review_rows
+from ui.wizard_words import LABELS, problem
 
 DAY_MS = 86_400_000
 CSV_CHOICE = "CSV file…"
@@ -70,27 +79,78 @@ def symbols_table(metrics: dict[str, Any]) -> str:
     )
 
 
-def metrics_table(metrics: dict[str, Any]) -> str:
+def _cell(value: Any, write: Cell) -> str:
+    return fmt.MISSING if value is None else html.escape(str(write(value)))
+
+
+def metrics_table(metrics: dict[str, Any], exposures: list[float] | None = None) -> str:
+    """Strategy against buy-and-hold with the report's names and formats; time per regime by name."""
     strategy, hold = metrics.get("strategy", {}), metrics.get("benchmark", {})
-    keys = [k for k in strategy if not isinstance(strategy[k], dict)]
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_num(strategy.get(k))}</td><td>{_num(hold.get(k))}</td></tr>" for k in keys
+        f"<tr><td>{title}</td><td>{_cell(strategy.get(key), write)}</td><td>{_cell(hold.get(key), write)}</td></tr>"
+        for title, key, write in PERFORMANCE_ROWS
+        if key in strategy
     )
+    if "average_exposure" in strategy:
+        legs = (metrics.get("symbols") or {}).values()
+        held = sum(leg.get("weight", 0.0) for leg in legs) if legs else 1.0  # a portfolio's weights may leave cash
+        rows += (
+            f"<tr><td>Average exposure</td><td>{fmt.pct(strategy['average_exposure'], 0)}</td>"
+            f"<td>{fmt.pct(held, 0)}</td></tr>"
+        )
     shares = strategy.get("regime_time_share", {})
-    share_text = ", ".join(f"regime {k}: {v:.0%}" for k, v in sorted(shares.items()))
-    in_regimes = f"Time in regimes: {html.escape(share_text)}" if shares else ""
+    in_regimes = f"Time per regime: {html.escape(time_per_regime(shares, exposures))}" if shares else ""
     hold_name = html.escape(str(hold.get("name", "buy and hold")))
+    span = f"{fmt.when_label(metrics.get('first_decision'))} to {fmt.when_label(metrics.get('last_decision'))}"
     return (
         f'<table class="hmm metrics"><tr><th>metric</th><th>strategy</th><th>{hold_name}</th></tr>{rows}</table>'
-        f"<p>{metrics.get('bars')} decision bars, {metrics.get('first_decision')} to {metrics.get('last_decision')}. "
-        f"{in_regimes}</p>{symbols_table(metrics)}"
+        f"<p>{fmt.count(metrics.get('bars'))} decision bars, {html.escape(span)}. {in_regimes}</p>"
+        f"{symbols_table(metrics)}"
     )
 
 
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}"
-    return html.escape(str(value)) if value is not None else "–"
+def run_profile(body: dict[str, Any]) -> BotProfile | None:
+    """The profile a run was started with; None for a run saved before profiles were, or one that no longer reads."""
+    try:
+        return BotProfile.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def named_exposures(profile: BotProfile | None) -> list[float] | None:
+    """What the run's regimes are named by; none with ``n_states: auto`` (the count changes per refit)."""
+    if profile is None or profile.model.n_states == "auto":
+        return None
+    return list(profile.strategy.exposure_per_regime)
+
+
+BACKTEST_STEPS = ("Market", "Model", "Strategy & risk")  # what a backtest reads; the rest is how a bot runs
+
+
+def profile_table(profile: BotProfile) -> str:
+    """The settings a run used, in the wizard review's words: market, model, strategy and the starting cash."""
+    rows = [
+        (label, value)
+        for step, label, value in review_rows(profile)
+        if step in BACKTEST_STEPS or label in (LABELS["name"], LABELS["starting_cash"])
+    ]
+    body = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
+    return f'<h4>Profile used</h4><table class="hmm bt-profile-table">{body}</table>'
+
+
+def profile_error(exc: ValidationError) -> str:
+    """The profile's first problems, each at its field in the wizard's words (no ``Value error``)."""
+    lines = []
+    for error in exc.errors()[:3]:
+        if error["type"] == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "")
+            why = f" ({reason})" if reason else ""
+            lines.append(f"Profile JSON cannot be read{why}: check its brackets, quotes and commas")
+            continue
+        found = problem(error["loc"], error["msg"])
+        where = " ".join(str(part) for part in error["loc"])  # a whole section: "Profile basics: required"
+        lines.append(str(found) if found.field in LABELS else f"Profile {where}: {found.message}".replace(" :", ":"))
+    return "; ".join(dict.fromkeys(lines))
 
 
 def _held(records: list[dict[str, Any]]) -> list[float]:
@@ -118,7 +178,7 @@ def _regime(record: dict[str, Any]) -> int | None:
     return record["regime"]  # type: ignore[no-any-return]
 
 
-def report_figure(records: list[dict[str, Any]]) -> Any:
+def report_figure(records: list[dict[str, Any]], exposures: list[float] | None = None) -> Any:
     if not records:
         return figure(height=300, title="no records")
     data = {
@@ -126,7 +186,7 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         "t": [datetime.fromisoformat(r["bar"]["date"]).replace(tzinfo=UTC) for r in records],
         "equity": [r["equity"] for r in records],
         "hold": _held(records),
-        "color": [regime_color(_regime(r)) for r in records],
+        "color": [regime_color(_regime(r), exposures) for r in records],
     }
     source = ColumnDataSource(data)
     lines_range = DataRange1d()
@@ -154,6 +214,7 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         fig.line("t", "hold", source=source, color="#555555", legend_label="buy and hold", line_dash="dashed"),
     ]
     fig.legend.location = "top_left"
+    fmt.money_axis(fig.yaxis)  # never 1.080e+5
     return fig
 
 
@@ -170,7 +231,11 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     )
     profile_pick = pn.widgets.Select(name="Profile", options=list(profiles), width=320)
     profile_text = pn.widgets.TextAreaInput(
-        name="Profile JSON", value=json.dumps(example_profile(), indent=1), height=220, sizing_mode="stretch_width"
+        name="Profile JSON",
+        value=json.dumps(example_profile(), indent=1),
+        height=220,
+        sizing_mode="stretch_width",
+        css_classes=["bt-profile-json"],
     )
     run_button = pn.widgets.Button(name="Run walk-forward", button_type="primary", css_classes=["bt-run"])
     progress = pn.indicators.Progress(name="progress", value=0, max=100, visible=False, width=320)
@@ -189,13 +254,24 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
             report.objects = [pn.pane.Alert(f"Run {run.run_id} failed: {run.error}", alert_type="danger")]
             return
         metrics = run.metrics() or {}
+        used = run_profile(run.profile)
+        exposures = named_exposures(used)
         report.objects = [
             pn.pane.HTML(f'<h3 class="bt-title" data-run="{run.run_id}">Run {run.run_id} ({run.data})</h3>'),
-            pn.pane.Bokeh(report_figure(run.records()), sizing_mode="stretch_width"),
+            pn.pane.Bokeh(report_figure(run.records(), exposures), sizing_mode="stretch_width"),
             pn.pane.HTML(
-                metrics_table(metrics), css_classes=["bt-metrics"], sizing_mode="stretch_width", stylesheets=[CSS]
+                metrics_table(metrics, exposures),
+                css_classes=["bt-metrics"],
+                sizing_mode="stretch_width",
+                stylesheets=[CSS],
             ),
         ]
+        if used is not None:
+            report.append(
+                pn.pane.HTML(
+                    profile_table(used), css_classes=["bt-profile"], sizing_mode="stretch_width", stylesheets=[CSS]
+                )
+            )
 
     def poll() -> None:
         run = watching["run"]
@@ -222,10 +298,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         try:
             profile = BotProfile.model_validate_json(profile_text.value or "")
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "profile"
-            text = html.escape(f"profile {where}: {first['msg']}")
-            status.object = f'<span data-state="invalid" style="color:#b00">{text}</span>'
+            status.object = f'<span data-state="invalid" style="color:#b00">{html.escape(profile_error(exc))}</span>'
             return
         if len(profile.market.symbols) > 1 and source != "bundled":
             source = "profile"  # a portfolio reads each symbol's bars as its market section names them
@@ -237,10 +310,15 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         watching["run"] = await ctx.backtests.start(profile, source)
         list_runs()
 
+    def reopen(run: BacktestRun) -> None:
+        show(run)
+        if run.profile:  # the run's own settings in the editor, to change one and run again
+            profile_text.value = json.dumps(run.profile, indent=1)
+
     def on_open(_event: object) -> None:
         run = ctx.backtests.get(runs.value) if runs.value else None
         if run is not None:
-            show(run)
+            reopen(run)
 
     def pick_profile(event: Any) -> None:
         chosen = profiles[event.new]
@@ -255,7 +333,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     list_runs()
     wanted = query_arg("run")
     if wanted and (found := ctx.backtests.get(wanted)) is not None:
-        show(found)
+        reopen(found)
     pn.state.add_periodic_callback(poll, period=250)
     body = pn.Column(
         "## Backtests (walk-forward)",

@@ -2,6 +2,8 @@
 width, on the agent and on the web app: two quick clicks on Deploy create one bot; a symbol the
 data source does not hold is refused at step 3 naming the field; three exposures for four regimes
 are refused at step 5. ``test_dashboard.py`` and ``test_web.py`` prove them at desktop width only.
+And the agent's Backtests page (the review's Should-fix): a refused profile is named at its field
+without doubled words, and a reopened run shows its metrics by plain name and the profile it used.
 
 The agent runs in a thread with its own nats-server; the web app on the same stack as
 ``test_web.py`` (API, workers, bus, Postgres, emulators on loopback). Every tab fails its test if
@@ -10,20 +12,25 @@ a page fetched beyond 127.0.0.1 or threw.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from agent.backtests import BacktestRun
+from agent.dashboard.backtests import example_profile
 from agent.instances import list_instances
 from agent.runtime import AgentSettings
 from events.embedded import NatsServer, free_port
+from tests.bars_data import small_profile, write_bars_csv
 from tests.busauth import BUS_KEYS
 from tests.conftest import wait_for
 from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, chromium, fill, open_page
 from tests.e2e.conftest import loopback_tab
-from tests.e2e.test_ux_agent import VIEWPORTS
+from tests.e2e.test_ux_agent import VIEWPORTS, _sticking_out
 from tests.e2e.test_web import api_user, log_in, new_email
 from tests.e2e.webstack import WebCloud
 from tests.e2e.wizardwalk import next_step
@@ -140,6 +147,55 @@ def test_the_agent_wizard_refuses_a_symbol_its_data_source_lacks_at_step_3(scree
 def test_the_agent_wizard_refuses_three_exposures_for_four_regimes_at_step_5(screen: Page, agent: AgentThread) -> None:
     open_page(screen, agent, "wizard")
     _refuses_three_exposures_for_four_regimes(screen)
+
+
+@pytest.fixture(scope="module")
+def finished_run(agent: AgentThread, tmp_path_factory: pytest.TempPathFactory) -> BacktestRun:
+    """A walk-forward run of the small profile over 420 S&P 500 days, finished."""
+    assert agent.ctx is not None
+    bars = write_bars_csv(tmp_path_factory.mktemp("bt") / "bars.csv", 420)
+    started = agent.call(agent.ctx.backtests.start(small_profile(bars), str(bars)))
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while (run := agent.ctx.backtests.get(started.run_id)) is None or run.status == "running":
+        assert time.monotonic() < deadline, "the backtest did not finish"
+        time.sleep(0.2)
+    assert run.status == "done", run.error
+    return run
+
+
+def test_a_reopened_backtest_shows_plain_metrics_and_the_profile_it_used(
+    screen: Page, agent: AgentThread, finished_run: BacktestRun
+) -> None:
+    assert screen.viewport_size is not None
+    screen.goto(f"{agent.base}/backtests?run={finished_run.run_id}")
+    expect(screen.locator(".bt-title")).to_have_attribute("data-run", finished_run.run_id)
+    metrics = screen.locator(".bt-metrics")
+    expect(metrics).to_contain_text("Max drawdown")
+    expect(metrics).to_contain_text("Time per regime: Defensive · 20%")
+    expect(metrics).not_to_contain_text("max_drawdown")
+    used = screen.locator(".bt-profile")
+    expect(used).to_contain_text("Profile used")
+    expect(used).to_contain_text("regime 1: 20% · regime 2: 100%")
+    expect(screen.locator(".bt-profile-json textarea")).to_have_value(json.dumps(finished_run.profile, indent=1))
+    width = screen.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= screen.viewport_size["width"], _sticking_out(screen, screen.viewport_size["width"])
+
+
+def test_a_refused_backtest_profile_is_named_at_its_field_once(screen: Page, agent: AgentThread) -> None:
+    open_page(screen, agent, "backtests")
+    editor = screen.locator(".bt-profile-json textarea")
+    editor.fill(json.dumps({**example_profile(), "model": {"n_states": 4, "training_window": 504}}))
+    editor.blur()  # a text area sends its value on change
+    screen.get_by_role("button", name="Run walk-forward").click()
+    status = screen.locator(".bt-status")
+    expect(status).to_contain_text("Exposure per regime: 3 exposures for 4 regimes")
+    expect(status).not_to_contain_text("Value error")
+    expect(status).not_to_contain_text("profile profile")
+    editor.fill('{"basics": ')
+    editor.blur()
+    screen.get_by_role("button", name="Run walk-forward").click()
+    expect(status).to_contain_text("Profile JSON cannot be read")
+    expect(screen.locator(".bt-status [data-state]")).to_have_attribute("data-state", "invalid")
 
 
 # ---- the web app -------------------------------------------------------------------------------
