@@ -5,10 +5,10 @@ A portfolio run (several symbols, e.g. the bundled SPY + QQQ) shows the book's e
 against buy-and-hold of the same weights, shaded by the first model's regime, and a row per
 symbol (weight, trades, costs, exposure, contribution to the return).
 
-Metrics carry the report's plain names and formats (``trader.evaluation_html.PERFORMANCE_ROWS``,
-``ui.format``), regimes the profile's names and colours (``ui.regimes``); a reopened run shows the
-profile it ran with, as the wizard's review does (``ui.wizard_steps.review_rows``), and loads it
-into the editor. A profile the model refuses is named at its field in the wizard's words."""
+Metrics, the profile a run used and a refused profile's errors are written by
+``agent.dashboard.backtest_words`` (the report's names, ``ui.format``, the wizard's words); a
+reopened run shows its profile and loads it into the editor. The profile is edited as JSON or
+with the wizard's own fields (``agent.dashboard.backtest_form``), the two kept in step."""
 
 from __future__ import annotations
 
@@ -24,17 +24,17 @@ from bokeh.plotting import figure
 from pydantic import ValidationError
 
 from agent.backtests import BacktestRun
+from agent.dashboard.backtest_form import ProfileForm, edited
+from agent.dashboard.backtest_words import metrics_table, named_exposures, profile_error, profile_table, run_profile
 from agent.dashboard.common import CSS, page, query_arg, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from contracts.profile import BotProfile
-from trader.evaluation_html import PERFORMANCE_ROWS, Cell
-from trader.report_html import time_per_regime
 from ui import format as fmt
-from ui.wizard_steps import review_rows
-from ui.wizard_words import LABELS, problem
+from ui.wizard_words import FieldProblem
 
 DAY_MS = 86_400_000
+UNREADABLE = "Profile JSON cannot be read: fix it, or pick a profile"
 CSV_CHOICE = "CSV file…"
 DATA_CHOICES = {"sp500": "sp500", "nasdaq": "nasdaq", "SPY + QQQ (bundled)": "bundled", CSV_CHOICE: CSV_CHOICE}
 
@@ -58,99 +58,6 @@ def example_portfolio() -> dict[str, Any]:
         "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
         "schedule": {"confirmed": True},
     }
-
-
-def symbols_table(metrics: dict[str, Any]) -> str:
-    """A portfolio's row per symbol; empty for a one-symbol run."""
-    symbols: dict[str, dict[str, Any]] = metrics.get("symbols") or {}
-    if not symbols:
-        return ""
-    rows = "".join(
-        f'<tr data-symbol="{html.escape(symbol)}"><td>{html.escape(symbol)}</td>'
-        f"<td>{fmt.pct(leg.get('weight'), 0)}</td><td>{fmt.count(leg.get('trades'))}</td>"
-        f"<td>{fmt.money(leg.get('costs'))}</td><td>{fmt.pct(leg.get('average_exposure'))}</td>"
-        f"<td>{fmt.pct(leg.get('contribution'), 2, signed=True)}</td></tr>"
-        for symbol, leg in symbols.items()
-    )
-    return (
-        '<table class="hmm symbols"><tr><th>symbol</th><th>weight</th><th>trades</th>'
-        "<th>commission + slippage</th><th>average exposure</th><th>contribution to return</th></tr>"
-        f"{rows}</table>"
-    )
-
-
-def _cell(value: Any, write: Cell) -> str:
-    return fmt.MISSING if value is None else html.escape(str(write(value)))
-
-
-def metrics_table(metrics: dict[str, Any], exposures: list[float] | None = None) -> str:
-    """Strategy against buy-and-hold with the report's names and formats; time per regime by name."""
-    strategy, hold = metrics.get("strategy", {}), metrics.get("benchmark", {})
-    rows = "".join(
-        f"<tr><td>{title}</td><td>{_cell(strategy.get(key), write)}</td><td>{_cell(hold.get(key), write)}</td></tr>"
-        for title, key, write in PERFORMANCE_ROWS
-        if key in strategy
-    )
-    if "average_exposure" in strategy:
-        legs = (metrics.get("symbols") or {}).values()
-        held = sum(leg.get("weight", 0.0) for leg in legs) if legs else 1.0  # a portfolio's weights may leave cash
-        rows += (
-            f"<tr><td>Average exposure</td><td>{fmt.pct(strategy['average_exposure'], 0)}</td>"
-            f"<td>{fmt.pct(held, 0)}</td></tr>"
-        )
-    shares = strategy.get("regime_time_share", {})
-    in_regimes = f"Time per regime: {html.escape(time_per_regime(shares, exposures))}" if shares else ""
-    hold_name = html.escape(str(hold.get("name", "buy and hold")))
-    span = f"{fmt.when_label(metrics.get('first_decision'))} to {fmt.when_label(metrics.get('last_decision'))}"
-    return (
-        f'<table class="hmm metrics"><tr><th>metric</th><th>strategy</th><th>{hold_name}</th></tr>{rows}</table>'
-        f"<p>{fmt.count(metrics.get('bars'))} decision bars, {html.escape(span)}. {in_regimes}</p>"
-        f"{symbols_table(metrics)}"
-    )
-
-
-def run_profile(body: dict[str, Any]) -> BotProfile | None:
-    """The profile a run was started with; None for a run saved before profiles were, or one that no longer reads."""
-    try:
-        return BotProfile.model_validate(body)
-    except ValidationError:
-        return None
-
-
-def named_exposures(profile: BotProfile | None) -> list[float] | None:
-    """What the run's regimes are named by; none with ``n_states: auto`` (the count changes per refit)."""
-    if profile is None or profile.model.n_states == "auto":
-        return None
-    return list(profile.strategy.exposure_per_regime)
-
-
-BACKTEST_STEPS = ("Market", "Model", "Strategy & risk")  # what a backtest reads; the rest is how a bot runs
-
-
-def profile_table(profile: BotProfile) -> str:
-    """The settings a run used, in the wizard review's words: market, model, strategy and the starting cash."""
-    rows = [
-        (label, value)
-        for step, label, value in review_rows(profile)
-        if step in BACKTEST_STEPS or label in (LABELS["name"], LABELS["starting_cash"])
-    ]
-    body = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
-    return f'<h4>Profile used</h4><table class="hmm bt-profile-table">{body}</table>'
-
-
-def profile_error(exc: ValidationError) -> str:
-    """The profile's first problems, each at its field in the wizard's words (no ``Value error``)."""
-    lines = []
-    for error in exc.errors()[:3]:
-        if error["type"] == "json_invalid":
-            reason = (error.get("ctx") or {}).get("error", "")
-            why = f" ({reason})" if reason else ""
-            lines.append(f"Profile JSON cannot be read{why}: check its brackets, quotes and commas")
-            continue
-        found = problem(error["loc"], error["msg"])
-        where = " ".join(str(part) for part in error["loc"])  # a whole section: "Profile basics: required"
-        lines.append(str(found) if found.field in LABELS else f"Profile {where}: {found.message}".replace(" :", ":"))
-    return "; ".join(dict.fromkeys(lines))
 
 
 def _held(records: list[dict[str, Any]]) -> list[float]:
@@ -237,6 +144,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         sizing_mode="stretch_width",
         css_classes=["bt-profile-json"],
     )
+    form = ProfileForm()
     run_button = pn.widgets.Button(name="Run walk-forward", button_type="primary", css_classes=["bt-run"])
     progress = pn.indicators.Progress(name="progress", value=0, max=100, visible=False, width=320)
     status = pn.pane.HTML("", css_classes=["bt-status"], sizing_mode="stretch_width")
@@ -326,6 +234,37 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         if len(chosen.get("market", {}).get("symbols", [])) > 1:  # a portfolio reads its profile's data
             data.value = "bundled" if chosen["market"].get("data_source") == "bundled" else data.value
 
+    def sync_form(text: str | None) -> None:
+        """The form shows what the JSON says, whenever the JSON reads as a profile."""
+        try:
+            form.fill(BotProfile.model_validate_json(text or ""))
+        except ValidationError:
+            return  # half-typed JSON: the form keeps its last good values
+        form.message.object = ""
+
+    def apply_form(_event: object) -> None:
+        try:
+            body = json.loads(profile_text.value or "")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            form.message.object = f'<span style="color:#b00">{UNREADABLE}</span>'
+            return
+        try:
+            changed = edited(body, form.values())
+            BotProfile.model_validate(changed)
+        except FieldProblem as exc:
+            form.message.object = f'<span style="color:#b00">{html.escape(str(exc.problem))}</span>'
+            return
+        except ValidationError as exc:
+            form.message.object = f'<span style="color:#b00">{html.escape(profile_error(exc))}</span>'
+            return
+        profile_text.value = json.dumps(changed, indent=1)
+        form.message.object = '<span data-state="applied">Applied: Run walk-forward uses these settings</span>'
+
+    profile_text.param.watch(lambda e: sync_form(e.new), "value")
+    form.apply.on_click(apply_form)
+    sync_form(profile_text.value)
     data.param.watch(lambda e: setattr(data_file, "visible", e.new == CSV_CHOICE), "value")
     profile_pick.param.watch(pick_profile, "value")
     run_button.on_click(start)
@@ -340,6 +279,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         # FlexBoxes wrap at phone width, where the fixed-width rows made the page 551 px wide
         pn.FlexBox(data, data_file, profile_pick, flex_wrap="wrap"),
         profile_text,
+        form.card,
         pn.FlexBox(run_button, progress, flex_wrap="wrap", align_items="center"),
         status,
         pn.FlexBox(runs, open_button, flex_wrap="wrap", align_items="flex-end"),

@@ -13,6 +13,7 @@ a page fetched beyond 127.0.0.1 or threw.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -196,6 +197,25 @@ def test_a_refused_backtest_profile_is_named_at_its_field_once(screen: Page, age
     screen.get_by_role("button", name="Run walk-forward").click()
     expect(status).to_contain_text("Profile JSON cannot be read")
     expect(screen.locator(".bt-status [data-state]")).to_have_attribute("data-state", "invalid")
+
+
+def test_the_backtest_profile_is_edited_with_the_wizards_fields(screen: Page, agent: AgentThread) -> None:
+    assert screen.viewport_size is not None
+    open_page(screen, agent, "backtests")
+    screen.locator(".bt-form").get_by_text("Edit with the wizard's fields").click()
+    fill(screen, ".wiz-exposure", "0, 1")
+    screen.locator(".bt-form-apply button").click()
+    message = screen.locator(".bt-form-message")
+    expect(message).to_contain_text("Exposure per regime: 2 exposures for 3 regimes")
+    fill(screen, ".wiz-exposure", "0, 0.25, 1")
+    fill(screen, ".wiz-window", "300")
+    screen.locator(".bt-form-apply button").click()
+    expect(message).to_contain_text("Applied")
+    editor = screen.locator(".bt-profile-json textarea")
+    expect(editor).to_have_value(re.compile(r'"training_window": 300'))
+    assert json.loads(editor.input_value())["strategy"]["exposure_per_regime"] == [0.0, 0.25, 1.0]
+    width = screen.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= screen.viewport_size["width"], _sticking_out(screen, screen.viewport_size["width"])
 
 
 # ---- the web app -------------------------------------------------------------------------------

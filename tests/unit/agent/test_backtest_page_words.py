@@ -1,5 +1,6 @@
 """The Backtests page in a trader's words: a refused profile is named at its field without doubled
-or raw words, metrics carry plain names and formats, and a run shows the profile it used."""
+or raw words, metrics carry plain names and formats, a run shows the profile it used, and the
+wizard's fields edit the profile without losing what they do not show."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agent.dashboard.backtests import example_profile, metrics_table, profile_error, profile_table, report_figure
+from agent.dashboard.backtest_form import ProfileForm, edited
+from agent.dashboard.backtest_words import metrics_table, profile_error, profile_table
+from agent.dashboard.backtests import example_portfolio, example_profile, report_figure
 from contracts.profile import BotProfile
 from ui import format as fmt
 
@@ -93,3 +96,19 @@ def test_the_equity_axis_is_in_dollars_not_scientific_notation() -> None:
     ]
     figure = report_figure(records, [0.0, 1.0])
     assert figure.yaxis[0].formatter.format == fmt.MONEY_TICKS
+
+
+def test_the_wizard_form_round_trips_a_profile_and_changes_only_what_it_owns() -> None:
+    for body in (example_profile(), example_portfolio() | {"broker": {"connection": "paper"}}):
+        form = ProfileForm()
+        form.fill(BotProfile.model_validate(body))
+        assert BotProfile.model_validate(edited(body, form.values())) == BotProfile.model_validate(body)
+    body = example_profile() | {"strategy": {"exposure_per_regime": [0.0, 0.5, 1.0], "stop_loss_pct": 5}}
+    form = ProfileForm()
+    form.fill(BotProfile.model_validate(body))
+    form.widgets["training_window"].value = 300
+    form.widgets["stop_loss_pct"].value = ""
+    changed = edited(body, form.values())
+    assert changed["model"]["training_window"] == 300
+    assert "stop_loss_pct" not in changed["strategy"]  # emptied in the form: none, not the old 5%
+    assert changed["basics"] == body["basics"]
