@@ -28,7 +28,9 @@ from trader.report_stops import NOTES_SHOWN, STOP_COLOUR, Stop, risk_stops, stop
 
 WIDTH, HEIGHT, PAD = 960, 220, 60
 STYLE = (
-    "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}"
+    "body{font:14px system-ui,sans-serif;margin:24px auto;padding:0 12px;max-width:1000px;color:#222}"
+    # a wide table scrolls inside itself on a phone instead of widening the page
+    "table{display:block;max-width:100%;overflow-x:auto}"
     "table{border-collapse:collapse;margin:12px 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;"
     "text-align:right}svg{width:100%;height:auto;font-size:11px;fill:#555}figure{margin:18px 0}"
     "figcaption{font-weight:600;margin-bottom:4px}.matrix td{color:#000}.note{color:#666;font-size:12px}"
@@ -43,6 +45,7 @@ METRIC_ROWS = (  # the console summary's rows (``stack/backtest_cmd.py``); the p
     ("Max drawdown", "max_drawdown", "{:.2%}"),
     ("Calmar", "calmar", "{:.2f}"),
 )
+VIEWPORT = "<meta name='viewport' content='width=device-width, initial-scale=1'>"  # phones: no 980 px page
 Exposures = Sequence[float] | None  # per regime, in regime order; None names them "Regime k"
 Label = Callable[[float], str]
 
@@ -285,7 +288,7 @@ def render(result: BacktestResult, *, title: str, exposures: Exposures = None) -
     ]
     summary = html.escape(summary_line(metrics))
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
         f"<title>{html.escape(title)} - backtest</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{summary}</p>{stop_notes(stops, dates)}{''.join(sections)}</body></html>\n"
     )

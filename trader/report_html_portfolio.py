@@ -21,6 +21,7 @@ from trader.evaluation_html import chance_section, comparison_table, group_table
 from trader.report_html import (
     PAD,
     STYLE,
+    VIEWPORT,
     WIDTH,
     Exposures,
     drawdown_chart,
@@ -186,7 +187,7 @@ def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str
         ribbons,
     ]
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
         f"<title>{html.escape(title)} - backtest</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>{''.join(sections)}</body></html>\n"
     )

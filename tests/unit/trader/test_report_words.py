@@ -115,3 +115,9 @@ def test_a_profile_that_chooses_its_number_of_regimes_is_reported_by_regime_numb
     (tmp_path / "fixed.json").write_text(json.dumps(PROFILE))
     assert report_exposures(engine_config(load_profile(tmp_path / "auto.json"), bot_id="t")) is None
     assert report_exposures(engine_config(load_profile(tmp_path / "fixed.json"), bot_id="t")) == EXPOSURES
+
+
+def test_a_phone_gets_the_page_at_its_own_width(run: Path) -> None:
+    page = (run / "report.html").read_text()
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in page
+    assert "table{display:block;max-width:100%;overflow-x:auto}" in page  # wide tables scroll inside themselves
