@@ -67,6 +67,7 @@ def test_the_bot_page_fits_the_screen_and_axe_finds_nothing_critical(
     log_in(screen, web, email, then=f"/bots/{bot_id}")
     expect(screen.locator(".bot-state")).to_have_attribute("data-status", "running", timeout=BOOT_TIMEOUT_MS)
     expect(screen.locator("#last-tick")).not_to_have_attribute("data-seq", "0", timeout=BOOT_TIMEOUT_MS)
+    expect(screen.get_by_role("heading", level=1)).to_contain_text("Phone-width bot with a long name")
     width = screen.evaluate("() => document.documentElement.scrollWidth")
     assert width <= screen_width, f"/bots/{{id}} is {width} px wide: {_sticking_out(screen, screen_width)}"
     critical = [
