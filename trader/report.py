@@ -32,7 +32,7 @@ from trader.engine import EngineConfig
 from trader.features import FeatureError
 from trader.model import DegenerateFit
 from trader.portfolio_bars import align
-from trader.report_html import write_report
+from trader.report_html import report_exposures, write_report
 from trader.report_html_portfolio import write_portfolio_report
 
 NEVER = 10**9  # a refit cadence no series reaches: one fit, then the filter alone
@@ -319,5 +319,7 @@ def run_backtest(
     if config.is_portfolio:
         write_portfolio_report(out_dir / "report.html", result, config, title=title or profile.basics.name)
     else:
-        write_report(out_dir / "report.html", result, title=title or profile.basics.name)
+        write_report(
+            out_dir / "report.html", result, title=title or profile.basics.name, exposures=report_exposures(config)
+        )
     return result.metrics

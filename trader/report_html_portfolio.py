@@ -4,7 +4,8 @@ The book first: the strategy against the baselines (each symbol's sleeve at its 
 costs), the chance tests, then a row per symbol (weight, trades, costs, exposure, what it
 added to the return). Then one equity chart for the book against buy-and-hold of the same
 weights, its drawdown, a regime ribbon per model, and results per regime and confidence per
-model. Every number a trader reads goes through ``ui.format``.
+model. Every number a trader reads goes through ``ui.format``; regimes are named and coloured by
+``ui.regimes`` from the profile's exposures, as on the one-symbol report and the dashboards.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from typing import Any
 
 from trader.backtest import BacktestResult
 from trader.engine import EngineConfig
-from trader.evaluation_html import chance_section, comparison_table, group_table, holdout_sections, regime_label
+from trader.evaluation_html import chance_section, comparison_table, group_table, holdout_sections, regime_labels
 from trader.report_html import (
     PAD,
-    REGIME_COLOURS,
     STYLE,
+    VIEWPORT,
     WIDTH,
+    Exposures,
     drawdown_chart,
     frame,
+    legend,
+    money_label,
     points,
+    report_exposures,
+    summary_line,
     svg_figure,
     x_at,
 )
@@ -75,12 +81,16 @@ def equity_chart(dates: list[str], equity: list[float], hold: list[float]) -> st
         f'<text x="{PAD + 56}" y="14" fill="#777">buy and hold, same weights</text>'
     )
     return svg_figure(
-        "Equity of the book against buy-and-hold of the same weights", lines + frame(dates, low, high, "{:,.0f}")
+        "Equity of the book against buy-and-hold of the same weights", lines + frame(dates, low, high, money_label)
     )
 
 
-def regime_ribbon(model: str, symbols: Sequence[str], regimes: Sequence[int | None]) -> str:
+def regime_ribbon(
+    model: str, symbols: Sequence[str], regimes: Sequence[int | None], exposures: Exposures = None
+) -> str:
     """One strip of colour per run of a regime, for the model on ``model``'s series."""
+    from ui import regimes as names  # not at import: the bot image, which ships trader/, has no ui/ nor bokeh
+
     n, bands, start = len(regimes), [], 0
     step = (WIDTH - 2 * PAD) / max(1, n - 1)
     for i in range(1, n + 1):
@@ -89,38 +99,34 @@ def regime_ribbon(model: str, symbols: Sequence[str], regimes: Sequence[int | No
             if regime is not None:
                 x0 = x_at(start, n)
                 width = max(0.5, x_at(i - 1, n) + step - x0)
-                colour = REGIME_COLOURS[regime % len(REGIME_COLOURS)]
+                colour = names.regime_color(regime, exposures)
                 bands.append(
                     f'<rect x="{x0:.1f}" y="2" width="{width:.1f}" height="{RIBBON_HEIGHT - 4}" fill="{colour}" '
-                    f'opacity="0.7"><title>{html.escape(regime_label(str(regime)))}</title></rect>'
+                    f'opacity="0.7"><title>{html.escape(names.regime_name(regime, exposures))}</title></rect>'
                 )
             start = i
-    legend = " ".join(
-        f"<span style='color:{REGIME_COLOURS[k % len(REGIME_COLOURS)]}'>■</span> {html.escape(regime_label(str(k)))}"
-        for k in sorted({r for r in regimes if r is not None})
-    )
     sets = ", ".join(symbols)
+    key = legend(sorted({r for r in regimes if r is not None}), exposures)
     return (
         f"<figure class='ribbon' data-model='{html.escape(model)}'><figcaption>Regimes of the model on "
         f"{html.escape(model)} (sets {html.escape(sets)})</figcaption>"
         f'<svg viewBox="0 0 {WIDTH} {RIBBON_HEIGHT}" role="img" aria-label="regimes of the model on '
-        f'{html.escape(model)}">{"".join(bands)}</svg><div class="note">{legend}</div></figure>'
+        f'{html.escape(model)}">{"".join(bands)}</svg>{key}</figure>'
     )
 
 
-def _model_sections(evaluation: dict[str, Any]) -> str:
+def _model_sections(evaluation: dict[str, Any], exposures: Exposures) -> str:
     parts = []
     for model, groups in evaluation["by_model"].items():
-        parts.append(
-            group_table(f"Results per regime of the model on {html.escape(model)}", groups["by_regime"], regime_label)
-        )
+        title = f"Results per regime of the model on {html.escape(model)}"
+        parts.append(group_table(title, groups["by_regime"], regime_labels(exposures)))
         parts.append(
             group_table(f"Results per confidence of the model on {html.escape(model)}", groups["by_confidence"], str)
         )
     return "".join(parts)
 
 
-def book_sections(metrics: dict[str, Any], held_exposure: float) -> str:
+def book_sections(metrics: dict[str, Any], held_exposure: float, exposures: Exposures = None) -> str:
     """The book's comparison, chance tests, per-symbol table and per-model results, for a run or a part of it."""
     evaluation = metrics["evaluation"]
     return (
@@ -130,12 +136,12 @@ def book_sections(metrics: dict[str, Any], held_exposure: float) -> str:
         "Random entry reshuffles each symbol's own holding periods.</p>"
         + chance_section(evaluation)
         + symbol_table(metrics["symbols"])
-        + _model_sections(evaluation)
+        + _model_sections(evaluation, exposures)
     )
 
 
-def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float) -> str:
-    return holdout_sections(holdout, lambda part: book_sections(part, held_exposure))
+def _holdout_sections(holdout: dict[str, Any] | None, held_exposure: float, exposures: Exposures) -> str:
+    return holdout_sections(holdout, lambda part: book_sections(part, held_exposure, exposures))
 
 
 def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str) -> str:
@@ -145,11 +151,13 @@ def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str
     dates = [r["bar"]["date"] for r in records]
     equity = [r["equity"] for r in records]
     held_exposure = sum(config.weight(s) for s in config.universe)
+    exposures = report_exposures(config)
     ribbons = "".join(
         regime_ribbon(
             model,
             [s for s in config.universe if config.model_of(s) == model],
             [r["models"][model]["regime"] for r in records],
+            exposures,
         )
         for model in config.model_symbols
     )
@@ -168,21 +176,18 @@ def render_portfolio(result: BacktestResult, config: EngineConfig, *, title: str
         if config.scope == "reference"
         else "a model per symbol"
     )
-    summary = (
-        f"{metrics['first_decision']} to {metrics['last_decision']}, {fmt.count(metrics['bars'])} decisions, "
-        f"{metrics.get('mode', 'walk-forward')}; {len(config.universe)} symbols ({', '.join(config.universe)}), {scope}"
-    )
+    summary = f"{summary_line(metrics)}; {len(config.universe)} symbols ({', '.join(config.universe)}), {scope}"
     sections = [
         heading,
-        book_sections(metrics, held_exposure),
+        book_sections(metrics, held_exposure, exposures),
         dropped_note,
-        _holdout_sections(holdout, held_exposure),
+        _holdout_sections(holdout, held_exposure, exposures),
         equity_chart(dates, equity, held_weights(records, config)),
         drawdown_chart(dates, equity),
         ribbons,
     ]
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
         f"<title>{html.escape(title)} - backtest</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>{''.join(sections)}</body></html>\n"
     )

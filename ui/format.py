@@ -167,3 +167,24 @@ def percent_axis(axis: Any, *, fine: bool = False) -> None:
 def price_axis(axis: Any) -> None:
     """Price ticks with separators and no exponent: ``4,500`` or ``0.25``."""
     axis.formatter = NumeralTickFormatter(format=PRICE_TICKS)
+
+
+def ratio(x: float | None, decimals: int = 2, signed: bool = False) -> str:
+    """A plain number such as a Sharpe ratio: ``1.23``, ``−0.45`` (``+0.12`` when ``signed``)."""
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    shown = _rounded(x, decimals)
+    return f"{_sign(x, shown, plus=signed)}{_grouped(shown, decimals)}"
+
+
+def when_label(text: str | None) -> str:
+    """A date or time written in ISO form (``2024-05-01``, ``2024-05-01T14:30:00``) as :func:`bar_label`
+    shows it; text that is not ISO is returned as it is."""
+    if not text:
+        return MISSING
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return bar_label(at)

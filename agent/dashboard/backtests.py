@@ -3,7 +3,12 @@ report (equity vs buy-and-hold with regime shading, metrics), reopen earlier run
 
 A portfolio run (several symbols, e.g. the bundled SPY + QQQ) shows the book's equity
 against buy-and-hold of the same weights, shaded by the first model's regime, and a row per
-symbol (weight, trades, costs, exposure, contribution to the return)."""
+symbol (weight, trades, costs, exposure, contribution to the return).
+
+Metrics, the profile a run used and a refused profile's errors are written by
+``agent.dashboard.backtest_words`` (the report's names, ``ui.format``, the wizard's words); a
+reopened run shows its profile and loads it into the editor. The profile is edited as JSON or
+with the wizard's own fields (``agent.dashboard.backtest_form``), the two kept in step."""
 
 from __future__ import annotations
 
@@ -19,13 +24,17 @@ from bokeh.plotting import figure
 from pydantic import ValidationError
 
 from agent.backtests import BacktestRun
+from agent.dashboard.backtest_form import ProfileForm, edited
+from agent.dashboard.backtest_words import metrics_table, named_exposures, profile_error, profile_table, run_profile
 from agent.dashboard.common import CSS, page, query_arg, regime_color
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from contracts.profile import BotProfile
 from ui import format as fmt
+from ui.wizard_words import FieldProblem
 
 DAY_MS = 86_400_000
+UNREADABLE = "Profile JSON cannot be read: fix it, or pick a profile"
 CSV_CHOICE = "CSV file…"
 DATA_CHOICES = {"sp500": "sp500", "nasdaq": "nasdaq", "SPY + QQQ (bundled)": "bundled", CSV_CHOICE: CSV_CHOICE}
 
@@ -49,48 +58,6 @@ def example_portfolio() -> dict[str, Any]:
         "strategy": {"exposure_per_regime": [0.0, 0.5, 1.0]},
         "schedule": {"confirmed": True},
     }
-
-
-def symbols_table(metrics: dict[str, Any]) -> str:
-    """A portfolio's row per symbol; empty for a one-symbol run."""
-    symbols: dict[str, dict[str, Any]] = metrics.get("symbols") or {}
-    if not symbols:
-        return ""
-    rows = "".join(
-        f'<tr data-symbol="{html.escape(symbol)}"><td>{html.escape(symbol)}</td>'
-        f"<td>{fmt.pct(leg.get('weight'), 0)}</td><td>{fmt.count(leg.get('trades'))}</td>"
-        f"<td>{fmt.money(leg.get('costs'))}</td><td>{fmt.pct(leg.get('average_exposure'))}</td>"
-        f"<td>{fmt.pct(leg.get('contribution'), 2, signed=True)}</td></tr>"
-        for symbol, leg in symbols.items()
-    )
-    return (
-        '<table class="hmm symbols"><tr><th>symbol</th><th>weight</th><th>trades</th>'
-        "<th>commission + slippage</th><th>average exposure</th><th>contribution to return</th></tr>"
-        f"{rows}</table>"
-    )
-
-
-def metrics_table(metrics: dict[str, Any]) -> str:
-    strategy, hold = metrics.get("strategy", {}), metrics.get("benchmark", {})
-    keys = [k for k in strategy if not isinstance(strategy[k], dict)]
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_num(strategy.get(k))}</td><td>{_num(hold.get(k))}</td></tr>" for k in keys
-    )
-    shares = strategy.get("regime_time_share", {})
-    share_text = ", ".join(f"regime {k}: {v:.0%}" for k, v in sorted(shares.items()))
-    in_regimes = f"Time in regimes: {html.escape(share_text)}" if shares else ""
-    hold_name = html.escape(str(hold.get("name", "buy and hold")))
-    return (
-        f'<table class="hmm metrics"><tr><th>metric</th><th>strategy</th><th>{hold_name}</th></tr>{rows}</table>'
-        f"<p>{metrics.get('bars')} decision bars, {metrics.get('first_decision')} to {metrics.get('last_decision')}. "
-        f"{in_regimes}</p>{symbols_table(metrics)}"
-    )
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}"
-    return html.escape(str(value)) if value is not None else "–"
 
 
 def _held(records: list[dict[str, Any]]) -> list[float]:
@@ -118,7 +85,7 @@ def _regime(record: dict[str, Any]) -> int | None:
     return record["regime"]  # type: ignore[no-any-return]
 
 
-def report_figure(records: list[dict[str, Any]]) -> Any:
+def report_figure(records: list[dict[str, Any]], exposures: list[float] | None = None) -> Any:
     if not records:
         return figure(height=300, title="no records")
     data = {
@@ -126,7 +93,7 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         "t": [datetime.fromisoformat(r["bar"]["date"]).replace(tzinfo=UTC) for r in records],
         "equity": [r["equity"] for r in records],
         "hold": _held(records),
-        "color": [regime_color(_regime(r)) for r in records],
+        "color": [regime_color(_regime(r), exposures) for r in records],
     }
     source = ColumnDataSource(data)
     lines_range = DataRange1d()
@@ -154,6 +121,7 @@ def report_figure(records: list[dict[str, Any]]) -> Any:
         fig.line("t", "hold", source=source, color="#555555", legend_label="buy and hold", line_dash="dashed"),
     ]
     fig.legend.location = "top_left"
+    fmt.money_axis(fig.yaxis)  # never 1.080e+5
     return fig
 
 
@@ -170,8 +138,13 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     )
     profile_pick = pn.widgets.Select(name="Profile", options=list(profiles), width=320)
     profile_text = pn.widgets.TextAreaInput(
-        name="Profile JSON", value=json.dumps(example_profile(), indent=1), height=220, sizing_mode="stretch_width"
+        name="Profile JSON",
+        value=json.dumps(example_profile(), indent=1),
+        height=220,
+        sizing_mode="stretch_width",
+        css_classes=["bt-profile-json"],
     )
+    form = ProfileForm()
     run_button = pn.widgets.Button(name="Run walk-forward", button_type="primary", css_classes=["bt-run"])
     progress = pn.indicators.Progress(name="progress", value=0, max=100, visible=False, width=320)
     status = pn.pane.HTML("", css_classes=["bt-status"], sizing_mode="stretch_width")
@@ -189,13 +162,24 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
             report.objects = [pn.pane.Alert(f"Run {run.run_id} failed: {run.error}", alert_type="danger")]
             return
         metrics = run.metrics() or {}
+        used = run_profile(run.profile)
+        exposures = named_exposures(used)
         report.objects = [
             pn.pane.HTML(f'<h3 class="bt-title" data-run="{run.run_id}">Run {run.run_id} ({run.data})</h3>'),
-            pn.pane.Bokeh(report_figure(run.records()), sizing_mode="stretch_width"),
+            pn.pane.Bokeh(report_figure(run.records(), exposures), sizing_mode="stretch_width"),
             pn.pane.HTML(
-                metrics_table(metrics), css_classes=["bt-metrics"], sizing_mode="stretch_width", stylesheets=[CSS]
+                metrics_table(metrics, exposures),
+                css_classes=["bt-metrics"],
+                sizing_mode="stretch_width",
+                stylesheets=[CSS],
             ),
         ]
+        if used is not None:
+            report.append(
+                pn.pane.HTML(
+                    profile_table(used), css_classes=["bt-profile"], sizing_mode="stretch_width", stylesheets=[CSS]
+                )
+            )
 
     def poll() -> None:
         run = watching["run"]
@@ -222,10 +206,7 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         try:
             profile = BotProfile.model_validate_json(profile_text.value or "")
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "profile"
-            text = html.escape(f"profile {where}: {first['msg']}")
-            status.object = f'<span data-state="invalid" style="color:#b00">{text}</span>'
+            status.object = f'<span data-state="invalid" style="color:#b00">{html.escape(profile_error(exc))}</span>'
             return
         if len(profile.market.symbols) > 1 and source != "bundled":
             source = "profile"  # a portfolio reads each symbol's bars as its market section names them
@@ -237,10 +218,15 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         watching["run"] = await ctx.backtests.start(profile, source)
         list_runs()
 
+    def reopen(run: BacktestRun) -> None:
+        show(run)
+        if run.profile:  # the run's own settings in the editor, to change one and run again
+            profile_text.value = json.dumps(run.profile, indent=1)
+
     def on_open(_event: object) -> None:
         run = ctx.backtests.get(runs.value) if runs.value else None
         if run is not None:
-            show(run)
+            reopen(run)
 
     def pick_profile(event: Any) -> None:
         chosen = profiles[event.new]
@@ -248,6 +234,37 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
         if len(chosen.get("market", {}).get("symbols", [])) > 1:  # a portfolio reads its profile's data
             data.value = "bundled" if chosen["market"].get("data_source") == "bundled" else data.value
 
+    def sync_form(text: str | None) -> None:
+        """The form shows what the JSON says, whenever the JSON reads as a profile."""
+        try:
+            form.fill(BotProfile.model_validate_json(text or ""))
+        except ValidationError:
+            return  # half-typed JSON: the form keeps its last good values
+        form.message.object = ""
+
+    def apply_form(_event: object) -> None:
+        try:
+            body = json.loads(profile_text.value or "")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            form.message.object = f'<span style="color:#b00">{UNREADABLE}</span>'
+            return
+        try:
+            changed = edited(body, form.values())
+            BotProfile.model_validate(changed)
+        except FieldProblem as exc:
+            form.message.object = f'<span style="color:#b00">{html.escape(str(exc.problem))}</span>'
+            return
+        except ValidationError as exc:
+            form.message.object = f'<span style="color:#b00">{html.escape(profile_error(exc))}</span>'
+            return
+        profile_text.value = json.dumps(changed, indent=1)
+        form.message.object = '<span data-state="applied">Applied: Run walk-forward uses these settings</span>'
+
+    profile_text.param.watch(lambda e: sync_form(e.new), "value")
+    form.apply.on_click(apply_form)
+    sync_form(profile_text.value)
     data.param.watch(lambda e: setattr(data_file, "visible", e.new == CSV_CHOICE), "value")
     profile_pick.param.watch(pick_profile, "value")
     run_button.on_click(start)
@@ -255,13 +272,14 @@ def backtests_page(ctx: AgentContext) -> pn.Column:
     list_runs()
     wanted = query_arg("run")
     if wanted and (found := ctx.backtests.get(wanted)) is not None:
-        show(found)
+        reopen(found)
     pn.state.add_periodic_callback(poll, period=250)
     body = pn.Column(
         "## Backtests (walk-forward)",
         # FlexBoxes wrap at phone width, where the fixed-width rows made the page 551 px wide
         pn.FlexBox(data, data_file, profile_pick, flex_wrap="wrap"),
         profile_text,
+        form.card,
         pn.FlexBox(run_button, progress, flex_wrap="wrap", align_items="center"),
         status,
         pn.FlexBox(runs, open_button, flex_wrap="wrap", align_items="flex-end"),

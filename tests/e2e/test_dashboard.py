@@ -268,7 +268,7 @@ def test_a_backtest_runs_with_progress_shows_its_report_and_reopens(
     expect(page.locator(".bt-status")).to_contain_text(" / 1000 bars")
     expect(status).to_have_attribute("data-state", "done", timeout=180_000)
     metrics = page.locator(".bt-metrics")
-    for label in ("strategy", "buy and hold", "sharpe"):
+    for label in ("strategy", "buy and hold", "Sharpe", "Max drawdown"):
         expect(metrics).to_contain_text(label)
     curve = page.evaluate(
         """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
@@ -286,7 +286,7 @@ def test_a_backtest_runs_with_progress_shows_its_report_and_reopens(
     )
     page.get_by_role("button", name="Open").click()
     expect(page.locator(".bt-title")).to_have_attribute("data-run", str(run_id))
-    expect(page.locator(".bt-metrics")).to_contain_text("sharpe")
+    expect(page.locator(".bt-metrics")).to_contain_text("Sharpe")
 
 
 def test_the_reconnect_prompt_shows_after_24_hours_without_the_cloud(

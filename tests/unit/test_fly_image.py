@@ -59,8 +59,8 @@ NOT_IN_THE_BOT = {
 # Imported by the bot's code only inside a function, for a path a hosted bot never takes.
 NOT_NEEDED_IN_THE_IMAGE = {
     "fastparquet": "trader/bars.py load_parquet: a hosted profile cannot name a data file",
-    "ui": "trader/report_html_portfolio.py: the HTML report is written by `hmmtrade backtest` and the agent, "
-    "never by a hosted bot",
+    "ui": "trader/report_html*.py, trader/evaluation_html.py: the HTML report is written by `hmmtrade backtest` "
+    "and the agent, never by a hosted bot",
 }
 # fly/ also holds the control-plane side of Fly (client, settings, emulator); the image carries those
 # files but the bot never imports them, so their dependencies are not installed.

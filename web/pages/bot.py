@@ -56,7 +56,8 @@ def header_html(bot: dict[str, Any]) -> str:
     reason = bot.get("status_reason")
     why = f' <span class="status-reason">· {html.escape(str(reason))}</span>' if reason else ""
     return (
-        f'<h2 class="bot-name">{html.escape(bot["name"])} {mode}</h2>'
+        # the page's one h1 (axe: page-has-heading-one), sized as the h2 it was
+        f'<h1 class="bot-name" style="font-size:1.5em">{html.escape(bot["name"])} {mode}</h1>'
         f'<p class="bot-state" data-status="{html.escape(str(bot["status"]))}">'
         f"Status <b>{html.escape(str(bot['status']))}</b>"
         f"{why} · {html.escape(', '.join(market['symbols']))} · {html.escape(market['bar_interval'])} bars · "

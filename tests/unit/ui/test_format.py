@@ -91,3 +91,29 @@ def test_axes_get_dollar_and_percent_ticks() -> None:
     assert fig.yaxis[0].formatter.format == "$0.0a"
     fmt.percent_axis(fig.xaxis)
     assert fig.xaxis[0].formatter.format == "0%"
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "text"),
+    [
+        (1.2345, {}, "1.23"),
+        (-0.454, {}, "−0.45"),
+        (-0.004, {}, "0.00"),  # rounds to zero: no minus sign
+        (0.12, {"signed": True}, "+0.12"),
+        (12_345.6, {"decimals": 1}, "12,345.6"),
+        (float("inf"), {}, "–"),
+        (None, {}, "–"),
+    ],
+)
+def test_ratio_writes_plain_numbers_with_the_minus_sign(
+    value: float | None, kwargs: dict[str, object], text: str
+) -> None:
+    assert fmt.ratio(value, **kwargs) == text  # type: ignore[arg-type]
+
+
+def test_iso_text_is_labelled_as_a_bar_time() -> None:
+    assert fmt.when_label("2024-05-01") == "2024-05-01"
+    assert fmt.when_label("2024-05-01T14:30:00") == "2024-05-01 14:30 UTC"
+    assert fmt.when_label("2024-05-01T00:00:00+00:00") == "2024-05-01"
+    assert fmt.when_label("next week") == "next week"
+    assert fmt.when_label(None) == fmt.when_label("") == "–"
