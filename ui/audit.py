@@ -53,11 +53,28 @@ COLUMNS = ("bot", "seq", "bar", "kind", "regime", "confidence", "target", "appro
 CSV_COLUMNS = ("bot_id", "seq", "bar_at", "kind", "regime", "regime_name", "confidence", "target", "approved", "risk",
                "orders", "sent", "fills", "equity")  # fmt: skip
 KINDS = ("decision", "refit", "risk", "lifecycle")
+RISK_EVENTS = frozenset({"halt", "rearm"})  # trader.risk's events: a limit tripped or re-armed on this bar
 ALL = "all"
 MAX_RECORDS = 50_000
 REDRAW_EVERY_S = 1.0  # in a browser: a table redrawn at every tick moves under the pointer and cannot be clicked
 
 Key = tuple[str, int]
+
+
+def record_kind(record: AuditRecord) -> str:
+    """What a record is about, for the Kind column and filter. Bots publish every bar as a
+    ``decision``; the bar a risk limit halts or re-arms is a ``risk`` record and a bar whose
+    model refit left a note (a failed warm refit, a changed number of regimes) a ``refit``, so a
+    trader can find the bar the kill switch fired on without paging through every decision."""
+    if record.kind != "decision":
+        return record.kind
+    events = record.detail.get("events")
+    if isinstance(events, list) and any(isinstance(e, dict) and e.get("kind") in RISK_EVENTS for e in events):
+        return "risk"
+    notes = record.detail.get("notes")
+    if isinstance(notes, list) and any(isinstance(n, str) and "refit" in n for n in notes):
+        return "refit"
+    return "decision"
 
 
 def _number(x: Any) -> float | None:
@@ -87,7 +104,7 @@ def flat(
         "bot_id": bot_id,
         "seq": record.seq,
         "bar_at": record.bar_at.isoformat(),
-        "kind": record.kind,
+        "kind": record_kind(record),
         "regime": regime,
         "regime_name": name or regime_name(regime, exposures),
         "confidence": confidence,
@@ -153,7 +170,7 @@ def headline(
     book = "book " if portfolio else ""
     return (
         f'<div class="audit-open" data-key="{key}"><b>{html.escape(bot_name)}</b> · seq {record.seq} · '
-        f"bar {fmt.bar_label(record.bar_at)} · {record.kind} · {regime} · "
+        f"bar {fmt.bar_label(record.bar_at)} · {record_kind(record)} · {regime} · "
         f"{book}target {fmt.pct(plain['target'], decimals=0)} → approved {fmt.pct(plain['approved'], decimals=0)} "
         f"({plain['risk'] or fmt.MISSING}) · {orders} · {fills} · equity {fmt.money(plain['equity'])}</div>"
         + (symbols_table(record.detail, exposures, symbols) if portfolio else "")
@@ -186,10 +203,13 @@ class AuditView:
         self._opened: Key | None = None
         self._waiting = 0
         self._first_bot = bot
+        self._kinds: set[str] = set()  # the Kind filter offers only kinds some record has
         self._view_id = uuid4().hex[:12]  # rows name their view: two audit views on one page stay apart
 
         self.bot_select = pn.widgets.Select(name="Bot", options={"All bots": ALL}, value=ALL, width=220)
-        self.kind_select = pn.widgets.Select(name="Kind", options=[ALL, *KINDS], value=ALL, width=140)
+        self.kind_select = pn.widgets.Select(
+            name="Kind", options=[ALL], value=ALL, width=140, css_classes=["audit-kind"]
+        )
         self.regime_select = pn.widgets.Select(name="Regime", options={"All regimes": ALL}, value=ALL, width=200)
         self.since = pn.widgets.TextInput(name="From (YYYY-MM-DD)", value="", width=150)
         self.until = pn.widgets.TextInput(name="To (YYYY-MM-DD)", value="", width=150)
@@ -279,6 +299,7 @@ class AuditView:
             key = (bot_id, record.seq)
             if key not in self._records:
                 self._records[key] = record
+                self._kinds.add(record_kind(record))
                 added += 1
         if bot_id not in self._names:
             self.describe(bot_id)
@@ -287,6 +308,7 @@ class AuditView:
             del self._records[oldest]
             self._rows.pop(oldest, None)
         if added:
+            self._update_kind_options()
             self._dirty.add(bot_id)
             if not self._throttled:
                 self._flush()
@@ -347,7 +369,7 @@ class AuditView:
         for (bot_id, _seq), record in self._records.items():
             if bot != ALL and bot_id != bot:
                 continue
-            if kind != ALL and record.kind != kind:
+            if kind != ALL and record_kind(record) != kind:
                 continue
             if regime != ALL and regime not in {str(k) for k in regimes_of(record)}:
                 continue
@@ -418,6 +440,11 @@ class AuditView:
         self.bot_select.options = labels
         self.bot_select.value = value if value in labels.values() else ALL
         self._update_regime_options()
+
+    def _update_kind_options(self) -> None:
+        options = [ALL, *(k for k in KINDS if k in self._kinds), *sorted(self._kinds - set(KINDS))]
+        if options != self.kind_select.options:
+            self.kind_select.options = options
 
     def _update_regime_options(self) -> None:
         bot = self.bot_select.value

@@ -282,6 +282,34 @@ def test_a_killed_bot_says_so_on_bots_and_is_marked_on_hmm_live(
     agent.call(agent.ctx.supervisor.delete(bot_id))
 
 
+def test_the_bar_the_kill_switch_fired_on_is_found_in_the_audit_by_its_kind(
+    screen: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    """Every bar is published as a decision; the one whose risk limit tripped is a "risk" record,
+    and the Kind filter offers what the records hold (it offered "lifecycle", which listed nothing)."""
+    assert agent.ctx is not None
+    body = small_profile(write_bars_csv(tmp_path / "bars.csv", 1000)).model_dump(mode="json")
+    body["basics"]["name"] = "Audited kill"
+    body["strategy"].update(
+        {"exposure_per_regime": [1.0, 1.0], "max_drawdown_pct": 4, "max_daily_loss_pct": 50, "rearm": "manual"}
+    )
+    bot_id = str(write_instance(agent.ctx.home, BotProfile.model_validate(body)).bot_id)
+    open_page(screen, agent, f"audit?bot={bot_id}")
+    kind = screen.locator(".audit-kind select")
+    expect(kind.locator('option[value="risk"]')).to_have_count(1)  # offered once the kill's record arrived
+    expect(kind.locator('option[value="lifecycle"]')).to_have_count(0)
+    kind.select_option("risk")
+    rows = screen.locator(".audit-table .tabulator-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator('.tabulator-cell[tabulator-field="risk"]')).to_have_text("killed")
+    expect(rows.first.locator('.tabulator-cell[tabulator-field="target"]')).to_have_text("100%")
+    expect(rows.first.locator('.tabulator-cell[tabulator-field="approved"]')).to_have_text("0%")
+    rows.first.click()
+    expect(screen.locator(".audit-open")).to_contain_text("risk")
+    expect(screen.locator(".audit-open")).to_contain_text("target 100% → approved 0% (killed)")
+    agent.call(agent.ctx.supervisor.delete(bot_id))
+
+
 def test_an_opened_audit_record_stays_the_one_clicked_while_records_stream_in(
     screen: Page, agent: AgentThread, tmp_path: Path
 ) -> None:

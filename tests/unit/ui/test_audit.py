@@ -163,6 +163,29 @@ def test_filters_by_bot_name_kind_regime_and_dates() -> None:
     assert view.problem.visible
 
 
+def test_the_bar_a_limit_halts_or_rearms_is_a_risk_record_and_kinds_offered_are_those_seen() -> None:
+    """Bots publish every bar as a decision: the bar the kill switch fired on is found by its
+    risk event, and the Kind filter does not offer kinds no record has (it offered "lifecycle")."""
+    view = _view()
+    view.add(A, [record(1)])
+    assert view.kind_select.options == ["all", "decision"]
+    halt = {"kind": "halt", "rule": "drawdown", "reason": "drawdown 20.3% reached the 20% limit"}
+    regime_change = {"kind": "regime_change", "from": 0, "to": 2}
+    view.add(A, [record(2, status="killed", events=[regime_change, halt]), record(3, events=[regime_change])])
+    view.add(A, [record(4, notes=["refit at bar 4 chose 2 regimes instead of 3"]), record(5, notes=["other"])])
+    assert view.kind_select.options == ["all", "decision", "refit", "risk"]
+    view.kind_select.value = "risk"
+    assert list(view.table.value["seq"]) == [2]
+    assert view.table.value.iloc[0]["kind"] == "risk"
+    view.kind_select.value = "refit"
+    assert list(view.table.value["seq"]) == [4]
+    view.kind_select.value = "decision"
+    assert list(view.table.value["seq"]) == [5, 3, 1]
+    rearm = {"kind": "rearm", "rule": "manual", "reason": "re-armed by a person"}
+    assert flat(A, record(6, events=[rearm]))["kind"] == "risk"
+    assert flat(A, record(7, kind="lifecycle", events=[halt]))["kind"] == "lifecycle"  # a kind set by the bot wins
+
+
 def test_a_bot_without_a_profile_filters_by_the_regimes_it_has_shown() -> None:
     view = AuditView(bot=B)
     view.add(B, [record(1, regime=2, bot=OTHER), record(2, regime=0, bot=OTHER)])
