@@ -63,6 +63,14 @@ class IntentAccepted(Contract):
     intent_id: str
 
 
+class BotRisk(Contract):
+    status: str = Field(max_length=32, description="The newest record's risk verdict: ok, adjusted, halted or killed.")
+    reason: str | None = Field(default=None, max_length=300, description="The first reason, as the bot wrote it.")
+    since: datetime | None = Field(
+        default=None, description="Halted or killed: the bar the limit tripped on (when it stopped trading)."
+    )
+
+
 class BotPublic(Contract):
     id: uuid.UUID
     name: str
@@ -74,6 +82,7 @@ class BotPublic(Contract):
     )
     profile: BotProfile
     status_reason: str | None = None
+    risk: BotRisk | None = Field(default=None, description="From its newest audit record; null before its first.")
     machine_id: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -66,3 +66,43 @@ async def latest_risk_status(db: Executor, bot_id: uuid.UUID) -> str | None:
         "SELECT detail->'risk'->>'status' FROM audit_events WHERE bot_id = $1 ORDER BY seq DESC LIMIT 1", bot_id
     )
     return status
+
+
+@dataclass(frozen=True)
+class RiskState:
+    """A bot's risk verdict on its newest record; for a halted or killed bot, since which bar."""
+
+    status: str
+    reason: str | None
+    since: datetime | None
+
+
+REASON_CHARS = 300  # written by the bot: shown in lists, so bounded
+
+
+async def latest_risks(db: Executor, bot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RiskState]:
+    """Each bot's risk state from its newest stored record (bots without records are left out).
+
+    One index probe per bot (newest seq first), then, for a halted or killed bot only, a walk
+    back to the newest record whose events hold the halt: that bar is when it stopped trading."""
+    rows = await db.fetch(
+        "SELECT b.id, a.seq, a.detail->'risk'->>'status' AS status, a.detail->'risk'->'reasons'->>0 AS reason"
+        " FROM unnest($1::uuid[]) AS b(id) CROSS JOIN LATERAL ("
+        "  SELECT seq, detail FROM audit_events WHERE bot_id = b.id ORDER BY seq DESC LIMIT 1) AS a",
+        list(bot_ids),
+    )
+    out: dict[uuid.UUID, RiskState] = {}
+    for row in rows:
+        if row["status"] is None:
+            continue
+        since = None
+        if row["status"] in ("halted", "killed"):
+            since = await db.fetchval(
+                "SELECT bar_at FROM audit_events WHERE bot_id = $1 AND seq <= $2"
+                " AND detail->'events' @> '[{\"kind\": \"halt\"}]' ORDER BY seq DESC LIMIT 1",
+                row["id"],
+                row["seq"],
+            )
+        reason = row["reason"][:REASON_CHARS] if row["reason"] else None
+        out[row["id"]] = RiskState(str(row["status"])[:32], reason, since)
+    return out

@@ -21,7 +21,16 @@ from api.problems import ProblemError, problem_responses
 from api.routes.notifications import channel_problems
 from api.state import ApiState
 from api.venue_checks import connection_problems, paper_connection_problems, profile_problems, refuse
-from contracts.api import AuditEntry, AuditPage, BotAccepted, BotList, BotPublic, IntentAccepted, StepValidation
+from contracts.api import (
+    AuditEntry,
+    AuditPage,
+    BotAccepted,
+    BotList,
+    BotPublic,
+    BotRisk,
+    IntentAccepted,
+    StepValidation,
+)
 from contracts.intents import CreateBot, DeleteBot, RearmBot, StartBot, StopBot
 from contracts.profile import WIZARD_STEPS, BotProfile
 from events.bus import BusUnavailable
@@ -98,7 +107,7 @@ async def _owned_bot(db: Any, user: UserRow, bot_id: uuid.UUID, *, allow_deleted
     return bot
 
 
-def _public(bot: BotRow, kinds: dict[uuid.UUID, str]) -> BotPublic:
+def _public(bot: BotRow, kinds: dict[uuid.UUID, str], risks: dict[uuid.UUID, audit.RiskState]) -> BotPublic:
     profile = BotProfile.model_validate(bot.profile)
     reference = profile.broker.connection
     return BotPublic(
@@ -110,6 +119,7 @@ def _public(bot: BotRow, kinds: dict[uuid.UUID, str]) -> BotPublic:
         connection_kind="paper" if reference == "paper" else kinds.get(uuid.UUID(reference)),
         profile=profile,
         status_reason=bot.status_reason,
+        risk=BotRisk(**vars(risks[bot.id])) if bot.id in risks else None,
         machine_id=bot.machine_id,
         created_at=bot.created_at,
         updated_at=bot.updated_at,
@@ -205,13 +215,16 @@ async def validate_step(
 async def list_bots(user: CurrentUser, db: Db) -> BotList:
     """Your bots, oldest first (deleted bots are left out), each with its mode and connection kind."""
     kinds = await connections.kinds_by_id(db, user.id)
-    return BotList(bots=[_public(b, kinds) for b in await bots.list_bots(db, user.id)])
+    listed = await bots.list_bots(db, user.id)
+    risks = await audit.latest_risks(db, [b.id for b in listed])
+    return BotList(bots=[_public(b, kinds, risks) for b in listed])
 
 
 @router.get("/{bot_id}", response_model=BotPublic, responses=problem_responses(401, 404, 422, 503))
 async def get_bot(bot_id: uuid.UUID, user: CurrentUser, db: Db) -> BotPublic:
-    """One of your bots, with its profile, mode, connection kind and status."""
-    return _public(await _owned_bot(db, user, bot_id, allow_deleted=True), await connections.kinds_by_id(db, user.id))
+    """One of your bots, with its profile, mode, connection kind, status and risk state."""
+    bot = await _owned_bot(db, user, bot_id, allow_deleted=True)
+    return _public(bot, await connections.kinds_by_id(db, user.id), await audit.latest_risks(db, [bot.id]))
 
 
 async def _lifecycle(

@@ -296,7 +296,7 @@ def test_the_bar_the_kill_switch_fired_on_is_found_in_the_audit_by_its_kind(
     bot_id = str(write_instance(agent.ctx.home, BotProfile.model_validate(body)).bot_id)
     open_page(screen, agent, f"audit?bot={bot_id}")
     kind = screen.locator(".audit-kind select")
-    expect(kind.locator('option[value="risk"]')).to_have_count(1)  # offered once the kill's record arrived
+    expect(kind.locator('option[value="risk"]')).to_have_count(1)
     expect(kind.locator('option[value="lifecycle"]')).to_have_count(0)
     kind.select_option("risk")
     rows = screen.locator(".audit-table .tabulator-row")

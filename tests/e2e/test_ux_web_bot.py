@@ -1,18 +1,25 @@
-"""The web app's single-bot page (``/bots/{id}``) at desktop and phone width (issue 20,
-``docs/ux-review.md`` #6 and the accessibility check): with a hosted bot booted on the Fly
-emulator and trading, the page is no wider than the screen and axe-core finds no critical
-violation. ``test_ux_web.py`` covers every other page; this one needs a running hosted bot.
+"""The web app's bots at desktop and phone width (issue 20, ``docs/ux-review.md``): with a hosted
+bot booted on the Fly emulator and trading, its page (``/bots/{id}``) is no wider than the screen
+and axe-core finds no critical violation (#6; ``test_ux_web.py`` covers every other page); a
+killed bot says KILLED with its reason and date on Bots and on its page (#1); delete asks first,
+naming the bot (#4).
 
 Same stack as ``test_web.py`` (API, workers, bus, Postgres, emulators on loopback).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from contracts.events import AuditRecord
+from store import audit
+from store.pool import create_pool
+from tests.conftest import wait_for
 from tests.e2e.conftest import loopback_tab
 from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations
 from tests.e2e.test_web import (
@@ -76,3 +83,79 @@ def test_the_bot_page_fits_the_screen_and_axe_finds_nothing_critical(
         if v["impact"] == "critical" and any(not _known_upstream(v["id"], n["html"]) for n in v["nodes"])
     ]
     assert critical == []
+
+
+def _local_bot(web: WebCloud, headers: dict[str, str], name: str) -> str:
+    """A local bot (no machine to boot): what the web app lists for a free user's laptop bot."""
+    profile = hosted_profile(name)
+    profile["basics"] = {**profile["basics"], "surface": "local"}
+    created = api(web, "POST", "/api/v1/bots", headers, json=profile)
+    assert web.cloud is not None
+    api_client = web.cloud.api
+
+    async def done() -> bool:
+        response = await api_client.get(f"/api/v1/intents/{created['intent_id']}", headers=headers)
+        return response.status_code == 200 and response.json()["status"] == "done"
+
+    web.call(wait_for(done, what="the bot created"))
+    return str(created["bot_id"])
+
+
+async def _stored_kill(pg_dsn: str, bot_id: uuid.UUID) -> None:
+    """What audit ingest stores when the bot's 20% drawdown limit trips on 2002-10-07 and it stays flat."""
+    reason = "drawdown 20.34% reached the 20% limit: flat until re-armed"
+    halt = {"kind": "halt", "rule": "drawdown", "reason": reason}
+    records = [
+        AuditRecord(
+            id=f"{bot_id}:{seq}",
+            bot_id=bot_id,
+            seq=seq,
+            bar_at=day,
+            detail={"risk": {"status": "killed", "approved": 0.0, "reasons": [reason]}, "events": events},
+        )
+        for seq, day, events in (
+            (1, datetime(2002, 10, 7, tzinfo=UTC), [halt]),
+            (2, datetime(2018, 12, 31, tzinfo=UTC), []),
+        )
+    ]
+    pool = await create_pool(pg_dsn, max_size=1)
+    try:
+        await audit.insert_batch(pool, records)
+    finally:
+        await pool.close()
+
+
+def test_a_killed_bot_says_killed_with_its_reason_and_date_on_bots_and_its_page(
+    screen: Page, web: WebCloud, pg_dsn: str
+) -> None:
+    email = new_email()
+    headers = api_user(web, email)
+    bot_id = _local_bot(web, headers, "Killed in 2002")
+    web.call(_stored_kill(pg_dsn, uuid.UUID(bot_id)))
+    log_in(screen, web, email)
+    badge = screen.locator(f'.bot-row[data-bot="{bot_id}"] .bot-risk[data-risk="killed"]')
+    expect(badge).to_contain_text("KILLED since 2002-10-07: drawdown 20.34% reached the 20% limit")  # never healthy
+    screen.goto(f"{web.web_url}/bots/{bot_id}")
+    expect(screen.locator('.bot-risk[data-risk="killed"]')).to_contain_text("KILLED since 2002-10-07")
+    api(web, "DELETE", f"/api/v1/bots/{bot_id}", headers)
+
+
+def test_delete_on_the_web_asks_naming_the_bot_and_only_yes_deletes(screen: Page, web: WebCloud) -> None:
+    email = new_email()
+    headers = api_user(web, email)
+    bot_id = _local_bot(web, headers, "Doomed web bot")
+    log_in(screen, web, email)
+    row = screen.locator(f'.bot-row[data-bot="{bot_id}"]')
+    expect(row).to_be_visible()
+    screen.locator(".bot-delete button").click()
+    question = screen.locator(".bot-confirm")
+    expect(question).to_contain_text("Delete Doomed web bot?")
+    screen.locator(".bot-delete-no button").click()
+    expect(question).to_be_hidden()
+    expect(row).to_be_visible()  # asking and cancelling deleted nothing
+    assert api(web, "GET", f"/api/v1/bots/{bot_id}", headers)["status"] != "deleted"
+
+    screen.locator(".bot-delete button").click()
+    screen.get_by_role("button", name="Yes, delete Doomed web bot").click()
+    expect(row).to_have_count(0)
+    assert api(web, "GET", f"/api/v1/bots/{bot_id}", headers)["status"] == "deleted"

@@ -34,6 +34,7 @@ from web.chrome import (
     visitor,
 )
 from web.context import WebContext
+from web.pages.bots import risk_html
 
 HISTORY_PAGES = 20  # 500 records a page: the newest 10,000 decisions are drawn
 LOG_LINES = 300
@@ -61,7 +62,7 @@ def header_html(bot: dict[str, Any]) -> str:
         f'<p class="bot-state" data-status="{html.escape(str(bot["status"]))}">'
         f"Status <b>{html.escape(str(bot['status']))}</b>"
         f"{why} · {html.escape(', '.join(market['symbols']))} · {html.escape(market['bar_interval'])} bars · "
-        f"{html.escape(bot['surface'])}</p>"
+        f"{html.escape(bot['surface'])}</p>{risk_html(bot)}"
     )
 
 

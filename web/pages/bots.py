@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, cast
 
 import panel as pn
 
 from ui.format import money, pct, signed_money
 from ui.regimes import named_exposures, regime_names
+from ui.risk_badge import risk_badge_html
 from web.api import ApiError, UserApi
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, on_close, visitor
 from web.context import WebContext
@@ -73,6 +75,13 @@ def numbers(bot: dict[str, Any], hub: LiveHub) -> dict[str, str]:
     }
 
 
+def risk_html(bot: dict[str, Any]) -> str:
+    """The API's risk state of the bot (from its newest stored record) as a badge; empty when trading."""
+    risk = bot.get("risk") or {}
+    since = risk.get("since")
+    return risk_badge_html(risk.get("status"), risk.get("reason"), datetime.fromisoformat(since) if since else None)
+
+
 def bot_row(bot: dict[str, Any], hub: LiveHub) -> str:
     n = numbers(bot, hub)
     mode = '<span class="badge live">LIVE</span>' if bot["mode"] == "live" else '<span class="badge">paper</span>'
@@ -80,7 +89,7 @@ def bot_row(bot: dict[str, Any], hub: LiveHub) -> str:
     return (
         f'<div class="bot-row" data-bot="{bot["id"]}" data-status="{html.escape(str(bot["status"]))}">'
         f'<a href="/bots/{bot["id"]}"><b>{html.escape(bot["name"])}</b></a> {mode} '
-        f'<span class="symbols">{html.escape(symbols)}</span> · {html.escape(bot["surface"])}<br>'
+        f'<span class="symbols">{html.escape(symbols)}</span> · {html.escape(bot["surface"])}<br>{risk_html(bot)}'
         f"{status_words(bot)} · regime <b>{n['regime']}</b> · equity <b>{n['equity']}</b> · P&amp;L {n['pnl']}"
         f' · <span class="last">{n["last"]}</span></div>'
     )
@@ -120,7 +129,8 @@ class BotsView:
             not self._loaded
             or fresh.keys() != self.bots.keys()
             or any(
-                (b["status"], b.get("status_reason")) != (self.bots[i]["status"], self.bots[i].get("status_reason"))
+                (b["status"], b.get("status_reason"), b.get("risk"))
+                != (self.bots[i]["status"], self.bots[i].get("status_reason"), self.bots[i].get("risk"))
                 for i, b in fresh.items()
             )
         ):
