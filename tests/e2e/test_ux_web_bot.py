@@ -21,7 +21,7 @@ from store import audit
 from store.pool import create_pool
 from tests.conftest import wait_for
 from tests.e2e.conftest import loopback_tab
-from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations
+from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations, scientific_axes
 from tests.e2e.test_web import (
     BOOT_TIMEOUT_MS,
     api,
@@ -83,6 +83,7 @@ def test_the_bot_page_fits_the_screen_and_axe_finds_nothing_critical(
         if v["impact"] == "critical" and any(not _known_upstream(v["id"], n["html"]) for n in v["nodes"])
     ]
     assert critical == []
+    assert scientific_axes(screen) == {}  # must-fix 7: no money axis in scientific notation
 
 
 def _local_bot(web: WebCloud, headers: dict[str, str], name: str) -> str:
