@@ -31,6 +31,9 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = artifacts_dir(Path(__file__).resolve().parents[2])
 PAGES = ("bots", "live", "audit", "backtests", "wizard", "cloud")
 OPENED_ROW = "rgb(207, 227, 255)"  # ui.audit_clicks.OPENED_ROW_BACKGROUND
+KILL_MARK_SHOWN = """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+    if (m.data && m.data.label && m.data.label.some(l => String(l).startsWith('killed'))) return true;
+  return false; }"""  # the chart's stop marks: a labelled point where the kill switch fired
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -279,11 +282,7 @@ def test_a_killed_bot_says_so_on_bots_and_is_marked_on_hmm_live(
 
     open_page(screen, agent, f"live?bot={bot_id}")
     expect(screen.locator('.live-risk[data-risk="killed"]')).to_be_visible()
-    screen.wait_for_function(  # the chart's stop marks: a labelled point where the kill switch fired
-        """() => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
-             if (m.data && m.data.label && m.data.label.some(l => String(l).startsWith('killed'))) return true;
-           return false; }"""
-    )
+    screen.wait_for_function(KILL_MARK_SHOWN)
     agent.call(agent.ctx.supervisor.delete(bot_id))
 
 

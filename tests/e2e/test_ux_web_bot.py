@@ -21,7 +21,14 @@ from store import audit
 from store.pool import create_pool
 from tests.conftest import wait_for
 from tests.e2e.conftest import loopback_tab
-from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations, scientific_axes
+from tests.e2e.test_ux_agent import (
+    KILL_MARK_SHOWN,
+    VIEWPORTS,
+    _known_upstream,
+    _sticking_out,
+    axe_violations,
+    scientific_axes,
+)
 from tests.e2e.test_web import (
     BOOT_TIMEOUT_MS,
     api,
@@ -138,6 +145,7 @@ def test_a_killed_bot_says_killed_with_its_reason_and_date_on_bots_and_its_page(
     expect(badge).to_contain_text("KILLED since 2002-10-07: drawdown 20.34% reached the 20% limit")  # never healthy
     screen.goto(f"{web.web_url}/bots/{bot_id}")
     expect(screen.locator('.bot-risk[data-risk="killed"]')).to_contain_text("KILLED since 2002-10-07")
+    screen.wait_for_function(KILL_MARK_SHOWN)  # must-fix 1b: the chart marks where the kill switch fired
     api(web, "DELETE", f"/api/v1/bots/{bot_id}", headers)
 
 
