@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import loopback_tab
-from tests.e2e.test_ux_agent import VIEWPORTS, _known_upstream, _sticking_out, axe_violations
+from tests.e2e.test_ux_agent import VIEWPORTS, WCAG_AA_TEXT, _known_upstream, _sticking_out, axe_violations
 from tests.e2e.test_web import new_email, sign_up
 from tests.e2e.webstack import WebCloud
 
@@ -42,7 +42,9 @@ def screen(request: pytest.FixtureRequest, browser: Browser, web: WebCloud) -> I
         yield tab
 
 
-def test_every_page_fits_the_screen_and_axe_finds_nothing_critical(screen: Page, web: WebCloud) -> None:
+def test_every_page_fits_the_screen_and_axe_finds_nothing_critical_nor_low_contrast_text(
+    screen: Page, web: WebCloud
+) -> None:
     assert screen.viewport_size is not None
     screen_width = screen.viewport_size["width"]
     problems: list[str] = []
@@ -55,7 +57,7 @@ def test_every_page_fits_the_screen_and_axe_finds_nothing_critical(screen: Page,
             problems.append(f"{path} is {width} px wide: {_sticking_out(screen, screen_width)}")
         for v in axe_violations(screen):
             nodes = [n["html"][:160] for n in v["nodes"] if not _known_upstream(v["id"], n["html"])]
-            if v["impact"] == "critical" and nodes:
+            if (v["impact"] == "critical" or v["id"] in WCAG_AA_TEXT) and nodes:
                 problems.append(f"{path}: {v['id']} ({v['help']}) at {nodes[:3]}")
 
     for path, loaded in PUBLIC:
