@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from agent.instances import write_instance
+from agent.instances import list_instances, write_instance
 from agent.runtime import AgentSettings
 from contracts.profile import BotProfile
 from events.embedded import NatsServer, free_port
@@ -99,6 +99,29 @@ def _sign_and_color(page: Page, row_css: str, field: str) -> tuple[str, str]:
 
 def _rgb(hex_color: str) -> str:
     return "rgb({}, {}, {})".format(*(int(hex_color[i : i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_hmm_live_without_bots_says_how_to_make_one_and_follows_bots_made_and_deleted(
+    screen: Page, agent: AgentThread, tmp_path: Path
+) -> None:
+    """The module's first test: the agent has no bot yet."""
+    assert agent.ctx is not None and list_instances(agent.ctx.home)[0] == []
+    open_page(screen, agent, "live")
+    empty = screen.locator(".live-empty")
+    expect(empty).to_contain_text("No bots yet")
+    expect(empty.get_by_role("link", name="New bot wizard")).to_have_attribute("href", "./wizard")
+    expect(screen.locator(".live-bot select")).to_be_hidden()  # no empty picker, no empty charts
+
+    bot_id = _bot(agent, tmp_path, "Fresh bot", 1000)  # made while the page is open: listed without a reload
+    try:
+        picker = screen.locator(".live-bot select")
+        expect(picker.locator("option")).to_have_text(["Fresh bot"])
+        expect(picker).to_have_value("Fresh bot")  # Bokeh's <option> values are the labels
+        expect(empty).to_be_hidden()
+    finally:
+        agent.call(agent.ctx.supervisor.delete(bot_id))  # deleted: gone from the page, which says what to do again
+    expect(empty).to_be_visible()
+    expect(picker).to_be_hidden()
 
 
 def test_the_bots_table_shows_every_field_under_its_header_and_fits_the_screen(
@@ -194,3 +217,47 @@ def test_a_stopped_bot_says_only_stopped_and_the_reason_goes_when_it_runs_again(
     expect(row).to_have_attribute("data-status", "running")
     expect(status).not_to_contain_text("stopped on request")
     agent.call(agent.ctx.supervisor.delete(bot_id))
+
+
+def test_hmm_live_lists_each_bot_once_by_name_says_replay_and_names_the_symbol_on_the_price_axis(
+    screen: Page, agent: AgentThread, trading_bot: str, killed_bot: str, tmp_path: Path
+) -> None:
+    assert agent.ctx is not None
+    namesake = _bot(agent, tmp_path, "Table bot", 1000)  # a second "Table bot": told apart without an id
+    try:
+        open_page(screen, agent, f"live?bot={trading_bot}")
+        picker = screen.locator(".live-bot select")
+        # namesakes are counted in the order the agent lists its bots (by id)
+        expect(picker).to_have_value("Table bot · SPX" if trading_bot < namesake else "Table bot · SPX (2)")
+        labels = picker.locator("option")
+        expect(labels).to_have_count(3)
+        names = labels.all_inner_texts()
+        assert sorted(names) == ["Killed table bot", "Table bot · SPX", "Table bot · SPX (2)"], names
+        assert not any(re.search(r"[0-9a-f]{8}", name) for name in names), names
+
+        feed = screen.locator('.live-feed[data-feed="replay"]')
+        expect(feed).to_have_text("REPLAY")
+        expect(screen.locator(".live-source")).to_contain_text("SPX: prices are a replay of the file")
+        expect(screen.locator("#last-tick")).to_contain_text("bar ")
+        price_axes = screen.evaluate(
+            """() => { const out = [];
+               for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+                 if (m.title && m.title.text && m.title.text.includes('price, shaded by regime'))
+                   for (const axis of m.left) out.push(axis.axis_label);
+               return out; }"""
+        )
+        assert price_axes == ["SPX (replay)"], price_axes
+        assert screen.viewport_size is not None
+        screen.screenshot(path=SHOTS / f"ux-live-names-{screen.viewport_size['width']}.png", full_page=True)
+
+        agent.call(agent.ctx.supervisor.delete(namesake))  # deleted while listed: gone without a reload
+        expect(labels).to_have_count(2)
+        assert sorted(labels.all_inner_texts()) == ["Killed table bot", "Table bot"]  # no namesake to tell apart
+        assert screen.evaluate("() => document.documentElement.scrollWidth") <= screen.viewport_size["width"]
+
+        open_page(screen, agent, f"live?bot={namesake}")  # an old link to the deleted bot: said, not listed
+        expect(screen.locator(".live-gone")).to_contain_text("not one of this agent's bots")
+        expect(labels).to_have_count(2)
+        assert namesake[:8] not in " ".join(labels.all_inner_texts())
+    finally:
+        agent.call(agent.ctx.supervisor.delete(namesake))  # again, if the test failed first: harmless
