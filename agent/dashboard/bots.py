@@ -120,6 +120,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
 
     log_of: list[str] = []
+    names: dict[str, str] = {}  # bot id -> name, for the log's title
 
     async def show_log(bot_id: str) -> None:
         log_of[:] = [bot_id]
@@ -129,9 +130,8 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         if not log_of:
             return
         bot_id = log_of[0]
-        log_title.object = (
-            f"<h3>Log of {bot_id[:8]} (last 200 lines, {html.escape(str(ctx.home.log_path(bot_id)))})</h3>"
-        )
+        name, path = names.get(bot_id, bot_id[:8]), str(ctx.home.log_path(bot_id))
+        log_title.object = f"<h3>Log of {html.escape(name)} (last 200 lines, {html.escape(path)})</h3>"
         text = ctx.supervisor.log_tail(bot_id) or "(empty)"
         # column-reverse keeps the scroll at the bottom: the log opens at its newest line
         log_view.object = (
@@ -204,6 +204,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
             )
             for i in instances
         }
+        names.update({bot_id: s["name"] for bot_id, s in summaries.items()})
         if ids != shown:
             panes.clear()
             rearms.clear()
