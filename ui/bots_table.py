@@ -58,18 +58,17 @@ CSS = f"""
 """
 
 
-def risk_since(records: Sequence[AuditRecord]) -> datetime | None:
-    """The bar on which the newest record's risk status began (the first of the run of records that
-    share it, among those kept); ``None`` without records."""
+def risk_since(records: Sequence[AuditRecord]) -> tuple[datetime | None, bool]:
+    """The bar on which the newest record's risk status began: the first of the run of records that
+    share it, and whether a record before the run shows it began there (``False`` when the run
+    reaches the oldest record kept: it may have begun earlier, before the agent started listening)."""
     if not records:
-        return None
+        return None, False
     status = risk_of(records[-1])[0]
-    since = records[-1].bar_at
-    for record in reversed(records):
-        if risk_of(record)[0] != status:
-            break
-        since = record.bar_at
-    return since
+    for older, newer in zip(reversed(records[:-1]), reversed(records[1:]), strict=True):
+        if risk_of(older)[0] != status:
+            return newer.bar_at, True
+    return records[0].bar_at, False
 
 
 def day_change(points: Sequence[tuple[datetime, float]]) -> tuple[float, float] | None:
@@ -166,7 +165,8 @@ def risk_html(s: dict[str, Any]) -> str:
         return '<span class="bot-risk" data-risk="ok">OK</span>'
     reason = f": {html.escape(s.get('risk_reason') or '')}" if s.get("risk_reason") else ""
     since = s.get("risk_since")
-    when = _sub(f"since {html.escape(fmt.bar_label(since))}") if since is not None else ""
+    earlier = "" if s.get("risk_since_known", True) else " or earlier"
+    when = _sub(f"since {html.escape(fmt.bar_label(since))}{earlier}") if since is not None else ""
     style = f"color:{STOP_COLOR};font-weight:700"
     return f'<div class="bot-risk" data-risk="{risk}" style="{style}">{risk.upper()}{reason}</div>{when}'
 

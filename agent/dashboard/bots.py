@@ -50,6 +50,7 @@ def bot_summary(
     points = [(t.bar_at, t.equity) for t in live.ticks if t.equity is not None] if live else []
     points = points or [(r.bar_at, r.equity) for r in records if r.equity is not None]
     today = day_change(points)
+    since, since_known = risk_since(records) if risk in STOPPED else (None, False)
     return {
         "bot_id": bot_id,
         "name": name,
@@ -74,7 +75,8 @@ def bot_summary(
         "exposures": list(exposures) if exposures is not None else None,
         "risk": risk,
         "risk_reason": reason,
-        "risk_since": risk_since(records) if risk in STOPPED else None,
+        "risk_since": since,
+        "risk_since_known": since_known,
     }
 
 

@@ -192,6 +192,7 @@ def test_a_killed_bot_shows_killed_with_its_reason_and_the_date_it_began(
     risk = _cell(row, "risk")
     expect(risk.locator('.bot-risk[data-risk="killed"]')).to_contain_text(re.compile(r"KILLED: \S"))
     expect(risk).to_contain_text(re.compile(r"since \d{4}-\d\d-\d\d"))
+    expect(risk).not_to_contain_text("or earlier")  # the agent heard every record of this bot
     total = _cell(row, "pnl_total").locator(".pnl")
     expect(total).to_have_attribute("data-sign", "down")  # killed at a 4% drawdown: a loss, in red
     expect(total).to_have_text(re.compile(r"−\$[\d,]+\.\d\d"))

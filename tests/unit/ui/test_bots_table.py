@@ -66,11 +66,18 @@ def test_a_stopped_bot_is_just_stopped_and_a_stale_stop_reason_goes_once_it_runs
 
 def test_a_killed_bot_says_killed_with_its_reason_and_the_bar_it_began_on() -> None:
     records = [record(1), record(2), record(3, status="killed"), record(4, status="killed")]
-    since = risk_since(records)
-    assert since == day(3)
-    cells = _cells(row_html(_summary(risk="killed", risk_reason="killed for a reason", risk_since=since)))
+    assert risk_since(records) == (day(3), True)
+    cells = _cells(row_html(_summary(risk="killed", risk_reason="killed for a reason", risk_since=day(3))))
     assert cells["risk"] == f"risk KILLED: killed for a reason since {day(3).date().isoformat()}"
-    assert risk_since([]) is None
+    assert risk_since([]) == (None, False)
+
+
+def test_a_kill_older_than_the_records_kept_is_dated_or_earlier() -> None:
+    """The agent keeps the records it heard: a bot killed before the agent started shows the first one."""
+    records = [record(7, status="killed"), record(8, status="killed")]
+    assert risk_since(records) == (day(7), False)
+    summary = _summary(risk="killed", risk_reason="r", risk_since=day(7), risk_since_known=False)
+    assert _cells(row_html(summary))["risk"].endswith(f"since {day(7).date().isoformat()} or earlier")
 
 
 def test_the_days_pnl_is_against_the_last_equity_of_an_earlier_day() -> None:
