@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.events import AuditRecord
@@ -84,7 +84,7 @@ def day_change(points: Sequence[tuple[datetime, float]]) -> tuple[float, float] 
     return None
 
 
-def _day(at: datetime) -> Any:
+def _day(at: datetime) -> date:
     return (at if at.tzinfo is None else at.astimezone(UTC)).date()
 
 
