@@ -39,6 +39,7 @@ HISTORY = 5_000
 DAY_MS = 86_400_000.0
 STOPPED = ("killed", "halted")
 STOP_COLOR = "#b00020"
+FEED_WORDS = {"replay": " (replay)", "live": " (live feed)"}  # after the symbol on the price chart
 
 
 @dataclass
@@ -80,7 +81,10 @@ def bar_close(record: AuditRecord) -> float | None:
 class RegimeCharts:
     """Price with regime shading, probabilities, equity and drawdown for one bot."""
 
-    def __init__(self, exposures: Sequence[float] | None, symbol: str, *, history: int = HISTORY) -> None:
+    def __init__(
+        self, exposures: Sequence[float] | None, symbol: str, *, history: int = HISTORY, feed: str | None = None
+    ) -> None:
+        """``feed``: ``replay`` or ``live`` when known, said on the price chart's title and axis."""
         self.exposures = list(exposures) if exposures is not None else None
         self.symbol = symbol
         self.history = history
@@ -103,11 +107,11 @@ class RegimeCharts:
             height=260,
             x_axis_type="datetime",
             y_range=price_range,
-            title=f"{symbol}: price, shaded by regime",
+            title=f"{symbol}{FEED_WORDS.get(feed or '', '')}: price, shaded by regime",
             sizing_mode="stretch_width",
             tools="xpan,xwheel_zoom,reset,save",
         )
-        self.price_fig.yaxis.axis_label = symbol
+        self.price_fig.yaxis.axis_label = f"{symbol}{FEED_WORDS.get(feed or '', '')}"
         fmt.price_axis(self.price_fig.yaxis)
         self.price_fig.extra_y_ranges = {"shade": Range1d(start=0, end=1)}
         items = []

@@ -188,3 +188,18 @@ def when_label(text: str | None) -> str:
     except ValueError:
         return text
     return bar_label(at)
+
+
+GAIN_COLOR = "#1b7a36"  # green, 5.4:1 on white (WCAG AA for text)
+LOSS_COLOR = "#b00020"  # red, 7.3:1 on white
+
+
+def change_color(x: float | None, decimals: int = 2) -> str | None:
+    """The colour of a change as shown at ``decimals`` places: green up, red down, none for a change
+    that shows as zero or is unknown (a ``$0.00`` day is not painted as a gain or a loss)."""
+    if _missing(x):
+        return None
+    assert x is not None
+    if _rounded(x, decimals) == 0:
+        return None
+    return GAIN_COLOR if x > 0 else LOSS_COLOR

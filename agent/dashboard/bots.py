@@ -1,4 +1,5 @@
-"""Bots page: every local bot with status, health, risk state, regime, confidence, equity and P&L; controls."""
+"""Bots page: a table of every local bot (:mod:`ui.bots_table`: risk state, regime, exposure, equity, P&L,
+last bar, process state) with state-aware controls under each row."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from typing import Any
 
 import panel as pn
 
-from agent.dashboard.common import mode_badge, page, push_on_change, regime_color
+from agent.dashboard.common import page, push_on_change
 from agent.dashboard.context import AgentContext
 from agent.instances import list_instances
 from trader.rearm import write_request_file
-from ui import format as fmt
-from ui.charts import STOP_COLOR, STOPPED, risk_of
+from ui.bots_table import CSS as TABLE_CSS
+from ui.bots_table import day_change, header_html, holding, risk_since, row_html
+from ui.charts import STOPPED, risk_of
 from ui.portfolio_record import book_headline, is_portfolio
 from ui.rearm import RearmControl, RearmFailed
-from ui.regimes import named_exposures, regime_name
+from ui.regimes import named_exposures
 
 
 def bot_summary(
@@ -28,13 +30,15 @@ def bot_summary(
     starting_cash: float,
     mode: str = "paper",
     exposures: Sequence[float] | None = None,
+    symbols: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """What the Bots page shows for one bot."""
+    """What the Bots table shows for one bot (:func:`ui.bots_table.row_html`)."""
     proc = ctx.supervisor.bots.get(bot_id)
     live = ctx.live.bots.get(bot_id)
     tick = live.ticks[-1] if live and live.ticks else None
     equity = tick.equity if tick else None
-    record = live.audit[-1] if live and live.audit else None
+    records = list(live.audit) if live else []
+    record = records[-1] if records else None
     risk, reason = risk_of(record) if record is not None else (None, "")
     regime, confidence = (tick.regime, tick.confidence) if tick else (None, None)
     portfolio = record is not None and is_portfolio(record.detail)
@@ -42,10 +46,16 @@ def bot_summary(
         book = book_headline(record)
         regime, confidence = book.regime, book.confidence
         equity = equity if equity is not None else record.equity
+    position, exposure = holding(record)
+    points = [(t.bar_at, t.equity) for t in live.ticks if t.equity is not None] if live else []
+    points = points or [(r.bar_at, r.equity) for r in records if r.equity is not None]
+    today = day_change(points)
+    since, since_known = risk_since(records) if risk in STOPPED else (None, False)
     return {
         "bot_id": bot_id,
         "name": name,
         "mode": mode,
+        "symbols": list(symbols),
         "status": proc.state if proc else "starting",
         "reason": proc.reason if proc else "",
         "restarts": proc.restarts if proc else 0,
@@ -53,13 +63,20 @@ def bot_summary(
         "regime": regime,
         "confidence": confidence,
         "portfolio": portfolio,
+        "position": position,
+        "exposure": exposure,
         "equity": equity,
         "pnl": None if equity is None else equity - starting_cash,
         "pnl_pct": None if equity is None or not starting_cash else equity / starting_cash - 1,
+        "pnl_today": today[0] if today else None,
+        "pnl_today_pct": today[1] if today else None,
+        "last_bar": tick.bar_at if tick else record.bar_at if record else None,
         "ticks": live.last_tick_seq if live else 0,
         "exposures": list(exposures) if exposures is not None else None,
         "risk": risk,
         "risk_reason": reason,
+        "risk_since": since,
+        "risk_since_known": since_known,
     }
 
 
@@ -76,37 +93,7 @@ async def rearm_local(ctx: AgentContext, bot_id: str, name: str) -> str:
     return f"Re-arm requested: {name} trades again {when}."
 
 
-def _risk_html(s: dict[str, Any]) -> str:
-    """A killed or halted bot says so first, in red, with the reason: it must never look healthy."""
-    risk = s.get("risk")
-    if risk not in STOPPED:
-        return ""
-    reason = f": {html.escape(s.get('risk_reason') or '')}" if s.get("risk_reason") else ""
-    style = f"color:{STOP_COLOR};font-weight:700"
-    return f'<div class="bot-risk" data-risk="{risk}" style="{style}">{risk.upper()}{reason}</div>'
-
-
-def _row_html(s: dict[str, Any]) -> str:
-    exposures = s.get("exposures")
-    regime = (
-        ("a regime per symbol" if s.get("portfolio") else fmt.MISSING)
-        if s["regime"] is None
-        else f'<span style="color:{regime_color(s["regime"], exposures)}">&#9632;</span> '
-        f"{html.escape(regime_name(s['regime'], exposures))}"
-    )
-    reason = f'<div style="color:#595959;font-size:12px">{html.escape(s["reason"])}</div>' if s["reason"] else ""
-    pnl = fmt.signed_money(s["pnl"])
-    if s.get("pnl_pct") is not None:
-        pnl += f" ({fmt.pct(s['pnl_pct'], signed=True)})"
-    return (
-        f'<div class="bot-row" data-bot="{s["bot_id"]}" data-status="{s["status"]}" data-ticks="{s["ticks"]}"'
-        f' data-mode="{s["mode"]}">'
-        f'<a href="./live?bot={s["bot_id"]}"><b>{html.escape(s["name"])}</b></a> {mode_badge(s["mode"])} '
-        f'<span style="color:#595959;font-size:11px">{s["bot_id"][:8]}</span><br>{_risk_html(s)}'
-        f'status <b class="bot-status">{s["status"]}</b> · health {s["health"]} · restarts {s["restarts"]} · '
-        f"regime {regime} · confidence {fmt.pct(s['confidence'])} · "
-        f"equity {fmt.money(s['equity'])} · P&amp;L {pnl} · bars {fmt.count(s['ticks'])}{reason}</div>"
-    )
+_row_html = row_html  # the name the page's unit tests know
 
 
 RUNNING_STATES = ("starting", "running", "backoff")  # the supervisor is keeping a process up
@@ -123,6 +110,7 @@ def enable_for_state(buttons: dict[str, pn.widgets.Button], status: str) -> None
 
 
 def bots_page(ctx: AgentContext) -> pn.Column:
+    header = pn.pane.HTML(header_html(), sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
     rows = pn.Column(sizing_mode="stretch_width")
     errors = pn.pane.Alert("", alert_type="warning", visible=False)
     empty = pn.pane.Markdown("No bots yet. Create one with the [New bot wizard](./wizard).", visible=False)
@@ -134,6 +122,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     log_view = pn.pane.HTML("", css_classes=["bot-log-view"], sizing_mode="stretch_width")
 
     log_of: list[str] = []
+    names: dict[str, str] = {}  # bot id -> name, for the log's title
 
     async def show_log(bot_id: str) -> None:
         log_of[:] = [bot_id]
@@ -143,9 +132,8 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         if not log_of:
             return
         bot_id = log_of[0]
-        log_title.object = (
-            f"<h3>Log of {bot_id[:8]} (last 200 lines, {html.escape(str(ctx.home.log_path(bot_id)))})</h3>"
-        )
+        name, path = names.get(bot_id, bot_id[:8]), str(ctx.home.log_path(bot_id))
+        log_title.object = f"<h3>Log of {html.escape(name)} (last 200 lines, {html.escape(path)})</h3>"
         text = ctx.supervisor.log_tail(bot_id) or "(empty)"
         # column-reverse keeps the scroll at the bottom: the log opens at its newest line
         log_view.object = (
@@ -205,6 +193,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
         errors.visible = bool(bad)
         ids = [i.bot_id for i in instances]
         empty.visible = not ids
+        header.visible = bool(ids)
         summaries = {
             i.bot_id: bot_summary(
                 ctx,
@@ -213,16 +202,20 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 i.profile.schedule.starting_cash,
                 i.profile.basics.mode,
                 named_exposures(i.profile.strategy.exposure_per_regime, i.profile.model.n_states),
+                i.profile.market.symbols,
             )
             for i in instances
         }
+        names.update({bot_id: s["name"] for bot_id, s in summaries.items()})
         if ids != shown:
             panes.clear()
             rearms.clear()
             built = []
             for bot_id in ids:
                 name = summaries[bot_id]["name"]
-                panes[bot_id] = pn.pane.HTML(_row_html(summaries[bot_id]), sizing_mode="stretch_width")
+                panes[bot_id] = pn.pane.HTML(
+                    row_html(summaries[bot_id]), sizing_mode="stretch_width", stylesheets=[TABLE_CSS]
+                )
                 rearms[bot_id] = RearmControl(name, partial(rearm_local, ctx, bot_id, name), bot_id=bot_id)
                 sup = ctx.supervisor
                 ask_delete, confirm_delete = delete_control(bot_id, name)
@@ -250,7 +243,7 @@ def bots_page(ctx: AgentContext) -> pn.Column:
                 del buttons[gone]
         else:
             for bot_id, summary in summaries.items():
-                panes[bot_id].object = _row_html(summary)
+                panes[bot_id].object = row_html(summary)
         for bot_id, summary in summaries.items():
             rearms[bot_id].show_for(summary["risk"])
             enable_for_state(buttons.get(bot_id, {}), summary["status"])
@@ -259,5 +252,5 @@ def bots_page(ctx: AgentContext) -> pn.Column:
     pn.state.add_periodic_callback(refresh, period=1000)
     pn.state.add_periodic_callback(render_log, period=2000)
     push_on_change(ctx, lambda _bot, kind: kind in ("tick", "status"), refresh)
-    body = pn.Column("## Bots", errors, empty, rows, log_title, log_view, sizing_mode="stretch_width")
+    body = pn.Column("## Bots", errors, empty, header, rows, log_title, log_view, sizing_mode="stretch_width")
     return page(ctx, "bots", body)

@@ -5,7 +5,6 @@ What the web app shares (viewport tag, contrast and focus CSS, regime colours) l
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ import panel as pn
 
 from agent.dashboard.context import AgentContext
 from ui import regimes
+from ui.bots_table import mode_badge as mode_badge  # shared with the Cloud page
 from ui.page import apply_chrome
 
 PAGES: tuple[tuple[str, str], ...] = (
@@ -87,16 +87,3 @@ def push_on_change(ctx: AgentContext, wanted: Callable[[str, str], bool], refres
 
     unsubscribe = ctx.live.subscribe(on_message)
     pn.state.on_session_destroyed(lambda _context: unsubscribe())
-
-
-def mode_badge(mode: str) -> str:
-    """A bot's mode as a small badge: LIVE stands out (real money), paper stays quiet."""
-    if mode == "live":
-        return (
-            '<span class="bot-mode" data-mode="live" title="trades real money" style="background:#b00020;color:#fff;'
-            'font-weight:700;font-size:11px;padding:1px 6px;border-radius:3px">LIVE</span>'
-        )
-    return (
-        f'<span class="bot-mode" data-mode="{html.escape(mode)}" style="border:1px solid #999;color:#444;'
-        f'font-size:11px;padding:0 5px;border-radius:3px">{html.escape(mode)}</span>'
-    )

@@ -22,21 +22,39 @@ REPLAYS = {
 }
 
 
-def bot_options(instances: list[Instance], chosen: str | None) -> dict[str, str]:
-    """Each local bot once, by name (with its short id when two share a name); a bot named in the
-    URL that has no local profile (run by hand) is listed by its short id."""
-    names = [i.profile.basics.name for i in instances]
-    options = {
-        (name if names.count(name) == 1 else f"{name} · {i.bot_id[:8]}"): i.bot_id
-        for name, i in zip(names, instances, strict=True)
-    }
-    if chosen and chosen not in options.values():
-        options[f"bot {chosen[:8]} (no local profile)"] = chosen
+OUTSIDE = "Bot run outside this agent"
+EMPTY = (
+    "**No bots yet.** Create one with the [New bot wizard](./wizard): choose a symbol and its data (a bundled "
+    "replay needs no broker), deploy it locally, and its price, regimes, equity and drawdown show here as it trades."
+)
+GONE = "The bot in this link is not one of this agent's bots (deleted, or created elsewhere): showing your bots."
+
+
+def bot_options(instances: list[Instance], outside: str | None = None) -> dict[str, str]:
+    """Each local bot once, by name; two bots of one name are told apart by their symbols, then by a
+    counter, never by an id. ``outside``: a bot named in the URL that has no local profile but is
+    publishing on the bus now (run by hand); a deleted bot's id is not listed."""
+    labels = [i.profile.basics.name for i in instances]
+    labels = [
+        f"{label} · {', '.join(i.profile.market.symbols)}" if labels.count(label) > 1 else label
+        for label, i in zip(labels, instances, strict=True)
+    ]
+    options: dict[str, str] = {}
+    for label, instance in zip(labels, instances, strict=True):
+        copies = sum(1 for earlier in labels[: len(options)] if earlier == label)
+        options[label if copies == 0 else f"{label} ({copies + 1})"] = instance.bot_id
+    if outside is not None and outside not in options.values():
+        options[OUTSIDE] = outside
     return options
 
 
+def feed_of(instance: Instance) -> str:
+    """``live`` for bars streamed from the broker, ``replay`` for any recorded series."""
+    return "live" if instance.profile.market.data_source == "broker" else "replay"
+
+
 def data_note(instance: Instance | None) -> str:
-    """Where the bars come from, so a replay is never mistaken for the live market."""
+    """Where the bars come from, badge first, so a replay is never mistaken for the live market."""
     if instance is None:
         return ""
     market = instance.profile.market
@@ -47,21 +65,36 @@ def data_note(instance: Instance | None) -> str:
         source = f"a replay of {files}{market.data_file}"
     else:
         source = "live bars from the broker"
+    feed = feed_of(instance)
+    badge = (
+        f'<span class="live-feed" data-feed="{feed}" style="font-weight:700;border:1px solid currentColor;'
+        f'padding:0 5px;border-radius:3px;color:{"#1f4e79" if feed == "replay" else "#1b7a36"}">'
+        f"{'REPLAY' if feed == 'replay' else 'LIVE MARKET FEED'}</span> "
+    )
     symbols = ", ".join(market.symbols)
-    return f'<span class="live-source">{html.escape(symbols)}: prices are {html.escape(source)}.</span>'
+    return f'{badge}<span class="live-source">{html.escape(symbols)}: prices are {html.escape(source)}.</span>'
 
 
 def live_page(ctx: AgentContext) -> pn.Column:
-    instances, _ = list_instances(ctx.home)
-    by_id = {i.bot_id: i for i in instances}
+    by_id: dict[str, Instance] = {}
     chosen = query_arg("bot")
-    options = bot_options(instances, chosen)
+
+    def current_options() -> dict[str, str]:
+        """The bots to choose from now: bots are created and deleted while the page is open."""
+        instances, _ = list_instances(ctx.home)
+        by_id.clear()
+        by_id.update({i.bot_id: i for i in instances})
+        running_outside = chosen is not None and chosen not in by_id and ctx.live.health(chosen) == "healthy"
+        return bot_options(instances, chosen if running_outside else None)
+
+    options = current_options()
     initial = chosen if chosen in options.values() else next(iter(options.values()), None)
-    select = pn.widgets.Select(name="Bot", options=options, value=initial, sizing_mode="stretch_width", max_width=420)
-    empty = pn.pane.Markdown(
-        "No bots yet. Create one with the [New bot wizard](./wizard); its regimes show here as it trades.",
-        visible=not options,
+    select = pn.widgets.Select(
+        name="Bot", options=options, value=initial, sizing_mode="stretch_width", max_width=420, css_classes=["live-bot"]
     )
+    empty = pn.pane.Markdown(EMPTY, css_classes=["live-empty"], sizing_mode="stretch_width")
+    gone = pn.pane.Alert(GONE, alert_type="warning", css_classes=["live-gone"], visible=False)
+    gone.visible = bool(chosen) and chosen not in options.values() and bool(options)
     now = pn.pane.HTML("", css_classes=["live-now"], sizing_mode="stretch_width")
     source = pn.pane.HTML("", css_classes=["live-source-note"], sizing_mode="stretch_width")
     holder = pn.Column(sizing_mode="stretch_width")
@@ -71,6 +104,7 @@ def live_page(ctx: AgentContext) -> pn.Column:
     fed = {"tick": 0, "audit": 0}  # the last seq handed to the charts: each push hands over only what is new
     syncing = {"pick": False}
     order: list[str] = []  # the bot's symbols: a portfolio's rows follow its weights, not the record's sorted keys
+    bot_view = pn.Column(select, source, now, chart_pick, holder, sizing_mode="stretch_width")
 
     def pick_symbol(profile: BotProfile | None) -> str:
         if profile is None:
@@ -90,9 +124,15 @@ def live_page(ctx: AgentContext) -> pn.Column:
     def build() -> None:
         instance = by_id.get(select.value) if select.value else None
         profile = instance.profile if instance else None
+        empty.visible = bot_view.visible = False
+        if select.value is None:  # no bots: say how to make one, and nothing else
+            empty.visible, state["charts"], holder.objects = True, None, []
+            return
+        bot_view.visible = True
         charts = RegimeCharts(
             named_exposures(profile.strategy.exposure_per_regime, profile.model.n_states) if profile else None,
             pick_symbol(profile),
+            feed=feed_of(instance) if instance else None,
         )
         charts.portfolio = profile is not None and len(profile.market.symbols) > 1
         order[:] = profile.market.symbols if profile else []
@@ -128,13 +168,19 @@ def live_page(ctx: AgentContext) -> pn.Column:
         if not syncing["pick"]:
             on_select(_event)
 
+    def follow_bots() -> None:
+        """List bots created since the page opened; drop deleted ones (the chosen one: show the next)."""
+        fresh = current_options()
+        if fresh == select.options:
+            return
+        keep = select.value if select.value in fresh.values() else next(iter(fresh.values()), None)
+        select.param.update(options=fresh, value=keep)  # a new value rebuilds through on_select
+
     select.param.watch(on_select, "value")
     chart_pick.param.watch(on_chart_pick, "value")
-    if select.value:
-        build()
-        refresh()
+    build()
+    refresh()
+    pn.state.add_periodic_callback(follow_bots, period=2000)
     push_on_change(ctx, lambda bot_id, kind: bot_id == select.value and kind in ("tick", "audit"), refresh)
-    body = pn.Column(
-        "## HMM live detection", empty, select, source, now, chart_pick, holder, sizing_mode="stretch_width"
-    )  # fmt: skip
+    body = pn.Column("## HMM live detection", empty, gone, bot_view, sizing_mode="stretch_width")
     return page(ctx, "live", body)

@@ -4,6 +4,7 @@ from the record (a portfolio's tick is one price), or says each symbol has its o
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from bokeh.models import ColumnDataSource
 
 from agent.dashboard.bots import _row_html, bot_summary
 from agent.dashboard.context import AgentContext
-from agent.dashboard.live import data_note, live_page
+from agent.dashboard.live import OUTSIDE, bot_options, data_note, feed_of, live_page
 from agent.home import AgentHome
 from agent.instances import list_instances, write_instance
 from agent.live import BotLive, LiveFeed
@@ -107,4 +108,55 @@ def test_the_bots_page_reads_a_portfolios_regime_and_equity_from_its_record(tmp_
     assert summary["regime"] == last.detail["models"][PORTFOLIO[0]]["regime"]
     assert summary["equity"] == last.equity and summary["pnl"] == last.equity - 100_000.0
     per_symbol = bot_summary(_context(tmp_path, "per_symbol"), str(BOT), "Pair bot", 100_000.0)
-    assert per_symbol["regime"] is None and "regime a regime per symbol" in _row_html(per_symbol)
+    text = re.sub(r"<[^>]+>", "", _row_html(per_symbol))  # the row's text, as a browser reads it
+    assert per_symbol["regime"] is None and "regime a regime per symbol" in text
+
+
+def _instances(tmp_path: Path, *bots: tuple[str, str]) -> list[Any]:
+    home = AgentHome.at(tmp_path)
+    for n, (name, symbols) in enumerate(bots):
+        profile = BotProfile.model_validate(profile_body(form(name=name, symbols=symbols, data_source="bundled")))
+        write_instance(home, profile, bot_id=f"0b5a7c1e-0000-4000-8000-{n:012d}")
+    return list_instances(home)[0]
+
+
+def test_each_bot_is_listed_once_by_name_and_namesakes_by_symbol_then_a_counter(tmp_path: Path) -> None:
+    instances = _instances(tmp_path, ("Trend", "SPY"), ("Trend", "QQQ"), ("Trend", "QQQ"), ("Solo", "SPY"))
+    options = bot_options(instances)
+    assert list(options) == ["Trend · SPY", "Trend · QQQ", "Trend · QQQ (2)", "Solo"]
+    assert list(options.values()) == [i.bot_id for i in instances]
+    assert not any(i.bot_id[:8] in label for i in instances for label in options)  # no ids to read
+
+
+def test_a_bot_outside_the_agent_is_listed_only_while_it_publishes(tmp_path: Path) -> None:
+    [instance] = _instances(tmp_path, ("Trend", "SPY"))
+    outside = str(uuid.uuid4())
+    assert bot_options([instance], outside) == {"Trend": instance.bot_id, OUTSIDE: outside}
+    assert bot_options([instance], None) == {"Trend": instance.bot_id}
+
+
+def test_the_data_note_says_replay_or_live_market_feed(tmp_path: Path) -> None:
+    [instance] = _instances(tmp_path, ("Trend", "SPY"))
+    note = data_note(instance)
+    assert feed_of(instance) == "replay" and 'data-feed="replay"' in note and ">REPLAY</span>" in note
+    live = instance.profile.model_copy(
+        update={"market": instance.profile.market.model_copy(update={"data_source": "broker"})}
+    )
+    broker = SimpleNamespace(profile=live)
+    assert feed_of(broker) == "live"  # type: ignore[arg-type]
+    assert "LIVE MARKET FEED" in data_note(broker)  # type: ignore[arg-type]
+    assert "prices are live bars from the broker" in data_note(broker)  # type: ignore[arg-type]
+
+
+def test_a_page_opened_without_bots_says_how_to_make_one_and_shows_nothing_else(tmp_path: Path) -> None:
+    ctx = AgentContext(home=AgentHome.at(tmp_path), supervisor=None, live=LiveFeed(),  # type: ignore[arg-type]
+                       sync=SimpleNamespace(status="ok", message=""), backtests=None)  # type: ignore[arg-type]  # fmt: skip
+    panes = _walk(live_page(ctx))
+    [empty] = [p for p in panes if "live-empty" in (getattr(p, "css_classes", None) or [])]
+    assert empty.visible and "New bot wizard" in empty.object
+    assert not any(isinstance(p, pn.widgets.Select) and p.visible and _shown(p, panes) for p in panes)
+
+
+def _shown(pane: Any, panes: list[Any]) -> bool:
+    """Whether no layout holding ``pane`` is hidden."""
+    return all(getattr(parent, "visible", True) for parent in panes if pane in (getattr(parent, "objects", None) or []))

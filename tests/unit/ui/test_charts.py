@@ -132,3 +132,11 @@ def test_the_now_line_from_a_record_alone_says_the_bot_was_killed() -> None:
     assert line.startswith('<b class="live-risk" data-risk="killed"')
     assert "killed for a reason" in line and "$80,000.00" in line and "No regime" in line
     assert "Waiting for the first bar" in now_line(None, None, EXPOSURES)
+
+
+def test_the_price_chart_names_its_symbol_and_whether_the_bars_are_a_replay() -> None:
+    replay, live, unknown = (RegimeCharts(EXPOSURES, "SPY", feed=feed) for feed in ("replay", "live", None))
+    assert replay.price_fig.yaxis[0].axis_label == "SPY (replay)"
+    assert replay.price_fig.title.text.startswith("SPY (replay): price")
+    assert live.price_fig.yaxis[0].axis_label == "SPY (live feed)"
+    assert unknown.price_fig.yaxis[0].axis_label == "SPY"
