@@ -14,9 +14,10 @@ from typing import Any, cast
 
 import panel as pn
 
+from ui.bots_table import risk_html as risk_cell
+from ui.charts import STOPPED
 from ui.format import money, pct, signed_money
 from ui.regimes import named_exposures, regime_names
-from ui.risk_badge import risk_badge_html
 from web.api import ApiError, UserApi
 from web.chrome import CSS, Visitor, error_words, every, frame, login_needed, on_close, visitor
 from web.context import WebContext
@@ -79,7 +80,15 @@ def risk_html(bot: dict[str, Any]) -> str:
     """The API's risk state of the bot (from its newest stored record) as a badge; empty when trading."""
     risk = bot.get("risk") or {}
     since = risk.get("since")
-    return risk_badge_html(risk.get("status"), risk.get("reason"), datetime.fromisoformat(since) if since else None)
+    if risk.get("status") not in STOPPED:
+        return ""  # the row says nothing about a trading bot's risk: only a stopped one must stand out
+    return risk_cell(
+        {
+            "risk": risk["status"],
+            "risk_reason": risk.get("reason"),
+            "risk_since": datetime.fromisoformat(since) if since else None,
+        }
+    )
 
 
 def bot_row(bot: dict[str, Any], hub: LiveHub) -> str:
