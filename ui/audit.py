@@ -63,6 +63,7 @@ MAX_RECORDS = 50_000
 REDRAW_EVERY_S = 1.0  # in a browser: a table redrawn at every tick moves under the pointer and cannot be clicked
 
 Key = tuple[str, int]
+NOTHING_OPEN = '<p class="audit-hint" style="color:#595959">Click a row to open its record.</p>'  # not an empty tree
 
 
 def record_kind(record: AuditRecord) -> str:
@@ -236,8 +237,10 @@ class AuditView:
         self.clicks = RowClicks(self.open, view=self._view_id, width=0, height=0, margin=0)
         self.held = pn.pane.HTML("", css_classes=["audit-held"], visible=False)
         self.close_button = pn.widgets.Button(label="Close record", visible=False, css_classes=["audit-close"])
-        self.summary = pn.pane.HTML("", css_classes=["audit-summary"], sizing_mode="stretch_width")
-        self.drill = pn.pane.JSON({}, depth=3, name="record", css_classes=["audit-drill"], sizing_mode="stretch_width")
+        self.summary = pn.pane.HTML(NOTHING_OPEN, css_classes=["audit-summary"], sizing_mode="stretch_width")
+        self.drill = pn.pane.JSON(
+            {}, depth=3, name="record", css_classes=["audit-drill"], sizing_mode="stretch_width", visible=False
+        )
         downloads = pn.Row(
             pn.widgets.FileDownload(callback=self.export_csv, filename="audit.csv", label="Export CSV",
                                     button_type="primary"),
@@ -344,14 +347,16 @@ class AuditView:
             bot_id, self._names.get(bot_id, bot_id[:8]), record, self._exposures.get(bot_id), self._symbols.get(bot_id)
         )
         self.drill.object = pipeline_view(bot_id, record)
+        self.drill.visible = True
         self.close_button.visible = True
         self._mark_opened()
 
     def close(self) -> None:
         """Close the drill-down and show the records that arrived meanwhile."""
         self._opened = None
-        self.summary.object = ""
+        self.summary.object = NOTHING_OPEN
         self.drill.object = {}
+        self.drill.visible = False
         self.close_button.visible = False
         self.refresh(force=True)
 

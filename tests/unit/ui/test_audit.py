@@ -70,6 +70,7 @@ def test_a_clicked_row_opens_its_own_record_even_after_newer_ones_arrive() -> No
 
     view.close()
     assert view.opened is None and view.table.stylesheets == [] and not view.held.visible
+    assert not view.drill.visible and "Click a row" in view.summary.object  # not an empty JSON tree
 
 
 def test_a_click_reported_as_a_position_from_an_older_frame_opens_nothing_else() -> None:
