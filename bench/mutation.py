@@ -51,6 +51,7 @@ MODULES: dict[str, list[str]] = {
     "vault/machine_jwt.py": ["tests/unit/vault/test_machine_jwt.py", "tests/unit/vault/test_machine_jwt_mutants.py"],
     "api/machine_auth.py": ["tests/unit/test_machine_auth_mutants.py"],
     "events/auth/roles.py": ["tests/unit/test_bus_roles_mutants.py", "tests/unit/test_bus_init.py"],
+    "events/auth/jwt.py": ["tests/unit/test_bus_jwt_mutants.py", "tests/unit/test_bus_init.py"],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
