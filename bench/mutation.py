@@ -52,6 +52,7 @@ MODULES: dict[str, list[str]] = {
     "api/machine_auth.py": ["tests/unit/test_machine_auth_mutants.py"],
     "events/auth/roles.py": ["tests/unit/test_bus_roles_mutants.py", "tests/unit/test_bus_init.py"],
     "events/auth/jwt.py": ["tests/unit/test_bus_jwt_mutants.py", "tests/unit/test_bus_init.py"],
+    "trader/venues/order_rules.py": ["tests/unit/test_order_rules.py", "tests/unit/trader/test_order_rules_mutants.py"],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
