@@ -53,6 +53,11 @@ MODULES: dict[str, list[str]] = {
     "events/auth/roles.py": ["tests/unit/test_bus_roles_mutants.py", "tests/unit/test_bus_init.py"],
     "events/auth/jwt.py": ["tests/unit/test_bus_jwt_mutants.py", "tests/unit/test_bus_init.py"],
     "trader/venues/order_rules.py": ["tests/unit/test_order_rules.py", "tests/unit/trader/test_order_rules_mutants.py"],
+    "trader/reconcile.py": [
+        "tests/unit/trader/test_execution.py",
+        "tests/unit/trader/test_live_portfolio.py",
+        "tests/unit/trader/test_reconcile_mutants.py",
+    ],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
