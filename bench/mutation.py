@@ -58,6 +58,11 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/trader/test_live_portfolio.py",
         "tests/unit/trader/test_reconcile_mutants.py",
     ],
+    "trader/execution.py": [
+        "tests/unit/trader/test_execution.py",
+        "tests/unit/trader/test_live_portfolio.py",
+        "tests/unit/trader/test_execution_mutants.py",
+    ],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
