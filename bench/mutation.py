@@ -63,6 +63,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/trader/test_live_portfolio.py",
         "tests/unit/trader/test_execution_mutants.py",
     ],
+    "trader/venues/alpaca.py": ["tests/unit/trader/test_alpaca_venue_mutants.py"],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
