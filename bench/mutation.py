@@ -64,6 +64,8 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/trader/test_execution_mutants.py",
     ],
     "trader/venues/alpaca.py": ["tests/unit/trader/test_alpaca_venue_mutants.py"],
+    "events/auth/revoke.py": ["tests/unit/test_bus_revoke_mutants.py"],
+    "trader/venues/ccxt_venue.py": ["tests/unit/trader/test_ccxt_venue_mutants.py"],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
