@@ -11,7 +11,6 @@ order is in doubt.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
 from dataclasses import dataclass, field
@@ -458,7 +457,3 @@ def test_the_journal_line_is_the_order_as_json(tmp_path: Path) -> None:
         "quantity": 0.5,
         "placed_at": "d",
     }
-
-
-def test_asyncio_is_what_the_clock_fixture_replaces() -> None:
-    assert execution.asyncio is asyncio
