@@ -49,6 +49,23 @@ MODULES: dict[str, list[str]] = {
     "billing/webhooks.py": ["tests/unit/billing/test_webhooks.py", "tests/unit/billing/test_webhooks_mutants.py"],
     "vault/envelope.py": ["tests/unit/vault/test_envelope.py", "tests/unit/vault/test_envelope_mutants.py"],
     "vault/machine_jwt.py": ["tests/unit/vault/test_machine_jwt.py", "tests/unit/vault/test_machine_jwt_mutants.py"],
+    "api/machine_auth.py": ["tests/unit/test_machine_auth_mutants.py"],
+    "events/auth/roles.py": ["tests/unit/test_bus_roles_mutants.py", "tests/unit/test_bus_init.py"],
+    "events/auth/jwt.py": ["tests/unit/test_bus_jwt_mutants.py", "tests/unit/test_bus_init.py"],
+    "trader/venues/order_rules.py": ["tests/unit/test_order_rules.py", "tests/unit/trader/test_order_rules_mutants.py"],
+    "trader/reconcile.py": [
+        "tests/unit/trader/test_execution.py",
+        "tests/unit/trader/test_live_portfolio.py",
+        "tests/unit/trader/test_reconcile_mutants.py",
+    ],
+    "trader/execution.py": [
+        "tests/unit/trader/test_execution.py",
+        "tests/unit/trader/test_live_portfolio.py",
+        "tests/unit/trader/test_execution_mutants.py",
+    ],
+    "trader/venues/alpaca.py": ["tests/unit/trader/test_alpaca_venue_mutants.py"],
+    "events/auth/revoke.py": ["tests/unit/test_bus_revoke_mutants.py"],
+    "trader/venues/ccxt_venue.py": ["tests/unit/trader/test_ccxt_venue_mutants.py"],
 }
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

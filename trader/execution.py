@@ -65,12 +65,24 @@ class OrderJournal:
 
     def record(self, order: Order) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(asdict(order), separators=(",", ":")) + "\n"
+        if self._last_line_torn():
+            line = "\n" + line  # else this order would be glued to the torn line and unreadable
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, (json.dumps(asdict(order), separators=(",", ":")) + "\n").encode())
+            os.write(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _last_line_torn(self) -> bool:
+        """A crash mid-write leaves the file without its final newline."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                return handle.read(1) != b"\n"
+        except OSError:  # no journal yet, or an empty one
+            return False
 
     def orders(self) -> list[Order]:
         if not self.path.exists():

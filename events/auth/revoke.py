@@ -63,6 +63,8 @@ async def revoke_users(
         claims = jwt.claims_of(await current_account_jwt(system, keys))
         revocations: dict[str, int] = dict(claims.get("nats", {}).get("revocations", {}))
         if all(revocations.get(key, -1) >= at for key in wanted):
+            if attempt:  # our push stuck (at attempt 0 they were revoked already)
+                log.info("bus.revoked", users=len(wanted))
             return
         horizon = at - MAX_CREDENTIAL_LIFETIME_S
         revocations = {key: when for key, when in revocations.items() if when >= horizon}
