@@ -179,3 +179,20 @@ def test_open_machine_tokens_overlaps_keys_for_one_token_lifetime(tmp_path: Path
     assert len(list((tmp_path / "keys").iterdir()) if in_folder else []) == (1 if in_folder else 0)
     token, claims = tokens.mint(BOT, now=T)
     assert tokens.verify(token, now=T + 1) == claims
+
+
+def test_a_rotation_by_another_process_is_seen_one_second_later_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API re-reads the key folder at most once a second: a key rotated by the operator's
+    command signs the next token within a second, and the folder is not listed on every request."""
+    clock = [1_000.0]
+    monkeypatch.setattr("vault.machine_jwt.time.monotonic", lambda: clock[0])
+    folder = tmp_path / "keys"
+    watched = KeyRingFolder(folder, overlap_s=86_400)
+    before = watched.ring().signing_key(time.time()).kid
+    after = rotate_key_dir(folder, overlap_s=86_400)
+    clock[0] += 0.999
+    assert watched.ring().signing_key(time.time() + 1).kid == before  # not re-read yet
+    clock[0] += 0.001
+    assert watched.ring().signing_key(time.time() + 1).kid == after != before  # one second on: re-read
