@@ -351,3 +351,28 @@ def test_an_opened_audit_record_stays_the_one_clicked_while_records_stream_in(
     expect(opened).to_have_attribute("data-key", f"{trading_bot}:{seq}")
     expect(highlighted).to_have_css("background-color", OPENED_ROW)
     agent.call(agent.ctx.supervisor.delete(trading_bot))
+
+
+DEEP_FOCUS = """() => { let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  if (!el) return null;
+  const style = getComputedStyle(el);
+  return {tag: el.tagName, text: (el.textContent || '').trim().slice(0, 40),
+          outline: style.outlineStyle, width: parseFloat(style.outlineWidth)}; }"""
+
+
+def test_a_keyboard_user_sees_where_the_focus_is(screen: Page, agent: AgentThread, trading_bot: str) -> None:
+    """Tabbing through the Bots page reaches its buttons, and each focused one draws a ring."""
+    open_page(screen, agent, "bots")
+    _bots_row_shown(screen, trading_bot)
+    seen: list[dict[str, Any]] = []
+    for _ in range(40):  # the nav links, then the bot's link and its buttons
+        screen.keyboard.press("Tab")
+        focused = screen.evaluate(DEEP_FOCUS)
+        if focused and focused["tag"] in ("A", "BUTTON"):
+            seen.append(focused)
+        if sum(f["tag"] == "BUTTON" for f in seen) >= 2:
+            break
+    assert any(f["tag"] == "BUTTON" for f in seen), f"Tab never reached a button: {seen}"
+    unringed = [f for f in seen if f["outline"] in ("none", "") or f["width"] < 2]
+    assert unringed == [], unringed
