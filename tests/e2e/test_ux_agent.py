@@ -376,3 +376,27 @@ def test_a_keyboard_user_sees_where_the_focus_is(screen: Page, agent: AgentThrea
     assert any(f["tag"] == "BUTTON" for f in seen), f"Tab never reached a button: {seen}"
     unringed = [f for f in seen if f["outline"] in ("none", "") or f["width"] < 2]
     assert unringed == [], unringed
+
+
+CHART_WORDS = """() => { const legends = [], titles = [];
+  for (const doc of Bokeh.documents) for (const m of doc._all_models.values()) {
+    if (m.renderers !== undefined && m.label && typeof m.label.value === 'string' && m.visible !== false)
+      legends.push(m.label.value);
+    if (m.title && typeof m.title.text === 'string') titles.push(m.title.text);
+  }
+  return {legends, titles}; }"""
+
+
+def test_the_live_charts_name_regimes_in_legends_and_draw_drawdown_on_its_own_panel(
+    screen: Page, agent: AgentThread, trading_bot: str
+) -> None:
+    """Regimes are named by what they mean (its profile: 2 regimes, 20% and 100% invested), not by
+    a colour's number, in the shading's and the probabilities' legends; drawdown has its panel."""
+    open_page(screen, agent, f"live?bot={trading_bot}")
+    expect(screen.locator("#last-tick")).to_contain_text("bar ")
+    words = screen.evaluate(CHART_WORDS)
+    names = {"Defensive · 20%", "Risk-on · 100%"}
+    assert names <= set(words["legends"]), words["legends"]
+    assert sum(label in names for label in words["legends"]) >= 4  # both legends: shading and probabilities
+    assert not any(label.startswith("Regime ") for label in words["legends"]), words["legends"]
+    assert "Drawdown from the equity peak" in words["titles"], words["titles"]
