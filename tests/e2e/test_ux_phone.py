@@ -140,6 +140,26 @@ def test_a_double_clicked_deploy_locally_creates_one_bot_on_the_agent(screen: Pa
     agent.call(agent.ctx.supervisor.delete(bot_id))  # one bot was the point; it need not keep trading
 
 
+def test_the_review_is_a_readable_table_and_its_confirmation_is_asked_again_after_an_edit(
+    screen: Page, agent: AgentThread
+) -> None:
+    """Not a JSON tree with ``Array[3]``: one row per setting, in the trader's words; the
+    confirmation is a labelled checkbox that an edit made after ticking it unticks."""
+    open_page(screen, agent, "wizard")
+    _to_review(screen, f"Readable review {_viewport(screen)}")
+    table = screen.locator(".wiz-review table.wiz-review-table")
+    expect(table).to_be_visible()
+    expect(table.locator("caption")).to_have_text("Your bot, as it will be created")
+    expect(table).to_contain_text("Exposure per regime")
+    expect(table).not_to_contain_text("Array[")
+    confirm = screen.get_by_role("checkbox", name="I reviewed these settings and accept the risks")
+    expect(confirm).to_be_checked()  # ticked by _to_review through its label's name
+    screen.get_by_role("button", name="Back").click()
+    expect(screen.locator(".wiz-title")).to_contain_text("Step 6 of 7")
+    next_step(screen, 7)
+    expect(confirm).not_to_be_checked()  # asked again: what it confirmed may have changed
+
+
 def test_the_agent_wizard_refuses_a_symbol_its_data_source_lacks_at_step_3(screen: Page, agent: AgentThread) -> None:
     open_page(screen, agent, "wizard")
     _refuses_a_symbol_missing_from_the_data_source(screen)
