@@ -98,3 +98,27 @@ def fill(page: Page, css: str, value: str) -> None:
     field = page.locator(f"{css} input").first
     field.fill(value)
     field.press("Enter")  # Bokeh text inputs commit their value on change
+
+
+@contextmanager
+def replaying_agent(root: Path) -> Iterator[AgentThread]:
+    """An agent on its own bus under ``root``, its bots replaying at 20 bars a second (the UX tests' agent)."""
+    from events.embedded import NatsServer, free_port
+    from tests.busauth import BUS_KEYS
+
+    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()
+    settings = AgentSettings(
+        home=root / "home",
+        port=free_port(),
+        nats_url=nats.url,
+        sync_interval_s=3600,
+        bot_env={"HMMTRADE_REPLAY_PACE": "20"},
+        config_dir=root / "config",
+    )
+    thread = AgentThread(settings)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+        nats.stop()

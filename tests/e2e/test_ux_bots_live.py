@@ -14,12 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from agent.instances import list_instances, write_instance
-from agent.runtime import AgentSettings
 from contracts.profile import BotProfile
-from events.embedded import NatsServer, free_port
 from tests.bars_data import small_profile, write_bars_csv
-from tests.busauth import BUS_KEYS
-from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, open_page
+from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, artifacts_dir, open_page, replaying_agent
 from tests.e2e.conftest import loopback_tab
 from ui.bots_table import COLUMNS
 from ui.format import GAIN_COLOR, LOSS_COLOR
@@ -32,21 +29,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
-    root = tmp_path_factory.mktemp("agent")
-    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()
-    settings = AgentSettings(
-        home=root / "home",
-        port=free_port(),
-        nats_url=nats.url,
-        sync_interval_s=3600,
-        bot_env={"HMMTRADE_REPLAY_PACE": "20"},
-        config_dir=root / "config",
-    )
-    thread = AgentThread(settings)
-    thread.start()
-    yield thread
-    thread.stop()
-    nats.stop()
+    with replaying_agent(tmp_path_factory.mktemp("agent")) as thread:
+        yield thread
 
 
 def _bot(agent: AgentThread, folder: Path, name: str, bars: int = 4000, **strategy: object) -> str:

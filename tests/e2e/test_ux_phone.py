@@ -24,12 +24,9 @@ from playwright.sync_api import Browser, Page, expect
 from agent.backtests import BacktestRun
 from agent.dashboard.backtests import example_profile
 from agent.instances import list_instances
-from agent.runtime import AgentSettings
-from events.embedded import NatsServer, free_port
 from tests.bars_data import small_profile, write_bars_csv
-from tests.busauth import BUS_KEYS
 from tests.conftest import wait_for
-from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, chromium, fill, open_page
+from tests.e2e.agentserver import TIMEOUT_MS, AgentThread, chromium, fill, open_page, replaying_agent
 from tests.e2e.conftest import loopback_tab
 from tests.e2e.test_ux_agent import VIEWPORTS, _sticking_out
 from tests.e2e.test_web import api_user, log_in, new_email
@@ -49,21 +46,8 @@ def browser(pg_dsn: str) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentThread]:
-    root = tmp_path_factory.mktemp("agent")
-    nats = NatsServer(root / "nats", keys=BUS_KEYS).start()
-    settings = AgentSettings(
-        home=root / "home",
-        port=free_port(),
-        nats_url=nats.url,
-        sync_interval_s=3600,
-        bot_env={"HMMTRADE_REPLAY_PACE": "20"},
-        config_dir=root / "config",
-    )
-    thread = AgentThread(settings)
-    thread.start()
-    yield thread
-    thread.stop()
-    nats.stop()
+    with replaying_agent(tmp_path_factory.mktemp("agent")) as thread:
+        yield thread
 
 
 @pytest.fixture(scope="module")
